@@ -1,0 +1,297 @@
+package files
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Handler serves GET, HEAD and PUT of r.URL.Path against the store:
+//
+//   - GET /{file}: the file through http.ServeContent (ranges, ETag,
+//     Last-Modified, 304), Content-Type from ContentType, never sniffed, and
+//     "Content-Security-Policy: sandbox" because files share the page's
+//     origin: an uploaded .html must not script the room. "?download" adds
+//     Content-Disposition: attachment.
+//   - GET /{dir}/ and GET /: a listing, JSON when Accept mentions
+//     application/json, else HTML. A folder's index.html is never served in
+//     its place. GET /{dir} redirects (301) to /{dir}/, query kept.
+//   - PUT /{file}: Store.Put, with ?overwrite=1 (or true) to replace;
+//     201 or 200 with {"path","size","sha256"}.
+//
+// Errors answer with HTTPStatus and a generic body; the details go to
+// Config.Logger. The handler expects r.URL.Path as sent: it does its own
+// checks, so it is safe whether or not a ServeMux cleaned the path first.
+func Handler(s *Store) http.Handler { return &handler{s: s} }
+
+type handler struct{ s *Store }
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		h.get(w, r)
+	case http.MethodPut:
+		h.put(w, r)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, PUT")
+		http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+func (h *handler) get(w http.ResponseWriter, r *http.Request) {
+	name, err := h.s.Clean(r.URL.Path)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if name == "." || strings.HasSuffix(r.URL.Path, "/") {
+		h.list(w, r, name)
+		return
+	}
+	f, info, err := h.s.Open(name)
+	if errors.Is(err, ErrIsDir) {
+		// Relative links in the listing need the trailing slash.
+		loc := (&url.URL{Path: "/" + name + "/", RawQuery: r.URL.RawQuery}).String()
+		http.Redirect(w, r, loc, http.StatusMovedPermanently)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+
+	hd := w.Header()
+	hd.Set("Content-Type", info.Type) // set, so ServeContent never sniffs
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Content-Security-Policy", "sandbox")
+	hd.Set("Cache-Control", "no-cache") // always revalidate: files change under the same name
+	hd.Set("ETag", etag(info))
+	if r.URL.Query().Has("download") {
+		cd := mime.FormatMediaType("attachment", map[string]string{"filename": info.Name})
+		if cd == "" {
+			cd = "attachment"
+		}
+		hd.Set("Content-Disposition", cd)
+	}
+	fw := &fetchWriter{ResponseWriter: w}
+	http.ServeContent(fw, r, info.Name, info.Modified, f)
+	if cb := h.s.cfg.OnFetch; cb != nil && r.Method == http.MethodGet &&
+		(fw.status == http.StatusOK || fw.status == http.StatusPartialContent) {
+		cb(r, name, fw.n)
+	}
+}
+
+// etag changes whenever size or modification time does, which is what a
+// rename-into-place upload changes.
+func etag(in Info) string {
+	return `"` + strconv.FormatInt(in.Size, 16) + "-" + strconv.FormatInt(in.Modified.UnixNano(), 16) + `"`
+}
+
+// listing is the JSON form of a folder listing.
+type listing struct {
+	Path    string `json:"path"` // "docs/", "" for the root
+	Entries []Info `json:"entries"`
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request, name string) {
+	entries, err := h.s.List(name)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	l := listing{Entries: entries}
+	if name != "." {
+		l.Path = name + "/"
+	}
+	hd := w.Header()
+	hd.Set("Vary", "Accept")
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	var body bytes.Buffer
+	if wantsJSON(r) {
+		hd.Set("Content-Type", "application/json")
+		err = json.NewEncoder(&body).Encode(l)
+	} else {
+		hd.Set("Content-Type", "text/html; charset=utf-8")
+		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		err = listTmpl.Execute(&body, htmlListing(l))
+	}
+	if err != nil { // rendered to a buffer so a failure is a clean 500, not half a page
+		h.fail(w, r, fmt.Errorf("files: rendering listing of %q: %w", name, err))
+		return
+	}
+	hd.Set("Content-Length", strconv.Itoa(body.Len()))
+	body.WriteTo(w)
+}
+
+func wantsJSON(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		if strings.Contains(v, "application/json") {
+			return true
+		}
+	}
+	return false
+}
+
+type htmlRow struct {
+	Href, Name, Size, Modified, Stamp string
+	Dir                               bool
+}
+
+type htmlPage struct {
+	Path string // "/docs/"
+	Root bool
+	Rows []htmlRow
+}
+
+func htmlListing(l listing) htmlPage {
+	pg := htmlPage{Path: "/" + l.Path, Root: l.Path == "", Rows: make([]htmlRow, 0, len(l.Entries))}
+	for _, e := range l.Entries {
+		// "./" keeps a name like "a:b" from reading as a URL scheme.
+		row := htmlRow{Href: "./" + url.PathEscape(e.Name), Name: e.Name, Dir: e.Dir,
+			Modified: e.Modified.Format("2006-01-02 15:04"), Stamp: e.Modified.Format(time.RFC3339)}
+		if e.Dir {
+			row.Href += "/"
+			row.Name += "/"
+		} else {
+			row.Size = humanSize(e.Size)
+		}
+		pg.Rows = append(pg.Rows, row)
+	}
+	return pg
+}
+
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+var listTmpl = template.Must(template.New("listing").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Index of {{.Path}}</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:2em}
+table{border-collapse:collapse}td,th{padding:.2em 1em;text-align:left}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+</style></head><body>
+<h1>Index of {{.Path}}</h1>
+<table>
+<thead><tr><th>Name</th><th>Size</th><th>Modified</th></tr></thead>
+<tbody>
+{{- if not .Root}}
+<tr><td><a href="../">../</a></td><td></td><td></td></tr>
+{{- end}}
+{{- range .Rows}}
+<tr><td><a href="{{.Href}}">{{.Name}}</a></td><td class="n">{{.Size}}</td><td><time datetime="{{.Stamp}}">{{.Modified}}</time></td></tr>
+{{- end}}
+</tbody></table></body></html>
+`))
+
+func (h *handler) put(w http.ResponseWriter, r *http.Request) {
+	cfg := h.s.cfg
+	if !cfg.Uploads {
+		h.fail(w, r, fmt.Errorf("files: put %q: uploads are off: %w", r.URL.Path, ErrForbidden))
+		return
+	}
+	if r.ContentLength > cfg.MaxUpload { // refuse before reading (or 100-continuing) a byte
+		h.fail(w, r, fmt.Errorf("files: put %q: Content-Length %d: %w", r.URL.Path, r.ContentLength, ErrTooLarge))
+		return
+	}
+	ow := r.URL.Query().Get("overwrite")
+	res, err := h.s.Put(r.URL.Path, http.MaxBytesReader(w, r.Body, cfg.MaxUpload), ow == "1" || ow == "true")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if cfg.OnUpload != nil {
+		cfg.OnUpload(r, res)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	code := http.StatusOK
+	if res.Created {
+		code = http.StatusCreated
+		w.Header().Set("Location", (&url.URL{Path: "/" + res.Path}).EscapedPath())
+	}
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(res)
+}
+
+// fail answers with err's status and a body that says nothing about the
+// server: paths and system errors go to the log only.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := HTTPStatus(err)
+	level := slog.LevelDebug
+	if code >= 500 {
+		level = slog.LevelWarn
+	}
+	h.s.log.Log(r.Context(), level, "files: request failed",
+		"method", r.Method, "path", r.URL.Path, "status", code, "err", err)
+	http.Error(w, strconv.Itoa(code)+" "+strings.ToLower(http.StatusText(code)), code)
+}
+
+// fetchWriter counts the body bytes and records the status of a GET for
+// Config.OnFetch. It implements io.ReaderFrom by delegation so that
+// http.ServeContent still reaches sendfile(2) through it, and Unwrap so that
+// http.ResponseController finds the real writer.
+type fetchWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+var _ io.ReaderFrom = (*fetchWriter)(nil)
+
+func (w *fetchWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 { // 1xx are interim, the real status follows
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *fetchWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
+}
+
+func (w *fetchWriter) ReadFrom(src io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(writerOnly{w.ResponseWriter}, src) // writerOnly: no ReadFrom, no recursion
+	}
+	w.n += n
+	return n, err
+}
+
+func (w *fetchWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+type writerOnly struct{ io.Writer }

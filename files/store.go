@@ -1,0 +1,528 @@
+// Package files serves one folder: lexical path checks, reads, listings and
+// atomic uploads, with every filesystem access going through a single
+// *os.Root so that neither "..", absolute paths nor symlinks can reach
+// anything outside the folder.
+//
+// Names are checked lexically first (Store.Clean) so hostile input gets a
+// clean 400 or 404; the root then refuses at the system-call level whatever
+// the lexical check cannot see, such as a symlink that points outside.
+// The root does not stop bind mounts or hard links that already lead out of
+// the folder: whoever controls the folder's contents is trusted that far.
+package files
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+const (
+	// maxPath and maxElem mirror Linux's PATH_MAX and NAME_MAX, so a name the
+	// lexical check accepts never fails later with ENAMETOOLONG.
+	maxPath = 4096
+	maxElem = 255
+
+	// tempPrefix marks an upload in progress. It starts with "." so that
+	// such files are hidden, and Clean refuses it even when ShowHidden is
+	// set, so a half-written upload is never listed, served or overwritten.
+	tempPrefix = ".filehub-tmp-"
+
+	// staleTemp is how old a temp file must be before Open removes it: a
+	// second server on the same folder may be uploading right now, but no
+	// upload keeps its temp file untouched for an hour.
+	staleTemp = time.Hour
+
+	// defaultMaxUpload is Config.MaxUpload's default (1 GiB).
+	defaultMaxUpload = 1 << 30
+
+	// dirType is Info.Type for folders.
+	dirType = "inode/directory"
+)
+
+// Errors returned by Store. A missing file, hidden or reserved name, or a
+// symlink that leaves the folder is fs.ErrNotExist, so that probing cannot
+// tell them apart. HTTPStatus maps all of them to statuses.
+var (
+	// ErrBadPath is a name that no file in the folder can have: "..", NUL,
+	// backslash, control characters, invalid UTF-8, "//", too long (400).
+	ErrBadPath = errors.New("bad path")
+	// ErrForbidden is a request the configuration refuses: uploads turned
+	// off, or writing over a folder (403).
+	ErrForbidden = errors.New("forbidden")
+	// ErrTooLarge is an upload over Config.MaxUpload (413).
+	ErrTooLarge = errors.New("upload too large")
+	// ErrExists is an upload onto an existing name without overwrite (409).
+	ErrExists = errors.New("file exists")
+	// ErrIsDir is Store.Open of a folder (400: the caller asked for a file).
+	ErrIsDir = errors.New("is a folder")
+)
+
+// HTTPStatus is the one table from errors to HTTP statuses: nil is 200,
+// an unknown error 500. The hub derives its protocol error codes from the
+// status, so every error this package returns must be classified here.
+func HTTPStatus(err error) int {
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, ErrBadPath), errors.Is(err, ErrIsDir),
+		errors.Is(err, io.ErrUnexpectedEOF): // an upload cut off mid-body
+		return http.StatusBadRequest
+	case errors.Is(err, fs.ErrNotExist):
+		return http.StatusNotFound
+	case errors.Is(err, ErrForbidden), errors.Is(err, fs.ErrPermission):
+		return http.StatusForbidden
+	case errors.Is(err, ErrExists), errors.Is(err, fs.ErrExist):
+		return http.StatusConflict
+	case errors.Is(err, ErrTooLarge), errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusInternalServerError
+}
+
+// Config configures a Store. The zero value serves the folder read-only
+// with dotfiles hidden.
+type Config struct {
+	// ShowHidden serves dotfiles (names starting with "."). Temp files of
+	// uploads in progress stay hidden regardless. Defaults to false.
+	ShowHidden bool
+	// Uploads accepts PUT. Defaults to false (PUT answers 403).
+	Uploads bool
+	// MaxUpload is the largest upload in bytes. Defaults to 1 GiB.
+	MaxUpload int64
+	// OnFetch is called after every successful GET of a file (200 or 206;
+	// not HEAD, not 304) with the clean slash path (no leading slash) and
+	// the bytes of body actually written. It runs on the request's
+	// goroutine after the body was sent, so it must not block. May be nil.
+	OnFetch func(r *http.Request, path string, bytes int64)
+	// OnUpload is called after a successful PUT, before the reply is
+	// written, so a client that has its reply knows the callback has run.
+	// It must not block. May be nil.
+	OnUpload func(r *http.Request, res PutResult)
+	// Logger receives request failures (client errors at Debug, server
+	// errors at Warn). Defaults to slog.New(slog.DiscardHandler).
+	Logger *slog.Logger
+}
+
+// Store is the served folder. Its methods are safe for concurrent use.
+type Store struct {
+	root *os.Root
+	cfg  Config
+	log  *slog.Logger
+	// escapes is the error os.Root gives for a name that leaves the
+	// folder. os does not export it; Open captures it once so that escapes
+	// are recognised (and answered 404) without matching error strings.
+	escapes error
+}
+
+// Info describes a file or folder of the Store.
+type Info struct {
+	Path     string    `json:"path"` // clean slash path, "." for the root
+	Name     string    `json:"name"` // last element, "" for the root
+	Dir      bool      `json:"dir"`
+	Size     int64     `json:"size"` // 0 for folders
+	Modified time.Time `json:"modified"`
+	Type     string    `json:"type"` // ContentType(Name), "inode/directory" for folders
+}
+
+// PutResult describes a finished upload.
+type PutResult struct {
+	Path    string `json:"path"`
+	Size    int64  `json:"size"`
+	SHA256  string `json:"sha256"` // hex
+	Created bool   `json:"-"`      // false when an existing file was replaced
+}
+
+// Open opens the folder dir and removes temp files that uploads interrupted
+// by a crash left behind (older than an hour; hidden folders are only
+// searched when cfg.ShowHidden is set, since uploads cannot reach them
+// otherwise). The sweep walks the whole tree once, so a huge folder makes
+// Open slow, never wrong.
+func Open(dir string, cfg Config) (*Store, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("files: open %s: %w", dir, err)
+	}
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = defaultMaxUpload
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{root: root, cfg: cfg, log: cfg.Logger}
+	var pe *fs.PathError
+	if _, err := root.Lstat(".."); errors.As(err, &pe) && !errors.As(pe.Err, new(syscall.Errno)) {
+		s.escapes = pe.Err
+	}
+	s.sweep(time.Now())
+	return s, nil
+}
+
+// Close releases the folder. Files returned by Open stay readable.
+func (s *Store) Close() error { return s.root.Close() }
+
+// Config returns the configuration with defaults applied.
+func (s *Store) Config() Config { return s.cfg }
+
+// Clean checks a name lexically and normalises it. It accepts "docs/a.md",
+// "/docs/a.md", "docs/" and "" (the root) and returns "." for the root, else
+// a slash path without leading or trailing slash; "." elements are dropped.
+// It returns an error wrapping ErrBadPath for a name no file can have (NUL,
+// backslash, control characters, invalid UTF-8, "..", "//" or an empty
+// element, an element over 255 bytes or a name over 4096), and one wrapping
+// fs.ErrNotExist for hidden names (any element starting with "." unless
+// ShowHidden; temp files always) and reserved ones: "_" and everything
+// under "_/" (the page's assets and endpoints), and "ws" (the WebSocket).
+// Clean touches no file; it does not allocate for a name already clean.
+func (s *Store) Clean(name string) (string, error) {
+	if len(name) > maxPath {
+		return "", fmt.Errorf("files: name of %d bytes: %w", len(name), ErrBadPath)
+	}
+	if !utf8.ValidString(name) {
+		return "", fmt.Errorf("files: %q is not UTF-8: %w", name, ErrBadPath)
+	}
+	for _, r := range name {
+		if r == '\\' || unicode.IsControl(r) { // IsControl covers NUL, DEL and C1
+			return "", fmt.Errorf("files: %q has %U: %w", name, r, ErrBadPath)
+		}
+	}
+	p := strings.TrimPrefix(name, "/")
+	if strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("files: %q is absolute: %w", name, ErrBadPath)
+	}
+	p = strings.TrimSuffix(p, "/")
+	if p == "" || p == "." {
+		return ".", nil
+	}
+	dots, hidden := false, false
+	for elem := range strings.SplitSeq(p, "/") {
+		switch {
+		case elem == "" || elem == "..":
+			return "", fmt.Errorf("files: %q has element %q: %w", name, elem, ErrBadPath)
+		case len(elem) > maxElem:
+			return "", fmt.Errorf("files: %q has an element of %d bytes: %w", name, len(elem), ErrBadPath)
+		case elem == ".":
+			dots = true
+		case s.hidden(elem):
+			hidden = true // reported after the whole name passed the 400 checks
+		}
+	}
+	if hidden {
+		return "", fmt.Errorf("files: %q is hidden: %w", name, fs.ErrNotExist)
+	}
+	if dots {
+		p = dropDots(p)
+	}
+	if p == "" {
+		return ".", nil
+	}
+	if first, _, _ := strings.Cut(p, "/"); first == "_" || p == "ws" {
+		return "", fmt.Errorf("files: %q is reserved: %w", name, fs.ErrNotExist)
+	}
+	return p, nil
+}
+
+// hidden reports whether a name element is not served.
+func (s *Store) hidden(elem string) bool {
+	return strings.HasPrefix(elem, tempPrefix) || (!s.cfg.ShowHidden && strings.HasPrefix(elem, ".") && elem != ".")
+}
+
+// dropDots removes "." elements from a path whose other elements are valid.
+func dropDots(p string) string {
+	var b strings.Builder
+	b.Grow(len(p))
+	for elem := range strings.SplitSeq(p, "/") {
+		if elem == "." {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(elem)
+	}
+	return b.String()
+}
+
+// Stat describes a regular file or folder. Anything else (a FIFO, socket or
+// device) does not exist as far as the Store is concerned.
+func (s *Store) Stat(name string) (Info, error) {
+	p, err := s.Clean(name)
+	if err != nil {
+		return Info{}, err
+	}
+	fi, err := s.root.Stat(p)
+	if err != nil {
+		return Info{}, s.fsErr("stat", p, err)
+	}
+	if !fi.IsDir() && !fi.Mode().IsRegular() {
+		return Info{}, fmt.Errorf("files: stat %q: not a regular file: %w", p, fs.ErrNotExist)
+	}
+	return s.info(p, fi), nil
+}
+
+// List returns the entries of a folder, folders first, then by name.
+// Entries Clean would refuse are left out (hidden, temp and reserved names,
+// names with control characters), and so are symlinks that are broken or
+// leave the folder, and anything that is neither a regular file nor a
+// folder. A name that is a file gives fs.ErrNotExist.
+func (s *Store) List(name string) ([]Info, error) {
+	p, err := s.Clean(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.root.Open(p)
+	if err != nil {
+		return nil, s.fsErr("list", p, err)
+	}
+	defer f.Close()
+	ents, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, s.fsErr("list", p, err) // ENOTDIR for a file: 404
+	}
+	out := make([]Info, 0, len(ents))
+	for _, e := range ents {
+		child := path.Join(p, e.Name())
+		if _, err := s.Clean(child); err != nil {
+			continue
+		}
+		var fi fs.FileInfo
+		if e.Type()&fs.ModeSymlink != 0 {
+			fi, err = s.root.Stat(child) // through the root: escaping links fail here
+		} else {
+			fi, err = e.Info()
+		}
+		if err != nil || (!fi.IsDir() && !fi.Mode().IsRegular()) {
+			continue
+		}
+		out = append(out, s.info(child, fi))
+	}
+	slices.SortFunc(out, func(a, b Info) int {
+		if a.Dir != b.Dir {
+			if a.Dir {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out, nil
+}
+
+// Open opens a regular file for reading; a folder gives ErrIsDir. It stats
+// before opening because open(2) on a FIFO blocks until a writer appears; a
+// FIFO swapped in between the two calls is caught after opening, at the cost
+// of that one request waiting.
+func (s *Store) Open(name string) (*os.File, Info, error) {
+	info, err := s.Stat(name)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if info.Dir {
+		return nil, info, fmt.Errorf("files: open %q: %w", info.Path, ErrIsDir)
+	}
+	f, err := s.root.Open(info.Path)
+	if err != nil {
+		return nil, Info{}, s.fsErr("open", info.Path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, Info{}, fmt.Errorf("files: open %q: changed while opening: %w", info.Path, fs.ErrNotExist)
+	}
+	return f, s.info(info.Path, fi), nil
+}
+
+// Put stores the bytes of r under name, atomically: readers see the old
+// file or the whole new one, never a part. The bytes go to a temp file in
+// the destination folder, are synced, and the temp file is then renamed
+// (overwrite) or hard-linked (no overwrite) to the final name; on any error,
+// a reader failing mid-body included, the temp file is removed.
+//
+// The parent folder must exist (fs.ErrNotExist otherwise): Put never creates
+// folders, so a refused or broken upload leaves nothing behind.
+// Without overwrite an existing name gives ErrExists, checked before reading
+// r and again, atomically, by link(2), which never replaces a file created
+// meanwhile. Where the filesystem has no hard links Put falls back to a
+// check then rename, which can replace a file created in between.
+// With overwrite, two concurrent uploads leave one of the two bodies whole;
+// Created is then a best guess, racing with the other upload.
+// r is read up to Config.MaxUpload bytes; more gives ErrTooLarge.
+func (s *Store) Put(name string, r io.Reader, overwrite bool) (res PutResult, err error) {
+	if !s.cfg.Uploads {
+		return res, fmt.Errorf("files: put %q: uploads are off: %w", name, ErrForbidden)
+	}
+	if strings.HasSuffix(name, "/") {
+		return res, fmt.Errorf("files: put %q: a folder name: %w", name, ErrBadPath)
+	}
+	p, err := s.Clean(name)
+	if err != nil {
+		return res, err
+	}
+	if p == "." {
+		return res, fmt.Errorf("files: put to the root folder: %w", ErrForbidden)
+	}
+	dir := path.Dir(p)
+	if fi, err := s.root.Stat(dir); err != nil {
+		return res, s.fsErr("put", p, err)
+	} else if !fi.IsDir() {
+		return res, fmt.Errorf("files: put %q: parent is a file: %w", p, fs.ErrNotExist)
+	}
+	existed := false
+	if fi, err := s.root.Lstat(p); err == nil {
+		existed = true
+		if fi.IsDir() {
+			return res, fmt.Errorf("files: put %q: a folder: %w", p, ErrForbidden)
+		}
+		if !overwrite {
+			return res, fmt.Errorf("files: put %q: %w", p, ErrExists)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return res, s.fsErr("put", p, err)
+	}
+
+	tmp := path.Join(dir, tempPrefix+rand.Text())
+	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return res, s.fsErr("put", p, err)
+	}
+	closed := false
+	defer func() {
+		if err == nil {
+			return
+		}
+		if !closed {
+			f.Close()
+		}
+		if rmErr := s.root.Remove(tmp); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+			s.log.Warn("files: removing temp file", "path", tmp, "err", rmErr)
+		}
+	}()
+
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, s.cfg.MaxUpload+1))
+	if err != nil {
+		return res, fmt.Errorf("files: put %q: receiving: %w", p, err)
+	}
+	if n > s.cfg.MaxUpload {
+		return res, fmt.Errorf("files: put %q: over %d bytes: %w", p, s.cfg.MaxUpload, ErrTooLarge)
+	}
+	if err = f.Sync(); err != nil {
+		return res, fmt.Errorf("files: put %q: sync: %w", p, err)
+	}
+	closed = true
+	if err = f.Close(); err != nil {
+		return res, fmt.Errorf("files: put %q: close: %w", p, err)
+	}
+	if err = s.commit(tmp, p, overwrite); err != nil {
+		return res, err
+	}
+	return PutResult{Path: p, Size: n, SHA256: hex.EncodeToString(h.Sum(nil)), Created: !overwrite || !existed}, nil
+}
+
+// commit moves a finished temp file to its final name.
+func (s *Store) commit(tmp, p string, overwrite bool) error {
+	if overwrite {
+		if err := s.root.Rename(tmp, p); err != nil {
+			return s.fsErr("put", p, err)
+		}
+		return nil
+	}
+	err := s.root.Link(tmp, p)
+	switch {
+	case err == nil:
+		if err := s.root.Remove(tmp); err != nil {
+			// The upload is complete; the next Open sweeps the leftover.
+			s.log.Warn("files: removing linked temp file", "path", tmp, "err", err)
+		}
+		return nil
+	case errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("files: put %q: %w", p, ErrExists)
+	}
+	s.log.Debug("files: no hard links, falling back to rename", "path", p, "err", err)
+	if _, err := s.root.Lstat(p); err == nil {
+		return fmt.Errorf("files: put %q: %w", p, ErrExists)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return s.fsErr("put", p, err)
+	}
+	if err := s.root.Rename(tmp, p); err != nil {
+		return s.fsErr("put", p, err)
+	}
+	return nil
+}
+
+// sweep removes temp files older than staleTemp. Errors are logged, not
+// returned: a folder we cannot read is no reason to refuse to serve.
+func (s *Store) sweep(now time.Time) {
+	removed := 0
+	err := fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			s.log.Debug("files: sweep", "path", p, "err", err)
+			return nil
+		}
+		name := d.Name()
+		switch {
+		case d.IsDir() && p != "." && strings.HasPrefix(name, ".") && !s.cfg.ShowHidden:
+			return fs.SkipDir
+		case d.Type().IsRegular() && strings.HasPrefix(name, tempPrefix):
+			fi, err := d.Info()
+			if err != nil || now.Sub(fi.ModTime()) < staleTemp {
+				return nil
+			}
+			if err := s.root.Remove(p); err != nil {
+				s.log.Warn("files: removing stale temp file", "path", p, "err", err)
+				return nil
+			}
+			removed++
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("files: sweeping temp files", "err", err)
+	}
+	if removed > 0 {
+		s.log.Info("files: removed stale temp files", "count", removed)
+	}
+}
+
+// info builds the Info of a clean path.
+func (s *Store) info(p string, fi fs.FileInfo) Info {
+	in := Info{Path: p, Name: path.Base(p), Dir: fi.IsDir(), Modified: fi.ModTime().UTC()}
+	if p == "." {
+		in.Name = ""
+	}
+	if in.Dir {
+		in.Type = dirType
+	} else {
+		in.Size = fi.Size()
+		in.Type = ContentType(in.Name)
+	}
+	return in
+}
+
+// fsErr classifies an error from the root. A symlink leaving the folder, a
+// symlink loop and a file used as a folder all become fs.ErrNotExist: to a
+// client they are simply not there, and a 5xx would invite probing.
+func (s *Store) fsErr(op, p string, err error) error {
+	switch {
+	case s.escapes != nil && errors.Is(err, s.escapes),
+		errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ELOOP):
+		return fmt.Errorf("files: %s %q: %w (%w)", op, p, fs.ErrNotExist, err)
+	case errors.Is(err, syscall.ENAMETOOLONG):
+		return fmt.Errorf("files: %s %q: %w (%w)", op, p, ErrBadPath, err)
+	}
+	return fmt.Errorf("files: %s %q: %w", op, p, err)
+}

@@ -1,0 +1,214 @@
+package hub
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"filehub/files"
+
+	"github.com/olahol/melody"
+)
+
+// maxChat is the longest chat text, in characters.
+const maxChat = 4096
+
+// onMessage handles one text frame. melody calls it on the session's read
+// goroutine, one frame at a time, so it must not block: file streams run in
+// their own goroutines and everything else is a quick lookup or a queued write.
+func (h *Hub) onMessage(s *melody.Session, data []byte) {
+	mb := memberOf(s)
+	mb.framesIn.Add(1)
+	kind, id, err := decodeEnvelope(data)
+	if !mb.limiter.Allow() {
+		if !mb.strikes.Allow() {
+			mb.close(closePolicy, "rate limit exceeded")
+			return
+		}
+		mb.sendError(id, &protoError{code: codeRateLimited, msg: "too many messages; slow down"})
+		return
+	}
+	if err != nil {
+		mb.sendError(id, err)
+		return
+	}
+	if err := h.dispatch(mb, kind, id, data); err != nil {
+		mb.sendError(id, err)
+	}
+}
+
+// onBinary refuses binary frames: clients upload over HTTP.
+func (h *Hub) onBinary(s *melody.Session, _ []byte) {
+	mb := memberOf(s)
+	mb.framesIn.Add(1)
+	mb.sendError("", badRequest("binary frames are not accepted; upload with PUT"))
+}
+
+func (h *Hub) onSent(s *melody.Session, _ []byte) { memberOf(s).sent() }
+
+func (h *Hub) onSentBinary(s *melody.Session, frame []byte) {
+	mb := memberOf(s)
+	mb.sent()
+	mb.chunkSent(frame)
+}
+
+func (h *Hub) dispatch(mb *member, kind, id string, data []byte) error {
+	switch kind {
+	case kindGet:
+		var req pathRequest
+		if err := decodeBody(data, &req); err != nil {
+			return err
+		}
+		return h.get(mb, id, req.Path)
+	case kindShare:
+		var req pathRequest
+		if err := decodeBody(data, &req); err != nil {
+			return err
+		}
+		return h.share(mb, req.Path)
+	case kindList:
+		var req pathRequest
+		if err := decodeBody(data, &req); err != nil {
+			return err
+		}
+		return h.list(mb, id, req.Path)
+	case kindChat:
+		var req chatRequest
+		if err := decodeBody(data, &req); err != nil {
+			return err
+		}
+		switch n := utf8.RuneCountInString(req.Text); {
+		case n > maxChat:
+			return &protoError{code: codeTooLarge, msg: fmt.Sprintf("text is over %d characters", maxChat)}
+		case n < 1 || !utf8.ValidString(req.Text):
+			return badRequest("text must be 1-%d characters", maxChat)
+		}
+		mb.room.broadcastJSON(chatFrame{Kind: kindChat, From: mb.ref(), Text: req.Text, At: h.cfg.Now().UTC()})
+		return nil
+	case kindRename:
+		var req renameRequest
+		if err := decodeBody(data, &req); err != nil {
+			return err
+		}
+		name, ok := cleanName(req.Name)
+		if !ok || name == "" {
+			return badRequest("name must be 1-32 printable characters")
+		}
+		mb.room.rename(mb, name)
+		return nil
+	case kindWho:
+		f := mb.room.who()
+		f.ID = id
+		mb.sendJSON(f)
+		return nil
+	case kindPing:
+		return h.pong(mb, data)
+	}
+	return &protoError{code: codeUnknownKind, msg: fmt.Sprintf("unknown kind %q", truncate(kind, 32))}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// pong echoes every field of the ping, with kind pong.
+func (h *Hub) pong(mb *member, data []byte) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return badRequest("malformed ping")
+	}
+	fields["kind"] = json.RawMessage(`"` + kindPong + `"`)
+	mb.sendJSON(fields)
+	return nil
+}
+
+// get sends a file to mb alone: inline when small, else as a stream.
+func (h *Hub) get(mb *member, id, path string) error {
+	f, info, err := h.store.Open(path)
+	if err != nil {
+		return err
+	}
+	if info.Size > h.cfg.Inline {
+		return h.startStream(mb, id, f, info) // takes f
+	}
+	defer f.Close()
+	enc, content, err := readInline(f, info.Size)
+	if err != nil {
+		return err
+	}
+	mb.sendJSON(fileFrame{Kind: kindFile, ID: id, fileMeta: metaOf(info), Encoding: enc, Content: content})
+	mb.room.record(Event{Who: mb.ref().Name, Action: actionFetch, Path: info.Path, Via: viaWS, Bytes: info.Size})
+	return nil
+}
+
+// share sends a file's description, and its content when small, to the room.
+func (h *Hub) share(mb *member, path string) error {
+	f, info, err := h.store.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	frame := sharedFrame{Kind: kindShared, By: mb.ref(), fileMeta: metaOf(info), URL: fileURL(info.Path)}
+	if info.Size <= h.cfg.Inline {
+		if frame.Encoding, frame.Content, err = readInline(f, info.Size); err != nil {
+			return err
+		}
+	}
+	mb.room.broadcastJSON(frame)
+	mb.room.record(Event{Who: frame.By.Name, Action: actionShare, Path: info.Path, Via: viaWS, Bytes: info.Size})
+	return nil
+}
+
+func (h *Hub) list(mb *member, id, path string) error {
+	entries, err := h.store.List(path)
+	if err != nil {
+		return err
+	}
+	clean, _ := h.store.Clean(path) // List succeeded, so Clean does
+	if clean == "." {
+		clean = ""
+	}
+	if entries == nil {
+		entries = []files.Info{}
+	}
+	mb.sendJSON(listingFrame{Kind: kindListing, ID: id, Path: clean, Entries: entries})
+	return nil
+}
+
+// readInline reads a whole small file: UTF-8 text as is, anything else base64.
+func readInline(r io.Reader, size int64) (encoding, content string, err error) {
+	b, err := io.ReadAll(io.LimitReader(r, size+1))
+	if err != nil {
+		return "", "", fmt.Errorf("reading file: %w", err)
+	}
+	if int64(len(b)) != size {
+		return "", "", &protoError{code: codeChanged, msg: "the file changed while it was read"}
+	}
+	if files.IsText(b) {
+		return "utf-8", string(b), nil
+	}
+	return "base64", base64.StdEncoding.EncodeToString(b), nil
+}
+
+func metaOf(info files.Info) fileMeta {
+	return fileMeta{Path: info.Path, Size: info.Size, Type: info.Type, Modified: info.Modified.UTC()}
+}
+
+// fileURL is the HTTP URL of a served path, each element escaped.
+func fileURL(path string) string {
+	parts := strings.Split(path, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return "/" + strings.Join(parts, "/")
+}

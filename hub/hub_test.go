@@ -1,0 +1,537 @@
+package hub
+
+// Tests of the hub alone, on a real loopback listener with real gorilla
+// clients, for what needs the hub's own knobs: small queues, short
+// keepalives, crowded rooms. The whole server is tested in ../hub_test.go.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"filehub/files"
+
+	"github.com/gorilla/websocket"
+)
+
+const readTimeout = 10 * time.Second
+
+type testHub struct {
+	*Hub
+	srv  *httptest.Server
+	addr string
+	dir  string
+}
+
+// slowPeer is the loopback address slow test clients dial from: the server
+// shrinks the send buffer of their connections, and they their receive
+// buffer, so that a client that stops reading fills them after kilobytes,
+// not megabytes. Every other connection keeps the kernel's defaults.
+var slowPeer = net.IPv4(127, 0, 0, 2)
+
+type smallBuffers struct{ net.Listener }
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok && tc.RemoteAddr().(*net.TCPAddr).IP.Equal(slowPeer) {
+		tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
+// newTestHub serves a Hub over a folder holding the given files.
+func newTestHub(t *testing.T, cfg Config, content map[string]string) *testHub {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range content {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store, err := files.Open(dir, files.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
+	h := New(store, cfg)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener = smallBuffers{srv.Listener}
+	srv.Start()
+	th := &testHub{Hub: h, srv: srv, addr: srv.Listener.Addr().String(), dir: dir}
+	t.Cleanup(func() {
+		h.Shutdown()
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := h.Close(ctx); err != nil {
+			t.Errorf("hub close: %v", err)
+		}
+		store.Close()
+	})
+	return th
+}
+
+func testLogger(t *testing.T) *slog.Logger { return slog.New(slog.NewTextHandler(tWriter{t}, nil)) }
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+type msg map[string]any
+
+func (m msg) kind() string { s, _ := m["kind"].(string); return s }
+
+type wsClient struct {
+	t *testing.T
+	c *websocket.Conn
+}
+
+// dial joins a room; a slow client has small socket buffers (see slowPeer).
+func (th *testHub) dial(t *testing.T, query string, slow bool) *wsClient {
+	t.Helper()
+	d := websocket.Dialer{HandshakeTimeout: readTimeout}
+	if slow {
+		d.NetDial = func(network, addr string) (net.Conn, error) {
+			nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: slowPeer}, Control: func(_, _ string, c syscall.RawConn) error {
+				var err error
+				c.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+				return err
+			}}
+			return nd.Dial(network, addr)
+		}
+	}
+	c, _, err := d.Dial("ws://"+th.addr+"/?"+query, nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	cl := &wsClient{t: t, c: c}
+	if w := cl.read(); w.kind() != "welcome" {
+		t.Fatalf("first frame %v, want welcome", w)
+	}
+	return cl
+}
+
+func (cl *wsClient) read() msg {
+	cl.t.Helper()
+	m, _, err := cl.next()
+	if err != nil {
+		cl.t.Fatalf("read: %v", err)
+	}
+	return m
+}
+
+// next returns a text message, or the payload of a binary one.
+func (cl *wsClient) next() (msg, []byte, error) {
+	cl.c.SetReadDeadline(time.Now().Add(readTimeout))
+	typ, data, err := cl.c.ReadMessage()
+	if err != nil {
+		return nil, nil, err
+	}
+	if typ == websocket.BinaryMessage {
+		return msg{"kind": "(binary)"}, data, nil
+	}
+	var m msg
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, nil, err
+	}
+	return m, nil, nil
+}
+
+func (cl *wsClient) send(v any) {
+	cl.t.Helper()
+	if err := cl.c.WriteJSON(v); err != nil {
+		cl.t.Fatal(err)
+	}
+}
+
+// TestSlowClientDropped: a session that never reads is closed with 1013
+// while 50 others receive every message of a burst, in order.
+func TestSlowClientDropped(t *testing.T) {
+	t.Parallel()
+	// The stalled client's socket buffers hold a few kilobytes, so the
+	// 1.2 MB burst must overflow its 64-frame queue.
+	th := newTestHub(t, Config{QueueSize: 64, Rate: 1e6, Burst: 1e6}, nil)
+	stalled := th.dial(t, "room=r&name=stalled", true)
+	const n, burst, round = 50, 300, 20
+	var readers []*wsClient
+	for i := range n {
+		readers = append(readers, th.dial(t, fmt.Sprintf("room=r&name=r%d", i), false))
+	}
+	pub := th.dial(t, "room=r&name=pub", false)
+	go func() { // the publisher reads its copies too, or it would be the slow one
+		for {
+			if _, _, err := pub.next(); err != nil {
+				return
+			}
+		}
+	}()
+	text := strings.Repeat("x", 4000)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	progress := make(chan int, n*burst/round) // a reader got the last message of a round
+	for _, cl := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			next := 0
+			for next < burst {
+				m, _, err := cl.next()
+				if err != nil {
+					errs <- err
+					return
+				}
+				if m.kind() != "chat" {
+					continue
+				}
+				if got := m["text"].(string); got != fmt.Sprint(next, text) {
+					errs <- fmt.Errorf("message %d out of order: %.10q", next, got)
+					return
+				}
+				if next%round == round-1 {
+					progress <- next
+				}
+				next++
+			}
+		}()
+	}
+	// The publisher goes a round at a time, when every reader has the last
+	// one, so that only the stalled session falls behind, however slow this
+	// machine is: the healthy queues never hold more than a round.
+	for i := range burst {
+		pub.send(map[string]any{"kind": "chat", "text": fmt.Sprint(i, text)})
+		if i%round == round-1 {
+			for range n {
+				select {
+				case <-progress:
+				case err := <-errs:
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// Now let the stalled client read: whatever was queued, then 1013.
+	for {
+		_, _, err := stalled.next()
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			if ce.Code != closeTryAgainLater {
+				t.Fatalf("close %d, want 1013", ce.Code)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("stalled client: %v, want close 1013", err)
+		}
+	}
+}
+
+// TestJoinStormPresence: 1,000 sessions joining one room cost far fewer than
+// 1,000² presence frames, because presence is coalesced above the threshold.
+func TestJoinStormPresence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 connections")
+	}
+	t.Parallel()
+	th := newTestHub(t, Config{PresenceThreshold: 100, PresenceInterval: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}, nil)
+	const n = 1000
+	var frames atomic.Int64
+	var wg sync.WaitGroup
+	clients := make([]*wsClient, n)
+	for i := range n {
+		clients[i] = th.dial(t, "room=storm", false)
+		wg.Add(1)
+		go func(cl *wsClient) {
+			defer wg.Done()
+			for {
+				m, _, err := cl.next()
+				if err != nil {
+					return
+				}
+				if k := m.kind(); k == "presence" || k == "count" {
+					frames.Add(1)
+				}
+			}
+		}(clients[i])
+	}
+	// The last count frame reports all n: wait for it on the first client's
+	// behalf through the hub, then close everyone.
+	deadline := time.Now().Add(readTimeout)
+	for th.roomCount("storm") != n || th.pendingPresence("storm") {
+		if time.Now().After(deadline) {
+			t.Fatal("room never settled")
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, bounded by deadline
+	}
+	for _, cl := range clients {
+		cl.c.Close()
+	}
+	wg.Wait()
+	got := frames.Load()
+	t.Logf("%d sessions joining cost %d presence frames (n² = %d)", n, got, n*n)
+	if got > n*n/10 {
+		t.Fatalf("%d presence frames for %d joins: not coalesced", got, n)
+	}
+}
+
+func (h *Hub) roomCount(name string) int {
+	h.mu.Lock()
+	r := h.rooms[name]
+	h.mu.Unlock()
+	if r == nil {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.members)
+}
+
+func (h *Hub) pendingPresence(name string) bool {
+	h.mu.Lock()
+	r := h.rooms[name]
+	h.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.timer != nil
+}
+
+// TestDeadPeerDropped: a peer that stops answering pings is gone within
+// PongWait, and the room is told.
+func TestDeadPeerDropped(t *testing.T) {
+	t.Parallel()
+	th := newTestHub(t, Config{PingPeriod: 50 * time.Millisecond, PongWait: 200 * time.Millisecond}, nil)
+	watcher := th.dial(t, "room=k&name=watcher", false)
+	// The watcher answers pings because it keeps reading; the dead one
+	// never reads again, so it never answers.
+	th.dial(t, "room=k&name=dead", false)
+	start := time.Now()
+	for {
+		m := watcher.read()
+		if m.kind() == "presence" && m["event"] == "leave" {
+			who := m["who"].(map[string]any)
+			if who["name"] != "dead" {
+				t.Fatalf("left: %v", who)
+			}
+			t.Logf("dead peer dropped after %v", time.Since(start).Round(time.Millisecond))
+			return
+		}
+	}
+}
+
+// TestStreamedGet: a file over Inline arrives as file-start, binary chunks
+// and file-end, with the right bytes and sha256, while chat keeps flowing.
+func TestStreamedGet(t *testing.T) {
+	t.Parallel()
+	// 16 MiB: more than the kernel's socket buffers can absorb (tcp_wmem
+	// tops out at 4 MiB here), so while the client has not read yet the
+	// stream is still under way, and the chat must come before its end.
+	body := strings.Repeat("0123456789abcdef", 1<<20)
+	th := newTestHub(t, Config{Inline: 1000}, map[string]string{"big.txt": body})
+	cl := th.dial(t, "room=s&name=s", false)
+	cl.send(map[string]any{"kind": "get", "id": "g1", "path": "big.txt"})
+	cl.send(map[string]any{"kind": "chat", "text": "during"})
+	var got []byte
+	var stream float64
+	sawChat := false
+	for {
+		m, bin, err := cl.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m.kind() {
+		case "file-start":
+			stream = m["stream"].(float64)
+			if m["id"] != "g1" || m["size"].(float64) != float64(len(body)) {
+				t.Fatalf("file-start %v", m)
+			}
+		case "(binary)":
+			if n := binary.BigEndian.Uint32(bin); float64(n) != stream {
+				t.Fatalf("chunk of stream %d, want %v", n, stream)
+			}
+			got = append(got, bin[4:]...)
+		case "chat":
+			sawChat = true
+		case "file-end":
+			sum := sha256.Sum256([]byte(body))
+			if string(got) != body || m["sha256"] != hex.EncodeToString(sum[:]) || m["id"] != "g1" {
+				t.Fatalf("stream: %d bytes, end %v", len(got), m)
+			}
+			if !sawChat {
+				t.Fatal("chat was held back until the stream ended")
+			}
+			return
+		case "error":
+			t.Fatalf("error %v", m)
+		}
+	}
+}
+
+// TestStreamFileChanged: a file that changes while it is streamed ends the
+// stream with an error, never with a wrong sha256.
+func TestStreamFileChanged(t *testing.T) {
+	t.Parallel()
+	body := strings.Repeat("z", 16<<20)
+	th := newTestHub(t, Config{Inline: 1000}, map[string]string{"big.bin": body})
+	cl := th.dial(t, "room=c&name=c", false)
+	cl.send(map[string]any{"kind": "get", "id": "g", "path": "big.bin"})
+	// The pacing holds the stream back while the client does not read: the
+	// socket buffers (at most 4 MiB here) take part of the 16 MiB, the rest
+	// is unread when the file grows.
+	for cl.read().kind() != "file-start" {
+	}
+	f, err := os.OpenFile(filepath.Join(th.dir, "big.bin"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("more")
+	f.Close()
+	for {
+		m, _, err := cl.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m.kind() {
+		case "file-end":
+			t.Fatalf("stream of a changed file ended with %v", m)
+		case "error":
+			if m["code"] != codeChanged || m["id"] != "g" {
+				t.Fatalf("error %v", m)
+			}
+			return
+		}
+	}
+}
+
+// TestStreamsBounded: more than MaxStreams downloads at once are refused,
+// and a session that leaves mid-stream leaves no goroutine or open file.
+func TestStreamsBounded(t *testing.T) {
+	t.Parallel()
+	body := strings.Repeat("y", 4<<20)
+	th := newTestHub(t, Config{Inline: 1000, ChunkSize: 4 << 10, MaxStreams: 2}, map[string]string{"big.bin": body})
+	cl := th.dial(t, "room=b&name=b", true)
+	for i := range 3 {
+		cl.send(map[string]any{"kind": "get", "id": fmt.Sprint("g", i), "path": "big.bin"})
+	}
+	for {
+		m := cl.read()
+		if m.kind() == "error" {
+			if m["code"] != codeRateLimited || m["id"] != "g2" {
+				t.Fatalf("error %v", m)
+			}
+			break
+		}
+	}
+	before := openFiles(t)
+	cl.c.Close()
+	// Every stream goroutine ends and closes its file once the session is gone.
+	deadline := time.Now().Add(readTimeout)
+	for th.streamCount() > 0 || openFiles(t) >= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d streams, %d open files (had %d)", th.streamCount(), openFiles(t), before)
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, bounded by deadline
+	}
+}
+
+// streamCount counts live stream goroutines across sessions.
+func (h *Hub) streamCount() int {
+	h.mu.Lock()
+	var all []*member
+	for _, r := range h.rooms {
+		all = append(all, r.snapshot()...)
+	}
+	h.mu.Unlock()
+	n := 0
+	for _, mb := range all {
+		mb.streamMu.Lock()
+		n += len(mb.streams)
+		mb.streamMu.Unlock()
+	}
+	return n
+}
+
+// openFiles counts this process's open descriptors of big.bin.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	n := 0
+	for _, e := range ents {
+		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasSuffix(target, "big.bin") {
+			n++
+		}
+	}
+	return n
+}
+
+func TestErrorCode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		err  error
+		code string
+	}{
+		{fmt.Errorf("x: %w", files.ErrBadPath), codeBadRequest},
+		{fmt.Errorf("x: %w", fs.ErrNotExist), codeNotFound},
+		{files.ErrForbidden, codeForbidden},
+		{files.ErrTooLarge, codeTooLarge},
+		{&protoError{code: codeRateLimited, msg: "m"}, codeRateLimited},
+		{errors.New("disk on fire"), codeInternal},
+	}
+	for _, tc := range tests {
+		code, msg := errorCode(tc.err)
+		if code != tc.code || strings.Contains(msg, "fire") {
+			t.Errorf("errorCode(%v) = %s %q, want %s and no detail", tc.err, code, msg, tc.code)
+		}
+	}
+}
+
+func TestDecodeEnvelope(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in, kind, id string
+		ok           bool
+	}{
+		{`{"kind":"get","id":"a"}`, "get", "a", true},
+		{`{"kind":"who"}`, "who", "", true},
+		{`{"kind":""}`, "", "", false},
+		{`{"id":"z"}`, "", "z", false},
+		{`{"kind":1,"id":"z"}`, "", "z", false},
+		{`[]`, "", "", false},
+		{`null`, "", "", false},
+		{`{"kind":"get","id":"` + strings.Repeat("x", 65) + `"}`, "", "", false},
+	}
+	for _, tc := range tests {
+		kind, id, err := decodeEnvelope([]byte(tc.in))
+		if (err == nil) != tc.ok || kind != tc.kind || id != tc.id {
+			t.Errorf("decodeEnvelope(%s) = %q %q %v", tc.in, kind, id, err)
+		}
+	}
+}

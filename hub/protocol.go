@@ -1,0 +1,349 @@
+package hub
+
+// This file is the only place that spells the wire format of ../shared/protocol.md:
+// one constant per kind, one struct per frame, the error codes and the close
+// codes. Everything else in the package builds these structs and never writes
+// a field name by hand.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"filehub/files"
+)
+
+// Kinds a client sends.
+const (
+	kindGet    = "get"
+	kindShare  = "share"
+	kindList   = "list"
+	kindChat   = "chat"
+	kindRename = "rename"
+	kindWho    = "who"
+	kindPing   = "ping"
+)
+
+// Kinds the server sends.
+const (
+	kindWelcome        = "welcome"
+	kindPresence       = "presence"
+	kindCount          = "count" // extension: coalesced presence in a crowded room
+	kindFeed           = "feed"
+	kindFile           = "file"
+	kindFileStart      = "file-start"
+	kindFileEnd        = "file-end"
+	kindShared         = "shared"
+	kindListing        = "listing"
+	kindMembers        = "members"
+	kindUploadProgress = "upload-progress"
+	kindUploadFinish   = "upload-finish"
+	kindUploadAbort    = "upload-abort" // extension: an upload that did not finish
+	kindPong           = "pong"
+	kindError          = "error"
+	kindBatch          = "batch"
+)
+
+// Presence events.
+const (
+	eventJoin   = "join"
+	eventLeave  = "leave"
+	eventRename = "rename"
+)
+
+// Feed actions and transports.
+const (
+	actionFetch  = "fetch"
+	actionShare  = "share"
+	actionUpload = "upload"
+	viaHTTP      = "http"
+	viaWS        = "ws"
+)
+
+// Error codes carried by error frames and by the JSON body of a refused handshake.
+const (
+	codeBadRequest  = "bad_request"
+	codeUnknownKind = "unknown_kind"
+	codeNotFound    = "not_found"
+	codeForbidden   = "forbidden"
+	codeTooLarge    = "too_large"
+	codeRateLimited = "rate_limited"
+	codeInternal    = "internal"
+	codeChanged     = "changed"      // extension: the file changed while it was streamed
+	codeUnauth      = "unauthorized" // handshake only: token missing or wrong (HTTP 401)
+)
+
+// Close codes the server sends, each with the reason a client should act on.
+const (
+	// closeGoingAway: the server is shutting down; reconnect with since.
+	closeGoingAway = 1001
+	// closePolicy: the session kept sending after being rate limited.
+	closePolicy = 1008
+	// closeTooBig: a message over limits.message. gorilla/websocket sends it
+	// itself when the read limit trips; listed here for the documentation.
+	closeTooBig = 1009
+	// closeTryAgainLater: the session could not keep up with the room (its
+	// send queue overflowed) and was dropped rather than slowing the room;
+	// reconnect with since and nothing is lost.
+	closeTryAgainLater = 1013
+)
+
+// envelope is the first decoding step: only the kind and the request id.
+type envelope struct {
+	Kind *string `json:"kind"`
+	ID   *string `json:"id"`
+}
+
+// Requests, the second decoding step.
+type (
+	pathRequest   struct{ Path string }
+	chatRequest   struct{ Text string }
+	renameRequest struct{ Name string }
+)
+
+// memberRef identifies a session to the others.
+type memberRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Limits tells a client the sizes the server enforces, in bytes.
+type limits struct {
+	Inline  int64 `json:"inline"`
+	Upload  int64 `json:"upload"` // 0: uploads are off
+	Message int64 `json:"message"`
+}
+
+// Event is one entry of a room's feed: who fetched, shared or uploaded what.
+type Event struct {
+	Seq    uint64    `json:"seq"`
+	At     time.Time `json:"at"`
+	Who    string    `json:"who"`
+	Action string    `json:"action"`
+	Path   string    `json:"path"`
+	Via    string    `json:"via"`
+	Bytes  int64     `json:"bytes"`
+}
+
+type welcomeFrame struct {
+	Kind    string      `json:"kind"`
+	You     memberRef   `json:"you"`
+	Room    string      `json:"room"`
+	Count   int         `json:"count"`
+	Members []memberRef `json:"members"`
+	Feed    []Event     `json:"feed"`
+	Limits  limits      `json:"limits"`
+	Version string      `json:"version"`
+}
+
+type presenceFrame struct {
+	Kind  string    `json:"kind"`
+	Event string    `json:"event"`
+	Who   memberRef `json:"who"`
+	Count int       `json:"count"`
+}
+
+// countFrame replaces presence frames in a room above Config.PresenceThreshold:
+// at most one per Config.PresenceInterval, with what changed since the last.
+type countFrame struct {
+	Kind   string `json:"kind"`
+	Count  int    `json:"count"`
+	Joined int    `json:"joined"`
+	Left   int    `json:"left"`
+}
+
+type feedFrame struct {
+	Kind  string `json:"kind"`
+	Event Event  `json:"event"`
+}
+
+// fileMeta is what file, file-start and shared frames say of a file.
+type fileMeta struct {
+	Path     string    `json:"path"`
+	Size     int64     `json:"size"`
+	Type     string    `json:"type"`
+	Modified time.Time `json:"modified"`
+}
+
+type fileFrame struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id,omitempty"`
+	fileMeta
+	Encoding string `json:"encoding"`
+	Content  string `json:"content"`
+}
+
+type fileStartFrame struct {
+	Kind   string `json:"kind"`
+	ID     string `json:"id,omitempty"`
+	Stream uint32 `json:"stream"`
+	fileMeta
+}
+
+type fileEndFrame struct {
+	Kind   string `json:"kind"`
+	ID     string `json:"id,omitempty"`
+	Stream uint32 `json:"stream"`
+	SHA256 string `json:"sha256"`
+}
+
+type sharedFrame struct {
+	Kind string    `json:"kind"`
+	By   memberRef `json:"by"`
+	fileMeta
+	URL      string `json:"url"`
+	Encoding string `json:"encoding,omitempty"`
+	Content  string `json:"content,omitempty"`
+}
+
+type listingFrame struct {
+	Kind    string       `json:"kind"`
+	ID      string       `json:"id,omitempty"`
+	Path    string       `json:"path"`
+	Entries []files.Info `json:"entries"`
+}
+
+type chatFrame struct {
+	Kind string    `json:"kind"`
+	From memberRef `json:"from"`
+	Text string    `json:"text"`
+	At   time.Time `json:"at"`
+}
+
+type membersFrame struct {
+	Kind    string      `json:"kind"`
+	ID      string      `json:"id,omitempty"`
+	Count   int         `json:"count"`
+	Members []memberRef `json:"members"`
+}
+
+type uploadProgressFrame struct {
+	Kind     string    `json:"kind"`
+	By       memberRef `json:"by"`
+	Path     string    `json:"path"`
+	Received int64     `json:"received"`
+	Size     int64     `json:"size"` // -1 when the client did not say
+}
+
+type uploadFinishFrame struct {
+	Kind   string    `json:"kind"`
+	By     memberRef `json:"by"`
+	Path   string    `json:"path"`
+	Size   int64     `json:"size"`
+	SHA256 string    `json:"sha256"`
+}
+
+type uploadAbortFrame struct {
+	Kind     string    `json:"kind"`
+	By       memberRef `json:"by"`
+	Path     string    `json:"path"`
+	Received int64     `json:"received"`
+	Reason   string    `json:"reason"`
+}
+
+type errorFrame struct {
+	Kind    string `json:"kind"`
+	ID      string `json:"id,omitempty"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// refusal is the JSON body of a handshake refused before the upgrade.
+type refusal struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// maxIDLen bounds the id a request may carry.
+const maxIDLen = 64
+
+// errBadRequest marks a request the client got wrong; its message is safe to send.
+var errBadRequest = errors.New("bad request")
+
+// protoError is an error that knows its protocol code and a message safe to show.
+type protoError struct {
+	code, msg string
+}
+
+func (e *protoError) Error() string { return e.code + ": " + e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &protoError{code: codeBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+// decodeEnvelope is the first decoding step. It fails for anything that is
+// not a JSON object with a string kind and, when present, a string id of at
+// most maxIDLen characters; the id is returned whenever it could be read, so
+// that the error can carry it.
+func decodeEnvelope(data []byte) (kind, id string, err error) {
+	var env envelope
+	if err := json.Unmarshal(data, &env); err != nil {
+		var raw struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(data, &raw) // best effort, to echo the id back
+		if len(raw.ID) > maxIDLen {
+			raw.ID = ""
+		}
+		return "", raw.ID, badRequest("a frame must be a JSON object with a string kind")
+	}
+	if env.ID != nil {
+		if len(*env.ID) > maxIDLen {
+			return "", "", badRequest("id is longer than %d characters", maxIDLen)
+		}
+		id = *env.ID
+	}
+	if env.Kind == nil || *env.Kind == "" {
+		return "", id, badRequest("kind is missing")
+	}
+	return *env.Kind, id, nil
+}
+
+// decodeBody is the second decoding step, into the kind's own struct.
+func decodeBody(data []byte, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return badRequest("malformed fields: %s", fieldError(err))
+	}
+	return nil
+}
+
+// fieldError names the offending field without echoing the client's bytes.
+func fieldError(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return te.Field + " must be a " + te.Type.String()
+	}
+	return "invalid JSON"
+}
+
+// errorCode maps an error to its protocol code and a message safe to send.
+// Files errors go through files.HTTPStatus, the one table of statuses, so the
+// protocol and HTTP always agree on what an error is.
+func errorCode(err error) (code, msg string) {
+	var pe *protoError
+	if errors.As(err, &pe) {
+		return pe.code, pe.msg
+	}
+	switch files.HTTPStatus(err) {
+	case http.StatusBadRequest:
+		return codeBadRequest, "bad path"
+	case http.StatusNotFound:
+		return codeNotFound, "no such file or folder"
+	case http.StatusForbidden:
+		return codeForbidden, "forbidden"
+	case http.StatusRequestEntityTooLarge:
+		return codeTooLarge, "too large"
+	}
+	return codeInternal, "internal error"
+}
+
+// batchPrefix and batchSuffix wrap already encoded frames into one batch
+// frame without decoding them again.
+var (
+	batchPrefix = []byte(`{"kind":"batch","frames":[`)
+	batchSuffix = []byte(`]}`)
+)
