@@ -609,6 +609,9 @@ func TestBrowser(t *testing.T) {
 			return li?.dataset.state === 'ok' && li.textContent.includes('replaced') })()`)
 	})
 
+	t.Run("ResumedUpload", func(t *testing.T) { testResumedUpload(t, ts, alice, bob) })
+	t.Run("ZipLink", func(t *testing.T) { testZipLink(t, alice, bob) })
+
 	t.Run("ClientRules", func(t *testing.T) {
 		// The page's pure modules, run in the browser that runs them for
 		// people: the feed's dedupe/epoch rules and the QR encoder.

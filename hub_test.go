@@ -38,6 +38,7 @@ type testServer struct {
 	Dir  string
 
 	t      *testing.T
+	logs   *testLog
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
@@ -52,6 +53,7 @@ func startServer(t *testing.T, dir string, args ...string) *testServer {
 	s := &testServer{Dir: dir, t: t, cancel: cancel, done: make(chan error, 1)}
 	all := append([]string{"-addr", "127.0.0.1:0", "-root", dir, "-log-level", "debug"}, args...)
 	logs := &testLog{t: t}
+	s.logs = logs
 	t.Cleanup(logs.stop) // runs after s.Stop, registered below
 	go func() {
 		s.done <- run(ctx, all, func(string) string { return "" }, addrWriter(addrs), logs)
@@ -91,8 +93,8 @@ func (s *testServer) Stop() {
 type addrWriter chan string
 
 func (a addrWriter) Write(p []byte) (int, error) {
-	if i := bytes.Index(p, []byte("http://")); i >= 0 {
-		rest := string(p[i+len("http://"):])
+	if i := bytes.Index(p, []byte("://")); i >= 0 {
+		rest := string(p[i+len("://"):])
 		select {
 		case a <- strings.TrimRight(strings.TrimSpace(rest), "/"):
 		default:
@@ -106,6 +108,14 @@ type testLog struct {
 	mu   sync.Mutex
 	t    *testing.T
 	done bool
+	all  bytes.Buffer // every line, for tests that read the log
+}
+
+// text returns everything logged so far.
+func (l *testLog) text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.all.String()
 }
 
 func (l *testLog) stop() {
@@ -117,6 +127,7 @@ func (l *testLog) stop() {
 func (l *testLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.all.Write(p)
 	if !l.done {
 		l.t.Log(strings.TrimRight(string(p), "\n"))
 	}

@@ -26,8 +26,23 @@ import (
 //   - GET /{dir}/ and GET /: a listing, JSON when Accept mentions
 //     application/json, else HTML. A folder's index.html is never served in
 //     its place. GET /{dir} redirects (301) to /{dir}/, query kept.
+//   - GET /{dir}/?zip: the folder as a zip archive, streamed (Store.WriteZip),
+//     Content-Disposition: attachment; OnFetch reports it as ZipPath(dir).
 //   - PUT /{file}: Store.Put, with ?overwrite=1 (or true) to replace;
-//     201 or 200 with {"path","size","sha256"}.
+//     201 or 200 with {"path","size","sha256"}. A Content-Range is refused
+//     (400) without ?resume: storing a part as the whole file would be wrong.
+//   - PUT /{file}?resume=KEY: a resumable upload (see resume.go): the body
+//     holds bytes START-END of TOTAL (Content-Range: bytes START-END/TOTAL,
+//     or the whole file without it). 201/200 when the file is complete, 204
+//     with Upload-Offset when a piece ended short of TOTAL, 409 with
+//     Upload-Offset when START is not where the held bytes end.
+//   - HEAD or GET /{file}?resume=KEY: Upload-Offset, the bytes held for that
+//     upload (0 when none), and Upload-Length when the total is known; GET
+//     also answers {"path","offset","size"} (size -1: unknown).
+//
+// While a PUT's body arrives, Config.OnUploadProgress hears of it (at the
+// start, then throttled); an upload that does not finish ends with
+// Config.OnUploadAbort.
 //
 // Errors answer with HTTPStatus and a generic body; the details go to
 // Config.Logger. The handler expects r.URL.Path as sent: it does its own
@@ -49,12 +64,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Has("resume") {
+		h.resumeState(w, r, q.Get("resume"))
+		return
+	}
 	name, err := h.s.Clean(r.URL.Path)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	if name == "." || strings.HasSuffix(r.URL.Path, "/") {
+		if q.Has("zip") {
+			h.zip(w, r, name)
+			return
+		}
 		h.list(w, r, name)
 		return
 	}
@@ -195,6 +219,7 @@ table{border-collapse:collapse}td,th{padding:.2em 1em;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 </style></head><body>
 <h1>Index of {{.Path}}</h1>
+<p><a href="./?zip" download>Download as zip</a></p>
 <table>
 <thead><tr><th>Name</th><th>Size</th><th>Modified</th></tr></thead>
 <tbody>
@@ -217,9 +242,41 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, fmt.Errorf("files: put %q: Content-Length %d: %w", r.URL.Path, r.ContentLength, ErrTooLarge))
 		return
 	}
-	ow := r.URL.Query().Get("overwrite")
-	res, err := h.s.Put(r.URL.Path, http.MaxBytesReader(w, r.Body, cfg.MaxUpload), ow == "1" || ow == "true")
+	q := r.URL.Query()
+	ow := q.Get("overwrite")
+	overwrite := ow == "1" || ow == "true"
+	body := &progressReader{r: http.MaxBytesReader(w, r.Body, cfg.MaxUpload)}
+	var (
+		res     PutResult
+		err     error
+		started string // the clean path, once the upload began receiving
+	)
+	if q.Has("resume") {
+		var part partResult
+		part, err = h.putResumable(w, r, q.Get("resume"), overwrite, body, &started)
+		if err == nil && !part.Done {
+			w.Header().Set("Upload-Offset", strconv.FormatInt(part.Offset, 10))
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		res = part.PutResult
+	} else {
+		if r.Header.Get("Content-Range") != "" {
+			h.fail(w, r, fmt.Errorf("files: put %q: Content-Range without ?resume: %w", r.URL.Path, ErrBadRange))
+			return
+		}
+		res, err = h.s.put(r.URL.Path, body, overwrite, func(p string) {
+			started = p
+			h.startProgress(r, body, p, 0, r.ContentLength)
+		})
+	}
 	if err != nil {
+		if started != "" && cfg.OnUploadAbort != nil {
+			cfg.OnUploadAbort(r, started, body.n, err)
+		}
+		if off, ok := offsetOf(err); ok {
+			w.Header().Set("Upload-Offset", strconv.FormatInt(off, 10))
+		}
 		h.fail(w, r, err)
 		return
 	}
@@ -234,6 +291,112 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(res)
+}
+
+// putResumable parses a resumable PUT and receives it; started is set to
+// the clean path once the upload began receiving.
+func (h *handler) putResumable(w http.ResponseWriter, r *http.Request, key string, overwrite bool,
+	body *progressReader, started *string) (partResult, error) {
+	if !validKey(key) {
+		return partResult{}, fmt.Errorf("files: put %q: bad resume key: %w", r.URL.Path, ErrBadRange)
+	}
+	rq := resumeReq{key: key, end: -1, total: r.ContentLength, overwrite: overwrite}
+	if cr := r.Header.Get("Content-Range"); cr != "" {
+		var err error
+		if rq.start, rq.end, rq.total, err = parseContentRange(cr); err != nil {
+			return partResult{}, err
+		}
+		if r.ContentLength >= 0 && r.ContentLength != rq.end-rq.start+1 {
+			return partResult{}, fmt.Errorf("files: put %q: Content-Length %d for %q: %w", r.URL.Path, r.ContentLength, cr, ErrBadRange)
+		}
+	}
+	if rq.total > h.s.cfg.MaxUpload {
+		return partResult{}, fmt.Errorf("files: put %q: total %d: %w", r.URL.Path, rq.total, ErrTooLarge)
+	}
+	// A newer request for the same upload cuts this one's body: the client
+	// has given up on it, though the server may not have seen it die yet.
+	rc := http.NewResponseController(w)
+	rq.stop = func() { _ = rc.SetReadDeadline(time.Now()) }
+	return h.s.putPart(r.Context(), r.URL.Path, body, rq, func(p string, offset, total int64) {
+		*started = p
+		body.n = offset
+		h.startProgress(r, body, p, offset, total)
+	})
+}
+
+// startProgress reports an upload's start and arms body's throttled reports.
+func (h *handler) startProgress(r *http.Request, body *progressReader, p string, received, size int64) {
+	cb := h.s.cfg.OnUploadProgress
+	if cb == nil {
+		return
+	}
+	if size < 0 {
+		size = -1
+	}
+	cb(r, p, received, size)
+	body.every = h.s.cfg.ProgressInterval
+	body.next = time.Now().Add(body.every)
+	body.report = func(n int64) { cb(r, p, n, size) }
+}
+
+// progressReader counts an upload's bytes and reports them at most once
+// per interval, so that a fast upload costs the room a few frames a second,
+// not one per read.
+type progressReader struct {
+	r      io.Reader
+	n      int64 // bytes of the file received: the held offset plus this body's
+	every  time.Duration
+	next   time.Time
+	report func(n int64) // nil until the upload began
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if p.report != nil && n > 0 {
+		if now := time.Now(); !now.Before(p.next) {
+			p.next = now.Add(p.every)
+			p.report(p.n)
+		}
+	}
+	return n, err
+}
+
+// resumeState answers HEAD or GET /{file}?resume=KEY: how far that
+// resumable upload got.
+func (h *handler) resumeState(w http.ResponseWriter, r *http.Request, key string) {
+	if !validKey(key) {
+		h.fail(w, r, fmt.Errorf("files: resume %q: bad key: %w", r.URL.Path, ErrBadRange))
+		return
+	}
+	if strings.HasSuffix(r.URL.Path, "/") {
+		h.fail(w, r, fmt.Errorf("files: resume %q: a folder name: %w", r.URL.Path, ErrBadPath))
+		return
+	}
+	p, offset, total, err := h.s.partState(r.URL.Path, key)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Upload-Offset", strconv.FormatInt(offset, 10))
+	if total >= 0 {
+		hd.Set("Upload-Length", strconv.FormatInt(total, 10))
+	}
+	hd.Set("Content-Type", "application/json")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	b, _ := json.Marshal(struct {
+		Path   string `json:"path"`
+		Offset int64  `json:"offset"`
+		Size   int64  `json:"size"`
+	}{p, offset, total})
+	b = append(b, '\n')
+	hd.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(b)
+	}
 }
 
 // fail answers with err's status and a body that says nothing about the

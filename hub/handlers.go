@@ -23,7 +23,10 @@ const maxChat = 4096
 func (h *Hub) onMessage(s *melody.Session, data []byte) {
 	mb := memberOf(s)
 	mb.framesIn.Add(1)
+	mb.bytesIn.Add(int64(len(data)))
 	kind, id, err := decodeEnvelope(data)
+	h.cfg.Metrics.FramesIn.WithLabelValues(inKind(kind, err)).Inc()
+	h.cfg.Metrics.BytesIn.Add(float64(len(data)))
 	if !mb.limiter.Allow() {
 		if !mb.strikes.Allow() {
 			mb.close(closePolicy, "rate limit exceeded")
@@ -42,9 +45,12 @@ func (h *Hub) onMessage(s *melody.Session, data []byte) {
 }
 
 // onBinary refuses binary frames: clients upload over HTTP.
-func (h *Hub) onBinary(s *melody.Session, _ []byte) {
+func (h *Hub) onBinary(s *melody.Session, data []byte) {
 	mb := memberOf(s)
 	mb.framesIn.Add(1)
+	mb.bytesIn.Add(int64(len(data)))
+	h.cfg.Metrics.FramesIn.WithLabelValues("binary").Inc()
+	h.cfg.Metrics.BytesIn.Add(float64(len(data)))
 	mb.sendError("", badRequest("binary frames are not accepted; upload with PUT"))
 }
 
@@ -146,6 +152,7 @@ func (h *Hub) get(mb *member, id, path string) error {
 	if err != nil {
 		return err
 	}
+	h.cfg.Metrics.Fetches.WithLabelValues(viaWS).Inc() // before the reply, so a client that saw it sees the count
 	mb.sendJSON(fileFrame{Kind: kindFile, ID: id, fileMeta: metaOf(info), Encoding: enc, Content: content})
 	mb.room.record(Event{Who: mb.ref().Name, Action: actionFetch, Path: info.Path, Via: viaWS, Bytes: info.Size})
 	return nil

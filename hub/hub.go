@@ -63,7 +63,9 @@ type Config struct {
 	Strikes int
 	// QueueSize is each session's send queue in frames; a session whose queue
 	// overflows is closed with 1013. Defaults to 128: deep enough for a burst
-	// to a healthy browser, small because melody preallocates it per session.
+	// to a healthy browser. The queue is the member's own, grown on demand
+	// (an idle session holds none), and a batch=1 session's writer takes all
+	// of it at once, so it rarely holds more than a few frames.
 	QueueSize int
 	// PingPeriod is how often the server pings, and PongWait how long it waits
 	// for any read (a pong included) before dropping a dead peer.
@@ -77,6 +79,14 @@ type Config struct {
 	// Defaults to 200 and 1 s.
 	PresenceThreshold int
 	PresenceInterval  time.Duration
+	// BatchDelay is how long a busy room with batch=1 members gathers frames
+	// before it sends them, as one batch frame per member: a room that sent
+	// nothing for BatchDelay sends at once, so a quiet room gains no latency,
+	// while a busy one makes one write per member per BatchDelay instead of
+	// one per message (the writes, not the JSON, are what a fan-out costs).
+	// Defaults to 10 ms, well under what a person notices; negative turns it
+	// off (frames then only coalesce behind a session's own writes).
+	BatchDelay time.Duration
 	// ChunkSize is the payload of one binary frame of a stream, Window how
 	// many of a stream's frames may wait in the session's queue, MaxStreams how
 	// many streams a session may have at once. Defaults to 64 KiB, 4 and 3.
@@ -85,6 +95,8 @@ type Config struct {
 	Version string
 	// Logger defaults to discarding.
 	Logger *slog.Logger
+	// Metrics defaults to collectors registered nowhere.
+	Metrics *Metrics
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
 }
@@ -121,6 +133,9 @@ func (c Config) withDefaults() Config {
 	defDur(&c.WriteWait, 10*time.Second)
 	def(&c.PresenceThreshold, 200)
 	defDur(&c.PresenceInterval, time.Second)
+	if c.BatchDelay == 0 {
+		c.BatchDelay = 10 * time.Millisecond
+	}
 	def(&c.ChunkSize, 64<<10)
 	def(&c.Window, 4)
 	def(&c.MaxStreams, 3)
@@ -129,6 +144,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -182,17 +200,23 @@ func New(store *files.Store, cfg Config) *Hub {
 	m.Config.PongWait = cfg.PongWait
 	m.Config.PingPeriod = cfg.PingPeriod
 	m.Config.MaxMessageSize = cfg.MaxMessage
-	// Two slots above QueueSize are reserved for the close frame, so closing a
-	// session never finds its queue full (see member.send).
-	m.Config.MessageBufferSize = cfg.QueueSize + 2
+	// melody's per-session queue (a channel it allocates whole) holds only
+	// the frame being written, maxInflight, plus two slots for close frames
+	// (member.close, then melody.Close's own at exit), so closing never finds
+	// it full. Frames beyond it wait in the member's queue, which is what lets
+	// them coalesce into batch frames (see member.send).
+	m.Config.MessageBufferSize = maxInflight + 2
 	m.Upgrader = &websocket.Upgrader{
-		// Zero sizes make gorilla reuse the HTTP server's 4 KiB bufio buffers
-		// instead of allocating its own per connection.
-		ReadBufferSize:  0,
-		WriteBufferSize: 0,
-		// A pool means a connection holds a write buffer only while writing:
-		// idle sessions cost no write buffer.
-		WriteBufferPool:  &sync.Pool{},
+		// Zero sizes, and no WriteBufferPool, make gorilla reuse the HTTP
+		// server's 4 KiB bufio reader and writer of the hijacked connection
+		// as its buffers instead of allocating its own. net/http keeps both
+		// alive for as long as the handler runs, and melody's read loop runs
+		// in the handler, so a pool would add buffers, not save one: measured
+		// (BENCHMARKS.md), the idle heap per session is the same with a pool,
+		// and a busy room then also takes a pooled buffer per write.
+		ReadBufferSize:   0,
+		WriteBufferSize:  0,
+		WriteBufferPool:  nil,
 		HandshakeTimeout: 10 * time.Second,
 		// Checked before the upgrade already (with a JSON answer); kept here
 		// too so the upgrader can never be left open to every origin.
@@ -232,10 +256,12 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, status, code, msg := h.validate(r)
 	if status != 0 {
 		h.log.Debug("handshake refused", "status", status, "code", code, "remote", r.RemoteAddr)
+		h.cfg.Metrics.HandshakeRefusals.WithLabelValues(refusalReason(status)).Inc()
 		writeRefusal(w, status, code, msg)
 		return
 	}
 	if !websocket.IsWebSocketUpgrade(r) {
+		h.cfg.Metrics.HandshakeRefusals.WithLabelValues("not_websocket").Inc()
 		writeRefusal(w, http.StatusUpgradeRequired, codeBadRequest, "this URL takes a WebSocket handshake")
 		return
 	}
@@ -246,12 +272,15 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// links carry it, and RecordFetch names them after this session.
 	http.SetCookie(w, &http.Cookie{
 		Name: browserCookie, Value: req.browser, Path: "/",
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		// X-Forwarded-Proto is only present when a trusted proxy set it.
+		Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
 	})
 	mb := newMember(h, req)
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
+		h.cfg.Metrics.HandshakeRefusals.WithLabelValues("shutting_down").Inc()
 		writeRefusal(w, http.StatusServiceUnavailable, codeInternal, "server is shutting down")
 		return
 	}
@@ -261,6 +290,17 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := h.m.HandleRequestWithKeys(w, r, map[string]any{memberKey: mb}); err != nil {
 		h.log.Debug("upgrade failed", "err", err, "remote", r.RemoteAddr)
 	}
+}
+
+// refusalReason is the metrics label of a refused handshake.
+func refusalReason(status int) string {
+	switch status {
+	case http.StatusForbidden:
+		return "origin"
+	case http.StatusUnauthorized:
+		return "token"
+	}
+	return "bad_request"
 }
 
 func writeRefusal(w http.ResponseWriter, status int, code, msg string) {
@@ -393,11 +433,14 @@ func (h *Hub) onConnect(s *melody.Session) {
 	if r == nil {
 		r = newRoom(h, mb.roomName)
 		h.rooms[mb.roomName] = r
+		h.cfg.Metrics.Rooms.Inc()
 	}
 	h.browsers[mb.browser] = append(h.browsers[mb.browser], mb)
 	h.mu.Unlock()
 	r.join(mb)
-	mb.log.Debug("session open")
+	h.cfg.Metrics.Sessions.Inc()
+	h.cfg.Metrics.Joins.Inc()
+	mb.log.Info("session open", "name", mb.ref().Name, "remote", remoteHost(s.Request))
 }
 
 func (h *Hub) onDisconnect(s *melody.Session) {
@@ -411,9 +454,22 @@ func (h *Hub) onDisconnect(s *melody.Session) {
 		h.browsers[mb.browser] = list
 	}
 	h.mu.Unlock()
+	name := mb.ref().Name
 	mb.room.leave(mb)
-	mb.log.Debug("session closed", "duration", time.Since(mb.joined).Round(time.Millisecond),
-		"frames_in", mb.framesIn.Load(), "close_code", mb.closeCode.Load())
+	code := int(mb.closeCode.Load())
+	if code == 0 {
+		code = websocket.CloseAbnormalClosure // ended without a close frame
+	}
+	h.cfg.Metrics.Sessions.Dec()
+	h.cfg.Metrics.Leaves.Inc()
+	h.cfg.Metrics.Closes.WithLabelValues(closeLabel(code)).Inc()
+	level := slog.LevelInfo
+	if code == websocket.CloseNormalClosure || code == websocket.CloseGoingAway {
+		level = slog.LevelDebug // expected: a page closed, or the server is stopping
+	}
+	mb.log.Log(context.Background(), level, "session closed", "name", name,
+		"duration", h.cfg.Now().Sub(mb.joined).Round(time.Millisecond),
+		"frames_in", mb.framesIn.Load(), "bytes_in", mb.bytesIn.Load(), "close_code", code)
 }
 
 // removeRoom drops r from the registry if it is still empty; called by the
@@ -424,6 +480,7 @@ func (h *Hub) removeRoom(r *room) {
 	if h.rooms[r.name] == r && r.empty() {
 		delete(h.rooms, r.name)
 		r.stop()
+		h.cfg.Metrics.Rooms.Dec()
 	}
 }
 
@@ -440,8 +497,11 @@ func (h *Hub) onError(s *melody.Session, err error) {
 	case errors.Is(err, websocket.ErrReadLimit):
 		mb.closeCode.Store(closeTooBig) // gorilla has sent the 1009 itself
 		mb.log.Info("message over the limit", "limit", h.cfg.MaxMessage)
-	case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived),
-		errors.Is(err, melody.ErrWriteClosed):
+	case errors.As(err, new(*websocket.CloseError)):
+		var ce *websocket.CloseError
+		errors.As(err, &ce)
+		mb.closeCode.CompareAndSwap(0, int32(ce.Code)) // the peer closed first
+	case errors.Is(err, melody.ErrWriteClosed):
 	default:
 		mb.log.Debug("session error", "err", err)
 	}
@@ -451,6 +511,7 @@ func (h *Hub) onError(s *melody.Session, err error) {
 // room of the session whose page made it, when its browser cookie names a
 // live session, otherwise in the default room as "anonymous (ADDRESS)".
 func (h *Hub) RecordFetch(r *http.Request, path string, bytes int64) {
+	h.cfg.Metrics.Fetches.WithLabelValues(viaHTTP).Inc()
 	rm, who := h.attribute(r)
 	if rm == nil {
 		return
@@ -523,10 +584,35 @@ func (h *Hub) Close(ctx context.Context) error {
 // RecordUpload tells the room of the uploader (or the default room) that an
 // upload finished, and puts it in the feed.
 func (h *Hub) RecordUpload(r *http.Request, res files.PutResult) {
+	h.cfg.Metrics.Uploads.WithLabelValues("finished").Inc()
+	h.cfg.Metrics.UploadBytes.Add(float64(res.Size))
 	rm, who := h.attribute(r)
 	if rm == nil {
 		return
 	}
 	rm.broadcastJSON(uploadFinishFrame{Kind: kindUploadFinish, By: who, Path: res.Path, Size: res.Size, SHA256: res.SHA256})
 	rm.record(Event{Who: who.Name, Action: actionUpload, Path: res.Path, Via: viaHTTP, Bytes: res.Size})
+}
+
+// RecordUploadProgress tells the room of the uploader (or the default room)
+// how far an upload of path got: received of size bytes (-1: unknown).
+// files throttles the calls, a few a second per upload; nothing goes to
+// the feed, which keeps only finished actions.
+func (h *Hub) RecordUploadProgress(r *http.Request, path string, received, size int64) {
+	rm, who := h.attribute(r)
+	if rm == nil {
+		return
+	}
+	rm.broadcastJSON(uploadProgressFrame{Kind: kindUploadProgress, By: who, Path: path, Received: received, Size: size})
+}
+
+// RecordUploadAbort tells the room of the uploader (or the default room)
+// that an upload it saw start will not finish, with a one-word reason.
+func (h *Hub) RecordUploadAbort(r *http.Request, path string, received int64, err error) {
+	h.cfg.Metrics.Uploads.WithLabelValues("aborted").Inc()
+	rm, who := h.attribute(r)
+	if rm == nil {
+		return
+	}
+	rm.broadcastJSON(uploadAbortFrame{Kind: kindUploadAbort, By: who, Path: path, Received: received, Reason: abortReason(err)})
 }

@@ -259,7 +259,10 @@ func TestJoinStormPresence(t *testing.T) {
 		t.Skip("1,000 connections")
 	}
 	t.Parallel()
-	th := newTestHub(t, Config{PresenceThreshold: 100, PresenceInterval: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}, nil)
+	// The frames counted grow with how long the joins take (one count frame
+	// per interval to every member): 100 ms keeps the bound below met while
+	// the joins last up to ~18 s, as on a busy 2-core machine under -race.
+	th := newTestHub(t, Config{PresenceThreshold: 100, PresenceInterval: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}, nil)
 	const n = 1000
 	var frames atomic.Int64
 	var wg sync.WaitGroup
@@ -490,6 +493,25 @@ func openFiles(t *testing.T) int {
 		}
 	}
 	return n
+}
+
+func TestAbortReason(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		err    error
+		reason string
+	}{
+		{fmt.Errorf("x: %w (%w)", files.ErrIncomplete, errors.New("i/o timeout")), reasonInterrupted},
+		{fmt.Errorf("x: %w", files.ErrExists), reasonExists},
+		{fmt.Errorf("x: %w", files.ErrTooLarge), codeTooLarge},
+		{fmt.Errorf("x: %w", files.ErrBadRange), codeBadRequest},
+		{errors.New("disk on fire"), codeInternal},
+	}
+	for _, tc := range tests {
+		if got := abortReason(tc.err); got != tc.reason {
+			t.Errorf("abortReason(%v) = %q, want %q", tc.err, got, tc.reason)
+		}
+	}
 }
 
 func TestErrorCode(t *testing.T) {

@@ -26,6 +26,7 @@ type member struct {
 
 	s    *melody.Session // set in onConnect, before any frame is sent
 	room *room           // set by room.join
+	from uint64          // set by room.join: the room's first frame after welcome
 
 	// name is guarded by room.mu: renames must see the room's names.
 	name string
@@ -34,12 +35,19 @@ type member struct {
 	limiter *rate.Limiter
 	strikes *rate.Limiter
 
-	// pending counts frames handed to melody and not yet written; kept
-	// under QueueSize so that melody's queue never overflows silently.
-	pending   atomic.Int32
+	// The send queue; see send. sendMu is held while a frame is handed to
+	// melody (a non-blocking channel send), so frames never overtake one
+	// another, whichever goroutine sends them.
+	sendMu   sync.Mutex
+	inflight int        // frames in melody's queue or being written, at most maxInflight
+	queue    []outFrame // frames waiting for the writer: queue[head:], oldest first
+	head     int
+	written  *[]byte // the batch buffer being written, back to batchPool once sent
+
 	closing   atomic.Bool
 	closeCode atomic.Int32
 	framesIn  atomic.Int64
+	bytesIn   atomic.Int64
 
 	ctx    context.Context // ends when the session ends: stops its streams
 	cancel context.CancelFunc
@@ -79,40 +87,186 @@ func (mb *member) ref() memberRef {
 	return memberRef{ID: mb.id, Name: mb.name}
 }
 
-// send queues one encoded frame. It never blocks: a session whose queue is
-// full is closed with 1013 instead, so one stalled client cannot slow the
-// room, and it reconnects with since to catch up.
-func (mb *member) send(frame []byte) {
-	if !mb.reserve() {
-		return
-	}
-	_ = mb.s.Write(frame) // ErrSessionClosed: the session is going anyway
+// maxInflight is how many frames of a session may be in melody's queue or
+// being written at once. One keeps the writer busy, because sent refills the
+// queue from the write goroutine itself before it looks for the next frame,
+// and it is what makes frames coalesce: whatever arrives while a frame is
+// being written waits in member.queue and leaves, for a batch=1 session, as
+// one batch frame in one write. melody's own queue holds only these frames
+// and the close frames (see New), so it costs three pointers a session.
+const maxInflight = 1
+
+// maxBatch bounds a batch frame built from a session's queue, in bytes: big
+// enough that a busy room needs few writes, small enough that one write does
+// not hold the session's other frames back for long. A single larger frame
+// still goes out, alone.
+const maxBatch = 64 << 10
+
+// batchPool recycles the buffers of batch frames: sent returns one as soon as
+// it has been written, so a busy room does not allocate a batch per write.
+var batchPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// outFrame is a frame waiting in a member's queue.
+type outFrame struct {
+	b    []byte
+	kind frameKind
 }
 
-// sendBinary is send for a binary frame.
-func (mb *member) sendBinary(frame []byte) {
-	if !mb.reserve() {
-		return
-	}
-	_ = mb.s.WriteBinary(frame)
-}
+type frameKind uint8
 
-// reserve takes a slot of the session's queue, or closes the session with
-// 1013 when none is left.
-func (mb *member) reserve() bool {
+const (
+	frameText   frameKind = iota
+	frameBatch            // a text frame that is already a batch (built by the room)
+	frameBinary           // a stream chunk: never batched, never reordered
+)
+
+// send queues one encoded text frame. It never blocks: a session whose queue
+// holds QueueSize frames is closed with 1013 instead, so one stalled client
+// cannot slow the room, and it reconnects with since to catch up.
+//
+// The frame goes straight to melody when the session's writer is idle;
+// otherwise it waits in the member's queue until sent, called when the frame
+// being written is done, hands the writer everything that waited, packed
+// into one batch frame for a batch=1 session (gorilla's chat example does
+// the same: one write for all the messages queued meanwhile). A quiet room
+// gains no latency; a busy one writes fewer, larger frames.
+func (mb *member) send(frame []byte) { mb.enqueue(outFrame{b: frame, kind: frameText}) }
+
+// sendBatch is send for a batch frame the room built for its batch=1
+// members; the member may splice it into a larger one.
+func (mb *member) sendBatch(frame []byte) { mb.enqueue(outFrame{b: frame, kind: frameBatch}) }
+
+// sendBinary queues one binary frame. It is never batched or reordered with
+// text frames; melody's sent callback for it (onSentBinary) calls sent, then
+// chunkSent, which paces streams.
+func (mb *member) sendBinary(frame []byte) { mb.enqueue(outFrame{b: frame, kind: frameBinary}) }
+
+func (mb *member) enqueue(f outFrame) {
+	mb.sendMu.Lock()
 	if mb.closing.Load() {
-		return false
+		mb.sendMu.Unlock()
+		return
 	}
-	if mb.pending.Add(1) > int32(mb.h.cfg.QueueSize) {
-		mb.pending.Add(-1)
+	if mb.inflight < maxInflight && mb.head == len(mb.queue) {
+		mb.writeLocked(f.b, f.kind == frameBinary)
+		mb.sendMu.Unlock()
+		return
+	}
+	if len(mb.queue)-mb.head >= mb.h.cfg.QueueSize {
+		mb.sendMu.Unlock() // close needs no lock of ours, and logs
 		mb.close(closeTryAgainLater, "could not keep up")
+		return
+	}
+	if mb.head > 0 && len(mb.queue) == cap(mb.queue) {
+		// Reuse the written part rather than grow: a session that never
+		// drains completely must not grow its array forever.
+		n := copy(mb.queue, mb.queue[mb.head:])
+		clear(mb.queue[n:])
+		mb.queue, mb.head = mb.queue[:n], 0
+	}
+	mb.queue = append(mb.queue, f)
+	mb.sendMu.Unlock()
+}
+
+// writeLocked hands one frame to melody. melody's queue has room for it
+// (inflight < maxInflight), so this never blocks nor fails for a full queue;
+// it reports false when the session is closed and nothing will be written.
+func (mb *member) writeLocked(b []byte, binary bool) bool {
+	var err error
+	if binary {
+		err = mb.s.WriteBinary(b)
+	} else {
+		err = mb.s.Write(b)
+	}
+	if err != nil { // ErrSessionClosed
 		return false
 	}
+	mb.inflight++
 	return true
 }
 
-// sent is called by melody once a frame has been written.
-func (mb *member) sent() { mb.pending.Add(-1) }
+// sent is called by melody's write goroutine once a text or binary frame has
+// been written. It hands the writer what waited meanwhile: for a batch=1
+// session the leading run of text frames, packed into one batch frame, else
+// the next frame alone.
+func (mb *member) sent() {
+	mb.sendMu.Lock()
+	defer mb.sendMu.Unlock()
+	mb.inflight--
+	if mb.written != nil { // the frame just written was our batch: its buffer is free
+		*mb.written = (*mb.written)[:0]
+		batchPool.Put(mb.written)
+		mb.written = nil
+	}
+	if mb.closing.Load() {
+		mb.queue, mb.head = nil, 0 // the session is going: what waited is dropped
+		return
+	}
+	q := mb.queue[mb.head:]
+	if len(q) == 0 {
+		return
+	}
+	n := 1
+	if mb.batch && q[0].kind != frameBinary {
+		n = batchRun(q)
+	}
+	ok := false
+	if n == 1 {
+		ok = mb.writeLocked(q[0].b, q[0].kind == frameBinary)
+	} else {
+		bp := batchPool.Get().(*[]byte)
+		*bp = appendBatch((*bp)[:0], q[:n])
+		if ok = mb.writeLocked(*bp, false); ok {
+			mb.written = bp
+		}
+	}
+	clear(q[:n])
+	mb.head += n
+	if !ok || mb.head == len(mb.queue) {
+		mb.head = 0
+		mb.queue = mb.queue[:0]
+		if cap(mb.queue) > 64 {
+			mb.queue = nil // a burst is over: an idle session holds no array
+		}
+	}
+}
+
+// batchRun counts the leading text frames of q that fit in one batch frame
+// of at most maxBatch bytes (at least one).
+func batchRun(q []outFrame) int {
+	size := len(batchPrefix) + len(batchSuffix)
+	for i, f := range q {
+		if f.kind == frameBinary {
+			return max(i, 1)
+		}
+		size += len(batchElems(f)) + 1
+		if size > maxBatch {
+			return max(i, 1)
+		}
+	}
+	return len(q)
+}
+
+// appendBatch appends one batch frame holding frames, in order, to b. A
+// frame that is already a batch is spliced in, never nested.
+func appendBatch(b []byte, frames []outFrame) []byte {
+	b = append(b, batchPrefix...)
+	for i, f := range frames {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, batchElems(f)...)
+	}
+	return append(b, batchSuffix...)
+}
+
+// batchElems is what f contributes to a batch's frames array.
+func batchElems(f outFrame) []byte {
+	if f.kind == frameBatch {
+		return f.b[len(batchPrefix) : len(f.b)-len(batchSuffix)]
+	}
+	return f.b
+}
 
 // sendJSON encodes v and sends it to this session alone.
 func (mb *member) sendJSON(v any) {
@@ -130,12 +284,17 @@ func (mb *member) sendError(id string, err error) {
 	if code == codeInternal {
 		mb.log.Error("request failed", "err", err)
 	}
+	mb.h.cfg.Metrics.Errors.WithLabelValues(code).Inc()
 	mb.sendJSON(errorFrame{Kind: kindError, ID: id, Code: code, Message: msg})
 }
 
 // close sends a close frame once. It is safe from any goroutine, melody's
-// handlers included: the queue keeps two slots free for it (QueueSize+2), so
-// the write never finds it full and never blocks.
+// handlers included, and takes no lock of the member's (melody may call
+// onError, hence close, from inside a write under sendMu): melody's queue
+// keeps two slots beyond maxInflight for close frames (see New), so the write
+// never finds it full and never blocks. The frame in flight is written
+// first; frames still waiting in the member's queue are dropped: a session
+// closed for 1013 is behind anyway and reconnects with since.
 func (mb *member) close(code int, reason string) {
 	if !mb.closing.CompareAndSwap(false, true) {
 		return

@@ -240,7 +240,30 @@ type uploadAbortFrame struct {
 	By       memberRef `json:"by"`
 	Path     string    `json:"path"`
 	Received int64     `json:"received"`
-	Reason   string    `json:"reason"`
+	Reason   string    `json:"reason"` // reasonInterrupted, reasonExists, or an error code
+}
+
+// Reasons of upload-abort besides the error codes (too_large, bad_request,
+// not_found, forbidden, internal).
+const (
+	// reasonInterrupted: the body was cut off. An upload sent with
+	// ?resume=KEY keeps the received bytes, and its client may go on.
+	reasonInterrupted = "interrupted"
+	// reasonExists: another upload took the name first (no overwrite).
+	reasonExists = "exists"
+)
+
+// abortReason says in a word why an upload did not finish; like errorCode,
+// it never carries a detail of the server.
+func abortReason(err error) string {
+	switch {
+	case errors.Is(err, files.ErrIncomplete):
+		return reasonInterrupted
+	case errors.Is(err, files.ErrExists):
+		return reasonExists
+	}
+	code, _ := errorCode(err)
+	return code
 }
 
 type errorFrame struct {

@@ -14,6 +14,9 @@ import (
 // Broadcasts use group commit: a frame goes out at once when the room is
 // idle; frames broadcast while a flush is under way wait and go out together
 // in the next flush, as one batch frame to sessions that joined with batch=1.
+// With a single publisher no flush is ever under way when the next frame
+// comes (a flush only queues), so a room with batch=1 members that flushed
+// less than Config.BatchDelay ago also waits out the rest of it, on a timer.
 // A quiet room gains no latency, a busy one writes fewer, larger frames, and
 // every session sees the room's frames in one order.
 type room struct {
@@ -29,6 +32,14 @@ type room struct {
 	spare   [][]byte
 	flusher bool // a goroutine is flushing queue
 	shared  bool // a flush may be reading members' array
+
+	// queued and flushed count the frames ever queued and ever taken by a
+	// flush: a member that joins while frames wait gets only those queued
+	// after its welcome (member.from), never one its welcome already covers.
+	queued, flushed uint64
+	batchers        int       // members that joined with batch=1
+	lastFlush       time.Time // when the last flush started
+	flushTimer      *time.Timer
 
 	// Presence coalescing above PresenceThreshold.
 	joined, left int
@@ -64,6 +75,10 @@ func (r *room) join(mb *member) {
 	r.names[mb.name] = mb
 	r.pos[mb] = len(r.members)
 	r.members = append(r.members, mb)
+	mb.from = r.queued
+	if mb.batch {
+		r.batchers++
+	}
 	w := welcomeFrame{
 		Kind:    kindWelcome,
 		You:     memberRef{ID: mb.id, Name: mb.name},
@@ -106,6 +121,9 @@ func (r *room) leave(mb *member) {
 	r.members = r.members[:last]
 	delete(r.pos, mb)
 	delete(r.names, mb.name)
+	if mb.batch {
+		r.batchers--
+	}
 	count := len(r.members)
 	who := memberRef{ID: mb.id, Name: mb.name}
 	crowded := count >= r.h.cfg.PresenceThreshold
@@ -221,24 +239,55 @@ func (r *room) broadcastJSON(v any) {
 	r.enqueueLocked(b)
 }
 
-// enqueueLocked queues frame and, when nobody is flushing, flushes the
-// queue until it stays empty. It unlocks r.mu.
+// enqueueLocked queues frame and flushes the queue, now or (a busy room with
+// batch=1 members) when BatchDelay has passed since the last flush. It
+// unlocks r.mu.
 func (r *room) enqueueLocked(frame []byte) {
 	r.queue = append(r.queue, frame)
-	if r.flusher {
+	r.queued++
+	if r.flusher || r.flushTimer != nil {
+		r.mu.Unlock() // the flush under way, or the one scheduled, takes it
+		return
+	}
+	if d := r.h.cfg.BatchDelay; d > 0 && r.batchers > 0 && !r.stopped {
+		if wait := d - time.Since(r.lastFlush); wait > 0 {
+			r.h.workers.Add(1)
+			r.flushTimer = time.AfterFunc(wait, r.flushLater)
+			r.mu.Unlock()
+			return
+		}
+	}
+	r.flushLocked()
+}
+
+// flushLater is the scheduled flush of a busy room.
+func (r *room) flushLater() {
+	defer r.h.workers.Done()
+	r.mu.Lock()
+	r.flushTimer = nil
+	if r.flusher || r.stopped {
 		r.mu.Unlock()
 		return
 	}
+	r.flushLocked()
+}
+
+// flushLocked flushes the queue until it stays empty, outside the lock
+// while it writes. It unlocks r.mu.
+func (r *room) flushLocked() {
 	r.flusher = true
 	for len(r.queue) > 0 {
 		q := r.queue
+		first := r.flushed
+		r.flushed += uint64(len(q))
+		r.lastFlush = time.Now()
 		r.queue = r.spare[:0]
 		// The snapshot shares r.members' array: leave copies it before
 		// writing while shared is set, and join only appends past its end.
 		snap := r.members
 		r.shared = true
 		r.mu.Unlock()
-		r.fanout(q, snap)
+		r.fanout(q, first, snap)
 		clear(q)
 		r.mu.Lock()
 		r.spare = q[:0]
@@ -247,23 +296,31 @@ func (r *room) enqueueLocked(frame []byte) {
 	r.mu.Unlock()
 }
 
-// fanout writes frames to members, outside the room lock. A batch frame is
-// built once per flush, and only when a member asked for batches.
-func (r *room) fanout(frames [][]byte, members []*member) {
+// fanout writes frames, the room's frames first to first+len(frames)-1, to
+// members, outside the room lock. A batch frame is built once per flush, and
+// only when a member asked for batches.
+func (r *room) fanout(frames [][]byte, first uint64, members []*member) {
 	var batch []byte
 	for _, mb := range members {
-		if len(frames) == 1 {
-			mb.send(frames[0])
-			continue
-		}
-		if mb.batch {
-			if batch == nil {
-				batch = buildBatch(frames)
+		fs := frames
+		if mb.from > first { // joined while these waited: only what came after its welcome
+			skip := mb.from - first
+			if skip >= uint64(len(frames)) {
+				continue
 			}
-			mb.send(batch)
+			fs = frames[skip:]
+			if mb.batch && len(fs) > 1 {
+				mb.sendBatch(buildBatch(fs))
+				continue
+			}
+		} else if len(fs) > 1 && mb.batch {
+			if batch == nil {
+				batch = buildBatch(fs)
+			}
+			mb.sendBatch(batch)
 			continue
 		}
-		for _, f := range frames {
+		for _, f := range fs {
 			mb.send(f)
 		}
 	}
@@ -318,6 +375,10 @@ func (r *room) stop() {
 	r.stopped = true
 	if r.timer != nil && r.timer.Stop() {
 		r.timer = nil
+		r.h.workers.Done()
+	}
+	if r.flushTimer != nil && r.flushTimer.Stop() {
+		r.flushTimer = nil
 		r.h.workers.Done()
 	}
 }

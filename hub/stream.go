@@ -46,6 +46,7 @@ func (h *Hub) startStream(mb *member, id string, f *os.File, info files.Info) er
 		sum, err := h.pump(mb, st, f, info.Size)
 		switch {
 		case err == nil:
+			h.cfg.Metrics.Fetches.WithLabelValues(viaWS).Inc()
 			mb.sendJSON(fileEndFrame{Kind: kindFileEnd, ID: id, Stream: st.n, SHA256: sum})
 			mb.room.record(Event{Who: mb.ref().Name, Action: actionFetch, Path: info.Path, Via: viaWS, Bytes: info.Size})
 		case errors.Is(err, errStreamGone):

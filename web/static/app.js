@@ -40,7 +40,6 @@ class ReqError extends Error {
 
 const params = new URLSearchParams(location.search);
 const room = (params.get('room') || '').trim() || 'lobby';
-const token = params.get('token') || '';
 
 const S = {
   you: null, // {id, name} from the welcome
@@ -63,7 +62,6 @@ const idPrefix = `${Math.random().toString(36).slice(2, 8)}-`;
 const conn = new Connection({
   room,
   name: '',
-  token,
   since: () => feed.lastSeq,
   onFrame: (msg) => {
     try {
@@ -359,7 +357,7 @@ function renderStatus(s) {
   }
   if (s.state === 'refused') {
     const why = {
-      401: 'This server needs an access token: open the room with the link you were given (it has ?token=…).',
+      401: 'This server needs an access token: reload the page to enter it.',
       403: 'The server refused this page (its origin or your access).',
     }[s.status] || 'The server refused to join this room with these settings (room names use A-Z a-z 0-9 . _ - ; names are 1-32 characters).';
     showNotice(`Could not join: ${s.message || s.code}. ${why}`, true);
@@ -428,11 +426,13 @@ function renderMembers() {
 const feedList = $('feed');
 
 function addFeed(e, fresh) {
-  const path = cleanPath(e.path);
-  const link = fileLink(path);
+  // A folder downloaded as a zip is reported as its URL: "docs/?zip", "?zip".
+  const zip = typeof e.path === 'string' && e.path.endsWith('?zip');
+  const path = cleanPath(zip ? e.path.slice(0, -'?zip'.length) : e.path);
+  const link = zip ? zipLink(path) : fileLink(path);
   let what;
   switch (e.action) {
-    case 'fetch': what = [' fetched ', link, ` via ${e.via || '?'}`]; break;
+    case 'fetch': what = [' fetched ', link, zip ? ' as zip' : '', ` via ${e.via || '?'}`]; break;
     case 'share': what = [' shared ', link, ' with the room']; break;
     case 'upload': what = [' uploaded ', link]; break;
     default: what = [` ${e.action} `, link];
@@ -446,6 +446,16 @@ function addFeed(e, fresh) {
   feedList.prepend(li);
   while (feedList.children.length > feedLimit) feedList.lastElementChild.remove();
   $('feed-empty').hidden = true;
+}
+
+/** zipURL is the URL of a folder ('' or 'a/b/') downloaded as one zip file. */
+function zipURL(dir) {
+  return `${fileURL(dir, true)}?zip`;
+}
+
+/** zipLink is a link that downloads a folder as a zip. */
+function zipLink(dir) {
+  return h('a', { href: zipURL(dir), download: '' }, dir ? `${dir}/` : 'all files');
 }
 
 /** fileLink is a link to a file that opens it in the viewer (middle-click: raw). */
@@ -503,6 +513,9 @@ async function loadListing(dir) {
 }
 
 function renderCrumbs() {
+  const zip = $('zip-link');
+  zip.href = zipURL(S.dir);
+  zip.setAttribute('aria-label', `Download ${S.dir || 'all files'} as one zip file`);
   const ol = clear($('crumbs'));
   const parts = cleanPath(S.dir).split('/').filter(Boolean);
   const crumb = (label, dir, current) => h('li', null, h('button', {
@@ -532,7 +545,9 @@ function renderListing(entries) {
         h('td', { class: 'name' }, h('button', { type: 'button', onclick: () => loadListing(dir), 'aria-label': `Open folder ${name}` }, name),
           h('span', { class: 'sub' }, ['folder', formatDate(e.modified)].filter(Boolean).join(' · '))),
         h('td', { class: 'num' }, '—'),
-        h('td', null, h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => loadListing(dir), 'aria-label': `Open folder ${name}` }, 'Open')))));
+        h('td', null, h('div', { class: 'actions' },
+          h('button', { type: 'button', onclick: () => loadListing(dir), 'aria-label': `Open folder ${name}` }, 'Open'),
+          h('a', { class: 'button', 'data-testid': 'zip', href: zipURL(dir), download: `${name}.zip`, 'aria-label': `Download folder ${name} as a zip file` }, 'Zip')))));
       continue;
     }
     listingBody.append(h('tr', { 'data-path': path, 'data-testid': 'entry' },
@@ -801,11 +816,25 @@ function setupUpload() {
   });
 }
 
+// Uploads are resumable (PUT /path?resume=KEY, see the README): after a
+// dropped connection the page asks the server how much it holds (HEAD,
+// Upload-Offset) and sends the rest with Content-Range, after a backoff.
+const uploadBackoff = [1000, 2000, 4000, 8000, 15000, 30000]; // ms before each new try
+const uploadTries = 8; // tries in a row without progress before giving up
+
+/** uploadKey names one upload for the server: 128 random bits in hex. */
+function uploadKey() {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+}
+
 function uploadFile(file, overwrite, li) {
   const path = S.dir + file.name;
   const label = h('span', null, `Uploading ${path}…`);
   const bar = h('progress', { max: '100', value: '0', 'aria-label': `Upload of ${path}` });
   const row = li || h('li', { 'data-testid': 'upload', 'data-path': path });
+  row.dataset.state = 'uploading';
   clear(row).append(label, bar);
   if (!li) uploadsList.prepend(row);
   const done = (state, ...text) => {
@@ -816,28 +845,85 @@ function uploadFile(file, overwrite, li) {
     done('error', h('span', { class: 'code' }, 'too_large'), ` ${path}: ${formatSize(file.size)} is over the limit of ${formatSize(S.limits.upload)}`);
     return;
   }
-  const xhr = new XMLHttpRequest();
-  xhr.open('PUT', `${fileURL(path)}${overwrite ? '?overwrite=1' : ''}`);
-  xhr.upload.addEventListener('progress', (e) => {
-    if (!e.lengthComputable) return;
-    const pct = Math.floor((e.loaded / e.total) * 100);
-    bar.value = pct;
-    setText(label, `Uploading ${path}: ${formatSize(e.loaded)} of ${formatSize(e.total)} (${pct}%)`);
-  });
-  xhr.addEventListener('load', () => {
-    if (xhr.status === 200 || xhr.status === 201) {
-      done('ok', `✓ uploaded ${path} (${formatSize(file.size)})${xhr.status === 200 ? ', replaced the old one' : ''}`);
-      refreshListingSoon();
-    } else if (xhr.status === 409) {
-      done('exists', `${path} already exists. `,
-        h('button', { type: 'button', class: 'small danger', onclick: () => uploadFile(file, true, row) }, 'Overwrite'), ' ',
-        h('button', { type: 'button', class: 'small', onclick: () => done('cancelled', `kept the existing ${path}`) }, 'Keep it'));
-    } else {
-      done('error', h('span', { class: 'code' }, httpErrorCode(xhr.status)), ` ${path}: upload failed (HTTP ${xhr.status})`);
+  const stateURL = `${fileURL(path)}?resume=${uploadKey()}`;
+  const putURL = `${stateURL}${overwrite ? '&overwrite=1' : ''}`;
+  const pct = (n) => (file.size > 0 ? Math.min(100, Math.floor((n / file.size) * 100)) : 100);
+  let tries = 0; // in a row, without progress
+
+  const send = (offset) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('PUT', putURL);
+    if (offset > 0) xhr.setRequestHeader('Content-Range', `bytes ${offset}-${file.size - 1}/${file.size}`);
+    xhr.upload.addEventListener('progress', (e) => {
+      const sent = offset + e.loaded;
+      if (e.loaded > 0) tries = 0;
+      row.dataset.state = 'uploading';
+      bar.value = pct(sent);
+      setText(label, `Uploading ${path}: ${formatSize(sent)} of ${formatSize(file.size)} (${pct(sent)}%)`);
+    });
+    xhr.addEventListener('load', () => {
+      const held = xhr.getResponseHeader('Upload-Offset');
+      if (xhr.status === 200 || xhr.status === 201) {
+        done('ok', `✓ uploaded ${path} (${formatSize(file.size)})${xhr.status === 200 ? ', replaced the old one' : ''}`);
+        refreshListingSoon();
+      } else if (xhr.status === 409 && held !== null) {
+        // The server holds another count than we thought: go on from there.
+        resumeAt(Number(held));
+      } else if (xhr.status === 409) {
+        done('exists', `${path} already exists. `,
+          h('button', { type: 'button', class: 'small danger', onclick: () => uploadFile(file, true, row) }, 'Overwrite'), ' ',
+          h('button', { type: 'button', class: 'small', onclick: () => done('cancelled', `kept the existing ${path}`) }, 'Keep it'));
+      } else if (xhr.status >= 500) {
+        lost(`HTTP ${xhr.status}`); // a proxy in between, or the server busy: worth another try
+      } else {
+        done('error', h('span', { class: 'code' }, httpErrorCode(xhr.status)), ` ${path}: upload failed (HTTP ${xhr.status})`);
+      }
+    });
+    xhr.addEventListener('error', () => lost('connection lost'));
+    xhr.send(offset > 0 ? file.slice(offset) : file);
+  };
+
+  const resumeAt = (offset) => {
+    if (!Number.isFinite(offset) || offset < 0 || offset > file.size) offset = 0;
+    row.dataset.state = 'resuming';
+    bar.value = pct(offset);
+    setText(label, `Resuming ${path} at ${pct(offset)}%…`);
+    send(offset);
+  };
+
+  const lost = (why) => {
+    if (tries >= uploadTries) {
+      done('error', h('span', { class: 'code' }, 'network'), ` ${path}: upload failed (${why}; gave up after ${tries} tries)`);
+      return;
     }
-  });
-  xhr.addEventListener('error', () => done('error', h('span', { class: 'code' }, 'network'), ` ${path}: upload failed`));
-  xhr.send(file);
+    const wait = uploadBackoff[Math.min(tries, uploadBackoff.length - 1)];
+    tries++;
+    row.dataset.state = 'resuming';
+    setText(label, `${why}: resuming ${path} at ${bar.value}% in ${Math.round(wait / 1000)} s…`);
+    setTimeout(probe, wait);
+  };
+
+  // probe asks how many bytes the server holds, then sends the rest.
+  const probe = async () => {
+    let r;
+    try {
+      r = await fetch(stateURL, { method: 'HEAD', cache: 'no-store' });
+    } catch {
+      lost('server unreachable');
+      return;
+    }
+    if (r.status >= 500) {
+      lost(`HTTP ${r.status}`);
+      return;
+    }
+    if (!r.ok) {
+      done('error', h('span', { class: 'code' }, httpErrorCode(r.status)), ` ${path}: upload failed (HTTP ${r.status})`);
+      return;
+    }
+    resumeAt(Number(r.headers.get('Upload-Offset')));
+  };
+
+  send(0);
 }
 
 function onRoomUpload(msg) {
@@ -860,7 +946,9 @@ function onRoomUpload(msg) {
     clear(li).append(h('span', null, `${nameOf(by)} is uploading ${path}: ${formatSize(received)}${size > 0 ? ` of ${formatSize(size)} (${pct}%)` : ''}`), bar);
   } else if (msg.kind === 'upload-abort') {
     li.dataset.state = 'error';
-    clear(li).append(`${nameOf(by)}'s upload of ${path} did not finish${msg.reason ? ` (${msg.reason})` : ''}`);
+    clear(li).append(msg.reason === 'interrupted'
+      ? `${nameOf(by)}'s upload of ${path} was interrupted at ${formatSize(msg.received)}; it may resume`
+      : `${nameOf(by)}'s upload of ${path} did not finish${msg.reason ? ` (${msg.reason})` : ''}`);
     roomUploads.delete(key);
     setTimeout(() => li.remove(), 15000);
   } else {
@@ -879,7 +967,6 @@ function onRoomUpload(msg) {
 function inviteURL() {
   const u = new URL('/', location.href);
   u.searchParams.set('room', room);
-  if (token) u.searchParams.set('token', token);
   return u.href;
 }
 

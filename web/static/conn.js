@@ -44,7 +44,6 @@ export class Connection {
    * @param {object} o
    * @param {string} o.room
    * @param {string} o.name
-   * @param {string} [o.token]
    * @param {() => number} o.since the last feed seq seen (0: none)
    * @param {(msg: object) => void} o.onFrame one server message (batches unpacked)
    * @param {(buf: ArrayBuffer) => void} o.onBinary one binary frame
@@ -71,7 +70,6 @@ export class Connection {
     if (this.name) q.set('name', this.name);
     const since = this.since();
     if (since > 0) q.set('since', String(since));
-    if (this.token) q.set('token', this.token);
     q.set('batch', '1');
     return q;
   }

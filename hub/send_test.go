@@ -1,0 +1,215 @@
+package hub
+
+// Tests of the send path (member.send, member.sent, room.fanout): frames
+// coalesce into batch frames for batch=1 sessions only, keep their order,
+// and never mix binary frames into text.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"testing"
+	"time"
+
+	"filehub/files"
+
+	"github.com/gorilla/websocket"
+)
+
+// member returns the live member named name in room.
+func (h *Hub) member(t testing.TB, room, name string) *member {
+	t.Helper()
+	h.mu.Lock()
+	r := h.rooms[room]
+	h.mu.Unlock()
+	if r == nil {
+		t.Fatalf("no room %q", room)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	mb := r.names[name]
+	if mb == nil {
+		t.Fatalf("no member %q in %q", name, room)
+	}
+	return mb
+}
+
+// TestSendOrderAndBatches: frames sent to a session whose socket is full
+// wait in its queue and leave, for a batch=1 session, as batch frames of
+// consecutive text frames; binary frames go alone, in their place; the
+// order is kept, and nothing is nested.
+func TestSendOrderAndBatches(t *testing.T) {
+	t.Parallel()
+	for _, batch := range []bool{true, false} {
+		t.Run("batch="+strconv.FormatBool(batch), func(t *testing.T) {
+			t.Parallel()
+			th := newTestHub(t, Config{QueueSize: 1000}, nil)
+			q := "room=o&name=c"
+			if batch {
+				q += "&batch=1"
+			}
+			cl := th.dial(t, q, true) // small socket buffers: the writer blocks soon
+			mb := th.member(t, "o", "c")
+			const n = 600
+			pad := bytes.Repeat([]byte("x"), 200)
+			for i := range n {
+				if i%50 == 49 {
+					f := binary.BigEndian.AppendUint32(nil, uint32(i))
+					mb.sendBinary(append(f, pad...))
+					continue
+				}
+				mb.send(fmt.Appendf(nil, `{"kind":"chat","text":"%d","pad":"%s"}`, i, pad))
+			}
+			next, batches := 0, 0
+			for next < n {
+				cl.c.SetReadDeadline(time.Now().Add(readTimeout))
+				typ, data, err := cl.c.ReadMessage()
+				if err != nil {
+					t.Fatalf("after %d of %d: %v", next, n, err)
+				}
+				if typ == websocket.BinaryMessage {
+					if got := binary.BigEndian.Uint32(data); int(got) != next {
+						t.Fatalf("binary frame %d, want %d", got, next)
+					}
+					next++
+					continue
+				}
+				var f struct {
+					Kind   string
+					Text   string
+					Frames []json.RawMessage
+				}
+				if err := json.Unmarshal(data, &f); err != nil {
+					t.Fatal(err)
+				}
+				elems := []json.RawMessage{data}
+				if f.Kind == "batch" {
+					if !batch {
+						t.Fatal("a batch frame to a session that did not ask for them")
+					}
+					batches++
+					elems = f.Frames
+				}
+				for _, e := range elems {
+					var c struct{ Kind, Text string }
+					if err := json.Unmarshal(e, &c); err != nil || c.Kind == "batch" {
+						t.Fatalf("element %.60s: %v (nested batch?)", e, err)
+					}
+					if c.Kind != "chat" {
+						continue // presence
+					}
+					if c.Text != strconv.Itoa(next) {
+						t.Fatalf("chat %s, want %d", c.Text, next)
+					}
+					next++
+				}
+			}
+			if batch && batches == 0 {
+				t.Fatal("no batch frame although the socket was full")
+			}
+			t.Logf("%d frames in %d batch frames", n, batches)
+		})
+	}
+}
+
+// busyMembers makes n members of a room whose writers are busy, so that
+// every frame sent to them waits in their queues: the send path's own cost,
+// without melody (a melody.Session cannot be built outside melody) and
+// without the network.
+func busyMembers(t testing.TB, cfg Config, n int, batch bool) (*Hub, *room, []*member) {
+	t.Helper()
+	store, err := files.Open(t.TempDir(), files.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := New(store, cfg)
+	r := newRoom(h, "busy")
+	mbs := make([]*member, n)
+	for i := range mbs {
+		mb := newMember(h, joinRequest{room: "busy", name: "m" + strconv.Itoa(i), batch: batch})
+		mb.inflight = maxInflight // the writer is busy: frames queue
+		mb.room = r
+		r.pos[mb] = i
+		r.names[mb.name] = mb
+		r.members = append(r.members, mb)
+		if batch {
+			r.batchers++
+		}
+		mbs[i] = mb
+	}
+	return h, r, mbs
+}
+
+// drain empties a busy member's queue and returns what it held.
+func (mb *member) drain() []outFrame {
+	mb.sendMu.Lock()
+	defer mb.sendMu.Unlock()
+	q := mb.queue[mb.head:]
+	mb.queue, mb.head = mb.queue[:0], 0
+	return q
+}
+
+// TestFanoutAfterWelcome: a member that joined while frames waited for a
+// flush gets only the frames queued after its welcome.
+func TestFanoutAfterWelcome(t *testing.T) {
+	t.Parallel()
+	for _, batch := range []bool{true, false} {
+		_, r, mbs := busyMembers(t, Config{}, 2, batch)
+		frames := [][]byte{[]byte(`{"kind":"a"}`), []byte(`{"kind":"b"}`), []byte(`{"kind":"c"}`)}
+		mbs[1].from = 11 // joined after the first of frames 10, 11, 12
+		r.fanout(frames, 10, r.members)
+		want := map[*member]string{
+			mbs[0]: `{"kind":"a"}{"kind":"b"}{"kind":"c"}`,
+			mbs[1]: `{"kind":"b"}{"kind":"c"}`,
+		}
+		if batch {
+			want[mbs[0]] = `{"kind":"batch","frames":[{"kind":"a"},{"kind":"b"},{"kind":"c"}]}`
+			want[mbs[1]] = `{"kind":"batch","frames":[{"kind":"b"},{"kind":"c"}]}`
+		}
+		for mb, w := range want {
+			var got []byte
+			for _, f := range mb.drain() {
+				got = append(got, f.b...)
+			}
+			if string(got) != w {
+				t.Errorf("batch=%v: %s got %s, want %s", batch, mb.name, got, w)
+			}
+		}
+	}
+}
+
+// TestBatchBuilding: the writer packs the leading text frames of a queue,
+// splicing room batches, stopping at a binary frame and at maxBatch bytes.
+func TestBatchBuilding(t *testing.T) {
+	t.Parallel()
+	text := func(s string) outFrame { return outFrame{b: []byte(s), kind: frameText} }
+	q := []outFrame{
+		text(`{"k":1}`),
+		{b: buildBatch([][]byte{[]byte(`{"k":2}`), []byte(`{"k":3}`)}), kind: frameBatch},
+		text(`{"k":4}`),
+		{b: []byte{0, 0, 0, 1}, kind: frameBinary},
+		text(`{"k":5}`),
+	}
+	n := batchRun(q)
+	if n != 3 {
+		t.Fatalf("batchRun = %d, want 3 (up to the binary frame)", n)
+	}
+	got := string(appendBatch(nil, q[:n]))
+	if want := `{"kind":"batch","frames":[{"k":1},{"k":2},{"k":3},{"k":4}]}`; got != want {
+		t.Fatalf("batch %s, want %s", got, want)
+	}
+	big := text(string(bytes.Repeat([]byte("y"), maxBatch/2)))
+	if n := batchRun([]outFrame{big, big, big}); n != 1 {
+		t.Fatalf("batchRun of three %d-byte frames = %d, want 1 (maxBatch %d)", len(big.b), n, maxBatch)
+	}
+	if n := batchRun([]outFrame{text(string(bytes.Repeat([]byte("z"), 2*maxBatch)))}); n != 1 {
+		t.Fatalf("a frame over maxBatch must still go: batchRun = %d", n)
+	}
+}

@@ -1,0 +1,242 @@
+package main
+
+// End-to-end tests of uploads and folder downloads as the room sees them,
+// on the harness of hub_test.go (run() on a loopback port, real clients):
+// upload-progress, upload-finish and upload-abort frames reach a member, a
+// cut upload resumes, and zip downloads appear in the feed.
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// seeded returns n pseudo-random bytes and their sha256 in hex.
+func seeded(n int, seed byte) ([]byte, string) {
+	var key [32]byte
+	key[0] = seed
+	b := make([]byte, n)
+	rand.NewChaCha8(key).Read(b)
+	s := sha256.Sum256(b)
+	return b, hex.EncodeToString(s[:])
+}
+
+// cutUpload sends a PUT over raw TCP that promises total bytes, sends
+// part, and drops the connection.
+func cutUpload(t *testing.T, ts *testServer, target string, part []byte, total int) {
+	t.Helper()
+	conn, err := net.Dial("tcp", ts.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(readTimeout))
+	fmt.Fprintf(conn, "PUT %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n", target, ts.Addr, total)
+	if _, err := conn.Write(part); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readUpload reads until an upload-* frame of path of the given kind,
+// returning it and the upload-progress frames of path on the way.
+func (cl *client) readUpload(kind, path string) (frame, []frame) {
+	cl.t.Helper()
+	var progress []frame
+	f, _ := cl.readUntil(func(f frame) bool {
+		if f.str("path") != path {
+			return false
+		}
+		if f.kind() == "upload-progress" && kind != "upload-progress" {
+			progress = append(progress, f)
+		}
+		return f.kind() == kind
+	})
+	return f, progress
+}
+
+func TestUploadFramesReachRoom(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, labDir(t), "-upload")
+	watcher := dial(t, ts, "name=watcher") // default room: anonymous uploads go there
+	anon := "anonymous (127.0.0.1)"
+
+	t.Run("progress and finish", func(t *testing.T) {
+		// A paced upload, so that it lasts long enough for throttled
+		// progress: 16 KiB a tick until the room saw three reports.
+		body, sum := seeded(8<<20, 1)
+		pr, pw := io.Pipe()
+		enough := make(chan struct{})
+		go func() {
+			tick := time.NewTicker(2 * time.Millisecond)
+			defer tick.Stop()
+			rest := body
+			for len(rest) > 0 {
+				select {
+				case <-enough:
+					pw.Write(rest)
+					rest = nil
+					continue
+				case <-tick.C:
+				}
+				n := min(16<<10, len(rest))
+				if _, err := pw.Write(rest[:n]); err != nil {
+					return
+				}
+				rest = rest[n:]
+			}
+			pw.Close()
+		}()
+		req, _ := http.NewRequest(http.MethodPut, ts.URL+"/up.bin", pr)
+		req.ContentLength = int64(len(body))
+		status := make(chan int, 1)
+		go func() {
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				status <- 0
+				return
+			}
+			resp.Body.Close()
+			status <- resp.StatusCode
+		}()
+		start := time.Now()
+		var progress []frame
+		for len(progress) < 3 {
+			f, _ := watcher.readUntil(func(f frame) bool { return f.kind() == "upload-progress" && f.str("path") == "up.bin" })
+			progress = append(progress, f)
+		}
+		close(enough)
+		fin, more := watcher.readUpload("upload-finish", "up.bin")
+		el := time.Since(start)
+		progress = append(progress, more...)
+		if code := <-status; code != 201 {
+			t.Fatalf("PUT = %d", code)
+		}
+		if fin.obj("by").str("name") != anon || fin.obj("by").str("id") != "" || fin.num("size") != float64(len(body)) || fin.str("sha256") != sum {
+			t.Errorf("upload-finish %v", fin)
+		}
+		last := -1.0
+		for i, p := range progress {
+			if p.obj("by").str("name") != anon || p.num("size") != float64(len(body)) || p.num("received") <= last && i > 0 || (i == 0 && p.num("received") != 0) {
+				t.Errorf("progress %d: %v (after %v)", i, p, last)
+			}
+			last = p.num("received")
+		}
+		// One at the start, then at most one per 250 ms.
+		if limit := 2 + int(el/(250*time.Millisecond)); len(progress) > limit {
+			t.Errorf("%d progress frames in %v, want at most %d", len(progress), el, limit)
+		}
+		e := watcher.readKind("feed").obj("event")
+		if e.str("action") != "upload" || e.str("path") != "up.bin" || e.num("bytes") != float64(len(body)) {
+			t.Errorf("feed %v", e)
+		}
+	})
+
+	t.Run("abort", func(t *testing.T) {
+		cutUpload(t, ts, "/cut.bin", make([]byte, 256<<10), 1<<20)
+		ab, progress := watcher.readUpload("upload-abort", "cut.bin")
+		if ab.str("reason") != "interrupted" || ab.num("received") != 256<<10 || ab.obj("by").str("name") != anon {
+			t.Errorf("upload-abort %v", ab)
+		}
+		if len(progress) == 0 || progress[0].num("received") != 0 || progress[0].num("size") != 1<<20 {
+			t.Errorf("no start progress before the abort: %v", progress)
+		}
+		if _, err := os.Stat(filepath.Join(ts.Dir, "cut.bin")); !os.IsNotExist(err) {
+			t.Errorf("cut.bin exists: %v", err)
+		}
+	})
+
+	t.Run("resume", func(t *testing.T) {
+		const size = 2 << 20
+		body, sum := seeded(size, 2)
+		const key = "e2e-resume-key"
+		cutUpload(t, ts, "/docs/res.bin?resume="+key, body[:size/2], size)
+		ab, _ := watcher.readUpload("upload-abort", "docs/res.bin")
+		if ab.str("reason") != "interrupted" || ab.num("received") != size/2 {
+			t.Fatalf("upload-abort %v", ab)
+		}
+		req, _ := http.NewRequest(http.MethodHead, ts.URL+"/docs/res.bin?resume="+key, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		off, _ := strconv.Atoi(resp.Header.Get("Upload-Offset"))
+		if off != size/2 {
+			t.Fatalf("Upload-Offset %q", resp.Header.Get("Upload-Offset"))
+		}
+		req, _ = http.NewRequest(http.MethodPut, ts.URL+"/docs/res.bin?resume="+key, bytes.NewReader(body[off:]))
+		req.Header.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, size-1, size))
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 201 {
+			t.Fatalf("resumed PUT = %d", resp.StatusCode)
+		}
+		fin, progress := watcher.readUpload("upload-finish", "docs/res.bin")
+		if fin.str("sha256") != sum || fin.num("size") != size {
+			t.Errorf("upload-finish %v, want sha256 %s", fin, sum)
+		}
+		if len(progress) == 0 || progress[0].num("received") != size/2 {
+			t.Errorf("the resumed upload did not start at %d: %v", size/2, progress)
+		}
+		got, err := os.ReadFile(filepath.Join(ts.Dir, "docs", "res.bin"))
+		if err != nil || !bytes.Equal(got, body) {
+			t.Fatalf("docs/res.bin differs from the original (%d bytes, %v)", len(got), err)
+		}
+	})
+
+	t.Run("attributed", func(t *testing.T) {
+		// The page's cookie names the uploader and its room.
+		jar, _ := cookiejar.New(nil)
+		conn, _, err := dialRaw(ts, "room=team&name=carol", nil, jar)
+		if err != nil {
+			t.Fatal(err)
+		}
+		carol := &client{t: t, c: conn}
+		t.Cleanup(func() { conn.Close() })
+		carol.welcome = carol.readKind("welcome")
+		req, _ := http.NewRequest(http.MethodPut, ts.URL+"/carol.txt", strings.NewReader("from carol"))
+		resp, err := (&http.Client{Jar: jar}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		fin, progress := carol.readUpload("upload-finish", "carol.txt")
+		by := fin.obj("by")
+		if by.str("name") != "carol" || by.str("id") != carol.welcome.obj("you").str("id") || len(progress) != 1 {
+			t.Errorf("upload-finish %v after %v", fin, progress)
+		}
+	})
+
+	t.Run("zip in the feed", func(t *testing.T) {
+		resp, body := httpGet(t, nil, ts.URL+"/docs/?zip")
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/zip" {
+			t.Fatalf("GET /docs/?zip = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		e, _ := watcher.readUntil(func(f frame) bool {
+			return f.kind() == "feed" && f.obj("event").str("path") == "docs/?zip"
+		})
+		if ev := e.obj("event"); ev.str("action") != "fetch" || ev.str("via") != "http" || ev.num("bytes") != float64(len(body)) {
+			t.Errorf("feed %v", ev)
+		}
+		// The root's zip is at /?zip, which is the page's URL otherwise.
+		resp, _ = httpGet(t, nil, ts.URL+"/?zip")
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/zip" {
+			t.Errorf("GET /?zip = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	})
+}
