@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -109,7 +110,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 		hd.Set("Content-Disposition", cd)
 	}
 	fw := &fetchWriter{ResponseWriter: w}
-	http.ServeContent(fw, r, info.Name, info.Modified, f)
+	http.ServeContent(fw, r, info.Name, info.Modified, &sizedFile{File: f, size: info.Size, fresh: true})
 	if cb := h.s.cfg.OnFetch; cb != nil && r.Method == http.MethodGet &&
 		(fw.status == http.StatusOK || fw.status == http.StatusPartialContent) {
 		cb(r, name, fw.n)
@@ -458,3 +459,38 @@ func (w *fetchWriter) ReadFrom(src io.Reader) (int64, error) {
 func (w *fetchWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 type writerOnly struct{ io.Writer }
+
+// sizedFile answers http.ServeContent's size probe, a Seek to the end and
+// back to the start, from the size the open already read, saving two
+// lseek(2) calls per request; any other seek reaches the file. It embeds
+// *os.File, so ServeContent's copy still finds its SyscallConn and goes out
+// with sendfile(2).
+type sizedFile struct {
+	*os.File
+	size   int64
+	fresh  bool // the file's own offset is still 0: nothing read or sought
+	probed bool // at the end for the caller, while the file's offset is still 0
+}
+
+func (f *sizedFile) Seek(offset int64, whence int) (int64, error) {
+	if f.fresh && offset == 0 {
+		switch whence {
+		case io.SeekEnd:
+			f.probed = true
+			return f.size, nil
+		case io.SeekStart:
+			f.probed = false
+			return 0, nil
+		}
+	}
+	f.fresh, f.probed = false, false
+	return f.File.Seek(offset, whence)
+}
+
+func (f *sizedFile) Read(p []byte) (int, error) {
+	if f.probed {
+		return 0, io.EOF // the caller's offset is the end
+	}
+	f.fresh = false
+	return f.File.Read(p)
+}

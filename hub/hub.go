@@ -463,13 +463,14 @@ func (h *Hub) onDisconnect(s *melody.Session) {
 	h.cfg.Metrics.Sessions.Dec()
 	h.cfg.Metrics.Leaves.Inc()
 	h.cfg.Metrics.Closes.WithLabelValues(closeLabel(code)).Inc()
+	framesOut, bytesOut := mb.sentTotals()
 	level := slog.LevelInfo
 	if code == websocket.CloseNormalClosure || code == websocket.CloseGoingAway {
 		level = slog.LevelDebug // expected: a page closed, or the server is stopping
 	}
 	mb.log.Log(context.Background(), level, "session closed", "name", name,
 		"duration", h.cfg.Now().Sub(mb.joined).Round(time.Millisecond),
-		"frames_in", mb.framesIn.Load(), "bytes_in", mb.bytesIn.Load(), "close_code", code)
+		"frames_in", mb.framesIn.Load(), "bytes_in", mb.bytesIn.Load(), "frames_out", framesOut, "bytes_out", bytesOut, "close_code", code)
 }
 
 // removeRoom drops r from the registry if it is still empty; called by the

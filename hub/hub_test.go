@@ -28,6 +28,8 @@ import (
 	"filehub/files"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 const readTimeout = 10 * time.Second
@@ -172,7 +174,8 @@ func TestSlowClientDropped(t *testing.T) {
 	t.Parallel()
 	// The stalled client's socket buffers hold a few kilobytes, so the
 	// 1.2 MB burst must overflow its 64-frame queue.
-	th := newTestHub(t, Config{QueueSize: 64, Rate: 1e6, Burst: 1e6}, nil)
+	metrics := NewMetrics(prometheus.NewRegistry())
+	th := newTestHub(t, Config{QueueSize: 64, Rate: 1e6, Burst: 1e6, Metrics: metrics}, nil)
 	stalled := th.dial(t, "room=r&name=stalled", true)
 	const n, burst, round = 50, 300, 20
 	var readers []*wsClient
@@ -243,6 +246,17 @@ func TestSlowClientDropped(t *testing.T) {
 		if errors.As(err, &ce) {
 			if ce.Code != closeTryAgainLater {
 				t.Fatalf("close %d, want 1013", ce.Code)
+			}
+			// The metric moves once the server is done with the session.
+			deadline := time.Now().Add(readTimeout)
+			for testutil.ToFloat64(metrics.Closes.WithLabelValues("1013")) != 1 {
+				if time.Now().After(deadline) {
+					t.Fatal("closes_total{code=1013} did not move")
+				}
+				time.Sleep(5 * time.Millisecond) // polling a condition, bounded by deadline
+			}
+			if got := testutil.ToFloat64(metrics.Closes.WithLabelValues("1000")); got != 0 {
+				t.Fatalf("closes_total{code=1000} = %v", got)
 			}
 			return
 		}

@@ -43,6 +43,8 @@ type member struct {
 	queue    []outFrame // frames waiting for the writer: queue[head:], oldest first
 	head     int
 	written  *[]byte // the batch buffer being written, back to batchPool once sent
+	// framesOut and bytesOut count what was queued, for the session's log line.
+	framesOut, bytesOut int64
 
 	closing   atomic.Bool
 	closeCode atomic.Int32
@@ -147,6 +149,8 @@ func (mb *member) enqueue(f outFrame) {
 		mb.sendMu.Unlock()
 		return
 	}
+	mb.framesOut++
+	mb.bytesOut += int64(len(f.b))
 	if mb.inflight < maxInflight && mb.head == len(mb.queue) {
 		mb.writeLocked(f.b, f.kind == frameBinary)
 		mb.sendMu.Unlock()
@@ -275,6 +279,7 @@ func (mb *member) sendJSON(v any) {
 		mb.log.Error("encoding a frame", "err", err)
 		return
 	}
+	mb.h.cfg.Metrics.countOut(b, 1)
 	mb.send(b)
 }
 
@@ -308,4 +313,11 @@ func (mb *member) close(code int, reason string) {
 	}
 	mb.cancel()
 	_ = mb.s.CloseWithMsg(melody.FormatCloseMessage(code, reason))
+}
+
+// sentTotals reports what was queued to the session, for its log line.
+func (mb *member) sentTotals() (frames, bytes int64) {
+	mb.sendMu.Lock()
+	defer mb.sendMu.Unlock()
+	return mb.framesOut, mb.bytesOut
 }

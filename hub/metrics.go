@@ -1,7 +1,9 @@
 package hub
 
 import (
+	"bytes"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -81,3 +83,54 @@ func inKind(kind string, err error) string {
 }
 
 func closeLabel(code int) string { return strconv.Itoa(code) }
+
+// serverKinds bounds the kind label of frames out.
+// Mapping each kind to itself lets outKind return a constant string.
+var serverKinds = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{kindWelcome, kindPresence, kindCount, kindFeed, kindFile, kindFileStart,
+		kindFileEnd, kindShared, kindListing, kindChat, kindMembers, kindUploadProgress, kindUploadFinish,
+		kindUploadAbort, kindPong, kindError} {
+		m[k] = k
+	}
+	return m
+}()
+
+// kindKey is how every encoded frame spells its kind. Inside a JSON string
+// a quote is escaped, so this sequence can only be a key.
+var kindKey = []byte(`"kind":"`)
+
+// outKind reads the kind of an encoded frame without decoding it: frames
+// built from this package's structs begin with it; a pong (a map) has it
+// after keys that sort before "kind".
+func outKind(frame []byte) string {
+	i := bytes.Index(frame, kindKey)
+	if i < 0 {
+		return "other"
+	}
+	rest := frame[i+len(kindKey):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return "other"
+	}
+	if k, ok := serverKinds[string(rest[:j])]; ok { // the lookup does not allocate
+		return k
+	}
+	return "other"
+}
+
+// countOut counts one encoded frame queued to n sessions.
+func (m *Metrics) countOut(frame []byte, n int) {
+	m.FramesOut.WithLabelValues(outKind(frame)).Add(float64(n))
+	m.BytesOut.Add(float64(len(frame) * n))
+}
+
+// observeFanout records one room flush: its frames, each queued to n
+// members, and how long queuing them took. Counting per flush rather than
+// per session keeps the metrics off the per-delivery path.
+func (m *Metrics) observeFanout(frames [][]byte, n int, took time.Duration) {
+	for _, f := range frames {
+		m.countOut(f, n)
+	}
+	m.FanoutSeconds.Observe(took.Seconds())
+}

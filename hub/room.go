@@ -286,8 +286,10 @@ func (r *room) flushLocked() {
 		// writing while shared is set, and join only appends past its end.
 		snap := r.members
 		r.shared = true
+		start := r.lastFlush
 		r.mu.Unlock()
 		r.fanout(q, first, snap)
+		r.h.cfg.Metrics.observeFanout(q, len(snap), time.Since(start))
 		clear(q)
 		r.mu.Lock()
 		r.spare = q[:0]
