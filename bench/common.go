@@ -96,6 +96,18 @@ func (c *common) register(fs *flag.FlagSet) {
 }
 
 // profile starts the tool's CPU profile when asked; the returned func stops it.
+// setup parses a command's flags, checks the common ones and starts the
+// tool's own CPU profile; the caller defers the returned stop.
+func (c *common) setup(fs *flag.FlagSet, args []string) (stop func(), err error) {
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	return c.profile()
+}
+
 func (c *common) profile() (stop func(), err error) {
 	if c.cpuProfile == "" {
 		return func() {}, nil

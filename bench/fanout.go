@@ -55,13 +55,7 @@ func runFanout(ctx context.Context, cmd string, args []string, stdout, stderr io
 	fs.Float64Var(&c.upTo, "max-rate", 50000, "sweep: stop at this rate even if it passes")
 	fs.IntVar(&c.refine, "refine", 2, "sweep: bisection steps between the last rate that passed and the first that failed")
 	fs.IntVar(&c.retries, "retries", 1, "sweep: times a failed step is run again before the rate counts as failed (a loaded machine has hiccups)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := c.check(); err != nil {
-		return err
-	}
-	stopProfile, err := c.profile()
+	stopProfile, err := c.setup(fs, args)
 	if err != nil {
 		return err
 	}

@@ -29,13 +29,7 @@ func runHTTP(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&c.file, "file", "/", "URL path to GET, e.g. /1k.bin")
 	fs.IntVar(&c.conns, "c", 32, "connections, each with one request in flight (keep-alive)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to load each target")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := c.check(); err != nil {
-		return err
-	}
-	stopProfile, err := c.profile()
+	stopProfile, err := c.setup(fs, args)
 	if err != nil {
 		return err
 	}

@@ -36,13 +36,7 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&c.room, "room", "idle", "room every session joins")
 	fs.StringVar(&c.share, "share", "", "after measuring, the first session shares this path and every session must receive it (filehub only)")
 	fs.BoolVar(&c.heap, "heap", false, "also read the Go heap and stacks from the target's /_/debug/pprof/heap (filehub -pprof, and the baselines)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := c.check(); err != nil {
-		return err
-	}
-	stopProfile, err := c.profile()
+	stopProfile, err := c.setup(fs, args)
 	if err != nil {
 		return err
 	}

@@ -29,13 +29,7 @@ func runRTT(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&c.count, "count", 2000, "round trips of each kind, one at a time")
 	fs.StringVar(&c.get, "get", "", "also time private gets of this path (a 1 KiB file: an inline file frame)")
 	fs.StringVar(&c.room, "room", "rtt", "room to join")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := c.check(); err != nil {
-		return err
-	}
-	stopProfile, err := c.profile()
+	stopProfile, err := c.setup(fs, args)
 	if err != nil {
 		return err
 	}
