@@ -284,9 +284,6 @@ type refusal struct {
 // maxIDLen bounds the id a request may carry.
 const maxIDLen = 64
 
-// errBadRequest marks a request the client got wrong; its message is safe to send.
-var errBadRequest = errors.New("bad request")
-
 // protoError is an error that knows its protocol code and a message safe to show.
 type protoError struct {
 	code, msg string
