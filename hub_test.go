@@ -177,7 +177,14 @@ type client struct {
 // dial joins ts's room with the given query (room=…&name=…) and reads welcome.
 func dial(t *testing.T, ts *testServer, query string) *client {
 	t.Helper()
-	c, resp, err := dialRaw(ts, query, nil, nil)
+	return dialJar(t, ts, query, nil)
+}
+
+// dialJar is dial with a cookie jar, as a browser has: it keeps the
+// session cookie of the upgrade response for later HTTP requests.
+func dialJar(t *testing.T, ts *testServer, query string, jar http.CookieJar) *client {
+	t.Helper()
+	c, resp, err := dialRaw(ts, query, nil, jar)
 	if err != nil {
 		status := 0
 		if resp != nil {
@@ -592,13 +599,7 @@ func TestHTTPFetchesInFeed(t *testing.T) {
 	// Attributed: the page's cookie, set on the upgrade response, names the
 	// session in its own room.
 	jar, _ := cookiejar.New(nil)
-	conn, _, err := dialRaw(ts, "room=team&name=carol", nil, jar)
-	if err != nil {
-		t.Fatal(err)
-	}
-	carol := &client{t: t, c: conn}
-	t.Cleanup(func() { conn.Close() })
-	carol.welcome = carol.readKind("welcome")
+	carol := dialJar(t, ts, "room=team&name=carol", jar)
 	u, _ := url.Parse(ts.URL)
 	if len(jar.Cookies(u)) == 0 {
 		t.Fatal("the upgrade response set no cookie")

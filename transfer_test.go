@@ -202,13 +202,7 @@ func TestUploadFramesReachRoom(t *testing.T) {
 	t.Run("attributed", func(t *testing.T) {
 		// The page's cookie names the uploader and its room.
 		jar, _ := cookiejar.New(nil)
-		conn, _, err := dialRaw(ts, "room=team&name=carol", nil, jar)
-		if err != nil {
-			t.Fatal(err)
-		}
-		carol := &client{t: t, c: conn}
-		t.Cleanup(func() { conn.Close() })
-		carol.welcome = carol.readKind("welcome")
+		carol := dialJar(t, ts, "room=team&name=carol", jar)
 		req, _ := http.NewRequest(http.MethodPut, ts.URL+"/carol.txt", strings.NewReader("from carol"))
 		resp, err := (&http.Client{Jar: jar}).Do(req)
 		if err != nil {
