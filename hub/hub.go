@@ -2,8 +2,10 @@
 // members, connected through melody, fetch files privately, share them with
 // the room, chat, and watch a live feed of who fetched what.
 //
-// Goroutines: melody owns two per session (its read and write pumps); the
-// hub adds none per session except file streams, bounded by
+// Goroutines: each session runs on one goroutine the hub starts in
+// ServeHTTP (melody's read pump, inside HandleRequestWithKeys), so that the
+// HTTP handler can return once the connection is upgraded; melody starts
+// the write pump. The hub adds none per session except file streams, bounded by
 // Config.MaxStreams and stopped by the session's context, which the
 // disconnect handler cancels; and one presence timer per crowded room,
 // stopped when the room empties. Close waits for all of them.
@@ -286,10 +288,20 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.sessions.Add(1)
 	h.mu.Unlock()
-	defer h.sessions.Done()
-	if err := h.m.HandleRequestWithKeys(w, r, map[string]any{memberKey: mb}); err != nil {
-		h.log.Debug("upgrade failed", "err", err, "remote", r.RemoteAddr)
-	}
+	// The session runs on a goroutine of the hub's, and this handler returns
+	// as soon as the connection is upgraded: net/http then lets go of its
+	// serving goroutine (and that goroutine's deep stack) and of the
+	// response, instead of keeping them for the session's whole life, which
+	// is what melody's blocking HandleRequest would do. w is not touched
+	// after the upgrade, so returning is safe; until then we wait.
+	go func() {
+		defer h.sessions.Done()
+		defer mb.upgradeDone() // the upgrade failed: onConnect never ran
+		if err := h.m.HandleRequestWithKeys(w, r, map[string]any{memberKey: mb}); err != nil {
+			h.log.Debug("upgrade failed", "err", err, "remote", r.RemoteAddr)
+		}
+	}()
+	<-mb.upgraded
 }
 
 // refusalReason is the metrics label of a refused handshake.
@@ -428,6 +440,7 @@ func memberOf(s *melody.Session) *member {
 func (h *Hub) onConnect(s *melody.Session) {
 	mb := memberOf(s)
 	mb.s = s
+	defer mb.upgradeDone() // after join: welcome is queued before ServeHTTP returns
 	h.mu.Lock()
 	r := h.rooms[mb.roomName]
 	if r == nil {

@@ -54,6 +54,9 @@ type member struct {
 	ctx    context.Context // ends when the session ends: stops its streams
 	cancel context.CancelFunc
 
+	upgraded    chan struct{} // closed once the handshake is over, upgraded or not
+	upgradeOnce sync.Once
+
 	streamMu   sync.Mutex
 	streams    map[uint32]*stream
 	nextStream uint32
@@ -75,12 +78,17 @@ func newMember(h *Hub, req joinRequest) *member {
 		limiter:  rate.NewLimiter(h.cfg.Rate, h.cfg.Burst),
 		// Beyond its burst, a session may keep being refused about once a
 		// second forever (a page retrying); faster than that it is abusing.
-		strikes: rate.NewLimiter(1, h.cfg.Strikes),
-		ctx:     ctx,
-		cancel:  cancel,
-		streams: make(map[uint32]*stream),
+		strikes:  rate.NewLimiter(1, h.cfg.Strikes),
+		ctx:      ctx,
+		cancel:   cancel,
+		streams:  make(map[uint32]*stream),
+		upgraded: make(chan struct{}),
 	}
 }
+
+// upgradeDone lets ServeHTTP return: the connection is a session now, or
+// the upgrade failed.
+func (mb *member) upgradeDone() { mb.upgradeOnce.Do(func() { close(mb.upgraded) }) }
 
 // ref is how the room sees this member; it reads name under the room lock.
 func (mb *member) ref() memberRef {
