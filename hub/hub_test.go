@@ -571,3 +571,50 @@ func TestDecodeEnvelope(t *testing.T) {
 		}
 	}
 }
+
+// TestPresenceStaysCoalesced: a room that went over the threshold keeps
+// sending count frames while joins and leaves go on, even below it, and
+// goes back to presence frames once a quiet interval has passed.
+func TestPresenceStaysCoalesced(t *testing.T) {
+	t.Parallel()
+	th := newTestHub(t, Config{PresenceThreshold: 3, PresenceInterval: 200 * time.Millisecond}, nil)
+	watcher := th.dial(t, "room=h&name=watcher", false)
+	var others []*wsClient
+	for i := range 3 { // 4 members: over the threshold
+		others = append(others, th.dial(t, fmt.Sprintf("room=h&name=o%d", i), false))
+	}
+	// Two leave at once: the room is back at 2, under the threshold, but
+	// the count frames are under way, so no presence frame tells of them.
+	others[0].c.Close()
+	others[1].c.Close()
+	left := 0
+	for left < 2 {
+		m := watcher.read()
+		switch m.kind() {
+		case "presence":
+			if m["event"] == "leave" {
+				t.Fatalf("a leave during the count frames came as presence: %v", m)
+			}
+		case "count":
+			left += int(m["left"].(float64))
+		}
+	}
+	// Once the count frames have ended, presence frames are back.
+	deadline := time.Now().Add(readTimeout)
+	for th.pendingPresence("h") {
+		if time.Now().After(deadline) {
+			t.Fatal("count frames never ended")
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, bounded by deadline
+	}
+	th.dial(t, "room=h&name=late", false)
+	for {
+		m := watcher.read()
+		if m.kind() == "presence" && m["event"] == "join" && m["who"].(map[string]any)["name"] == "late" {
+			return
+		}
+		if m.kind() == "count" && m["joined"].(float64) > 0 {
+			t.Fatalf("a join in a quiet small room came as count: %v", m)
+		}
+	}
+}

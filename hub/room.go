@@ -90,7 +90,7 @@ func (r *room) join(mb *member) {
 		Version: h.cfg.Version,
 	}
 	mb.sendJSON(w)
-	crowded := len(r.members) > h.cfg.PresenceThreshold
+	crowded := r.coalescingLocked(len(r.members))
 	if crowded {
 		r.joined++
 		r.armTimerLocked()
@@ -126,7 +126,7 @@ func (r *room) leave(mb *member) {
 	}
 	count := len(r.members)
 	who := memberRef{ID: mb.id, Name: mb.name}
-	crowded := count >= r.h.cfg.PresenceThreshold
+	crowded := r.coalescingLocked(count + 1)
 	if crowded {
 		r.left++
 		r.armTimerLocked()
@@ -346,6 +346,16 @@ func buildBatch(frames [][]byte) []byte {
 	return b.Bytes()
 }
 
+// coalescingLocked tells whether presence goes out as count frames: in a
+// room above PresenceThreshold (size counted with the member joining or
+// leaving), and in any room whose count frames are still under way (the
+// timer re-arms for as long as joins and leaves keep coming). Without that
+// second rule a storm of joins and leaves in a room hovering around the
+// threshold would send every member a frame per event, thousands a second.
+func (r *room) coalescingLocked(size int) bool {
+	return size > r.h.cfg.PresenceThreshold || r.timer != nil
+}
+
 // armTimerLocked schedules the next count frame of a crowded room.
 func (r *room) armTimerLocked() {
 	if r.timer != nil || r.stopped {
@@ -366,6 +376,9 @@ func (r *room) flushPresence() {
 	}
 	f := countFrame{Kind: kindCount, Count: len(r.members), Joined: r.joined, Left: r.left}
 	r.joined, r.left = 0, 0
+	// Stay in count frames for one more interval: a timer that fires with
+	// nothing to say ends them.
+	r.armTimerLocked()
 	r.mu.Unlock()
 	r.broadcastJSON(f)
 }
