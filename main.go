@@ -276,6 +276,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if herr := h.Close(sctx); err == nil {
 		err = herr
 	}
+	echo.Close() // already closing from RegisterOnShutdown; this waits for it
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -470,3 +470,32 @@ func TestVersionFlag(t *testing.T) {
 		t.Fatalf("-version printed %q", out.String())
 	}
 }
+
+// TestEchoShutdown: echo sessions, like room sessions, get 1001 when the
+// server stops, and run waits for them.
+func TestEchoShutdown(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, labDir(t))
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+ts.Addr+"/_/echo", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.WriteMessage(websocket.TextMessage, []byte("up?")); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(readTimeout))
+	if _, _, err := c.ReadMessage(); err != nil { // the session is registered: its echo came back
+		t.Fatal(err)
+	}
+	go ts.Stop()
+	for {
+		_, _, err := c.ReadMessage()
+		if err != nil {
+			if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+				t.Fatalf("got %v, want close 1001", err)
+			}
+			return
+		}
+	}
+}

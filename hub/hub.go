@@ -449,11 +449,17 @@ func (h *Hub) onConnect(s *melody.Session) {
 		h.cfg.Metrics.Rooms.Inc()
 	}
 	h.browsers[mb.browser] = append(h.browsers[mb.browser], mb)
+	closing := h.closing
 	h.mu.Unlock()
 	r.join(mb)
 	h.cfg.Metrics.Sessions.Inc()
 	h.cfg.Metrics.Joins.Inc()
 	mb.log.Info("session open", "name", mb.ref().Name, "remote", remoteHost(s.Request))
+	if closing {
+		// Its upgrade was under way when Shutdown took the member list:
+		// it gets the same 1001, not melody's bare close at the deadline.
+		mb.close(closeGoingAway, "server shutting down")
+	}
 }
 
 func (h *Hub) onDisconnect(s *melody.Session) {
