@@ -6,7 +6,7 @@ require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.22.1
 	github.com/gorilla/websocket v1.5.3
-	github.com/olahol/melody v1.1.4
+	github.com/olahol/melody v1.4.0
 	github.com/prometheus/client_golang v1.25.0
 	golang.org/x/time v0.16.0
 )

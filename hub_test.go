@@ -623,29 +623,6 @@ func TestHTTPFetchesInFeed(t *testing.T) {
 	}
 }
 
-func TestSinceRecovery(t *testing.T) {
-	t.Parallel()
-	ts := startServer(t, labDir(t))
-	a := dial(t, ts, "room=s&name=a")
-	var seqs []uint64
-	for _, p := range []string{"myfile1.txt", "myserver.py", "README.rst"} {
-		a.reply(a.request("get", map[string]any{"path": p}))
-		seqs = append(seqs, uint64(a.readKind("feed").obj("event").num("seq")))
-	}
-	if !(seqs[0] < seqs[1] && seqs[1] < seqs[2]) {
-		t.Fatalf("seqs not increasing: %v", seqs)
-	}
-	b := dial(t, ts, "room=s&name=b&since="+strconv.FormatUint(seqs[1], 10))
-	feed := b.welcome["feed"].([]any)
-	if len(feed) != 1 || uint64(frame(feed[0].(map[string]any)).num("seq")) != seqs[2] {
-		t.Fatalf("welcome feed after %d = %v", seqs[1], feed)
-	}
-	c := dial(t, ts, "room=s&name=c")
-	if n := len(c.welcome["feed"].([]any)); n != 3 {
-		t.Fatalf("welcome without since holds %d events, want 3", n)
-	}
-}
-
 func TestErrorFrames(t *testing.T) {
 	t.Parallel()
 	dir := labDir(t)

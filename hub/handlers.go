@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"filehub/files"
@@ -54,14 +55,6 @@ func (h *Hub) onBinary(s *melody.Session, data []byte) {
 	mb.sendError("", badRequest("binary frames are not accepted; upload with PUT"))
 }
 
-func (h *Hub) onSent(s *melody.Session, _ []byte) { memberOf(s).sent() }
-
-func (h *Hub) onSentBinary(s *melody.Session, frame []byte) {
-	mb := memberOf(s)
-	mb.sent()
-	mb.chunkSent(frame)
-}
-
 func (h *Hub) dispatch(mb *member, kind, id string, data []byte) error {
 	switch kind {
 	case kindGet:
@@ -93,7 +86,10 @@ func (h *Hub) dispatch(mb *member, kind, id string, data []byte) error {
 		case n < 1 || !utf8.ValidString(req.Text):
 			return badRequest("text must be 1-%d characters", maxChat)
 		}
-		mb.room.broadcastJSON(chatFrame{Kind: kindChat, From: mb.ref(), Text: req.Text, At: h.cfg.Now().UTC()})
+		if m := h.frame(chatFrame{Kind: kindChat, From: mb.ref(), Text: req.Text, At: h.cfg.Now().UTC()}); m != nil {
+			m.Chat = true
+			h.publish(mb.room.name, m)
+		}
 		return nil
 	case kindRename:
 		var req renameRequest
@@ -107,7 +103,11 @@ func (h *Hub) dispatch(mb *member, kind, id string, data []byte) error {
 		mb.room.rename(mb, name)
 		return nil
 	case kindWho:
-		f := mb.room.who()
+		var req whoRequest
+		if err := decodeBody(data, &req); err != nil {
+			return err
+		}
+		f := mb.room.who(req.Limit)
 		f.ID = id
 		mb.sendJSON(f)
 		return nil
@@ -127,14 +127,23 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// pong echoes every field of the ping, with kind pong.
+// pong echoes every field of the ping, with kind pong. It is delivered by
+// the room, after every frame published to the room before the ping was
+// read, so a client can use a ping as a barrier: what the room sent before
+// is in by the time the pong is (on this node; see Message.To).
 func (h *Hub) pong(mb *member, data []byte) error {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil {
 		return badRequest("malformed ping")
 	}
 	fields["kind"] = json.RawMessage(`"` + kindPong + `"`)
-	mb.sendJSON(fields)
+	m := h.frame(fields)
+	if m == nil {
+		return nil
+	}
+	h.cfg.Metrics.countOut(m.Frame, 1)
+	m.To = mb
+	h.deliver(mb.room.name, m) // never through the broker: it is for this session alone
 	return nil
 }
 
@@ -148,13 +157,16 @@ func (h *Hub) get(mb *member, id, path string) error {
 		return h.startStream(mb, id, f, info) // takes f
 	}
 	defer f.Close()
+	if err := mb.spend(info.Size); err != nil {
+		return err
+	}
 	enc, content, err := readInline(f, info.Size)
 	if err != nil {
 		return err
 	}
 	h.cfg.Metrics.Fetches.WithLabelValues(viaWS).Inc() // before the reply, so a client that saw it sees the count
 	mb.sendJSON(fileFrame{Kind: kindFile, ID: id, fileMeta: metaOf(info), Encoding: enc, Content: content})
-	mb.room.record(Event{Who: mb.ref().Name, Action: actionFetch, Path: info.Path, Via: viaWS, Bytes: info.Size})
+	h.recordWS(mb, actionFetch, info)
 	return nil
 }
 
@@ -167,12 +179,16 @@ func (h *Hub) share(mb *member, path string) error {
 	defer f.Close()
 	frame := sharedFrame{Kind: kindShared, By: mb.ref(), fileMeta: metaOf(info), URL: fileURL(info.Path)}
 	if info.Size <= h.cfg.Inline {
+		// Every member receives the content: that is what it costs.
+		if err := mb.spend(info.Size * int64(mb.room.size())); err != nil {
+			return err
+		}
 		if frame.Encoding, frame.Content, err = readInline(f, info.Size); err != nil {
 			return err
 		}
 	}
-	mb.room.broadcastJSON(frame)
-	mb.room.record(Event{Who: frame.By.Name, Action: actionShare, Path: info.Path, Via: viaWS, Bytes: info.Size})
+	h.publishFrame(mb.room.name, frame)
+	h.recordWS(mb, actionShare, info)
 	return nil
 }
 
@@ -189,6 +205,24 @@ func (h *Hub) list(mb *member, id, path string) error {
 		entries = []files.Info{}
 	}
 	mb.sendJSON(listingFrame{Kind: kindListing, ID: id, Path: clean, Entries: entries})
+	return nil
+}
+
+// recordWS puts what mb did with a file over the WebSocket in its room's feed.
+func (h *Hub) recordWS(mb *member, action string, info files.Info) {
+	e := &Event{Who: mb.ref().Name, Action: action, Path: info.Path, Via: viaWS, Bytes: info.Size, At: h.cfg.Now().UTC()}
+	h.publish(mb.room.name, &Message{Event: e})
+}
+
+// spend takes n bytes from the session's budget of file content sent
+// whole (Config.ContentRate and ContentBurst), or says to slow down. A cost
+// over the burst is charged as the whole burst, so a share to a large room
+// waits for a full bucket instead of never passing.
+func (mb *member) spend(n int64) error {
+	n = min(n, mb.h.cfg.ContentBurst)
+	if !mb.content.AllowN(time.Now(), int(n)) {
+		return &protoError{code: codeRateLimited, msg: "too much file content at once; wait a moment"}
+	}
 	return nil
 }
 

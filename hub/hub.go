@@ -2,34 +2,42 @@
 // members, connected through melody, fetch files privately, share them with
 // the room, chat, and watch a live feed of who fetched what.
 //
-// Goroutines: each session runs on one goroutine the hub starts in
-// ServeHTTP (melody's read pump, inside HandleRequestWithKeys), so that the
-// HTTP handler can return once the connection is upgraded; melody starts
-// the write pump. The hub adds none per session except file streams, bounded by
-// Config.MaxStreams and stopped by the session's context, which the
-// disconnect handler cancels; and one presence timer per crowded room,
-// stopped when the room empties. Close waits for all of them.
+// # Goroutines
+//
+// Each session runs on one goroutine the hub starts in ServeHTTP (melody's
+// read loop, inside HandleRequestWithKeys), so that the HTTP handler can
+// return once the connection is upgraded; melody starts the write loop.
+// Besides those the hub owns, all stopped by Close:
+//   - one delivery goroutine per room with work queued (room.run), started
+//     by the first message and gone once the queue is empty;
+//   - one sweeper (maintain), which closes sessions that fell behind and
+//     retires idle rooms;
+//   - file streams, at most Config.MaxStreams per session, stopped by the
+//     session's context, which the disconnect handler cancels;
+//   - a short-lived goroutine per session being closed (member.closeConn),
+//     done within about a second;
+//   - the presence timer of a crowded room.
+//
+// # Locks
+//
+// The order is h.mu, then room.mu, then member.sendMu; never the other way.
+// h.bmu (the browsers map), member.streamMu and h.spawnMu are leaves: no
+// other lock is taken while one of them is held. Nothing blocks while
+// holding a lock: a member's queue never waits for its writer.
 package hub
 
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/url"
+	"maps"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"filehub/files"
 
@@ -54,8 +62,18 @@ type Config struct {
 	Inline int64
 	// MaxMessage is the largest message a client may send. Defaults to 64 KiB.
 	MaxMessage int64
-	// FeedSize is how many events each room keeps for since. Defaults to 200.
+	// FeedSize is how many feed events each room keeps for since.
+	// Defaults to 200.
 	FeedSize int
+	// ChatHistory and ChatHistoryBytes bound the chat and snippet messages
+	// each room keeps for welcome.chat, in messages and in bytes (the newest
+	// is always kept). Default to 100 and 256 KiB.
+	ChatHistory, ChatHistoryBytes int
+	// IdleRooms is how many rooms without members keep their history, and
+	// RoomTTL how long; the least recently left go first. A room without
+	// history is retired as soon as it is empty. Default to 256 and 1 hour.
+	IdleRooms int
+	RoomTTL   time.Duration
 	// Rate and Burst bound the messages a session may send (a token bucket).
 	// Defaults to 20 per second, burst 40.
 	Rate  rate.Limit
@@ -63,12 +81,25 @@ type Config struct {
 	// Strikes is how many rate-limited messages, beyond one a second, a
 	// session may send before it is closed with 1008. Defaults to 40.
 	Strikes int
-	// QueueSize is each session's send queue in frames; a session whose queue
-	// overflows is closed with 1013. Defaults to 128: deep enough for a burst
-	// to a healthy browser. The queue is the member's own, grown on demand
-	// (an idle session holds none), and a batch=1 session's writer takes all
-	// of it at once, so it rarely holds more than a few frames.
-	QueueSize int
+	// ContentRate and ContentBurst bound, in bytes, the file content sent
+	// whole that a session's requests make the server send (a token
+	// bucket): an inline get counts its size, an inline share its size
+	// times the room's members. Beyond it the request is refused with
+	// rate_limited, so a few small requests cannot make the server send
+	// gigabytes. Streams are not counted: they are paced by the client's
+	// own reading. Default to 16 MiB/s and 64 MiB.
+	ContentRate  float64
+	ContentBurst int64
+	// MaxLag and QueueBytes are the slow-consumer policy: a session is
+	// closed with 1013 when its oldest undelivered frame has waited longer
+	// than MaxLag, or when the frames waiting for it would exceed
+	// QueueBytes (a frame shared by the whole room counts at its size in
+	// every member's queue, though it is held once). A healthy reader
+	// absorbs any burst the rate limits allow; one that stalls is gone
+	// within MaxLag plus about a second, without slowing anyone. Default
+	// to 5 s and 64 MiB.
+	MaxLag     time.Duration
+	QueueBytes int64
 	// PingPeriod is how often the server pings, and PongWait how long it waits
 	// for any read (a pong included) before dropping a dead peer.
 	// Defaults to 25 s and 35 s: under the 30–60 s idle timeouts of common proxies.
@@ -93,18 +124,26 @@ type Config struct {
 	// many of a stream's frames may wait in the session's queue, MaxStreams how
 	// many streams a session may have at once. Defaults to 64 KiB, 4 and 3.
 	ChunkSize, Window, MaxStreams int
+	// Broker carries room broadcasts between nodes. Defaults to this
+	// process alone.
+	Broker Broker
 	// Version is reported in welcome. Defaults to "dev".
 	Version string
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 	// Metrics defaults to collectors registered nowhere.
 	Metrics *Metrics
-	// Now is the clock. Defaults to time.Now.
+	// Now is the clock of timestamps. Defaults to time.Now.
 	Now func() time.Time
 }
 
 func (c Config) withDefaults() Config {
 	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def64 := func(v *int64, d int64) {
 		if *v <= 0 {
 			*v = d
 		}
@@ -117,19 +156,24 @@ func (c Config) withDefaults() Config {
 	if c.DefaultRoom == "" {
 		c.DefaultRoom = "lobby"
 	}
-	if c.Inline <= 0 {
-		c.Inline = 1 << 20
-	}
-	if c.MaxMessage <= 0 {
-		c.MaxMessage = 64 << 10
-	}
+	def64(&c.Inline, 1<<20)
+	def64(&c.MaxMessage, 64<<10)
 	def(&c.FeedSize, 200)
+	def(&c.ChatHistory, 100)
+	def(&c.ChatHistoryBytes, 256<<10)
+	def(&c.IdleRooms, 256)
+	defDur(&c.RoomTTL, time.Hour)
 	if c.Rate <= 0 {
 		c.Rate = 20
 	}
 	def(&c.Burst, 40)
 	def(&c.Strikes, 40)
-	def(&c.QueueSize, 128)
+	if c.ContentRate <= 0 {
+		c.ContentRate = 16 << 20
+	}
+	def64(&c.ContentBurst, 64<<20)
+	defDur(&c.MaxLag, 5*time.Second)
+	def64(&c.QueueBytes, 64<<20)
 	defDur(&c.PingPeriod, 25*time.Second)
 	defDur(&c.PongWait, 35*time.Second)
 	defDur(&c.WriteWait, 10*time.Second)
@@ -172,17 +216,23 @@ type Hub struct {
 	m     *melody.Melody
 	log   *slog.Logger
 
-	mu       sync.Mutex
-	rooms    map[string]*room
-	browsers map[string][]*member // browser cookie → its live sessions, newest last
-	closing  bool
+	mu      sync.RWMutex
+	rooms   map[string]*room
+	closing bool
+	done    chan struct{} // closed by Shutdown
 
-	seq      atomic.Uint64 // feed sequence, shared by all rooms
-	sessions sync.WaitGroup
-	workers  sync.WaitGroup // streams and presence timers
+	bmu      sync.Mutex
+	browsers map[string][]*member // browser cookie → its sessions that joined, newest last
+
+	seq atomic.Uint64 // feed sequence, shared by all rooms
+
+	sessions sync.WaitGroup // session goroutines
+	spawnMu  sync.Mutex
+	stopped  bool           // set by Close: no new hub goroutine
+	workers  sync.WaitGroup // every other goroutine of the hub's (see the package doc)
 }
 
-// New returns a Hub serving the files of store.
+// New returns a Hub serving the files of store, and starts its sweeper.
 func New(store *files.Store, cfg Config) *Hub {
 	cfg = cfg.withDefaults()
 	h := &Hub{
@@ -191,10 +241,14 @@ func New(store *files.Store, cfg Config) *Hub {
 		log:      cfg.Logger,
 		rooms:    make(map[string]*room),
 		browsers: make(map[string][]*member),
+		done:     make(chan struct{}),
+	}
+	if h.cfg.Broker == nil {
+		h.cfg.Broker = localBroker{h}
 	}
 	// Feed seqs start at the start time in microseconds, so they keep
-	// increasing across restarts and a page resuming with since never
-	// mistakes a new event for one it has seen.
+	// increasing across restarts: a page that missed the new epoch still
+	// never mistakes a new event for one it has seen.
 	h.seq.Store(uint64(cfg.Now().UnixMicro()))
 
 	m := melody.New()
@@ -203,22 +257,21 @@ func New(store *files.Store, cfg Config) *Hub {
 	m.Config.PingPeriod = cfg.PingPeriod
 	m.Config.MaxMessageSize = cfg.MaxMessage
 	// melody's per-session queue (a channel it allocates whole) holds only
-	// the frame being written, maxInflight, plus two slots for close frames
-	// (member.close, then melody.Close's own at exit), so closing never finds
-	// it full. Frames beyond it wait in the member's queue, which is what lets
-	// them coalesce into batch frames (see member.send).
-	m.Config.MessageBufferSize = maxInflight + 2
+	// the frame being written: the rest wait in the member's queues, which
+	// is what lets them coalesce into batch frames (see member.send), and
+	// close frames are written beside it (see member.close).
+	m.Config.MessageBufferSize = 1
 	m.Upgrader = &websocket.Upgrader{
-		// Zero sizes, and no WriteBufferPool, make gorilla reuse the HTTP
-		// server's 4 KiB bufio reader and writer of the hijacked connection
-		// as its buffers instead of allocating its own. net/http keeps both
-		// alive for as long as the handler runs, and melody's read loop runs
-		// in the handler, so a pool would add buffers, not save one: measured
-		// (BENCHMARKS.md), the idle heap per session is the same with a pool,
-		// and a busy room then also takes a pooled buffer per write.
-		ReadBufferSize:   0,
-		WriteBufferSize:  0,
-		WriteBufferPool:  nil,
+		// Idle sessions are what a room mostly holds, so a session keeps
+		// only what it needs while idle: a 1 KiB read buffer (client
+		// messages are small; a larger one just takes more reads), and no
+		// write buffer: gorilla takes one from the pool for each write and
+		// writes frames larger than twice its size straight from the frame.
+		// net/http's 4 KiB buffers of the hijacked connection are let go,
+		// since ServeHTTP returns after the upgrade (BENCHMARKS.md).
+		ReadBufferSize:   1 << 10,
+		WriteBufferSize:  4 << 10,
+		WriteBufferPool:  &sync.Pool{},
 		HandshakeTimeout: 10 * time.Second,
 		// Checked before the upgrade already (with a JSON answer); kept here
 		// too so the upgrader can never be left open to every origin.
@@ -232,10 +285,39 @@ func New(store *files.Store, cfg Config) *Hub {
 	m.HandleSentMessageBinary(h.onSentBinary)
 	m.HandleError(h.onError)
 	h.m = m
+	h.workers.Add(1)
+	go h.maintain()
 	return h
 }
 
-// Limits reports what welcome announces.
+// goWorker runs f on a goroutine of the hub's, unless Close has stopped the
+// hub; it reports whether f was started.
+func (h *Hub) goWorker(f func()) bool {
+	if !h.enter() {
+		return false
+	}
+	go func() {
+		defer h.exit()
+		f()
+	}()
+	return true
+}
+
+// enter counts the calling goroutine as one of the hub's, for Close to wait
+// for; false once Close has stopped the hub. Pair it with exit.
+func (h *Hub) enter() bool {
+	h.spawnMu.Lock()
+	defer h.spawnMu.Unlock()
+	if h.stopped {
+		return false
+	}
+	h.workers.Add(1)
+	return true
+}
+
+func (h *Hub) exit() { h.workers.Done() }
+
+// limits reports what welcome announces.
 func (h *Hub) limits() limits {
 	l := limits{Inline: h.cfg.Inline, Message: h.cfg.MaxMessage}
 	if c := h.store.Config(); c.Uploads {
@@ -244,320 +326,113 @@ func (h *Hub) limits() limits {
 	return l
 }
 
-// joinRequest is what the handshake validated.
-type joinRequest struct {
-	room, name, browser string
-	since               uint64
-	batch               bool
-}
-
-// ServeHTTP validates the handshake (room, name, since, token, origin) and
-// answers a refusal with an HTTP status and a JSON body before any upgrade,
-// so that a page can tell a refusal from an outage.
-func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	req, status, code, msg := h.validate(r)
-	if status != 0 {
-		h.log.Debug("handshake refused", "status", status, "code", code, "remote", r.RemoteAddr)
-		h.cfg.Metrics.HandshakeRefusals.WithLabelValues(refusalReason(status)).Inc()
-		writeRefusal(w, status, code, msg)
-		return
-	}
-	if !websocket.IsWebSocketUpgrade(r) {
-		h.cfg.Metrics.HandshakeRefusals.WithLabelValues("not_websocket").Inc()
-		writeRefusal(w, http.StatusUpgradeRequired, codeBadRequest, "this URL takes a WebSocket handshake")
-		return
-	}
-	if req.browser == "" {
-		req.browser = randomHex(16)
-	}
-	// Set on the 101 response: the page's later HTTP fetches and plain
-	// links carry it, and RecordFetch names them after this session.
-	http.SetCookie(w, &http.Cookie{
-		Name: browserCookie, Value: req.browser, Path: "/",
-		HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		// X-Forwarded-Proto is only present when a trusted proxy set it.
-		Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
-	})
-	mb := newMember(h, req)
-	h.mu.Lock()
+// roomLocked returns the room called name, made if there is none; nil once
+// the hub is shutting down. Called with h.mu held for writing.
+func (h *Hub) roomLocked(name string) *room {
 	if h.closing {
-		h.mu.Unlock()
-		h.cfg.Metrics.HandshakeRefusals.WithLabelValues("shutting_down").Inc()
-		writeRefusal(w, http.StatusServiceUnavailable, codeInternal, "server is shutting down")
-		return
+		return nil
 	}
-	h.sessions.Add(1)
-	h.mu.Unlock()
-	// The session runs on a goroutine of the hub's, and this handler returns
-	// as soon as the connection is upgraded: net/http then lets go of its
-	// serving goroutine (and that goroutine's deep stack) and of the
-	// response, instead of keeping them for the session's whole life, which
-	// is what melody's blocking HandleRequest would do. w is not touched
-	// after the upgrade, so returning is safe; until then we wait.
-	go func() {
-		defer h.sessions.Done()
-		defer mb.upgradeDone() // the upgrade failed: onConnect never ran
-		if err := h.m.HandleRequestWithKeys(w, r, map[string]any{memberKey: mb}); err != nil {
-			h.log.Debug("upgrade failed", "err", err, "remote", r.RemoteAddr)
-		}
-	}()
-	<-mb.upgraded
-}
-
-// refusalReason is the metrics label of a refused handshake.
-func refusalReason(status int) string {
-	switch status {
-	case http.StatusForbidden:
-		return "origin"
-	case http.StatusUnauthorized:
-		return "token"
-	}
-	return "bad_request"
-}
-
-func writeRefusal(w http.ResponseWriter, status int, code, msg string) {
-	var body refusal
-	body.Error.Code, body.Error.Message = code, msg
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
-}
-
-func (h *Hub) validate(r *http.Request) (req joinRequest, status int, code, msg string) {
-	q := r.URL.Query()
-	if !h.originAllowed(r) {
-		return req, http.StatusForbidden, codeForbidden, "cross-site origin refused"
-	}
-	if h.cfg.Token != "" && !h.tokenOK(r) {
-		return req, http.StatusUnauthorized, codeUnauth, "a valid token is required"
-	}
-	req.room = q.Get("room")
-	if req.room == "" {
-		req.room = h.cfg.DefaultRoom
-	}
-	if !validRoom(req.room) {
-		return req, http.StatusBadRequest, codeBadRequest, "room must be 1-64 of A-Z a-z 0-9 . _ -"
-	}
-	var ok bool
-	if req.name, ok = cleanName(q.Get("name")); !ok {
-		return req, http.StatusBadRequest, codeBadRequest, "name must be 1-32 printable characters"
-	}
-	if req.name == "" {
-		req.name = "guest-" + randomHex(2)
-	}
-	if s := q.Get("since"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			return req, http.StatusBadRequest, codeBadRequest, "since must be a feed seq"
-		}
-		req.since = n
-	}
-	req.batch = q.Get("batch") == "1"
-	if c, err := r.Cookie(browserCookie); err == nil && len(c.Value) == 32 && isHex(c.Value) {
-		req.browser = c.Value
-	}
-	return req, 0, "", ""
-}
-
-func (h *Hub) tokenOK(r *http.Request) bool {
-	got := r.URL.Query().Get("token")
-	if a := r.Header.Get("Authorization"); got == "" && strings.HasPrefix(a, "Bearer ") {
-		got = strings.TrimPrefix(a, "Bearer ")
-	}
-	if c, err := r.Cookie(tokenCookie); got == "" && err == nil {
-		got = c.Value
-	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(h.cfg.Token)) == 1
-}
-
-// originAllowed accepts requests without Origin (non-browser clients), the
-// server's own origin, and the configured list.
-func (h *Hub) originAllowed(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return true
-	}
-	u, err := url.Parse(o)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	return slices.ContainsFunc(h.cfg.AllowOrigins, func(a string) bool {
-		return a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), o)
-	})
-}
-
-func validRoom(s string) bool {
-	if len(s) < 1 || len(s) > 64 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// cleanName trims s and checks it is at most 32 printable characters; an
-// empty result is valid and means "pick a default".
-func cleanName(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > 32 {
-		return "", false
-	}
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			return "", false
-		}
-	}
-	return s, true
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // never fails (crypto/rand panics rather than returning an error)
-	return hex.EncodeToString(b)
-}
-
-func isHex(s string) bool {
-	_, err := hex.DecodeString(s)
-	return err == nil
-}
-
-// memberOf is the one way back from a melody session to its member.
-func memberOf(s *melody.Session) *member {
-	v, _ := s.Get(memberKey)
-	m, _ := v.(*member)
-	return m
-}
-
-func (h *Hub) onConnect(s *melody.Session) {
-	mb := memberOf(s)
-	mb.s = s
-	defer mb.upgradeDone() // after join: welcome is queued before ServeHTTP returns
-	h.mu.Lock()
-	r := h.rooms[mb.roomName]
+	r := h.rooms[name]
 	if r == nil {
-		r = newRoom(h, mb.roomName)
-		h.rooms[mb.roomName] = r
+		r = newRoom(h, name)
+		h.rooms[name] = r
 		h.cfg.Metrics.Rooms.Inc()
 	}
-	h.browsers[mb.browser] = append(h.browsers[mb.browser], mb)
-	closing := h.closing
-	h.mu.Unlock()
-	r.join(mb)
-	h.cfg.Metrics.Sessions.Inc()
-	h.cfg.Metrics.Joins.Inc()
-	mb.log.Info("session open", "name", mb.ref().Name, "remote", remoteHost(s.Request))
-	if closing {
-		// Its upgrade was under way when Shutdown took the member list:
-		// it gets the same 1001, not melody's bare close at the deadline.
-		mb.close(closeGoingAway, "server shutting down")
-	}
+	return r
 }
 
-func (h *Hub) onDisconnect(s *melody.Session) {
-	mb := memberOf(s)
-	mb.cancel()
-	h.mu.Lock()
-	list := slices.DeleteFunc(h.browsers[mb.browser], func(x *member) bool { return x == mb })
-	if len(list) == 0 {
-		delete(h.browsers, mb.browser)
-	} else {
-		h.browsers[mb.browser] = list
-	}
-	h.mu.Unlock()
-	name := mb.ref().Name
-	mb.room.leave(mb)
-	code := int(mb.closeCode.Load())
-	if code == 0 {
-		code = websocket.CloseAbnormalClosure // ended without a close frame
-	}
-	h.cfg.Metrics.Sessions.Dec()
-	h.cfg.Metrics.Leaves.Inc()
-	h.cfg.Metrics.Closes.WithLabelValues(closeLabel(code)).Inc()
-	framesOut, bytesOut := mb.sentTotals()
-	level := slog.LevelInfo
-	if code == websocket.CloseNormalClosure || code == websocket.CloseGoingAway {
-		level = slog.LevelDebug // expected: a page closed, or the server is stopping
-	}
-	mb.log.Log(context.Background(), level, "session closed", "name", name,
-		"duration", h.cfg.Now().Sub(mb.joined).Round(time.Millisecond),
-		"frames_in", mb.framesIn.Load(), "bytes_in", mb.bytesIn.Load(), "frames_out", framesOut, "bytes_out", bytesOut, "close_code", code)
-}
-
-// removeRoom drops r from the registry if it is still empty; called by the
-// room after its last member left.
-func (h *Hub) removeRoom(r *room) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.rooms[r.name] == r && r.empty() {
-		delete(h.rooms, r.name)
-		r.stop()
-		h.cfg.Metrics.Rooms.Dec()
-	}
-}
-
-func (h *Hub) onError(s *melody.Session, err error) {
-	mb := memberOf(s)
-	if mb == nil {
-		return
-	}
-	switch {
-	case errors.Is(err, melody.ErrMessageBufferFull):
-		// member.send keeps the queue below its capacity, so this means a
-		// frame was written past that accounting: treat it as overflow.
-		mb.close(closeTryAgainLater, "send queue overflow")
-	case errors.Is(err, websocket.ErrReadLimit):
-		mb.closeCode.Store(closeTooBig) // gorilla has sent the 1009 itself
-		mb.log.Info("message over the limit", "limit", h.cfg.MaxMessage)
-	case errors.As(err, new(*websocket.CloseError)):
-		var ce *websocket.CloseError
-		errors.As(err, &ce)
-		mb.closeCode.CompareAndSwap(0, int32(ce.Code)) // the peer closed first
-	case errors.Is(err, melody.ErrWriteClosed):
-	default:
-		mb.log.Debug("session error", "err", err)
-	}
-}
-
-// RecordFetch puts an HTTP fetch of path (bytes long) in the feed: in the
-// room of the session whose page made it, when its browser cookie names a
-// live session, otherwise in the default room as "anonymous (ADDRESS)".
-func (h *Hub) RecordFetch(r *http.Request, path string, bytes int64) {
-	h.cfg.Metrics.Fetches.WithLabelValues(viaHTTP).Inc()
-	rm, who := h.attribute(r)
-	if rm == nil {
-		return
-	}
-	rm.record(Event{Who: who.Name, Action: actionFetch, Path: path, Via: viaHTTP, Bytes: bytes})
-}
-
-// attribute finds who made an HTTP request, and the room to tell.
-func (h *Hub) attribute(r *http.Request) (*room, memberRef) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if c, err := r.Cookie(browserCookie); err == nil {
-		if list := h.browsers[c.Value]; len(list) > 0 {
-			mb := list[len(list)-1]
-			return mb.room, mb.ref()
+// maintain is the sweeper: it closes the sessions whose oldest undelivered
+// frame waited longer than MaxLag (a session that stalled receives no new
+// frame that would find it out), and retires idle rooms.
+func (h *Hub) maintain() {
+	defer h.workers.Done()
+	// A tenth of MaxLag keeps a stalled session's end within MaxLag plus a
+	// fraction; a pass reads one atomic per member, so even a large hub
+	// can afford it.
+	every := min(max(h.cfg.MaxLag/10, 10*time.Millisecond), 500*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var lastRetire time.Time
+	for {
+		select {
+		case <-h.done:
+			return
+		case now := <-t.C:
+			h.dropLagging(now)
+			if now.Sub(lastRetire) >= time.Second {
+				lastRetire = now
+				h.retireRooms()
+			}
 		}
 	}
-	return h.rooms[h.cfg.DefaultRoom], memberRef{Name: "anonymous (" + remoteHost(r) + ")"}
 }
 
-func remoteHost(r *http.Request) string {
-	addr := r.RemoteAddr
-	if i := strings.LastIndexByte(addr, ':'); i > 0 {
-		addr = addr[:i]
+func (h *Hub) allRooms() []*room {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return slices.Collect(maps.Values(h.rooms))
+}
+
+// dropLagging closes, with 1013, every session whose oldest undelivered
+// frame has waited longer than MaxLag.
+func (h *Hub) dropLagging(now time.Time) {
+	limit := now.UnixNano() - int64(h.cfg.MaxLag)
+	var slow []*member
+	for _, r := range h.allRooms() {
+		r.mu.Lock()
+		for _, mb := range r.members {
+			if o := mb.oldest.Load(); o != 0 && o < limit {
+				slow = append(slow, mb)
+			}
+		}
+		r.mu.Unlock()
 	}
-	return strings.Trim(addr, "[]")
+	for _, mb := range slow {
+		if !mb.closing.Load() {
+			h.cfg.Metrics.SlowDrops.WithLabelValues(dropLag).Inc()
+			mb.close(closeTryAgainLater, "could not keep up ("+dropLag+")")
+		}
+	}
+}
+
+// retireRooms removes the rooms this node no longer needs: empty ones
+// without history at once, and those with history after RoomTTL, or
+// sooner, the least recently left first, past IdleRooms of them.
+func (h *Hub) retireRooms() {
+	now := h.cfg.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	type idleRoom struct {
+		r     *room
+		since time.Time
+	}
+	var idle []idleRoom
+	for name, r := range h.rooms {
+		r.mu.Lock()
+		switch {
+		case !r.retirableLocked():
+		case r.hist.lastSeq == 0 && len(r.hist.chat) == 0, now.Sub(r.idle) >= h.cfg.RoomTTL:
+			r.retireLocked()
+			delete(h.rooms, name)
+			h.cfg.Metrics.Rooms.Dec()
+		default:
+			idle = append(idle, idleRoom{r, r.idle})
+		}
+		r.mu.Unlock()
+	}
+	if len(idle) <= h.cfg.IdleRooms {
+		return
+	}
+	slices.SortFunc(idle, func(a, b idleRoom) int { return a.since.Compare(b.since) })
+	for _, ir := range idle[:len(idle)-h.cfg.IdleRooms] {
+		ir.r.mu.Lock()
+		if ir.r.retirableLocked() {
+			ir.r.retireLocked()
+			delete(h.rooms, ir.r.name)
+			h.cfg.Metrics.Rooms.Dec()
+		}
+		ir.r.mu.Unlock()
+	}
 }
 
 // Shutdown sends close 1001 to every session and refuses new ones. Register
@@ -565,7 +440,10 @@ func remoteHost(r *http.Request) string {
 // connections, so without it WebSockets would outlive the server.
 func (h *Hub) Shutdown() {
 	h.mu.Lock()
-	h.closing = true
+	if !h.closing {
+		h.closing = true
+		close(h.done)
+	}
 	var all []*member
 	for _, r := range h.rooms {
 		all = append(all, r.snapshot()...)
@@ -580,59 +458,43 @@ func (h *Hub) Shutdown() {
 // melody. When ctx ends first, remaining sessions are closed abruptly.
 func (h *Hub) Close(ctx context.Context) error {
 	h.Shutdown()
-	done := make(chan struct{})
-	go func() {
-		h.sessions.Wait()
-		h.workers.Wait()
-		close(done)
-	}()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = fmt.Errorf("hub: sessions still open at deadline: %w", ctx.Err())
+	wait := func(wg *sync.WaitGroup) error {
+		done := make(chan struct{})
+		go func() {
+			wg.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	err := wait(&h.sessions)
 	if cerr := h.m.Close(); cerr != nil && !errors.Is(cerr, melody.ErrClosed) && err == nil {
 		err = fmt.Errorf("hub: closing melody: %w", cerr)
 	}
 	if err != nil {
-		<-done // melody.Close ended every session; their goroutines return promptly
+		err = fmt.Errorf("hub: sessions still open at deadline: %w", err)
+		h.sessions.Wait() // melody.Close ended every session; their goroutines return promptly
+	}
+	h.spawnMu.Lock()
+	h.stopped = true
+	h.spawnMu.Unlock()
+	if werr := wait(&h.workers); werr != nil && err == nil {
+		err = fmt.Errorf("hub: goroutines still running at deadline: %w", werr)
 	}
 	return err
 }
 
-// RecordUpload tells the room of the uploader (or the default room) that an
-// upload finished, and puts it in the feed.
-func (h *Hub) RecordUpload(r *http.Request, res files.PutResult) {
-	h.cfg.Metrics.Uploads.WithLabelValues("finished").Inc()
-	h.cfg.Metrics.UploadBytes.Add(float64(res.Size))
-	rm, who := h.attribute(r)
-	if rm == nil {
-		return
-	}
-	rm.broadcastJSON(uploadFinishFrame{Kind: kindUploadFinish, By: who, Path: res.Path, Size: res.Size, SHA256: res.SHA256})
-	rm.record(Event{Who: who.Name, Action: actionUpload, Path: res.Path, Via: viaHTTP, Bytes: res.Size})
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand panics rather than returning an error)
+	return hex.EncodeToString(b)
 }
 
-// RecordUploadProgress tells the room of the uploader (or the default room)
-// how far an upload of path got: received of size bytes (-1: unknown).
-// files throttles the calls, a few a second per upload; nothing goes to
-// the feed, which keeps only finished actions.
-func (h *Hub) RecordUploadProgress(r *http.Request, path string, received, size int64) {
-	rm, who := h.attribute(r)
-	if rm == nil {
-		return
-	}
-	rm.broadcastJSON(uploadProgressFrame{Kind: kindUploadProgress, By: who, Path: path, Received: received, Size: size})
-}
-
-// RecordUploadAbort tells the room of the uploader (or the default room)
-// that an upload it saw start will not finish, with a one-word reason.
-func (h *Hub) RecordUploadAbort(r *http.Request, path string, received int64, err error) {
-	h.cfg.Metrics.Uploads.WithLabelValues("aborted").Inc()
-	rm, who := h.attribute(r)
-	if rm == nil {
-		return
-	}
-	rm.broadcastJSON(uploadAbortFrame{Kind: kindUploadAbort, By: who, Path: path, Received: received, Reason: abortReason(err)})
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
 }

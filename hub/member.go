@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/olahol/melody"
 	"golang.org/x/time/rate"
 )
@@ -16,17 +17,19 @@ import (
 // melody and memberOf reads back.
 type member struct {
 	h        *Hub
+	room     *room  // set in onConnect before the member is visible to anyone; never changes
+	roomName string // the room it asked to join
 	id       string // public, shown to the room
-	roomName string
 	browser  string // secret, the cookie that attributes HTTP fetches
+	remote   string // the client's address, for logs and anonymous feed entries
 	batch    bool
-	since    uint64
+	since    uint64 // the join's since, with hasSince
+	epoch    string // the join's epoch
 	joined   time.Time
-	log      *slog.Logger
 
-	s    *melody.Session // set in onConnect, before any frame is sent
-	room *room           // set by room.join
-	from uint64          // set by room.join: the room's first frame after welcome
+	hasSince bool
+
+	s *melody.Session // set in onConnect, before any frame is sent
 
 	// name is guarded by room.mu: renames must see the room's names.
 	name string
@@ -34,17 +37,21 @@ type member struct {
 	// Only the session's read goroutine (melody's message handler) uses these.
 	limiter *rate.Limiter
 	strikes *rate.Limiter
+	content *rate.Limiter // bytes of file content its requests may make the server send
 
-	// The send queue; see send. sendMu is held while a frame is handed to
+	// The send path; see send. sendMu is held while a frame is handed to
 	// melody (a non-blocking channel send), so frames never overtake one
 	// another, whichever goroutine sends them.
-	sendMu   sync.Mutex
-	inflight int        // frames in melody's queue or being written, at most maxInflight
-	queue    []outFrame // frames waiting for the writer: queue[head:], oldest first
-	head     int
-	written  *[]byte // the batch buffer being written, back to batchPool once sent
+	sendMu  sync.Mutex
+	text    fifo // text frames waiting for the writer, oldest first
+	binary  fifo // stream chunks waiting for the writer
+	writing inflight
+	queued  int64 // bytes waiting or being written: what the byte budget bounds
 	// framesOut and bytesOut count what was queued, for the session's log line.
 	framesOut, bytesOut int64
+	// oldest is when the oldest undelivered frame was queued (UnixNano), 0
+	// when none: kept under sendMu, read by the hub's sweeper without it.
+	oldest atomic.Int64
 
 	closing   atomic.Bool
 	closeCode atomic.Int32
@@ -53,37 +60,47 @@ type member struct {
 
 	ctx    context.Context // ends when the session ends: stops its streams
 	cancel context.CancelFunc
+	gone   chan struct{} // closed by onDisconnect
 
 	upgraded    chan struct{} // closed once the handshake is over, upgraded or not
 	upgradeOnce sync.Once
 
 	streamMu   sync.Mutex
-	streams    map[uint32]*stream
+	streams    map[uint32]*stream // made on first use
 	nextStream uint32
 }
 
 func newMember(h *Hub, req joinRequest) *member {
 	ctx, cancel := context.WithCancel(context.Background())
-	id := randomHex(4)
 	return &member{
 		h:        h,
-		id:       id,
+		id:       randomHex(4),
 		roomName: req.room,
 		browser:  req.browser,
+		remote:   req.remote,
 		batch:    req.batch,
 		since:    req.since,
+		hasSince: req.hasSince,
+		epoch:    req.epoch,
 		name:     req.name,
 		joined:   h.cfg.Now(),
-		log:      h.log.With("room", req.room, "session", id),
 		limiter:  rate.NewLimiter(h.cfg.Rate, h.cfg.Burst),
 		// Beyond its burst, a session may keep being refused about once a
 		// second forever (a page retrying); faster than that it is abusing.
 		strikes:  rate.NewLimiter(1, h.cfg.Strikes),
+		content:  rate.NewLimiter(rate.Limit(h.cfg.ContentRate), int(h.cfg.ContentBurst)),
 		ctx:      ctx,
 		cancel:   cancel,
-		streams:  make(map[uint32]*stream),
+		gone:     make(chan struct{}),
 		upgraded: make(chan struct{}),
 	}
+}
+
+// log is the session's logger. It is built when needed, not kept: a logger
+// with attributes costs the better part of a kilobyte, and a session logs a
+// handful of lines in its life.
+func (mb *member) log() *slog.Logger {
+	return mb.h.log.With("room", mb.roomName, "session", mb.id)
 }
 
 // upgradeDone lets ServeHTTP return: the connection is a session now, or
@@ -97,15 +114,6 @@ func (mb *member) ref() memberRef {
 	return memberRef{ID: mb.id, Name: mb.name}
 }
 
-// maxInflight is how many frames of a session may be in melody's queue or
-// being written at once. One keeps the writer busy, because sent refills the
-// queue from the write goroutine itself before it looks for the next frame,
-// and it is what makes frames coalesce: whatever arrives while a frame is
-// being written waits in member.queue and leaves, for a batch=1 session, as
-// one batch frame in one write. melody's own queue holds only these frames
-// and the close frames (see New), so it costs three pointers a session.
-const maxInflight = 1
-
 // maxBatch bounds a batch frame built from a session's queue, in bytes: big
 // enough that a busy room needs few writes, small enough that one write does
 // not hold the session's other frames back for long. A single larger frame
@@ -116,141 +124,243 @@ const maxBatch = 64 << 10
 // it has been written, so a busy room does not allocate a batch per write.
 var batchPool = sync.Pool{New: func() any { return new([]byte) }}
 
-// outFrame is a frame waiting in a member's queue.
-type outFrame struct {
-	b    []byte
-	kind frameKind
+// inflight is the frame a member's writer has: in melody's one-slot queue or
+// being written.
+type inflight struct {
+	busy   bool    // there is one
+	binary bool    // it is a stream chunk
+	at     int64   // when its oldest message was queued (UnixNano)
+	size   int64   // its bytes
+	batch  *[]byte // the batch buffer it was built in, back to batchPool once written
 }
 
-type frameKind uint8
+// outFrame is a frame waiting in a member's queue.
+type outFrame struct {
+	b     []byte
+	at    int64 // when it was queued (UnixNano)
+	batch bool  // a text frame that is already a batch (built by the room)
+}
 
-const (
-	frameText   frameKind = iota
-	frameBatch            // a text frame that is already a batch (built by the room)
-	frameBinary           // a stream chunk: never batched, never reordered
-)
+// fifo is a queue of frames: a slice consumed from head, grown on demand and
+// let go once drained, so an idle session holds no array.
+type fifo struct {
+	q    []outFrame
+	head int
+}
 
-// send queues one encoded text frame. It never blocks: a session whose queue
-// holds QueueSize frames is closed with 1013 instead, so one stalled client
-// cannot slow the room, and it reconnects with since to catch up.
+func (f *fifo) len() int { return len(f.q) - f.head }
+
+func (f *fifo) push(x outFrame) {
+	if f.head > 0 && len(f.q) == cap(f.q) {
+		// Reuse the consumed part rather than grow: a session that never
+		// drains completely must not grow its array forever.
+		n := copy(f.q, f.q[f.head:])
+		clear(f.q[n:])
+		f.q, f.head = f.q[:n], 0
+	}
+	f.q = append(f.q, x)
+}
+
+// pending is what waits, oldest first; valid until the next push or pop.
+func (f *fifo) pending() []outFrame { return f.q[f.head:] }
+
+// pop drops the first n frames.
+func (f *fifo) pop(n int) {
+	clear(f.q[f.head : f.head+n])
+	f.head += n
+	if f.head == len(f.q) {
+		f.head = 0
+		f.q = f.q[:0]
+		if cap(f.q) > 64 {
+			f.q = nil // a burst is over
+		}
+	}
+}
+
+func (f *fifo) reset() { f.q, f.head = nil, 0 }
+
+// send queues one encoded text frame for this session. It never blocks and
+// never fails the caller: a session that falls too far behind is closed with
+// 1013 instead (see admitLocked), so one stalled client cannot slow the room,
+// and it reconnects with since and epoch to catch up.
 //
 // The frame goes straight to melody when the session's writer is idle;
-// otherwise it waits in the member's queue until sent, called when the frame
-// being written is done, hands the writer everything that waited, packed
-// into one batch frame for a batch=1 session (gorilla's chat example does
-// the same: one write for all the messages queued meanwhile). A quiet room
-// gains no latency; a busy one writes fewer, larger frames.
-func (mb *member) send(frame []byte) { mb.enqueue(outFrame{b: frame, kind: frameText}) }
+// otherwise it waits until sent, called when the frame being written is
+// done, hands the writer everything that waited, packed into one batch frame
+// for a batch=1 session (gorilla's chat example does the same: one write for
+// all the messages queued meanwhile). A quiet room gains no latency; a busy
+// one writes fewer, larger frames.
+//
+// Text frames go before stream chunks that wait (see sent): a chunk carries
+// its stream's number, so the order between them does not matter to a
+// client, while a chat line stuck behind a download's chunks on a slow link
+// would count as lag. file-end is only sent once its stream's chunks have
+// been written (see pump), so it never overtakes them.
+func (mb *member) send(frame []byte) { mb.enqueue(frame, false, false, time.Now().UnixNano()) }
 
-// sendBatch is send for a batch frame the room built for its batch=1
+// sendAt is send for a fan-out, which reads the clock once for all members.
+func (mb *member) sendAt(frame []byte, now int64) { mb.enqueue(frame, false, false, now) }
+
+// sendBatchAt is sendAt for a batch frame the room built for its batch=1
 // members; the member may splice it into a larger one.
-func (mb *member) sendBatch(frame []byte) { mb.enqueue(outFrame{b: frame, kind: frameBatch}) }
+func (mb *member) sendBatchAt(frame []byte, now int64) { mb.enqueue(frame, true, false, now) }
 
-// sendBinary queues one binary frame. It is never batched or reordered with
-// text frames; melody's sent callback for it (onSentBinary) calls sent, then
-// chunkSent, which paces streams.
-func (mb *member) sendBinary(frame []byte) { mb.enqueue(outFrame{b: frame, kind: frameBinary}) }
+// sendBinary queues one stream chunk. melody's sent callback for it
+// (onSentBinary) calls sent, then chunkSent, which paces streams.
+func (mb *member) sendBinary(frame []byte) { mb.enqueue(frame, false, true, time.Now().UnixNano()) }
 
-func (mb *member) enqueue(f outFrame) {
+func (mb *member) enqueue(b []byte, batch, binary bool, now int64) {
 	mb.sendMu.Lock()
 	if mb.closing.Load() {
 		mb.sendMu.Unlock()
+		return
+	}
+	if reason := mb.admitLocked(int64(len(b)), now); reason != "" {
+		mb.sendMu.Unlock() // close takes no lock of ours, and logs
+		mb.h.cfg.Metrics.SlowDrops.WithLabelValues(reason).Inc()
+		mb.close(closeTryAgainLater, "could not keep up ("+reason+")")
 		return
 	}
 	mb.framesOut++
-	mb.bytesOut += int64(len(f.b))
-	if mb.inflight < maxInflight && mb.head == len(mb.queue) {
-		mb.writeLocked(f.b, f.kind == frameBinary)
-		mb.sendMu.Unlock()
-		return
+	mb.bytesOut += int64(len(b))
+	mb.queued += int64(len(b))
+	f := outFrame{b: b, at: now, batch: batch}
+	switch {
+	case !mb.writing.busy:
+		mb.writeLocked(f, binary)
+	case binary:
+		mb.binary.push(f)
+	default:
+		mb.text.push(f)
 	}
-	if len(mb.queue)-mb.head >= mb.h.cfg.QueueSize {
-		mb.sendMu.Unlock() // close needs no lock of ours, and logs
-		mb.close(closeTryAgainLater, "could not keep up")
-		return
-	}
-	if mb.head > 0 && len(mb.queue) == cap(mb.queue) {
-		// Reuse the written part rather than grow: a session that never
-		// drains completely must not grow its array forever.
-		n := copy(mb.queue, mb.queue[mb.head:])
-		clear(mb.queue[n:])
-		mb.queue, mb.head = mb.queue[:n], 0
-	}
-	mb.queue = append(mb.queue, f)
+	mb.setOldestLocked()
 	mb.sendMu.Unlock()
 }
 
-// writeLocked hands one frame to melody. melody's queue has room for it
-// (inflight < maxInflight), so this never blocks nor fails for a full queue;
-// it reports false when the session is closed and nothing will be written.
-func (mb *member) writeLocked(b []byte, binary bool) bool {
+// admitLocked applies the slow-consumer policy to a frame of size bytes
+// queued at now: it names the rule the session broke, or returns "".
+// A frame alone is always admitted, whatever its size, so a session that
+// keeps up never fails for one large frame.
+func (mb *member) admitLocked(size, now int64) string {
+	if mb.queued > 0 && mb.queued+size > mb.h.cfg.QueueBytes {
+		return dropBytes
+	}
+	if o := mb.oldest.Load(); o != 0 && now-o > int64(mb.h.cfg.MaxLag) {
+		return dropLag
+	}
+	return ""
+}
+
+// Reasons of a slow-consumer drop, for the log and the metrics.
+const (
+	dropLag   = "lag"
+	dropBytes = "bytes"
+)
+
+// writeLocked hands f to melody. melody's
+// queue has room for it (the writer is idle), so this never blocks nor
+// fails for a full queue; when the session is closed nothing is written and
+// the bytes are forgotten.
+func (mb *member) writeLocked(f outFrame, binary bool) {
 	var err error
 	if binary {
-		err = mb.s.WriteBinary(b)
+		err = mb.s.WriteBinary(f.b)
 	} else {
-		err = mb.s.Write(b)
+		err = mb.s.Write(f.b)
 	}
-	if err != nil { // ErrSessionClosed
-		return false
+	if err != nil { // ErrSessionClosed: nothing will be written
+		mb.queued -= int64(len(f.b))
+		return
 	}
-	mb.inflight++
-	return true
+	w := &mb.writing
+	w.busy, w.binary, w.size, w.at = true, binary, int64(len(f.b)), f.at
+	if binary {
+		// A chunk's wait counts from when it is written: streams pace
+		// themselves (Config.Window), and chunks give way to text frames.
+		w.at = time.Now().UnixNano()
+	}
+}
+
+// setOldestLocked publishes when the oldest undelivered frame was queued:
+// the one being written, or the first text frame waiting.
+func (mb *member) setOldestLocked() {
+	var o int64
+	if mb.writing.busy {
+		o = mb.writing.at
+	}
+	if q := mb.text.pending(); len(q) > 0 && (o == 0 || q[0].at < o) {
+		o = q[0].at
+	}
+	mb.oldest.Store(o)
 }
 
 // sent is called by melody's write goroutine once a text or binary frame has
-// been written. It hands the writer what waited meanwhile: for a batch=1
-// session the leading run of text frames, packed into one batch frame, else
-// the next frame alone.
+// been written. It hands the writer what waited meanwhile: text frames
+// first (for a batch=1 session the leading run of them, packed into one
+// batch frame, else the next one), then a stream chunk; when both wait they
+// alternate, so neither starves the other.
 func (mb *member) sent() {
 	mb.sendMu.Lock()
 	defer mb.sendMu.Unlock()
-	mb.inflight--
-	if mb.written != nil { // the frame just written was our batch: its buffer is free
-		*mb.written = (*mb.written)[:0]
-		batchPool.Put(mb.written)
-		mb.written = nil
+	w := &mb.writing
+	wasBinary := w.binary
+	mb.queued -= w.size
+	if w.batch != nil { // the frame just written was our batch: its buffer is free
+		*w.batch = (*w.batch)[:0]
+		batchPool.Put(w.batch)
 	}
+	*w = inflight{}
+	defer mb.setOldestLocked()
 	if mb.closing.Load() {
-		mb.queue, mb.head = nil, 0 // the session is going: what waited is dropped
+		mb.text.reset() // the session is going: what waited is dropped
+		mb.binary.reset()
+		mb.queued = 0
 		return
 	}
-	q := mb.queue[mb.head:]
+	if mb.binary.len() > 0 && (mb.text.len() == 0 || !wasBinary) {
+		f := mb.binary.pending()[0]
+		mb.binary.pop(1)
+		mb.writeLocked(f, true)
+		return
+	}
+	q := mb.text.pending()
 	if len(q) == 0 {
 		return
 	}
 	n := 1
-	if mb.batch && q[0].kind != frameBinary {
+	if mb.batch {
 		n = batchRun(q)
 	}
-	ok := false
 	if n == 1 {
-		ok = mb.writeLocked(q[0].b, q[0].kind == frameBinary)
-	} else {
-		bp := batchPool.Get().(*[]byte)
-		*bp = appendBatch((*bp)[:0], q[:n])
-		if ok = mb.writeLocked(*bp, false); ok {
-			mb.written = bp
-		}
+		f := q[0]
+		mb.text.pop(1)
+		mb.writeLocked(f, false)
+		return
 	}
-	clear(q[:n])
-	mb.head += n
-	if !ok || mb.head == len(mb.queue) {
-		mb.head = 0
-		mb.queue = mb.queue[:0]
-		if cap(mb.queue) > 64 {
-			mb.queue = nil // a burst is over: an idle session holds no array
-		}
+	bp := batchPool.Get().(*[]byte)
+	*bp = appendBatch((*bp)[:0], q[:n])
+	f := outFrame{b: *bp, at: q[0].at}
+	var size int64
+	for _, x := range q[:n] {
+		size += int64(len(x.b))
+	}
+	mb.text.pop(n)
+	// The batch stands for the frames it holds: the budget counted them,
+	// and counts the batch from now on.
+	mb.queued += int64(len(f.b)) - size
+	mb.writeLocked(f, false)
+	if mb.writing.busy {
+		mb.writing.batch = bp
+	} else {
+		batchPool.Put(bp)
 	}
 }
 
-// batchRun counts the leading text frames of q that fit in one batch frame
-// of at most maxBatch bytes (at least one).
+// batchRun counts the leading frames of q that fit in one batch frame of
+// at most maxBatch bytes (at least one).
 func batchRun(q []outFrame) int {
 	size := len(batchPrefix) + len(batchSuffix)
 	for i, f := range q {
-		if f.kind == frameBinary {
-			return max(i, 1)
-		}
 		size += len(batchElems(f)) + 1
 		if size > maxBatch {
 			return max(i, 1)
@@ -274,7 +384,7 @@ func appendBatch(b []byte, frames []outFrame) []byte {
 
 // batchElems is what f contributes to a batch's frames array.
 func batchElems(f outFrame) []byte {
-	if f.kind == frameBatch {
+	if f.batch {
 		return f.b[len(batchPrefix) : len(f.b)-len(batchSuffix)]
 	}
 	return f.b
@@ -284,7 +394,7 @@ func batchElems(f outFrame) []byte {
 func (mb *member) sendJSON(v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		mb.log.Error("encoding a frame", "err", err)
+		mb.log().Error("encoding a frame", "err", err)
 		return
 	}
 	mb.h.cfg.Metrics.countOut(b, 1)
@@ -295,32 +405,61 @@ func (mb *member) sendJSON(v any) {
 func (mb *member) sendError(id string, err error) {
 	code, msg := errorCode(err)
 	if code == codeInternal {
-		mb.log.Error("request failed", "err", err)
+		mb.log().Error("request failed", "err", err)
 	}
 	mb.h.cfg.Metrics.Errors.WithLabelValues(code).Inc()
 	mb.sendJSON(errorFrame{Kind: kindError, ID: id, Code: code, Message: msg})
 }
 
-// close sends a close frame once. It is safe from any goroutine, melody's
-// handlers included, and takes no lock of the member's (melody may call
-// onError, hence close, from inside a write under sendMu): melody's queue
-// keeps two slots beyond maxInflight for close frames (see New), so the write
-// never finds it full and never blocks. The frame in flight is written
-// first; frames still waiting in the member's queue are dropped: a session
-// closed for 1013 is behind anyway and reconnects with since.
+// closeGrace bounds how long closing a session may take: the close frame
+// gets this long to be written (it waits for the frame being written, if
+// any), and the client this long to answer it. A client that stalled gets
+// its connection cut instead, so no goroutine waits out WriteWait on it.
+const closeGrace = 250 * time.Millisecond
+
+// close ends the session with a close frame, once, from any goroutine,
+// melody's handlers included; it takes no lock of the member's and never
+// blocks (melody may call onError, hence close, from inside a write under
+// sendMu). What waited in the queues is dropped: a session closed for 1013
+// is behind anyway, and one closed for 1001 reconnects elsewhere; both
+// reconnect with since and epoch.
+//
+// The close frame is written with gorilla's WriteControl, beside melody's
+// writer rather than behind it: a close frame queued behind a write that
+// never finishes never arrives (the client would see 1006 after WriteWait).
 func (mb *member) close(code int, reason string) {
 	if !mb.closing.CompareAndSwap(false, true) {
 		return
 	}
 	mb.closeCode.Store(int32(code))
-	switch code {
-	case closeGoingAway:
-		mb.log.Debug("closing session", "code", code, "reason", reason)
-	default:
-		mb.log.Info("closing session", "code", code, "reason", reason)
+	level := slog.LevelInfo
+	if code == closeGoingAway {
+		level = slog.LevelDebug
 	}
+	mb.log().Log(context.Background(), level, "closing session", "code", code, "reason", reason)
 	mb.cancel()
-	_ = mb.s.CloseWithMsg(melody.FormatCloseMessage(code, reason))
+	mb.h.workers.Add(1)
+	go mb.closeConn(code, reason)
+}
+
+// closeConn writes the close frame and makes sure the connection ends
+// within about 2×closeGrace: when the client answers (the read loop ends),
+// or by cutting it.
+func (mb *member) closeConn(code int, reason string) {
+	defer mb.h.workers.Done()
+	conn := mb.s.WebsocketConnection()
+	msg := websocket.FormatCloseMessage(code, reason)
+	if err := conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeGrace)); err != nil {
+		conn.Close() // the writer is stuck on a stalled peer, or the connection is gone
+		return
+	}
+	t := time.NewTimer(closeGrace)
+	defer t.Stop()
+	select {
+	case <-mb.gone:
+	case <-t.C:
+		conn.Close() // the close frame went out; the client never answered
+	}
 }
 
 // sentTotals reports what was queued to the session, for its log line.

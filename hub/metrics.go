@@ -26,6 +26,7 @@ type Metrics struct {
 	Errors            *prometheus.CounterVec // by code
 	Closes            *prometheus.CounterVec // by close code
 	HandshakeRefusals *prometheus.CounterVec // by reason
+	SlowDrops         *prometheus.CounterVec // by reason: lag or bytes
 	FanoutSeconds     prometheus.Histogram
 }
 
@@ -40,7 +41,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m := &Metrics{
 		Sessions:          prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "filehub", Name: "sessions", Help: "WebSocket sessions open now."}),
-		Rooms:             prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "filehub", Name: "rooms", Help: "Rooms with at least one member now."}),
+		Rooms:             prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "filehub", Name: "rooms", Help: "Rooms held now: with members here, or idle and keeping their history."}),
 		Joins:             counter("joins_total", "Sessions that joined a room."),
 		Leaves:            counter("leaves_total", "Sessions that left a room."),
 		FramesIn:          vec("frames_in_total", "Frames received from clients, by kind (invalid: not decodable, unknown: not a known kind).", "kind"),
@@ -53,15 +54,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Errors:            vec("errors_total", "Error frames sent, by protocol code.", "code"),
 		Closes:            vec("closes_total", "Sessions ended, by close code (1006: no close frame).", "code"),
 		HandshakeRefusals: vec("handshake_refusals_total", "WebSocket handshakes refused before the upgrade, by reason.", "reason"),
+		SlowDrops:         vec("slow_consumer_drops_total", "Sessions closed with 1013 for falling behind, by reason (lag: the oldest undelivered frame waited too long; bytes: the queue outgrew its budget).", "reason"),
 		FanoutSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "filehub", Name: "broadcast_fanout_seconds",
-			Help:    "Time to queue one room flush to every member.",
+			Help:    "Time a room's delivery pass took to queue its frames to every member.",
 			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 12), // 1 µs to 4 s
 		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Sessions, m.Rooms, m.Joins, m.Leaves, m.FramesIn, m.FramesOut, m.BytesIn, m.BytesOut,
-			m.Fetches, m.UploadBytes, m.Uploads, m.Errors, m.Closes, m.HandshakeRefusals, m.FanoutSeconds)
+			m.Fetches, m.UploadBytes, m.Uploads, m.Errors, m.Closes, m.HandshakeRefusals, m.SlowDrops, m.FanoutSeconds)
 	}
 	return m
 }

@@ -84,9 +84,10 @@ const (
 	// closeTooBig: a message over limits.message. gorilla/websocket sends it
 	// itself when the read limit trips; listed here for the documentation.
 	closeTooBig = 1009
-	// closeTryAgainLater: the session could not keep up with the room (its
-	// send queue overflowed) and was dropped rather than slowing the room;
-	// reconnect with since and nothing is lost.
+	// closeTryAgainLater: the session fell too far behind (its oldest
+	// undelivered frame waited over Config.MaxLag, or its queue outgrew
+	// Config.QueueBytes) and was dropped rather than slowing the room;
+	// reconnect with since and epoch.
 	closeTryAgainLater = 1013
 )
 
@@ -101,6 +102,7 @@ type (
 	pathRequest   struct{ Path string }
 	chatRequest   struct{ Text string }
 	renameRequest struct{ Name string }
+	whoRequest    struct{ Limit int } // extension: at most Limit members (0: all)
 )
 
 // memberRef identifies a session to the others.
@@ -119,6 +121,7 @@ type limits struct {
 // Event is one entry of a room's feed: who fetched, shared or uploaded what.
 type Event struct {
 	Seq    uint64    `json:"seq"`
+	Prev   uint64    `json:"-"` // the seq of the room's event before this one: how recovery knows none is missing
 	At     time.Time `json:"at"`
 	Who    string    `json:"who"`
 	Action string    `json:"action"`
@@ -133,9 +136,15 @@ type welcomeFrame struct {
 	Room    string      `json:"room"`
 	Count   int         `json:"count"`
 	Members []memberRef `json:"members"`
-	Feed    []Event     `json:"feed"`
-	Limits  limits      `json:"limits"`
-	Version string      `json:"version"`
+	Feed    []Event     `json:"feed"` // never null
+	// Chat is the room's recent chat and snippet frames, as sent; never null.
+	Chat  []json.RawMessage `json:"chat"`
+	Epoch string            `json:"epoch"`
+	// Recovered is set when the join gave since: true only when Epoch is
+	// the join's and Feed holds every event after since.
+	Recovered *bool  `json:"recovered,omitempty"`
+	Limits    limits `json:"limits"`
+	Version   string `json:"version"`
 }
 
 type presenceFrame struct {

@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"bytes"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -9,16 +8,17 @@ import (
 	"time"
 )
 
-// room is one room: its members, its feed history and its outgoing queue.
+// room is one room on this node: its members here, its history, and the
+// queue of what was published to it and waits to be delivered.
 //
-// Broadcasts use group commit: a frame goes out at once when the room is
-// idle; frames broadcast while a flush is under way wait and go out together
-// in the next flush, as one batch frame to sessions that joined with batch=1.
-// With a single publisher no flush is ever under way when the next frame
-// comes (a flush only queues), so a room with batch=1 members that flushed
-// less than Config.BatchDelay ago also waits out the rest of it, on a timer.
-// A quiet room gains no latency, a busy one writes fewer, larger frames, and
-// every session sees the room's frames in one order.
+// Publishing only queues (deliver); a goroutine the room owns (run),
+// started when the queue has work and gone once it is empty, does the
+// fan-out, so a session's read loop, an HTTP handler or an upload's body
+// reader never writes to other sessions. Each pass takes the whole queue,
+// records what belongs to the history, and snapshots the members, under
+// the room's lock; a join, under the same lock, sees exactly the history
+// the earlier passes recorded and receives everything the later ones
+// deliver: nothing twice, nothing missed, welcome first.
 type room struct {
 	h    *Hub
 	name string
@@ -27,34 +27,25 @@ type room struct {
 	members []*member // join order; index kept in pos
 	pos     map[*member]int
 	names   map[string]*member
-	feed    []Event // the last FeedSize events, oldest first
-	queue   [][]byte
-	spare   [][]byte
-	flusher bool // a goroutine is flushing queue
-	shared  bool // a flush may be reading members' array
+	hist    history
+	inbox   []*Message // published, waiting for run
+	spare   []*Message
+	running bool      // run is under way
+	shared  bool      // a pass may be reading members' array
+	removed bool      // no longer in the registry: nothing more is queued
+	idle    time.Time // when the last member left; zero while it has members
 
-	// queued and flushed count the frames ever queued and ever taken by a
-	// flush: a member that joins while frames wait gets only those queued
-	// after its welcome (member.from), never one its welcome already covers.
-	queued, flushed uint64
-	batchers        int       // members that joined with batch=1
-	lastFlush       time.Time // when the last flush started
-	flushTimer      *time.Timer
+	batchers  int       // members that joined with batch=1
+	lastFlush time.Time // when the last pass started
 
 	// Presence coalescing above PresenceThreshold.
 	joined, left int
 	timer        *time.Timer
-	stopped      bool
 }
 
 func newRoom(h *Hub, name string) *room {
-	return &room{h: h, name: name, pos: make(map[*member]int), names: make(map[string]*member)}
-}
-
-func (r *room) empty() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.members) == 0
+	return &room{h: h, name: name, pos: make(map[*member]int), names: make(map[string]*member),
+		hist: history{epoch: randomHex(8)}, idle: h.cfg.Now()}
 }
 
 // snapshot copies the member list.
@@ -64,45 +55,53 @@ func (r *room) snapshot() []*member {
 	return slices.Clone(r.members)
 }
 
-// join adds mb with a name unique in the room, sends it welcome, and tells
-// the room. welcome is queued under the lock, before any broadcast that can
-// include mb, so it is always the session's first frame.
-func (r *room) join(mb *member) {
+// joinLocked adds mb with a name unique in the room and queues its welcome,
+// under the room's lock, so welcome is its first frame and holds exactly
+// the history that no later pass delivers. It returns mb's presence frame
+// for the room, nil when presence is coalesced.
+func (r *room) joinLocked(mb *member) *Message {
 	h := r.h
-	r.mu.Lock()
-	mb.room = r
 	mb.name = r.uniqueName(mb.name, nil)
 	r.names[mb.name] = mb
 	r.pos[mb] = len(r.members)
 	r.members = append(r.members, mb)
-	mb.from = r.queued
+	r.idle = time.Time{}
 	if mb.batch {
 		r.batchers++
 	}
+	feed, recovered := r.hist.after(mb.since, mb.epoch)
 	w := welcomeFrame{
 		Kind:    kindWelcome,
 		You:     memberRef{ID: mb.id, Name: mb.name},
 		Room:    r.name,
 		Count:   len(r.members),
-		Members: r.refsLocked(100),
-		Feed:    r.feedAfterLocked(mb.since),
+		Members: r.refsLocked(welcomeMembers),
+		Feed:    feed,
+		Chat:    slices.Clone(r.hist.chat),
+		Epoch:   r.hist.epoch,
 		Limits:  h.limits(),
 		Version: h.cfg.Version,
 	}
+	if w.Chat == nil {
+		w.Chat = []json.RawMessage{}
+	}
+	if mb.hasSince {
+		w.Recovered = &recovered
+	}
 	mb.sendJSON(w)
-	crowded := r.coalescingLocked(len(r.members))
-	if crowded {
+	if r.coalescingLocked(len(r.members)) {
 		r.joined++
 		r.armTimerLocked()
+		return nil
 	}
-	count := len(r.members)
-	r.mu.Unlock()
-	if !crowded {
-		r.broadcastJSON(presenceFrame{Kind: kindPresence, Event: eventJoin, Who: memberRef{ID: mb.id, Name: mb.name}, Count: count})
-	}
+	return r.h.frame(presenceFrame{Kind: kindPresence, Event: eventJoin, Who: memberRef{ID: mb.id, Name: mb.name}, Count: len(r.members)})
 }
 
-// leave removes mb and tells the room; the last one out removes the room.
+// welcomeMembers bounds the member list of a welcome; who tells the rest.
+const welcomeMembers = 100
+
+// leave removes mb and tells the room. A room left empty stays in the
+// registry with its history until the sweeper retires it.
 func (r *room) leave(mb *member) {
 	r.mu.Lock()
 	i, ok := r.pos[mb]
@@ -125,6 +124,9 @@ func (r *room) leave(mb *member) {
 		r.batchers--
 	}
 	count := len(r.members)
+	if count == 0 {
+		r.idle = r.h.cfg.Now()
+	}
 	who := memberRef{ID: mb.id, Name: mb.name}
 	crowded := r.coalescingLocked(count + 1)
 	if crowded {
@@ -132,12 +134,8 @@ func (r *room) leave(mb *member) {
 		r.armTimerLocked()
 	}
 	r.mu.Unlock()
-	if count == 0 {
-		r.h.removeRoom(r)
-		return
-	}
-	if !crowded {
-		r.broadcastJSON(presenceFrame{Kind: kindPresence, Event: eventLeave, Who: who, Count: count})
+	if !crowded && count > 0 {
+		r.h.publish(r.name, r.h.frame(presenceFrame{Kind: kindPresence, Event: eventLeave, Who: who, Count: count}))
 	}
 }
 
@@ -153,7 +151,7 @@ func (r *room) rename(mb *member, name string) {
 	r.names[mb.name] = mb
 	f := presenceFrame{Kind: kindPresence, Event: eventRename, Who: memberRef{ID: mb.id, Name: mb.name}, Count: len(r.members)}
 	r.mu.Unlock()
-	r.broadcastJSON(f)
+	r.h.publish(r.name, r.h.frame(f))
 }
 
 // uniqueName returns name, or name-2, name-3… if another member has it.
@@ -186,164 +184,22 @@ func (r *room) refsLocked(max int) []memberRef {
 	return refs
 }
 
-// who lists every member, for a who request.
-func (r *room) who() membersFrame {
+// size is how many members the room has on this node.
+func (r *room) size() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return membersFrame{Kind: kindMembers, Count: len(r.members), Members: r.refsLocked(-1)}
+	return len(r.members)
 }
 
-// feedAfterLocked returns the held events with seq > since (all when since is 0).
-func (r *room) feedAfterLocked(since uint64) []Event {
-	i, _ := slices.BinarySearchFunc(r.feed, since+1, func(e Event, s uint64) int {
-		switch {
-		case e.Seq < s:
-			return -1
-		case e.Seq > s:
-			return 1
-		}
-		return 0
-	})
-	return slices.Clone(r.feed[i:])
-}
-
-// record adds e to the feed and broadcasts it. The seq is taken and the
-// frame queued under one lock, so the feed and the room's frames agree on
-// the order.
-func (r *room) record(e Event) {
-	e.At = r.h.cfg.Now().UTC()
+// who lists up to limit members (all when limit <= 0), for a who request;
+// count is always the whole room.
+func (r *room) who(limit int) membersFrame {
 	r.mu.Lock()
-	e.Seq = r.h.seq.Add(1)
-	if len(r.feed) == r.h.cfg.FeedSize {
-		copy(r.feed, r.feed[1:])
-		r.feed = r.feed[:len(r.feed)-1]
+	defer r.mu.Unlock()
+	if limit <= 0 {
+		limit = -1
 	}
-	r.feed = append(r.feed, e)
-	b, err := json.Marshal(feedFrame{Kind: kindFeed, Event: e})
-	if err != nil {
-		r.mu.Unlock()
-		r.h.log.Error("encoding a feed event", "err", err)
-		return
-	}
-	r.enqueueLocked(b)
-}
-
-// broadcastJSON encodes v once and sends it to every member.
-func (r *room) broadcastJSON(v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		r.h.log.Error("encoding a broadcast", "err", err)
-		return
-	}
-	r.mu.Lock()
-	r.enqueueLocked(b)
-}
-
-// enqueueLocked queues frame and flushes the queue, now or (a busy room with
-// batch=1 members) when BatchDelay has passed since the last flush. It
-// unlocks r.mu.
-func (r *room) enqueueLocked(frame []byte) {
-	r.queue = append(r.queue, frame)
-	r.queued++
-	if r.flusher || r.flushTimer != nil {
-		r.mu.Unlock() // the flush under way, or the one scheduled, takes it
-		return
-	}
-	if d := r.h.cfg.BatchDelay; d > 0 && r.batchers > 0 && !r.stopped {
-		if wait := d - time.Since(r.lastFlush); wait > 0 {
-			r.h.workers.Add(1)
-			r.flushTimer = time.AfterFunc(wait, r.flushLater)
-			r.mu.Unlock()
-			return
-		}
-	}
-	r.flushLocked()
-}
-
-// flushLater is the scheduled flush of a busy room.
-func (r *room) flushLater() {
-	defer r.h.workers.Done()
-	r.mu.Lock()
-	r.flushTimer = nil
-	if r.flusher || r.stopped {
-		r.mu.Unlock()
-		return
-	}
-	r.flushLocked()
-}
-
-// flushLocked flushes the queue until it stays empty, outside the lock
-// while it writes. It unlocks r.mu.
-func (r *room) flushLocked() {
-	r.flusher = true
-	for len(r.queue) > 0 {
-		q := r.queue
-		first := r.flushed
-		r.flushed += uint64(len(q))
-		r.lastFlush = time.Now()
-		r.queue = r.spare[:0]
-		// The snapshot shares r.members' array: leave copies it before
-		// writing while shared is set, and join only appends past its end.
-		snap := r.members
-		r.shared = true
-		start := r.lastFlush
-		r.mu.Unlock()
-		r.fanout(q, first, snap)
-		r.h.cfg.Metrics.observeFanout(q, len(snap), time.Since(start))
-		clear(q)
-		r.mu.Lock()
-		r.spare = q[:0]
-	}
-	r.flusher = false
-	r.mu.Unlock()
-}
-
-// fanout writes frames, the room's frames first to first+len(frames)-1, to
-// members, outside the room lock. A batch frame is built once per flush, and
-// only when a member asked for batches.
-func (r *room) fanout(frames [][]byte, first uint64, members []*member) {
-	var batch []byte
-	for _, mb := range members {
-		fs := frames
-		if mb.from > first { // joined while these waited: only what came after its welcome
-			skip := mb.from - first
-			if skip >= uint64(len(frames)) {
-				continue
-			}
-			fs = frames[skip:]
-			if mb.batch && len(fs) > 1 {
-				mb.sendBatch(buildBatch(fs))
-				continue
-			}
-		} else if len(fs) > 1 && mb.batch {
-			if batch == nil {
-				batch = buildBatch(fs)
-			}
-			mb.sendBatch(batch)
-			continue
-		}
-		for _, f := range fs {
-			mb.send(f)
-		}
-	}
-}
-
-func buildBatch(frames [][]byte) []byte {
-	n := len(batchPrefix) + len(batchSuffix) + len(frames)
-	for _, f := range frames {
-		n += len(f)
-	}
-	var b bytes.Buffer
-	b.Grow(n)
-	b.Write(batchPrefix)
-	for i, f := range frames {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(f)
-	}
-	b.Write(batchSuffix)
-	return b.Bytes()
+	return membersFrame{Kind: kindMembers, Count: len(r.members), Members: r.refsLocked(limit)}
 }
 
 // coalescingLocked tells whether presence goes out as count frames: in a
@@ -358,19 +214,21 @@ func (r *room) coalescingLocked(size int) bool {
 
 // armTimerLocked schedules the next count frame of a crowded room.
 func (r *room) armTimerLocked() {
-	if r.timer != nil || r.stopped {
+	if r.timer != nil || r.removed {
 		return
 	}
-	r.h.workers.Add(1)
 	r.timer = time.AfterFunc(r.h.cfg.PresenceInterval, r.flushPresence)
 }
 
 // flushPresence sends the count frame that join and leave held back.
 func (r *room) flushPresence() {
-	defer r.h.workers.Done()
+	if !r.h.enter() {
+		return
+	}
+	defer r.h.exit()
 	r.mu.Lock()
 	r.timer = nil
-	if r.stopped || (r.joined == 0 && r.left == 0) {
+	if r.removed || (r.joined == 0 && r.left == 0) {
 		r.mu.Unlock()
 		return
 	}
@@ -380,20 +238,21 @@ func (r *room) flushPresence() {
 	// nothing to say ends them.
 	r.armTimerLocked()
 	r.mu.Unlock()
-	r.broadcastJSON(f)
+	r.h.publish(r.name, r.h.frame(f))
 }
 
-// stop cancels the presence timer of a room being removed.
-func (r *room) stop() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.stopped = true
-	if r.timer != nil && r.timer.Stop() {
+// retireLocked marks a room leaving the registry; the caller holds h.mu and
+// r.mu and has checked it is empty and idle.
+func (r *room) retireLocked() {
+	r.removed = true
+	if r.timer != nil {
+		r.timer.Stop()
 		r.timer = nil
-		r.h.workers.Done()
 	}
-	if r.flushTimer != nil && r.flushTimer.Stop() {
-		r.flushTimer = nil
-		r.h.workers.Done()
-	}
+}
+
+// retirableLocked tells whether r has nothing left to do on this node: no
+// member, nothing queued, no pass under way. Called with r.mu held.
+func (r *room) retirableLocked() bool {
+	return len(r.members) == 0 && len(r.inbox) == 0 && !r.running
 }

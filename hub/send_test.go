@@ -6,10 +6,12 @@ package hub
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -38,15 +40,15 @@ func (h *Hub) member(t testing.TB, room, name string) *member {
 }
 
 // TestSendOrderAndBatches: frames sent to a session whose socket is full
-// wait in its queue and leave, for a batch=1 session, as batch frames of
-// consecutive text frames; binary frames go alone, in their place; the
-// order is kept, and nothing is nested.
+// wait in its queues and leave, for a batch=1 session, as batch frames of
+// consecutive text frames; text frames keep their order, stream chunks
+// theirs, and text may overtake waiting chunks but nothing is nested.
 func TestSendOrderAndBatches(t *testing.T) {
 	t.Parallel()
 	for _, batch := range []bool{true, false} {
 		t.Run("batch="+strconv.FormatBool(batch), func(t *testing.T) {
 			t.Parallel()
-			th := newTestHub(t, Config{QueueSize: 1000}, nil)
+			th := newTestHub(t, Config{}, nil)
 			q := "room=o&name=c"
 			if batch {
 				q += "&batch=1"
@@ -55,26 +57,29 @@ func TestSendOrderAndBatches(t *testing.T) {
 			mb := th.member(t, "o", "c")
 			const n = 600
 			pad := bytes.Repeat([]byte("x"), 200)
+			texts, chunks := 0, 0
 			for i := range n {
 				if i%50 == 49 {
-					f := binary.BigEndian.AppendUint32(nil, uint32(i))
+					f := binary.BigEndian.AppendUint32(nil, uint32(chunks))
+					chunks++
 					mb.sendBinary(append(f, pad...))
 					continue
 				}
-				mb.send(fmt.Appendf(nil, `{"kind":"chat","text":"%d","pad":"%s"}`, i, pad))
+				mb.send(fmt.Appendf(nil, `{"kind":"chat","text":"%d","pad":"%s"}`, texts, pad))
+				texts++
 			}
-			next, batches := 0, 0
-			for next < n {
+			nextText, nextChunk, batches := 0, 0, 0
+			for nextText < texts || nextChunk < chunks {
 				cl.c.SetReadDeadline(time.Now().Add(readTimeout))
 				typ, data, err := cl.c.ReadMessage()
 				if err != nil {
-					t.Fatalf("after %d of %d: %v", next, n, err)
+					t.Fatalf("after %d texts and %d chunks: %v", nextText, nextChunk, err)
 				}
 				if typ == websocket.BinaryMessage {
-					if got := binary.BigEndian.Uint32(data); int(got) != next {
-						t.Fatalf("binary frame %d, want %d", got, next)
+					if got := binary.BigEndian.Uint32(data); int(got) != nextChunk {
+						t.Fatalf("chunk %d, want %d", got, nextChunk)
 					}
-					next++
+					nextChunk++
 					continue
 				}
 				var f struct {
@@ -101,10 +106,10 @@ func TestSendOrderAndBatches(t *testing.T) {
 					if c.Kind != "chat" {
 						continue // presence
 					}
-					if c.Text != strconv.Itoa(next) {
-						t.Fatalf("chat %s, want %d", c.Text, next)
+					if c.Text != strconv.Itoa(nextText) {
+						t.Fatalf("chat %s, want %d", c.Text, nextText)
 					}
-					next++
+					nextText++
 				}
 			}
 			if batch && batches == 0 {
@@ -130,11 +135,12 @@ func busyMembers(t testing.TB, cfg Config, n int, batch bool) (*Hub, *room, []*m
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := New(store, cfg)
+	t.Cleanup(func() { h.Close(context.Background()) })
 	r := newRoom(h, "busy")
 	mbs := make([]*member, n)
 	for i := range mbs {
 		mb := newMember(h, joinRequest{room: "busy", name: "m" + strconv.Itoa(i), batch: batch})
-		mb.inflight = maxInflight // the writer is busy: frames queue
+		mb.writing.busy = true // frames queue
 		mb.room = r
 		r.pos[mb] = i
 		r.names[mb.name] = mb
@@ -147,59 +153,62 @@ func busyMembers(t testing.TB, cfg Config, n int, batch bool) (*Hub, *room, []*m
 	return h, r, mbs
 }
 
-// drain empties a busy member's queue and returns what it held.
+// drain empties a busy member's text queue and returns what it held.
 func (mb *member) drain() []outFrame {
 	mb.sendMu.Lock()
 	defer mb.sendMu.Unlock()
-	q := mb.queue[mb.head:]
-	mb.queue, mb.head = mb.queue[:0], 0
+	q := slices.Clone(mb.text.pending())
+	mb.text.pop(len(q))
+	mb.queued = 0
+	mb.oldest.Store(0)
 	return q
 }
 
-// TestFanoutAfterWelcome: a member that joined while frames waited for a
-// flush gets only the frames queued after its welcome.
-func TestFanoutAfterWelcome(t *testing.T) {
+// TestFanoutBatches: a pass of several frames reaches a batch=1 member as
+// one batch frame, built once for all of them, and others frame by frame.
+func TestFanoutBatches(t *testing.T) {
 	t.Parallel()
 	for _, batch := range []bool{true, false} {
 		_, r, mbs := busyMembers(t, Config{}, 2, batch)
 		frames := [][]byte{[]byte(`{"kind":"a"}`), []byte(`{"kind":"b"}`), []byte(`{"kind":"c"}`)}
-		mbs[1].from = 11 // joined after the first of frames 10, 11, 12
-		r.fanout(frames, 10, r.members)
-		want := map[*member]string{
-			mbs[0]: `{"kind":"a"}{"kind":"b"}{"kind":"c"}`,
-			mbs[1]: `{"kind":"b"}{"kind":"c"}`,
-		}
+		r.fanout(frames, r.members, time.Now().UnixNano())
+		want := `{"kind":"a"}{"kind":"b"}{"kind":"c"}`
 		if batch {
-			want[mbs[0]] = `{"kind":"batch","frames":[{"kind":"a"},{"kind":"b"},{"kind":"c"}]}`
-			want[mbs[1]] = `{"kind":"batch","frames":[{"kind":"b"},{"kind":"c"}]}`
+			want = `{"kind":"batch","frames":[{"kind":"a"},{"kind":"b"},{"kind":"c"}]}`
 		}
-		for mb, w := range want {
+		var first []byte
+		for _, mb := range mbs {
+			q := mb.drain()
 			var got []byte
-			for _, f := range mb.drain() {
+			for _, f := range q {
 				got = append(got, f.b...)
 			}
-			if string(got) != w {
-				t.Errorf("batch=%v: %s got %s, want %s", batch, mb.name, got, w)
+			if string(got) != want {
+				t.Errorf("batch=%v: %s got %s, want %s", batch, mb.name, got, want)
+			}
+			if batch && first != nil && &q[0].b[0] != &first[0] {
+				t.Errorf("batch=%v: the batch frame was built per member", batch)
+			}
+			if len(q) > 0 {
+				first = q[0].b
 			}
 		}
 	}
 }
 
 // TestBatchBuilding: the writer packs the leading text frames of a queue,
-// splicing room batches, stopping at a binary frame and at maxBatch bytes.
+// splicing room batches, stopping at maxBatch bytes.
 func TestBatchBuilding(t *testing.T) {
 	t.Parallel()
-	text := func(s string) outFrame { return outFrame{b: []byte(s), kind: frameText} }
+	text := func(s string) outFrame { return outFrame{b: []byte(s)} }
 	q := []outFrame{
 		text(`{"k":1}`),
-		{b: buildBatch([][]byte{[]byte(`{"k":2}`), []byte(`{"k":3}`)}), kind: frameBatch},
+		{b: buildBatch([][]byte{[]byte(`{"k":2}`), []byte(`{"k":3}`)}), batch: true},
 		text(`{"k":4}`),
-		{b: []byte{0, 0, 0, 1}, kind: frameBinary},
-		text(`{"k":5}`),
 	}
 	n := batchRun(q)
 	if n != 3 {
-		t.Fatalf("batchRun = %d, want 3 (up to the binary frame)", n)
+		t.Fatalf("batchRun = %d, want 3", n)
 	}
 	got := string(appendBatch(nil, q[:n]))
 	if want := `{"kind":"batch","frames":[{"k":1},{"k":2},{"k":3},{"k":4}]}`; got != want {

@@ -34,26 +34,51 @@ func (h *Hub) startStream(mb *member, id string, f *os.File, info files.Info) er
 	for range h.cfg.Window {
 		st.free <- nil // a token; the buffer is allocated on first use
 	}
+	if mb.streams == nil {
+		mb.streams = make(map[uint32]*stream)
+	}
 	mb.streams[st.n] = st
 	mb.streamMu.Unlock()
 
 	mb.sendJSON(fileStartFrame{Kind: kindFileStart, ID: id, Stream: st.n, fileMeta: metaOf(info)})
-	h.workers.Add(1)
-	go func() {
-		defer h.workers.Done()
+	started := h.goWorker(func() {
 		defer f.Close()
 		defer mb.endStream(st.n)
 		sum, err := h.pump(mb, st, f, info.Size)
+		if err == nil || !errors.Is(err, errStreamGone) {
+			// Text frames overtake waiting chunks (see member.send): the
+			// end, or the error, goes once every chunk has been written.
+			if derr := h.drain(mb, st); derr != nil {
+				err = derr
+			}
+		}
 		switch {
 		case err == nil:
 			h.cfg.Metrics.Fetches.WithLabelValues(viaWS).Inc()
 			mb.sendJSON(fileEndFrame{Kind: kindFileEnd, ID: id, Stream: st.n, SHA256: sum})
-			mb.room.record(Event{Who: mb.ref().Name, Action: actionFetch, Path: info.Path, Via: viaWS, Bytes: info.Size})
+			h.recordWS(mb, actionFetch, info)
 		case errors.Is(err, errStreamGone):
 		default:
 			mb.sendError(id, err)
 		}
-	}()
+	})
+	if !started { // the hub is stopping
+		f.Close()
+		mb.endStream(st.n)
+	}
+	return nil
+}
+
+// drain waits until every chunk of st has been written: all Window buffers
+// are back.
+func (h *Hub) drain(mb *member, st *stream) error {
+	for range h.cfg.Window {
+		select {
+		case <-st.free:
+		case <-mb.ctx.Done():
+			return errStreamGone
+		}
+	}
 	return nil
 }
 

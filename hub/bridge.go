@@ -1,0 +1,66 @@
+package hub
+
+// The bridge from plain HTTP to the rooms: fetches and uploads made over
+// HTTP appear in the feed of the room of the page that made them. files
+// calls these through the hooks main.go gives its handler; they only
+// publish, so a download or an upload never waits for a room's fan-out.
+
+import (
+	"net/http"
+
+	"filehub/files"
+)
+
+// RecordFetch puts an HTTP fetch of path (bytes long) in the feed: in the
+// room of the session whose page made it, when its browser cookie names a
+// live session, otherwise in the default room as "anonymous (ADDRESS)".
+func (h *Hub) RecordFetch(r *http.Request, path string, bytes int64) {
+	h.cfg.Metrics.Fetches.WithLabelValues(viaHTTP).Inc()
+	room, who := h.attribute(r)
+	h.publish(room, &Message{Event: &Event{Who: who.Name, Action: actionFetch, Path: path, Via: viaHTTP, Bytes: bytes, At: h.cfg.Now().UTC()}})
+}
+
+// attribute finds who made an HTTP request, and the room to tell: the
+// newest session that joined with the request's browser cookie, else the
+// default room and the client's address.
+func (h *Hub) attribute(r *http.Request) (room string, who memberRef) {
+	var mb *member
+	if c, err := r.Cookie(browserCookie); err == nil {
+		h.bmu.Lock()
+		if list := h.browsers[c.Value]; len(list) > 0 {
+			mb = list[len(list)-1] // joined: its room is set and never changes
+		}
+		h.bmu.Unlock()
+	}
+	if mb == nil {
+		return h.cfg.DefaultRoom, memberRef{Name: "anonymous (" + remoteHost(r) + ")"}
+	}
+	return mb.room.name, mb.ref()
+}
+
+// RecordUpload tells the room of the uploader (or the default room) that an
+// upload finished, and puts it in the feed.
+func (h *Hub) RecordUpload(r *http.Request, res files.PutResult) {
+	h.cfg.Metrics.Uploads.WithLabelValues("finished").Inc()
+	h.cfg.Metrics.UploadBytes.Add(float64(res.Size))
+	room, who := h.attribute(r)
+	h.publishFrame(room, uploadFinishFrame{Kind: kindUploadFinish, By: who, Path: res.Path, Size: res.Size, SHA256: res.SHA256})
+	h.publish(room, &Message{Event: &Event{Who: who.Name, Action: actionUpload, Path: res.Path, Via: viaHTTP, Bytes: res.Size, At: h.cfg.Now().UTC()}})
+}
+
+// RecordUploadProgress tells the room of the uploader (or the default room)
+// how far an upload of path got: received of size bytes (-1: unknown).
+// files throttles the calls, a few a second per upload; nothing goes to
+// the feed, which keeps only finished actions.
+func (h *Hub) RecordUploadProgress(r *http.Request, path string, received, size int64) {
+	room, who := h.attribute(r)
+	h.publishFrame(room, uploadProgressFrame{Kind: kindUploadProgress, By: who, Path: path, Received: received, Size: size})
+}
+
+// RecordUploadAbort tells the room of the uploader (or the default room)
+// that an upload it saw start will not finish, with a one-word reason.
+func (h *Hub) RecordUploadAbort(r *http.Request, path string, received int64, err error) {
+	h.cfg.Metrics.Uploads.WithLabelValues("aborted").Inc()
+	room, who := h.attribute(r)
+	h.publishFrame(room, uploadAbortFrame{Kind: kindUploadAbort, By: who, Path: path, Received: received, Reason: abortReason(err)})
+}

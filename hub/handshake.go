@@ -1,0 +1,226 @@
+package hub
+
+// The handshake: what a join must carry, checked before the upgrade so that
+// a refusal is an HTTP status with a JSON body a page can read.
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+)
+
+// joinRequest is what the handshake validated.
+type joinRequest struct {
+	room, name, browser, remote string
+	since                       uint64
+	hasSince                    bool
+	epoch                       string
+	batch                       bool
+}
+
+// ServeHTTP validates the handshake (room, name, since, epoch, token, origin) and
+// answers a refusal with an HTTP status and a JSON body before any upgrade,
+// so that a page can tell a refusal from an outage.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req, status, code, msg := h.validate(r)
+	if status != 0 {
+		h.log.Debug("handshake refused", "status", status, "code", code, "remote", r.RemoteAddr)
+		h.cfg.Metrics.HandshakeRefusals.WithLabelValues(refusalReason(status)).Inc()
+		writeRefusal(w, status, code, msg)
+		return
+	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		h.cfg.Metrics.HandshakeRefusals.WithLabelValues("not_websocket").Inc()
+		writeRefusal(w, http.StatusUpgradeRequired, codeBadRequest, "this URL takes a WebSocket handshake")
+		return
+	}
+	if req.browser == "" {
+		req.browser = randomHex(16)
+	}
+	// Set on the 101 response: the page's later HTTP fetches and plain
+	// links carry it, and RecordFetch names them after this session.
+	http.SetCookie(w, &http.Cookie{
+		Name: browserCookie, Value: req.browser, Path: "/",
+		HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		// X-Forwarded-Proto is only present when a trusted proxy set it.
+		Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
+	})
+	mb := newMember(h, req)
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		h.cfg.Metrics.HandshakeRefusals.WithLabelValues("shutting_down").Inc()
+		writeRefusal(w, http.StatusServiceUnavailable, codeInternal, "server is shutting down")
+		return
+	}
+	h.sessions.Add(1)
+	h.mu.Unlock()
+	// The session runs on a goroutine of the hub's, and this handler returns
+	// as soon as the connection is upgraded: net/http then lets go of its
+	// serving goroutine (and that goroutine's deep stack) and of the
+	// response, instead of keeping them for the session's whole life, which
+	// is what melody's blocking HandleRequest would do. w is not touched
+	// after the upgrade, so returning is safe; until then we wait.
+	go func() {
+		defer h.sessions.Done()
+		defer mb.upgradeDone() // the upgrade failed: onConnect never ran
+		if err := h.m.HandleRequestWithKeys(w, r, map[string]any{memberKey: mb}); err != nil {
+			h.log.Debug("upgrade failed", "err", err, "remote", r.RemoteAddr)
+		}
+	}()
+	<-mb.upgraded
+}
+
+// refusalReason is the metrics label of a refused handshake.
+func refusalReason(status int) string {
+	switch status {
+	case http.StatusForbidden:
+		return "origin"
+	case http.StatusUnauthorized:
+		return "token"
+	}
+	return "bad_request"
+}
+
+func writeRefusal(w http.ResponseWriter, status int, code, msg string) {
+	var body refusal
+	body.Error.Code, body.Error.Message = code, msg
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func (h *Hub) validate(r *http.Request) (req joinRequest, status int, code, msg string) {
+	q := r.URL.Query()
+	if !h.originAllowed(r) {
+		return req, http.StatusForbidden, codeForbidden, "cross-site origin refused"
+	}
+	if h.cfg.Token != "" && !h.tokenOK(r) {
+		return req, http.StatusUnauthorized, codeUnauth, "a valid token is required"
+	}
+	req.room = q.Get("room")
+	if req.room == "" {
+		req.room = h.cfg.DefaultRoom
+	}
+	if !validRoom(req.room) {
+		return req, http.StatusBadRequest, codeBadRequest, "room must be 1-64 of A-Z a-z 0-9 . _ -"
+	}
+	var ok bool
+	if req.name, ok = cleanName(q.Get("name")); !ok {
+		return req, http.StatusBadRequest, codeBadRequest, "name must be 1-32 printable characters"
+	}
+	if req.name == "" {
+		req.name = "guest-" + randomHex(2)
+	}
+	if s := q.Get("since"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return req, http.StatusBadRequest, codeBadRequest, "since must be a feed seq"
+		}
+		req.since, req.hasSince = n, true
+	}
+	req.epoch = q.Get("epoch")
+	if !validEpoch(req.epoch) {
+		return req, http.StatusBadRequest, codeBadRequest, "epoch must be the epoch of a welcome"
+	}
+	req.batch = q.Get("batch") == "1"
+	req.remote = remoteHost(r)
+	if c, err := r.Cookie(browserCookie); err == nil && len(c.Value) == 32 && isHex(c.Value) {
+		req.browser = c.Value
+	}
+	return req, 0, "", ""
+}
+
+func (h *Hub) tokenOK(r *http.Request) bool {
+	got := r.URL.Query().Get("token")
+	if a := r.Header.Get("Authorization"); got == "" && strings.HasPrefix(a, "Bearer ") {
+		got = strings.TrimPrefix(a, "Bearer ")
+	}
+	if c, err := r.Cookie(tokenCookie); got == "" && err == nil {
+		got = c.Value
+	}
+	return subtle.ConstantTimeCompare([]byte(got), []byte(h.cfg.Token)) == 1
+}
+
+// originAllowed accepts requests without Origin (non-browser clients), the
+// server's own origin, and the configured list.
+func (h *Hub) originAllowed(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	return slices.ContainsFunc(h.cfg.AllowOrigins, func(a string) bool {
+		return a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), o)
+	})
+}
+
+// validEpoch accepts what history epochs are made of (any node's: hex, or
+// digits), up to 64 characters; "" means none was given.
+func validEpoch(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func validRoom(s string) bool {
+	if len(s) < 1 || len(s) > 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// cleanName trims s and checks it is at most 32 printable characters; an
+// empty result is valid and means "pick a default".
+func cleanName(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > 32 {
+		return "", false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// remoteHost is the client's address without its port: RemoteAddr, which
+// the middleware has set to the client a trusted proxy saw.
+func remoteHost(r *http.Request) string {
+	addr := r.RemoteAddr
+	if i := strings.LastIndexByte(addr, ':'); i > 0 {
+		addr = addr[:i]
+	}
+	return strings.Trim(addr, "[]")
+}

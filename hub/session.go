@@ -1,0 +1,122 @@
+package hub
+
+// A session's life: joining its room once upgraded, leaving it, and what
+// melody reports on the way.
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/olahol/melody"
+)
+
+// memberOf is the one way back from a melody session to its member.
+func memberOf(s *melody.Session) *member {
+	v, _ := s.Get(memberKey)
+	m, _ := v.(*member)
+	return m
+}
+
+// onConnect joins the new session to its room. It runs on the session's
+// goroutine before melody reads a message, so the welcome, queued here, is
+// the session's first frame whatever it sends.
+func (h *Hub) onConnect(s *melody.Session) {
+	mb := memberOf(s)
+	mb.s = s
+	defer mb.upgradeDone()
+	// Nothing reads the request again; melody would keep it, and its
+	// headers, for the session's whole life.
+	s.Request = nil
+	h.mu.Lock()
+	r := h.roomLocked(mb.roomName)
+	if r == nil {
+		h.mu.Unlock()
+		// Its upgrade was under way when Shutdown took the member list:
+		// it gets the same 1001, not melody's bare close at the deadline.
+		mb.close(closeGoingAway, "server shutting down")
+		return
+	}
+	mb.room = r
+	r.mu.Lock()
+	presence := r.joinLocked(mb) // under h.mu: the room cannot be retired meanwhile
+	name := mb.name
+	r.mu.Unlock()
+	h.mu.Unlock()
+	// Only now, with its room and name, may HTTP fetches be put to its name.
+	h.bmu.Lock()
+	h.browsers[mb.browser] = append(h.browsers[mb.browser], mb)
+	h.bmu.Unlock()
+	h.publish(r.name, presence)
+	h.cfg.Metrics.Sessions.Inc()
+	h.cfg.Metrics.Joins.Inc()
+	mb.log().Info("session open", "name", name, "remote", mb.remote)
+}
+
+func (h *Hub) onDisconnect(s *melody.Session) {
+	mb := memberOf(s)
+	mb.cancel()
+	close(mb.gone)
+	if mb.room == nil { // closed at connect: it never joined
+		return
+	}
+	h.bmu.Lock()
+	list := slices.DeleteFunc(h.browsers[mb.browser], func(x *member) bool { return x == mb })
+	if len(list) == 0 {
+		delete(h.browsers, mb.browser)
+	} else {
+		h.browsers[mb.browser] = list
+	}
+	h.bmu.Unlock()
+	name := mb.ref().Name
+	mb.room.leave(mb)
+	code := int(mb.closeCode.Load())
+	if code == 0 {
+		code = websocket.CloseAbnormalClosure // ended without a close frame
+	}
+	h.cfg.Metrics.Sessions.Dec()
+	h.cfg.Metrics.Leaves.Inc()
+	h.cfg.Metrics.Closes.WithLabelValues(closeLabel(code)).Inc()
+	framesOut, bytesOut := mb.sentTotals()
+	level := slog.LevelInfo
+	if code == websocket.CloseNormalClosure || code == websocket.CloseGoingAway {
+		level = slog.LevelDebug // expected: a page closed, or the server is stopping
+	}
+	mb.log().Log(context.Background(), level, "session closed", "name", name,
+		"duration", h.cfg.Now().Sub(mb.joined).Round(time.Millisecond),
+		"frames_in", mb.framesIn.Load(), "bytes_in", mb.bytesIn.Load(), "frames_out", framesOut, "bytes_out", bytesOut, "close_code", code)
+}
+
+func (h *Hub) onError(s *melody.Session, err error) {
+	mb := memberOf(s)
+	if mb == nil {
+		return
+	}
+	switch {
+	case errors.Is(err, melody.ErrMessageBufferFull):
+		// member.send never hands melody a second frame, so this means a
+		// frame was written past that accounting: treat it as overflow.
+		mb.close(closeTryAgainLater, "send queue overflow")
+	case errors.Is(err, websocket.ErrReadLimit):
+		mb.closeCode.Store(closeTooBig) // gorilla has sent the 1009 itself
+		mb.log().Info("message over the limit", "limit", h.cfg.MaxMessage)
+	case errors.As(err, new(*websocket.CloseError)):
+		var ce *websocket.CloseError
+		errors.As(err, &ce)
+		mb.closeCode.CompareAndSwap(0, int32(ce.Code)) // the peer closed first
+	case errors.Is(err, melody.ErrWriteClosed), errors.Is(err, websocket.ErrCloseSent):
+	default:
+		mb.log().Debug("session error", "err", err)
+	}
+}
+
+func (h *Hub) onSent(s *melody.Session, _ []byte) { memberOf(s).sent() }
+
+func (h *Hub) onSentBinary(s *melody.Session, frame []byte) {
+	mb := memberOf(s)
+	mb.sent()
+	mb.chunkSent(frame)
+}
