@@ -195,12 +195,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("-root: %w", err)
 	}
 	defer store.Close()
+	hubMetrics := hub.NewMetrics(reg)
+	// No Token: the gate below is the only keeper of the token, for /ws
+	// and /_/echo as for every other door.
 	h = hub.New(store, hub.Config{
-		Token:        o.token,
 		AllowOrigins: o.allowOrigins,
 		Version:      version(),
 		Logger:       log.With("component", "hub"),
-		Metrics:      hub.NewMetrics(reg),
+		Metrics:      hubMetrics,
 		Rate:         rate.Limit(o.rate),         // zero: the hub's default
 		Burst:        int(math.Ceil(2 * o.rate)), // zero: the hub's default
 	})
@@ -212,6 +214,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	var ready atomic.Bool
 	handler := routes(routeDeps{store: store, hub: h, echo: echo, ready: &ready, metrics: metricsHandler(o.metrics, reg), pprof: o.pprof})
+	if o.token != "" {
+		refusals := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "filehub", Name: "token_refusals_total",
+			Help: "Requests refused by the access-token gate, by reason (token: missing or wrong; rate_limited: the client's network is locked out; origin: a cross-site WebSocket).",
+		}, []string{"reason"})
+		reg.MustRegister(refusals)
+		handler = newTokenGate(gateConfig{
+			Token:        o.token,
+			AllowOrigins: o.allowOrigins,
+			Login:        web.Login,
+			Logger:       log.With("component", "gate"),
+			OnRefuse: func(r *http.Request, reason string) {
+				refusals.WithLabelValues(reason).Inc()
+				if r.URL.Path == "/ws" { // the hub's own count of refused joins, which no longer sees these
+					hubMetrics.HandshakeRefusals.WithLabelValues(reason).Inc()
+				}
+			},
+		}).wrap(handler)
+	}
+	// Outside the gate: a cross-site form must not spend a visitor's tries
+	// at the login form, nor lock them out.
 	cop := http.NewCrossOriginProtection() // refuses cross-site PUT and POST from browsers
 	for _, origin := range o.allowOrigins {
 		if origin != "*" {
@@ -221,9 +244,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	handler = cop.Handler(handler)
-	if o.token != "" {
-		handler = newTokenGate(o.token, web.Login, log).wrap(handler)
-	}
 	handler = trustProxies(proxies, accessLog(log.With("component", "http"), handler))
 	srv := &http.Server{
 		Handler:           handler,
