@@ -1,7 +1,8 @@
 package main
 
 // End-to-end tests of the server's doors: the access token on every way in,
-// the lockout of wrong tokens, and the login form's redirect. run() itself on a loopback port, real
+// the lockout of wrong tokens, the Host guard against DNS rebinding, and
+// the login form's redirect. run() itself on a loopback port, real
 // http.Clients and gorilla dials, raw TCP where a request must be odd.
 // Other client addresses are real too: on Linux all of 127.0.0.0/8 is
 // loopback, so a client can connect from 127.0.0.2; whole networks
@@ -492,6 +493,135 @@ func TestLoginNext(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != tc.want {
 				t.Fatalf("next %q: %d to %q, want 303 to %q", tc.next, resp.StatusCode, resp.Header.Get("Location"), tc.want)
+			}
+		})
+	}
+}
+
+// TestHostGuard: a server on a loopback address answers only loopback
+// names and the -allow-host ones (DNS rebinding: a page of
+// attacker.example that resolves its own name to 127.0.0.1 sends Host and
+// Origin attacker.example, same-origin as far as its browser knows); the
+// others get 421, over HTTP and WebSocket alike, before the token.
+func TestHostGuard(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, labDir(t), "-token", "right-token")
+	testHosts(t, ts, false)
+}
+
+// TestHostGuardAllowHost: -allow-host adds names and addresses, exactly.
+func TestHostGuardAllowHost(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, labDir(t), "-token", "right-token", "-allow-host", "files.example.org,192.0.2.7")
+	testHosts(t, ts, true)
+}
+
+// testHosts asks ts for a file and a WebSocket with each Host, the
+// WebSocket also with an Origin that matches it, as a rebinding page's
+// would; ts was started with -allow-host files.example.org,192.0.2.7 when
+// allowing.
+func testHosts(t *testing.T, ts *testServer, allowing bool) {
+	_, port, _ := net.SplitHostPort(ts.Addr)
+	tests := []struct {
+		host  string
+		plain int // without -allow-host: 200 (and 101 for the WebSocket) or 421
+		allow int // with -allow-host files.example.org,192.0.2.7
+	}{
+		{"127.0.0.1:" + port, 200, 200},
+		{"localhost:" + port, 200, 200},
+		{"localhost", 200, 200},
+		{"LocalHost:" + port, 200, 200},
+		{"localhost.:" + port, 200, 200},
+		{"app.localhost:" + port, 200, 200},
+		{"[::1]:" + port, 200, 200},
+		{"[::ffff:127.0.0.1]:" + port, 200, 200},
+		{"127.1.2.3:80", 200, 200},
+		{"attacker.example:" + port, 421, 421},
+		{"attacker.example", 421, 421},
+		{"localhost.attacker.example:" + port, 421, 421},
+		{"127.0.0.1.attacker.example:" + port, 421, 421},
+		{"localhostx:" + port, 421, 421},
+		{"192.168.1.5:" + port, 421, 421},
+		{"[::2]:" + port, 421, 421},
+		{"0.0.0.0:" + port, 421, 421},
+		{"files.example.org", 421, 200},
+		{"Files.Example.Org:443", 421, 200},
+		{"sub.files.example.org", 421, 421},
+		{"192.0.2.7:" + port, 421, 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.host, func(t *testing.T) {
+			t.Parallel()
+			want := tc.plain
+			if allowing {
+				want = tc.allow
+			}
+			req := mustRequest(t, "GET", ts.URL+"/myfile1.txt")
+			req.Host = tc.host
+			req.Header = bearer("right-token")
+			if a := httpFrom(t, "", req); a.status != want {
+				t.Fatalf("GET with Host %q: %d, want %d", tc.host, a.status, want)
+			}
+			h := http.Header{"Host": {tc.host}, "Origin": {"http://" + tc.host}}
+			h.Set("Authorization", "Bearer right-token")
+			if want == 200 {
+				want = 101
+			}
+			if a := wsFrom(t, "", "ws://"+ts.Addr+"/ws?name=rebind", h); a.status != want {
+				t.Fatalf("WebSocket with Host and Origin %q: %d %q, want %d", tc.host, a.status, a.body, want)
+			}
+		})
+	}
+}
+
+// TestHostGuardRaw: odd requests over raw TCP. A request without Host
+// names no loopback host; a refused Host spends no token try.
+func TestHostGuardRaw(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, labDir(t), "-token", "right-token")
+	raw := func(req string) int {
+		conn, err := net.Dial("tcp", ts.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(readTimeout))
+		io.WriteString(conn, req)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", req, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := raw("GET /myfile1.txt HTTP/1.0\r\nAuthorization: Bearer right-token\r\n\r\n"); got != 421 {
+		t.Fatalf("HTTP/1.0 without Host: %d, want 421", got)
+	}
+	for i := range 20 {
+		req := fmt.Sprintf("GET /ws?token=guess%d HTTP/1.1\r\nHost: attacker.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
+			"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", i)
+		if got := raw(req); got != 421 {
+			t.Fatalf("rebinding join %d: %d, want 421", i, got)
+		}
+	}
+	if got := raw("GET /myfile1.txt HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer guess\r\n\r\n"); got != 401 {
+		t.Fatalf("a wrong token after 20 refused Hosts: %d, want 401 (the 421s spent no try)", got)
+	}
+}
+
+// TestHostGuardOnlyOnLoopback: a server on every interface, or told to
+// allow any Host, answers any Host as before.
+func TestHostGuardOnlyOnLoopback(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"-addr", ":0"}, {"-allow-host", "*"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			t.Parallel()
+			ts := startServer(t, labDir(t), args...)
+			_, port, _ := net.SplitHostPort(ts.Addr)
+			req := mustRequest(t, "GET", "http://127.0.0.1:"+port+"/myfile1.txt")
+			req.Host = "attacker.example:" + port
+			if a := httpFrom(t, "", req); a.status != 200 {
+				t.Fatalf("Host attacker.example: %d, want 200", a.status)
 			}
 		})
 	}

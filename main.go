@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -59,6 +60,7 @@ type options struct {
 	printVersion                           bool
 	maxUpload                              byteSize
 	allowOrigins, trustedProxies           listFlag
+	allowHosts                             listFlag
 	drain                                  time.Duration
 	pprof                                  bool
 	rate                                   float64
@@ -91,6 +93,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.Var(&o.maxUpload, "max-upload", "largest upload, in bytes or with a unit: 512MiB, 1GiB (FILEHUB_MAX_UPLOAD; default 1GiB)")
 	fs.BoolVar(&o.showHidden, "show-hidden", envBool("SHOW_HIDDEN", false), "serve dotfiles such as .env and .git (FILEHUB_SHOW_HIDDEN)")
 	fs.StringVar(&o.token, "token", env("TOKEN", ""), "require this access token on every request; browsers are asked once and keep it in a cookie (FILEHUB_TOKEN)")
+	fs.Var(&o.allowHosts, "allow-host", "a Host name to answer besides localhost when listening on a loopback address (behind a proxy: its public name), or * for any; repeat or comma-separate (FILEHUB_ALLOW_HOST)")
 	fs.Var(&o.allowOrigins, "allow-origin", "a cross-site origin allowed to join, e.g. https://example.org; repeat or comma-separate; * for any (FILEHUB_ALLOW_ORIGIN)")
 	fs.StringVar(&o.logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (FILEHUB_LOG_LEVEL)")
 	fs.StringVar(&o.logFormat, "log-format", env("LOG_FORMAT", "text"), "text or json (FILEHUB_LOG_FORMAT)")
@@ -113,6 +116,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	if v := getenv("FILEHUB_TRUSTED_PROXY"); v != "" {
 		_ = o.trustedProxies.Set(v)
 	}
+	if v := getenv("FILEHUB_ALLOW_HOST"); v != "" {
+		_ = o.allowHosts.Set(v)
+	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -121,6 +127,13 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return o, errors.New("-tls-cert and -tls-key go together")
+	}
+	for i, h := range o.allowHosts {
+		n, err := normHost(h)
+		if err != nil {
+			return o, fmt.Errorf("-allow-host: %w", err)
+		}
+		o.allowHosts[i] = n
 	}
 	return o, nil
 }
@@ -244,6 +257,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	handler = cop.Handler(handler)
+	bound := ln.Addr().(*net.TCPAddr)
+	guarded := bound.IP.IsLoopback() && !slices.Contains(o.allowHosts, "*")
+	if guarded {
+		handler = hostGuard(o.allowHosts, log.With("component", "http"), handler)
+		if len(proxies) > 0 && len(o.allowHosts) == 0 {
+			log.Warn("listening on loopback behind a proxy: requests for the proxy's public name get 421 until it is given with -allow-host")
+		}
+	}
 	handler = trustProxies(proxies, accessLog(log.With("component", "http"), handler))
 	srv := &http.Server{
 		Handler:           handler,
@@ -261,7 +282,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		scheme = "https"
 	}
 	fmt.Fprintf(stdout, "filehub serving %s at %s://%s/\n", o.root, scheme, ln.Addr())
-	log.Info("listening", "addr", ln.Addr().String(), "root", o.root, "uploads", o.upload && !o.readOnly, "tls", o.tlsCert != "")
+	log.Info("listening", "addr", ln.Addr().String(), "root", o.root, "uploads", o.upload && !o.readOnly, "tls", o.tlsCert != "",
+		"token", o.token != "", "host_guard", guarded)
 
 	serveErr := make(chan error, 1)
 	go func() {

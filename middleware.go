@@ -1,8 +1,8 @@
 package main
 
-// HTTP middleware: trusted proxies and the access log (the access token is
-// in gate.go). None of it knows files, hub or web; main.go puts it in front
-// of the routes.
+// HTTP middleware: trusted proxies, the access log and the Host guard (the
+// access token is in gate.go). None of it knows files, hub or web; main.go
+// puts it in front of the routes.
 
 import (
 	"bufio"
@@ -131,6 +131,108 @@ func (w *recorder) Flush() {
 }
 
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// hostGuard answers 421 Misdirected Request to any request whose Host is
+// not a loopback name or address, nor one of allow. main puts it in front
+// of everything when the server listens on a loopback address: a web page
+// that rebinds its own DNS name to 127.0.0.1 (DNS rebinding) then reaches
+// this server from the victim's browser as "same origin", with Host and
+// Origin both naming the attacker's site; only the Host tells it apart.
+// A server listening on other addresses is meant to be reached by names
+// that cannot be known here, so it gets no guard.
+func hostGuard(allow []string, log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hostAllowed(r.Host, allow) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		log.Info("host refused: this server answers only loopback names and -allow-host ones", "host", r.Host, "remote", r.RemoteAddr)
+		plain(w, http.StatusMisdirectedRequest, "421 misdirected request: this server answers only localhost names; "+
+			"start it with -allow-host NAME to allow another")
+	})
+}
+
+// hostAllowed reports whether host (a Host header: name or address, with
+// an optional port) is a loopback name or address, or a name of allow.
+// A name that ends in .localhost always resolves to loopback (RFC 6761), so
+// no one else can own it; an IP literal involves no DNS, so it cannot be
+// rebound, but only a loopback one reaches a loopback listener honestly.
+func hostAllowed(host string, allow []string) bool {
+	name := hostName(host)
+	if name == "" {
+		return false
+	}
+	if a, err := netip.ParseAddr(name); err == nil {
+		if a.Unmap().IsLoopback() {
+			return true
+		}
+		name = a.String() // as -allow-host keeps addresses
+	} else if name == "localhost" || strings.HasSuffix(name, ".localhost") {
+		return true
+	}
+	for _, a := range allow {
+		if a == "*" || a == name {
+			return true
+		}
+	}
+	return false
+}
+
+// hostName is the lower-case name or address of a Host header, without
+// port, brackets or a final dot; "" when there is none.
+func hostName(host string) string {
+	if strings.HasPrefix(host, "[") {
+		end := strings.IndexByte(host, ']')
+		if end < 0 {
+			return ""
+		}
+		rest := host[end+1:]
+		if rest != "" && (rest[0] != ':' || !allDigits(rest[1:])) {
+			return ""
+		}
+		host = host[1:end]
+	} else if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host, ':') == i {
+		if !allDigits(host[i+1:]) {
+			return ""
+		}
+		host = host[:i]
+	}
+	return strings.ToLower(strings.TrimSuffix(host, "."))
+}
+
+func allDigits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// normHost accepts "*", a host name or an IP address (no port: any port is
+// allowed), and returns it as the Host guard compares it: lower case, no
+// final dot, an address in its canonical form.
+func normHost(s string) (string, error) {
+	if s == "*" {
+		return s, nil
+	}
+	h := strings.ToLower(strings.TrimSuffix(s, "."))
+	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")); err == nil {
+		return a.String(), nil
+	}
+	labels := strings.Split(h, ".")
+	ok := len(h) > 0 && len(h) <= 253
+	for _, l := range labels {
+		ok = ok && len(l) > 0 && len(l) <= 63 && l[0] != '-' && l[len(l)-1] != '-'
+		for _, c := range []byte(l) {
+			ok = ok && ('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_')
+		}
+	}
+	if !ok {
+		return "", fmt.Errorf("%q is not a host name such as files.example.org (without a port: any port is allowed)", s)
+	}
+	return h, nil
+}
 
 // isHTTPS tells whether the client reached us over TLS, directly or
 // through a trusted proxy (trustProxies deletes the header otherwise).
