@@ -3,15 +3,18 @@ package main
 // Tests of the command line as a person meets it: main() itself in a child
 // process (the test binary run again, as os/exec's own tests do) for exit
 // statuses and exact output; run() on a loopback port for what the
-// settings do.
+// settings do; /_/info and the addresses printed at start.
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -307,6 +310,129 @@ func TestFolderArgument(t *testing.T) {
 			req, _ := http.NewRequest("PUT", ts.URL+"/up-"+strconv.Itoa(len(args))+"-"+strconv.FormatInt(time.Now().UnixNano(), 36), strings.NewReader("x"))
 			if a := httpFrom(t, "", req); a.status != 201 {
 				t.Fatalf("PUT: %d, want 201 (-upload lost?)", a.status)
+			}
+		})
+	}
+}
+
+// TestInfo: /_/info names the folder and, on a loopback address, lists no
+// network URL; it is behind the token like the other endpoints.
+func TestInfo(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "Holiday photos")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, dir, "-token", "right-token")
+	if resp, _ := httpGet(t, nil, ts.URL+"/_/info"); resp.StatusCode != 401 {
+		t.Fatalf("/_/info without the token: %d, want 401", resp.StatusCode)
+	}
+	req := mustRequest(t, "GET", ts.URL+"/_/info")
+	req.Header = bearer("right-token")
+	a := httpFrom(t, "", req)
+	if a.status != 200 || a.header.Get("Content-Type") != "application/json" ||
+		strings.TrimSpace(string(a.body)) != `{"folder":"Holiday photos","urls":[]}` {
+		t.Fatalf("/_/info: %d %s %s", a.status, a.header.Get("Content-Type"), a.body)
+	}
+}
+
+// lanAddrs lists this machine's addresses that others can reach, as the
+// test sees them: neither loopback nor link-local.
+func lanAddrs(t *testing.T) (v4, v6 []string) {
+	t.Helper()
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ifc := range ifaces {
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			p, err := netip.ParsePrefix(a.String())
+			if err != nil {
+				continue
+			}
+			ip := p.Addr()
+			if ip.IsLoopback() || ip.IsLinkLocalUnicast() {
+				continue
+			}
+			if ip.Is4() {
+				v4 = append(v4, ip.String())
+			} else {
+				v6 = append(v6, "["+ip.String()+"]")
+			}
+		}
+	}
+	return v4, v6
+}
+
+// TestNetworkURLs: listening on every interface, the start prints a URL
+// for this machine and one for each of its network addresses (never
+// "[::]"), and /_/info lists the latter for the page's invitations.
+// 0.0.0.0 asks for IPv4 only.
+func TestNetworkURLs(t *testing.T) {
+	t.Parallel()
+	v4, v6 := lanAddrs(t)
+	tests := []struct {
+		addr string
+		want []string
+	}{
+		{":0", append(append([]string{}, v4...), v6...)},
+		{"0.0.0.0:0", v4},
+		{"[::]:0", append(append([]string{}, v4...), v6...)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.addr, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithCancel(context.Background())
+			pr, pw := io.Pipe()
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, []string{"-addr", tc.addr, labDir(t)}, func(string) string { return "" }, pw, &testLog{t: t})
+				pw.Close()
+			}()
+			defer func() {
+				cancel()
+				go io.Copy(io.Discard, pr)
+				if err := <-done; err != nil {
+					t.Errorf("run: %v", err)
+				}
+			}()
+			sc := bufio.NewScanner(pr)
+			if !sc.Scan() {
+				t.Fatal("nothing printed")
+			}
+			first := sc.Text()
+			m := regexp.MustCompile(`^filehub serving .* at http://localhost:(\d+)/$`).FindStringSubmatch(first)
+			if m == nil {
+				t.Fatalf("first line %q, want the localhost URL", first)
+			}
+			port := m[1]
+			var printed []string
+			for range tc.want {
+				if !sc.Scan() {
+					t.Fatalf("printed %q, then stopped; want %d network URLs", printed, len(tc.want))
+				}
+				printed = append(printed, sc.Text())
+			}
+			var want []string
+			for i, host := range tc.want {
+				u := "http://" + host + ":" + port + "/"
+				want = append(want, u)
+				if printed[i] != "  on your network: "+u {
+					t.Errorf("line %d: %q, want the URL %s", i+2, printed[i], u)
+				}
+			}
+			resp, body := httpGet(t, nil, "http://127.0.0.1:"+port+"/_/info")
+			var info struct {
+				Folder string
+				URLs   []string
+			}
+			if err := json.Unmarshal(body, &info); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("/_/info: %d %s", resp.StatusCode, body)
+			}
+			if strings.Join(info.URLs, " ") != strings.Join(want, " ") || info.URLs == nil {
+				t.Fatalf("/_/info urls %q, want %q", info.URLs, want)
 			}
 		})
 	}

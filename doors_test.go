@@ -425,7 +425,7 @@ func TestTokenCookieFlow(t *testing.T) {
 		t.Fatalf("login: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	c := &http.Client{Jar: jar}
-	for _, p := range []string{"/", "/docs/", "/myfile1.txt"} {
+	for _, p := range []string{"/", "/docs/", "/myfile1.txt", "/_/info"} {
 		if resp, _ := httpGet(t, c, ts.URL+p); resp.StatusCode != 200 {
 			t.Fatalf("GET %s with the cookie: %d", p, resp.StatusCode)
 		}

@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,11 +20,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -163,9 +166,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if tlsConf != nil {
 		scheme = "https"
 	}
+	listenHost, _, _ := net.SplitHostPort(o.addr) // checked by parseFlags
+	lan := func() []string { return lanURLs(scheme, listenHost, bound.Port) }
 
 	var ready atomic.Bool
-	handler := routes(routeDeps{store: store, hub: h, echo: echo, ready: &ready, metrics: metricsHandler(o.metrics, reg), pprof: o.pprof})
+	handler := routes(routeDeps{
+		store: store, hub: h, echo: echo, ready: &ready, metrics: metricsHandler(o.metrics, reg), pprof: o.pprof,
+		info: infoHandler(filepath.Base(folder), lan),
+	})
 	if o.token != "" {
 		refusals := prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "filehub", Name: "token_refusals_total",
@@ -216,7 +224,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv.RegisterOnShutdown(h.Shutdown)
 	srv.RegisterOnShutdown(echo.Close)
 
-	fmt.Fprintf(stdout, "filehub serving %s at %s://%s/\n", folder, scheme, bound)
+	if bound.IP.IsUnspecified() {
+		// "[::]:8080" is no address to visit: name this machine for its
+		// user, and each of its network addresses for everyone else.
+		fmt.Fprintf(stdout, "filehub serving %s at %s://localhost:%d/\n", folder, scheme, bound.Port)
+		for _, u := range lan() {
+			fmt.Fprintf(stdout, "  on your network: %s\n", u)
+		}
+	} else {
+		fmt.Fprintf(stdout, "filehub serving %s at %s://%s/\n", folder, scheme, bound)
+	}
 	log.Info("listening", "addr", bound.String(), "root", folder, "uploads", o.upload && !o.readOnly,
 		"tls", tlsConf != nil, "token", o.token != "", "host_guard", guarded)
 
@@ -288,6 +305,71 @@ func rootCause(err error) error {
 	return err
 }
 
+// lanURLs lists a URL for each address of this machine that others on its
+// networks can use (neither loopback nor link-local), when the server
+// listens on every interface: host "" or "::" (IPv4 and IPv6, as Go
+// listens on both) or "0.0.0.0" (IPv4 only, as asked). Otherwise none.
+// IPv4 first: the shortest to type and the likeliest to work.
+func lanURLs(scheme, host string, port int) []string {
+	var v4only bool
+	switch host {
+	case "", "::":
+	case "0.0.0.0":
+		v4only = true
+	default:
+		return nil
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var v4, v6 []string
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(ipn.IP)
+		if !ok {
+			continue
+		}
+		ip = ip.Unmap()
+		// Link-local addresses need a zone (%eth0) that browsers refuse.
+		if ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsMulticast() || ip.IsUnspecified() {
+			continue
+		}
+		u := scheme + "://" + net.JoinHostPort(ip.String(), strconv.Itoa(port)) + "/"
+		switch {
+		case ip.Is4():
+			v4 = append(v4, u)
+		case !v4only:
+			v6 = append(v6, u)
+		}
+	}
+	return append(v4, v6...)
+}
+
+// infoHandler answers GET /_/info: the served folder's name, for the page
+// to name its root after, and the URLs by which others on the network
+// reach this server (none unless it listens on every interface), for its
+// invitations. They are listed at each request: a laptop changes networks.
+func infoHandler(folder string, urls func() []string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		body := struct {
+			Folder string   `json:"folder"`
+			URLs   []string `json:"urls"`
+		}{folder, urls()}
+		if body.URLs == nil {
+			body.URLs = []string{}
+		}
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(body)
+	})
+}
+
 // routeDeps is what the routes serve.
 type routeDeps struct {
 	store   *files.Store
@@ -296,6 +378,7 @@ type routeDeps struct {
 	ready   *atomic.Bool
 	metrics http.Handler // nil: -metrics=false
 	pprof   bool
+	info    http.Handler
 }
 
 // routes lists the whole HTTP surface.
@@ -315,6 +398,7 @@ func routes(d routeDeps) http.Handler {
 		}
 		plain(w, http.StatusOK, "ready")
 	})
+	mux.Handle("GET /_/info", d.info)
 	if d.metrics != nil {
 		mux.Handle("GET /_/metrics", d.metrics)
 	}
