@@ -3,7 +3,8 @@ package main
 // Tests of the command line as a person meets it: main() itself in a child
 // process (the test binary run again, as os/exec's own tests do) for exit
 // statuses and exact output; run() on a loopback port for what the
-// settings do; /_/info and the addresses printed at start.
+// settings do; the environment as Docker passes it; /_/info and the
+// addresses printed at start; -healthcheck.
 
 import (
 	"bufio"
@@ -14,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -181,7 +183,7 @@ func TestUsage(t *testing.T) {
 	if len(flags) < 19 {
 		t.Fatalf("only %d flags in -h:\n%s", len(flags), usage)
 	}
-	noEnv := map[string]bool{"version": true}
+	noEnv := map[string]bool{"version": true, "healthcheck": true}
 	for _, f := range flags {
 		name := f[1]
 		section := usage[strings.Index(usage, "  -"+name):]
@@ -193,7 +195,7 @@ func TestUsage(t *testing.T) {
 			t.Errorf("-%s: environment variable %s shown: %v\n%s", name, env, has, section)
 		}
 	}
-	for _, want := range []string{"-allow-host name", "(FILEHUB_MAX_UPLOAD, default 1GiB)", "(FILEHUB_ADDR, default 127.0.0.1:8080)"} {
+	for _, want := range []string{"-allow-host name", "-healthcheck URL", "(FILEHUB_MAX_UPLOAD, default 1GiB)", "(FILEHUB_ADDR, default 127.0.0.1:8080)"} {
 		if !strings.Contains(usage, want) {
 			t.Errorf("-h lacks %q", want)
 		}
@@ -435,5 +437,159 @@ func TestNetworkURLs(t *testing.T) {
 				t.Fatalf("/_/info urls %q, want %q", info.URLs, want)
 			}
 		})
+	}
+}
+
+// TestHealthcheck: -healthcheck asks a URL once: exit 0 on 2xx, 1 on
+// anything else, a refused connection or a server that does not answer
+// in time. A path alone is asked of the configured address.
+func TestHealthcheck(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, labDir(t), "-token", "right-token")
+	_, port, _ := net.SplitHostPort(ts.Addr)
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(failing.Close) // after the parallel subtests
+	// silent accepts connections and never answers.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	tests := []struct {
+		name   string
+		env    map[string]string
+		args   []string
+		ok     bool
+		errHas string
+	}{
+		{"healthz", nil, []string{"-healthcheck", ts.URL + "/_/healthz"}, true, ""},
+		{"path on -addr", nil, []string{"-addr", ts.Addr, "-healthcheck", "/_/healthz"}, true, ""},
+		{"path on FILEHUB_ADDR", map[string]string{"FILEHUB_ADDR": ts.Addr}, []string{"-healthcheck", "/_/healthz"}, true, ""},
+		{"path on every interface", map[string]string{"FILEHUB_ADDR": ":" + port}, []string{"-healthcheck", "/_/readyz"}, true, ""},
+		{"behind the token", nil, []string{"-healthcheck", ts.URL + "/myfile1.txt"}, false, "401 Unauthorized"},
+		{"503", nil, []string{"-healthcheck", failing.URL + "/"}, false, "503 Service Unavailable"},
+		{"refused", nil, []string{"-healthcheck", "http://" + closed.Addr().String() + "/_/healthz"}, false, "connection refused"},
+		{"port 0", map[string]string{"FILEHUB_ADDR": "127.0.0.1:0"}, []string{"-healthcheck", "/_/healthz"}, false, "port is 0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var out strings.Builder
+			err := run(context.Background(), tc.args, func(k string) string { return tc.env[k] }, &out, io.Discard)
+			if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), tc.errHas)) {
+				t.Fatalf("healthcheck: %v, want ok=%v or an error with %q", err, tc.ok, tc.errHas)
+			}
+			// Docker reserves status 2: a check says 0 or 1.
+			if code := exitCode(err, io.Discard); (code == 0) != tc.ok || code > 1 {
+				t.Fatalf("exit status %d", code)
+			}
+			if tc.ok && !strings.Contains(out.String(), "200 OK") {
+				t.Fatalf("stdout %q", out.String())
+			}
+		})
+	}
+	t.Run("no answer", func(t *testing.T) {
+		t.Parallel()
+		// The check's own 5 s bound is ctx's here: the same path, sooner.
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		err := run(ctx, []string{"-healthcheck", "http://" + silent.Addr().String() + "/_/healthz"}, func(string) string { return "" }, io.Discard, io.Discard)
+		if !errors.Is(err, context.DeadlineExceeded) || exitCode(err, io.Discard) != 1 {
+			t.Fatalf("a server that never answers: %v", err)
+		}
+	})
+	t.Run("main", func(t *testing.T) {
+		t.Parallel()
+		if _, stderr, code := runMain(t, []string{"FILEHUB_ADDR=" + ts.Addr}, "-healthcheck", "/_/healthz"); code != 0 || stderr != "" {
+			t.Fatalf("healthy: exit %d, %q", code, stderr)
+		}
+		_, stderr, code := runMain(t, nil, "-healthcheck", failing.URL+"/")
+		if code != 1 || stderr != "filehub: healthcheck "+failing.URL+"/: 503 Service Unavailable\n" {
+			t.Fatalf("unhealthy: exit %d, %q", code, stderr)
+		}
+	})
+}
+
+// TestHealthcheckTLS: the path form checks a TLS server at 127.0.0.1,
+// which its certificate does not name, by trusting exactly that
+// certificate; another certificate is refused.
+func TestHealthcheckTLS(t *testing.T) {
+	t.Parallel()
+	certFile, keyFile, _ := selfSigned(t, t.TempDir())
+	otherCert, _, _ := selfSigned(t, t.TempDir())
+	ts := startServer(t, labDir(t), "-tls-cert", certFile, "-tls-key", keyFile)
+	env := map[string]string{"FILEHUB_ADDR": ts.Addr, "FILEHUB_TLS_CERT": certFile, "FILEHUB_TLS_KEY": keyFile}
+	var out strings.Builder
+	if err := run(context.Background(), []string{"-healthcheck", "/_/healthz"}, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
+		t.Fatalf("own certificate: %v", err)
+	}
+	if !strings.HasPrefix(out.String(), "healthcheck https://") {
+		t.Fatalf("stdout %q", out.String())
+	}
+	env["FILEHUB_TLS_CERT"] = otherCert
+	if err := run(context.Background(), []string{"-healthcheck", "/_/healthz"}, func(k string) string { return env[k] }, io.Discard, io.Discard); err == nil {
+		t.Fatal("a server with another certificate passed")
+	}
+}
+
+// TestDockerfile: the image's ENTRYPOINT, ENV and HEALTHCHECK work as
+// Docker would run them (Docker itself cannot run here): the environment
+// is honoured, not overridden by fixed flags, and the healthcheck runs
+// filehub itself (distroless has no shell and no curl).
+func TestDockerfile(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entry, health []string
+	env := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		switch {
+		case strings.HasPrefix(line, "ENTRYPOINT "):
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "ENTRYPOINT ")), &entry); err != nil {
+				t.Fatalf("ENTRYPOINT not in exec form: %v", err)
+			}
+		case strings.HasPrefix(line, "ENV "):
+			for _, kv := range strings.Fields(strings.TrimPrefix(line, "ENV ")) {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok {
+					t.Fatalf("ENV %q: want KEY=VALUE", kv)
+				}
+				env[k] = v
+			}
+		case strings.HasPrefix(line, "HEALTHCHECK "):
+			_, cmd, ok := strings.Cut(line, " CMD ")
+			if !ok || json.Unmarshal([]byte(cmd), &health) != nil {
+				t.Fatalf("HEALTHCHECK %q: want CMD in exec form", line)
+			}
+		}
+	}
+	if len(entry) != 1 || entry[0] != "/usr/local/bin/filehub" {
+		t.Fatalf("ENTRYPOINT %q: fixed flags would override FILEHUB_* variables", entry)
+	}
+	if env["FILEHUB_ADDR"] != ":8080" || env["FILEHUB_ROOT"] != "/srv" {
+		t.Fatalf("ENV %v: want FILEHUB_ADDR=:8080 and FILEHUB_ROOT=/srv", env)
+	}
+	if len(health) < 3 || health[0] != entry[0] || health[1] != "-healthcheck" {
+		t.Fatalf("HEALTHCHECK CMD %q: want filehub -healthcheck", health)
+	}
+	// docker run -e FILEHUB_ADDR=… -v DIR:/srv, and no arguments.
+	env["FILEHUB_ADDR"], env["FILEHUB_ROOT"] = "127.0.0.1:0", labDir(t)
+	ts := startServerEnv(t, env)
+	if resp, body := httpGet(t, nil, ts.URL+"/myfile1.txt"); resp.StatusCode != 200 || string(body) != labFiles["myfile1.txt"] {
+		t.Fatalf("the image's server: %d %q", resp.StatusCode, body)
+	}
+	env["FILEHUB_ADDR"] = ":" + ts.Addr[strings.LastIndexByte(ts.Addr, ':')+1:] // as -e FILEHUB_ADDR=:PORT
+	var out strings.Builder
+	if err := run(context.Background(), health[1:], func(k string) string { return env[k] }, &out, io.Discard); err != nil {
+		t.Fatalf("the image's healthcheck: %v", err)
 	}
 }

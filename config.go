@@ -28,6 +28,7 @@ type options struct {
 	upload, showHidden, readOnly, metrics  bool
 	pprof                                  bool
 	printVersion                           bool
+	healthcheck                            string // a URL or a path: check a running server and exit
 	maxUpload                              byteSize
 	allowOrigins, trustedProxies           []string
 	allowHosts                             []string
@@ -93,6 +94,11 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (op
 	def(floatValue{&o.rate}, "rate", "RATE",
 		"`messages` per second each session may send, burst twice that (0: the default, 20); raise it for load tests")
 	def(boolValue{&o.printVersion}, "version", "", "print the version and exit")
+	// No environment variable: set in a container's environment, it would
+	// turn every start of the server into a check.
+	def(stringValue{&o.healthcheck, checkHealthURL}, "healthcheck", "",
+		"GET this `URL` and exit 0 on a 2xx answer, else 1 (for Docker's HEALTHCHECK). A path alone, such as /_/healthz, "+
+			"is asked of this server's own address (-addr, FILEHUB_ADDR)")
 
 	// The environment first, so that the command line wins.
 	var envErr error
@@ -425,6 +431,19 @@ func checkLogLevel(s string) error {
 func checkLogFormat(s string) error {
 	if s != "text" && s != "json" {
 		return fmt.Errorf("%q is not a format: text or json", s)
+	}
+	return nil
+}
+
+// checkHealthURL accepts a path of this server (/_/healthz) or an absolute
+// http or https URL.
+func checkHealthURL(s string) error {
+	if strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//") {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not a URL such as http://127.0.0.1:8080/_/healthz, nor a path such as /_/healthz", s)
 	}
 	return nil
 }
