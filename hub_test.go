@@ -48,15 +48,23 @@ type testServer struct {
 // dir, logging into t, and stops it at cleanup.
 func startServer(t *testing.T, dir string, args ...string) *testServer {
 	t.Helper()
+	s := startServerEnv(t, nil, append([]string{"-addr", "127.0.0.1:0", "-root", dir, "-log-level", "debug"}, args...)...)
+	s.Dir = dir
+	return s
+}
+
+// startServerEnv runs run() with exactly these arguments and environment
+// variables, logging into t, and stops it at cleanup.
+func startServerEnv(t *testing.T, env map[string]string, all ...string) *testServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan string, 1)
-	s := &testServer{Dir: dir, t: t, cancel: cancel, done: make(chan error, 1)}
-	all := append([]string{"-addr", "127.0.0.1:0", "-root", dir, "-log-level", "debug"}, args...)
+	s := &testServer{t: t, cancel: cancel, done: make(chan error, 1)}
 	logs := &testLog{t: t}
 	s.logs = logs
 	t.Cleanup(logs.stop) // runs after s.Stop, registered below
 	go func() {
-		s.done <- run(ctx, all, func(string) string { return "" }, addrWriter(addrs), logs)
+		s.done <- run(ctx, all, func(k string) string { return env[k] }, addrWriter(addrs), logs)
 	}()
 	select {
 	case a := <-addrs:

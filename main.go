@@ -7,19 +7,27 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -38,131 +46,63 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "filehub:", err)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode reports what run returned, in one line, and returns the status
+// to exit with: 0 after success and -h, 2 for a mistake in how filehub was
+// started (a flag, an environment variable, the folder), 1 for a failure
+// while running (a port in use, a failed -healthcheck).
+func exitCode(err error, stderr io.Writer) int {
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "filehub:", ue.err)
+		if ue.hint {
+			fmt.Fprintln(stderr, "Run 'filehub -h' for usage.")
 		}
-		os.Exit(2)
+		return 2
 	}
+	fmt.Fprintln(stderr, "filehub:", err)
+	return 1
 }
 
 // shutdownTimeout bounds a graceful stop: sessions get 1001 and in-flight
 // requests finish, or are cut when it runs out.
 const shutdownTimeout = 10 * time.Second
 
-// options is the parsed command line.
-type options struct {
-	addr, root, token, logLevel, logFormat string
-	tlsCert, tlsKey                        string
-	upload, showHidden, readOnly, metrics  bool
-	printVersion                           bool
-	maxUpload                              byteSize
-	allowOrigins, trustedProxies           listFlag
-	drain                                  time.Duration
-	pprof                                  bool
-	rate                                   float64
-}
-
-func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
-	o := options{maxUpload: 1 << 30}
-	fs := flag.NewFlagSet("filehub", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: filehub [flags]\n\nServes a folder over HTTP and a live room over WebSocket at /ws.\nEvery flag can also be set with the environment variable shown.\n\n")
-		fs.PrintDefaults()
-	}
-	env := func(name, def string) string {
-		if v := getenv("FILEHUB_" + name); v != "" {
-			return v
-		}
-		return def
-	}
-	envBool := func(name string, def bool) bool {
-		if b, err := strconv.ParseBool(getenv("FILEHUB_" + name)); err == nil {
-			return b
-		}
-		return def
-	}
-	fs.StringVar(&o.addr, "addr", env("ADDR", "127.0.0.1:8080"), "address to listen on; port 0 picks a free one (FILEHUB_ADDR)")
-	fs.StringVar(&o.root, "root", env("ROOT", "."), "folder to serve (FILEHUB_ROOT)")
-	fs.BoolVar(&o.upload, "upload", envBool("UPLOAD", false), "accept uploads with PUT (FILEHUB_UPLOAD)")
-	fs.BoolVar(&o.readOnly, "read-only", envBool("READ_ONLY", false), "refuse uploads whatever else is set (FILEHUB_READ_ONLY)")
-	fs.Var(&o.maxUpload, "max-upload", "largest upload, in bytes or with a unit: 512MiB, 1GiB (FILEHUB_MAX_UPLOAD; default 1GiB)")
-	fs.BoolVar(&o.showHidden, "show-hidden", envBool("SHOW_HIDDEN", false), "serve dotfiles such as .env and .git (FILEHUB_SHOW_HIDDEN)")
-	fs.StringVar(&o.token, "token", env("TOKEN", ""), "require this access token on every request; browsers are asked once and keep it in a cookie (FILEHUB_TOKEN)")
-	fs.Var(&o.allowOrigins, "allow-origin", "a cross-site origin allowed to join, e.g. https://example.org; repeat or comma-separate; * for any (FILEHUB_ALLOW_ORIGIN)")
-	fs.StringVar(&o.logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (FILEHUB_LOG_LEVEL)")
-	fs.StringVar(&o.logFormat, "log-format", env("LOG_FORMAT", "text"), "text or json (FILEHUB_LOG_FORMAT)")
-	fs.BoolVar(&o.metrics, "metrics", envBool("METRICS", true), "serve Prometheus metrics at /_/metrics (behind -token when set) (FILEHUB_METRICS)")
-	fs.StringVar(&o.tlsCert, "tls-cert", env("TLS_CERT", ""), "certificate file (PEM): serve HTTPS and WSS on the same port (FILEHUB_TLS_CERT)")
-	fs.StringVar(&o.tlsKey, "tls-key", env("TLS_KEY", ""), "private key file (PEM) for -tls-cert (FILEHUB_TLS_KEY)")
-	fs.Var(&o.trustedProxies, "trusted-proxy", "CIDR or address of a reverse proxy whose X-Forwarded-For/-Proto are believed; repeat or comma-separate (FILEHUB_TRUSTED_PROXY)")
-	fs.DurationVar(&o.drain, "drain", envDuration(getenv, "DRAIN"), "on SIGTERM, answer /_/readyz 503 for this long before closing, so a load balancer drains the node first (FILEHUB_DRAIN)")
-	fs.BoolVar(&o.printVersion, "version", false, "print the version and exit")
-	fs.BoolVar(&o.pprof, "pprof", envBool("PPROF", false), "serve Go's profiles at /_/debug/pprof/ (behind -token when set), for measuring (FILEHUB_PPROF)")
-	fs.Float64Var(&o.rate, "rate", envFloat(getenv, "RATE"), "messages per second each session may send, burst twice that (FILEHUB_RATE; default 20); raise it for load tests")
-	if v := getenv("FILEHUB_MAX_UPLOAD"); v != "" {
-		if err := o.maxUpload.Set(v); err != nil {
-			return o, fmt.Errorf("FILEHUB_MAX_UPLOAD: %w", err)
-		}
-	}
-	if v := getenv("FILEHUB_ALLOW_ORIGIN"); v != "" {
-		_ = o.allowOrigins.Set(v)
-	}
-	if v := getenv("FILEHUB_TRUSTED_PROXY"); v != "" {
-		_ = o.trustedProxies.Set(v)
-	}
-	if err := fs.Parse(args); err != nil {
-		return o, err
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q (the folder is -root)", fs.Arg(0))
-	}
-	if (o.tlsCert == "") != (o.tlsKey == "") {
-		return o, errors.New("-tls-cert and -tls-key go together")
-	}
-	return o, nil
-}
-
-// envFloat reads FILEHUB_name as a number; unset or invalid is zero.
-func envFloat(getenv func(string) string, name string) float64 {
-	f, _ := strconv.ParseFloat(getenv("FILEHUB_"+name), 64)
-	return f
-}
-
-// envDuration reads FILEHUB_name as a duration; unset or invalid is zero.
-func envDuration(getenv func(string) string, name string) time.Duration {
-	d, _ := time.ParseDuration(getenv("FILEHUB_" + name))
-	return d
-}
-
-// newLogger builds the one logger of the process.
+// newLogger builds the one logger of the process; parseFlags has checked
+// level and format.
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("-log-level: %w", err)
+		return nil, badUsage(false, "-log-level: %w", err)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
+	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, fmt.Errorf("-log-format %q: want text or json", format)
+	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
 
 // run is the whole program: it returns when ctx ends (nil after a clean
-// shutdown) or when the server cannot start or fails.
+// shutdown) or when the server cannot start or fails. A *usageError says
+// that the way it was started is wrong; flag.ErrHelp that it printed -h.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	o, err := parseFlags(args, getenv, stderr)
+	o, err := parseFlags(args, getenv, stdout)
 	if err != nil {
 		return err
 	}
 	if o.printVersion {
 		fmt.Fprintln(stdout, "filehub", version())
 		return nil
+	}
+	if o.healthcheck != "" {
+		return healthcheck(ctx, o, stdout)
 	}
 	log, err := newLogger(stderr, o.logLevel, o.logFormat)
 	if err != nil {
@@ -171,6 +111,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	proxies, err := parsePrefixes(o.trustedProxies)
 	if err != nil {
 		return err
+	}
+	folder, err := checkFolder(o.root)
+	if err != nil {
+		return err
+	}
+	var tlsConf *tls.Config
+	if o.tlsCert != "" {
+		// Loaded now, so that a missing or bad file stops the start with a
+		// clear line instead of failing inside Serve once listening.
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return badUsage(false, "TLS: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -192,15 +146,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("-root: %w", err)
+		return badUsage(false, "folder %s: %w", o.root, rootCause(err))
 	}
 	defer store.Close()
+	hubMetrics := hub.NewMetrics(reg)
+	// No Token: the gate below is the only keeper of the token, for /ws
+	// and /_/echo as for every other door.
 	h = hub.New(store, hub.Config{
-		Token:        o.token,
 		AllowOrigins: o.allowOrigins,
 		Version:      version(),
 		Logger:       log.With("component", "hub"),
-		Metrics:      hub.NewMetrics(reg),
+		Metrics:      hubMetrics,
 		Rate:         rate.Limit(o.rate),         // zero: the hub's default
 		Burst:        int(math.Ceil(2 * o.rate)), // zero: the hub's default
 	})
@@ -208,25 +164,62 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err // "listen tcp 127.0.0.1:8080: bind: address already in use"
 	}
+	bound := ln.Addr().(*net.TCPAddr)
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	listenHost, _, _ := net.SplitHostPort(o.addr) // checked by parseFlags
+	lan := func() []string { return lanURLs(scheme, listenHost, bound.Port) }
+
 	var ready atomic.Bool
-	handler := routes(routeDeps{store: store, hub: h, echo: echo, ready: &ready, metrics: metricsHandler(o.metrics, reg), pprof: o.pprof})
+	handler := routes(routeDeps{
+		store: store, hub: h, echo: echo, ready: &ready, metrics: metricsHandler(o.metrics, reg), pprof: o.pprof,
+		info: infoHandler(filepath.Base(folder), lan),
+	})
+	if o.token != "" {
+		refusals := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "filehub", Name: "token_refusals_total",
+			Help: "Requests refused by the access-token gate, by reason (token: missing or wrong; rate_limited: the client's network is locked out; origin: a cross-site WebSocket).",
+		}, []string{"reason"})
+		reg.MustRegister(refusals)
+		handler = newTokenGate(gateConfig{
+			Token:        o.token,
+			AllowOrigins: o.allowOrigins,
+			Login:        web.Login,
+			Logger:       log.With("component", "gate"),
+			OnRefuse: func(r *http.Request, reason string) {
+				refusals.WithLabelValues(reason).Inc()
+				if r.URL.Path == "/ws" { // the hub's own count of refused joins, which no longer sees these
+					hubMetrics.HandshakeRefusals.WithLabelValues(reason).Inc()
+				}
+			},
+		}).wrap(handler)
+	}
+	// Outside the gate: a cross-site form must not spend a visitor's tries
+	// at the login form, nor lock them out.
 	cop := http.NewCrossOriginProtection() // refuses cross-site PUT and POST from browsers
 	for _, origin := range o.allowOrigins {
 		if origin != "*" {
 			if err := cop.AddTrustedOrigin(origin); err != nil {
-				return fmt.Errorf("-allow-origin: %w", err)
+				return badUsage(false, "-allow-origin: %w", err)
 			}
 		}
 	}
 	handler = cop.Handler(handler)
-	if o.token != "" {
-		handler = newTokenGate(o.token, web.Login, log).wrap(handler)
+	guarded := bound.IP.IsLoopback() && !slices.Contains(o.allowHosts, "*")
+	if guarded {
+		handler = hostGuard(o.allowHosts, log.With("component", "http"), handler)
+		if len(proxies) > 0 && len(o.allowHosts) == 0 {
+			log.Warn("listening on loopback behind a proxy: requests for the proxy's public name get 421 until it is given with -allow-host")
+		}
 	}
 	handler = trustProxies(proxies, accessLog(log.With("component", "http"), handler))
 	srv := &http.Server{
 		Handler:           handler,
+		TLSConfig:         tlsConf,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -236,17 +229,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv.RegisterOnShutdown(h.Shutdown)
 	srv.RegisterOnShutdown(echo.Close)
 
-	scheme := "http"
-	if o.tlsCert != "" {
-		scheme = "https"
+	if bound.IP.IsUnspecified() {
+		// "[::]:8080" is no address to visit: name this machine for its
+		// user, and each of its network addresses for everyone else.
+		fmt.Fprintf(stdout, "filehub serving %s at %s://localhost:%d/\n", folder, scheme, bound.Port)
+		for _, u := range lan() {
+			fmt.Fprintf(stdout, "  on your network: %s\n", u)
+		}
+	} else {
+		fmt.Fprintf(stdout, "filehub serving %s at %s://%s/\n", folder, scheme, bound)
 	}
-	fmt.Fprintf(stdout, "filehub serving %s at %s://%s/\n", o.root, scheme, ln.Addr())
-	log.Info("listening", "addr", ln.Addr().String(), "root", o.root, "uploads", o.upload && !o.readOnly, "tls", o.tlsCert != "")
+	log.Info("listening", "addr", bound.String(), "root", folder, "uploads", o.upload && !o.readOnly,
+		"tls", tlsConf != nil, "token", o.token != "", "host_guard", guarded)
 
 	serveErr := make(chan error, 1)
 	go func() {
-		if o.tlsCert != "" {
-			serveErr <- srv.ServeTLS(ln, o.tlsCert, o.tlsKey)
+		if tlsConf != nil {
+			serveErr <- srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
 			return
 		}
 		serveErr <- srv.Serve(ln)
@@ -283,6 +282,191 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
+// checkFolder returns the absolute path of the folder to serve, or says in
+// one line why it cannot be served.
+func checkFolder(root string) (string, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return "", badUsage(false, "folder %s: %w", root, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", badUsage(false, "folder %s: %w", root, rootCause(err))
+	}
+	if !fi.IsDir() {
+		return "", badUsage(false, "folder %s: not a folder", root)
+	}
+	return abs, nil
+}
+
+// rootCause is the innermost error of a chain of path operations: "no such
+// file or directory" rather than each operation that met it, since the
+// message names the path once already.
+func rootCause(err error) error {
+	var pe *fs.PathError
+	for errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return err
+}
+
+// lanURLs lists a URL for each address of this machine that others on its
+// networks can use (neither loopback nor link-local), when the server
+// listens on every interface: host "" or "::" (IPv4 and IPv6, as Go
+// listens on both) or "0.0.0.0" (IPv4 only, as asked). Otherwise none.
+// IPv4 first: the shortest to type and the likeliest to work.
+func lanURLs(scheme, host string, port int) []string {
+	var v4only bool
+	switch host {
+	case "", "::":
+	case "0.0.0.0":
+		v4only = true
+	default:
+		return nil
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var v4, v6 []string
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(ipn.IP)
+		if !ok {
+			continue
+		}
+		ip = ip.Unmap()
+		// Link-local addresses need a zone (%eth0) that browsers refuse.
+		if ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsMulticast() || ip.IsUnspecified() {
+			continue
+		}
+		u := scheme + "://" + net.JoinHostPort(ip.String(), strconv.Itoa(port)) + "/"
+		switch {
+		case ip.Is4():
+			v4 = append(v4, u)
+		case !v4only:
+			v6 = append(v6, u)
+		}
+	}
+	return append(v4, v6...)
+}
+
+// infoHandler answers GET /_/info: the served folder's name, for the page
+// to name its root after, and the URLs by which others on the network
+// reach this server (none unless it listens on every interface), for its
+// invitations. They are listed at each request: a laptop changes networks.
+func infoHandler(folder string, urls func() []string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		body := struct {
+			Folder string   `json:"folder"`
+			URLs   []string `json:"urls"`
+		}{folder, urls()}
+		if body.URLs == nil {
+			body.URLs = []string{}
+		}
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(body)
+	})
+}
+
+// healthcheckTimeout bounds -healthcheck: far more than a live server on
+// the same machine takes, well under Docker's default HEALTHCHECK timeout
+// of 30 s, so the check fails by itself rather than being killed.
+const healthcheckTimeout = 5 * time.Second
+
+// healthcheck is -healthcheck: one GET, success on a 2xx answer. It needs
+// no shell and no curl, so it works in a distroless image.
+func healthcheck(ctx context.Context, o options, stdout io.Writer) error {
+	target, own, err := healthURL(o)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, healthcheckTimeout)
+	defer cancel()
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if own && o.tlsCert != "" {
+		// Our own address is 127.0.0.1, which the certificate does not
+		// name: trust exactly our own certificate instead of a name.
+		pin, err := certDER(o.tlsCert)
+		if err != nil {
+			return fmt.Errorf("healthcheck: %w", err)
+		}
+		tr.TLSClientConfig = &tls.Config{
+			InsecureSkipVerify: true, // replaced by VerifyConnection's pin
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				if len(cs.PeerCertificates) == 0 || !bytes.Equal(cs.PeerCertificates[0].Raw, pin) {
+					return errors.New("the server's certificate is not -tls-cert")
+				}
+				return nil
+			},
+		}
+	}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("healthcheck %s: %s", target, resp.Status)
+	}
+	fmt.Fprintf(stdout, "healthcheck %s: %s\n", target, resp.Status)
+	return nil
+}
+
+// healthURL is the URL -healthcheck asks; own when it is built from a path
+// and this configuration's own address (127.0.0.1 for one that listens on
+// every interface), so that a container whose FILEHUB_ADDR changes the
+// port still checks the right one.
+func healthURL(o options) (target string, own bool, err error) {
+	if !strings.HasPrefix(o.healthcheck, "/") {
+		return o.healthcheck, false, nil
+	}
+	host, port, _ := net.SplitHostPort(o.addr) // checked by parseFlags
+	if port == "0" {
+		// Not a usage error: Docker reserves status 2, a check says 0 or 1.
+		return "", false, fmt.Errorf("-healthcheck %s: the server's port is 0 (any free one): give a whole URL", o.healthcheck)
+	}
+	switch host {
+	case "", "0.0.0.0", "::":
+		host = "127.0.0.1"
+	}
+	scheme := "http"
+	if o.tlsCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + o.healthcheck, true, nil
+}
+
+// certDER reads the first certificate of a PEM file.
+func certDER(file string) ([]byte, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return nil, fmt.Errorf("%s: no certificate", file)
+		}
+		if b.Type == "CERTIFICATE" {
+			return b.Bytes, nil
+		}
+	}
+}
+
 // routeDeps is what the routes serve.
 type routeDeps struct {
 	store   *files.Store
@@ -291,6 +475,7 @@ type routeDeps struct {
 	ready   *atomic.Bool
 	metrics http.Handler // nil: -metrics=false
 	pprof   bool
+	info    http.Handler
 }
 
 // routes lists the whole HTTP surface.
@@ -310,6 +495,7 @@ func routes(d routeDeps) http.Handler {
 		}
 		plain(w, http.StatusOK, "ready")
 	})
+	mux.Handle("GET /_/info", d.info)
 	if d.metrics != nil {
 		mux.Handle("GET /_/metrics", d.metrics)
 	}
@@ -382,44 +568,4 @@ func version() string {
 		}
 	}
 	return "devel" + rev + dirty
-}
-
-// byteSize is a flag holding a size in bytes, written as a number with an
-// optional unit (KiB, MiB, GiB, or K, M, G meaning the same).
-type byteSize int64
-
-func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
-
-func (b *byteSize) Set(s string) error {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}}
-	mult := int64(1)
-	for _, u := range units {
-		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = rest, u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || n <= 0 || n > (1<<62)/mult {
-		return fmt.Errorf("%q is not a size such as 1048576, 512MiB or 1GiB", s)
-	}
-	*b = byteSize(n * mult)
-	return nil
-}
-
-// listFlag collects repeated or comma-separated values.
-type listFlag []string
-
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-
-func (l *listFlag) Set(s string) error {
-	for v := range strings.SplitSeq(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			*l = append(*l, v)
-		}
-	}
-	return nil
 }

@@ -1,11 +1,11 @@
 package main
 
-// HTTP middleware: trusted proxies, the access log, the access token. None
-// of it knows files, hub or web; main.go puts it in front of the routes.
+// HTTP middleware: trusted proxies, the access log and the Host guard (the
+// access token is in gate.go). None of it knows files, hub or web; main.go
+// puts it in front of the routes.
 
 import (
 	"bufio"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -14,10 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // trustProxies believes X-Forwarded-For and X-Forwarded-Proto only from the
@@ -135,122 +132,106 @@ func (w *recorder) Flush() {
 
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// tokenGate requires the access token on every request but the few that
-// must stay open: health checks, the page's static assets, the login form,
-// and /ws and /_/echo, which check the token themselves and answer in the
-// protocol's own JSON. A token comes as the filehub_token cookie (set by
-// the login form: HttpOnly, SameSite=Strict, so it never appears in a URL)
-// or as "Authorization: Bearer" (scripts, Prometheus). Wrong tokens are
-// limited per client address.
-type tokenGate struct {
-	token string
-	login func(w http.ResponseWriter, status int, next, msg string) // writes the form
-	log   *slog.Logger
-
-	mu       sync.Mutex
-	failures map[string]*rate.Limiter // by client address
-}
-
-const (
-	tokenCookieName = "filehub_token"
-	// A client may present 10 wrong tokens at once, then one per 6 s:
-	// enough for a person mistyping, far too few for guessing.
-	tokenFailRate  = rate.Limit(1.0 / 6)
-	tokenFailBurst = 10
-	maxFailAddrs   = 10000 // bounded memory under a spray of addresses
-)
-
-func newTokenGate(token string, login func(http.ResponseWriter, int, string, string), log *slog.Logger) *tokenGate {
-	return &tokenGate{token: token, login: login, log: log, failures: make(map[string]*rate.Limiter)}
-}
-
-func (g *tokenGate) valid(got string) bool {
-	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(g.token)) == 1
-}
-
-// presented returns the token a request carries, if any.
-func presented(r *http.Request) string {
-	if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
-		return strings.TrimPrefix(a, "Bearer ")
-	}
-	if c, err := r.Cookie(tokenCookieName); err == nil {
-		return c.Value
-	}
-	return ""
-}
-
-// allowFailure records a wrong token from r's address and reports whether
-// that address may still try.
-func (g *tokenGate) allowFailure(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	lim := g.failures[host]
-	if lim == nil {
-		if len(g.failures) >= maxFailAddrs {
-			clear(g.failures) // crude, but bounded; a real attack needs a firewall
-		}
-		lim = rate.NewLimiter(tokenFailRate, tokenFailBurst)
-		g.failures[host] = lim
-	}
-	return lim.Allow()
-}
-
-func (g *tokenGate) wrap(next http.Handler) http.Handler {
+// hostGuard answers 421 Misdirected Request to any request whose Host is
+// not a loopback name or address, nor one of allow. main puts it in front
+// of everything when the server listens on a loopback address: a web page
+// that rebinds its own DNS name to 127.0.0.1 (DNS rebinding) then reaches
+// this server from the victim's browser as "same origin", with Host and
+// Origin both naming the attacker's site; only the Host tells it apart.
+// A server listening on other addresses is meant to be reached by names
+// that cannot be known here, so it gets no guard.
+func hostGuard(allow []string, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		switch {
-		case p == "/_/healthz", p == "/_/readyz", strings.HasPrefix(p, "/_/static/"), p == "/ws", p == "/_/echo":
-			next.ServeHTTP(w, r)
-			return
-		case p == "/_/login" && r.Method == http.MethodPost:
-			g.handleLogin(w, r)
-			return
-		}
-		got := presented(r)
-		if g.valid(got) {
+		if hostAllowed(r.Host, allow) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if got != "" && !g.allowFailure(r) {
-			http.Error(w, "429 too many wrong tokens; wait a minute", http.StatusTooManyRequests)
-			return
-		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="filehub"`)
-		if r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html") {
-			g.login(w, http.StatusUnauthorized, r.URL.Path, "")
-			return
-		}
-		http.Error(w, "401 a valid token is required", http.StatusUnauthorized)
+		log.Info("host refused: this server answers only loopback names and -allow-host ones", "host", r.Host, "remote", r.RemoteAddr)
+		plain(w, http.StatusMisdirectedRequest, "421 misdirected request: this server answers only localhost names; "+
+			"start it with -allow-host NAME to allow another")
 	})
 }
 
-// handleLogin checks a token typed into the login form and keeps it in a
-// cookie, then sends the browser back to the page.
-func (g *tokenGate) handleLogin(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	tok := r.PostFormValue("token")
-	if !g.valid(tok) {
-		if !g.allowFailure(r) {
-			http.Error(w, "429 too many wrong tokens; wait a minute", http.StatusTooManyRequests)
-			return
+// hostAllowed reports whether host (a Host header: name or address, with
+// an optional port) is a loopback name or address, or a name of allow.
+// A name that ends in .localhost always resolves to loopback (RFC 6761), so
+// no one else can own it; an IP literal involves no DNS, so it cannot be
+// rebound, but only a loopback one reaches a loopback listener honestly.
+func hostAllowed(host string, allow []string) bool {
+	name := hostName(host)
+	if name == "" {
+		return false
+	}
+	if a, err := netip.ParseAddr(name); err == nil {
+		if a.Unmap().IsLoopback() {
+			return true
 		}
-		g.log.Info("wrong token at login", "remote", r.RemoteAddr)
-		g.login(w, http.StatusUnauthorized, r.PostFormValue("next"), "That token is not right.")
-		return
+		name = a.String() // as -allow-host keeps addresses
+	} else if name == "localhost" || strings.HasSuffix(name, ".localhost") {
+		return true
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: tokenCookieName, Value: tok, Path: "/", MaxAge: 30 * 24 * 3600,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r),
-	})
-	next := r.PostFormValue("next")
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
-		next = "/" // only a path on this server: no open redirect
+	for _, a := range allow {
+		if a == "*" || a == name {
+			return true
+		}
 	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	return false
+}
+
+// hostName is the lower-case name or address of a Host header, without
+// port, brackets or a final dot; "" when there is none.
+func hostName(host string) string {
+	if strings.HasPrefix(host, "[") {
+		end := strings.IndexByte(host, ']')
+		if end < 0 {
+			return ""
+		}
+		rest := host[end+1:]
+		if rest != "" && (rest[0] != ':' || !allDigits(rest[1:])) {
+			return ""
+		}
+		host = host[1:end]
+	} else if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host, ':') == i {
+		if !allDigits(host[i+1:]) {
+			return ""
+		}
+		host = host[:i]
+	}
+	return strings.ToLower(strings.TrimSuffix(host, "."))
+}
+
+func allDigits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// normHost accepts "*", a host name or an IP address (no port: any port is
+// allowed), and returns it as the Host guard compares it: lower case, no
+// final dot, an address in its canonical form.
+func normHost(s string) (string, error) {
+	if s == "*" {
+		return s, nil
+	}
+	h := strings.ToLower(strings.TrimSuffix(s, "."))
+	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")); err == nil {
+		return a.String(), nil
+	}
+	labels := strings.Split(h, ".")
+	ok := len(h) > 0 && len(h) <= 253
+	for _, l := range labels {
+		ok = ok && len(l) > 0 && len(l) <= 63 && l[0] != '-' && l[len(l)-1] != '-'
+		for _, c := range []byte(l) {
+			ok = ok && ('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_')
+		}
+	}
+	if !ok {
+		return "", fmt.Errorf("%q is not a host name such as files.example.org (without a port: any port is allowed)", s)
+	}
+	return h, nil
 }
 
 // isHTTPS tells whether the client reached us over TLS, directly or
