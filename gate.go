@@ -24,6 +24,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"filehub/origin"
+
 	"golang.org/x/time/rate"
 )
 
@@ -188,7 +190,7 @@ func (g *tokenGate) wrap(next http.Handler) http.Handler {
 		// put in a URL: refusing a foreign origin first (as the hub does)
 		// keeps such a page from spending its visitors' tries, and from
 		// learning anything about the token.
-		if d == doorSocket && !originAllowed(r, g.cfg.AllowOrigins) {
+		if d == doorSocket && !origin.Allowed(r, g.cfg.AllowOrigins) {
 			g.refuse(w, r, d, http.StatusForbidden, 0)
 			return
 		}
@@ -317,30 +319,6 @@ func localPath(next string) string {
 		return "/"
 	}
 	return (&url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}).RequestURI()
-}
-
-// originAllowed is the origin rule of the WebSocket doors, the hub's own:
-// no Origin (not a browser), the server's own (the same host and port as
-// the request's Host, which the Host guard vouches for on loopback), or
-// one of allow ("*": any).
-func originAllowed(r *http.Request, allow []string) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return true
-	}
-	u, err := url.Parse(o)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, a := range allow {
-		if a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), o) {
-			return true
-		}
-	}
-	return false
 }
 
 // writeJSONError writes the protocol's refusal: {"error":{"code","message"}}.

@@ -34,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"filehub/echo"
 	"filehub/files"
 	"filehub/hub"
 	"filehub/web"
@@ -160,7 +161,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Rate:         rate.Limit(o.rate),         // zero: the hub's default
 		Burst:        int(math.Ceil(2 * o.rate)), // zero: the hub's default
 	})
-	echo := h.NewEcho()
+	echoes := echo.New(echo.Config{AllowOrigins: o.allowOrigins, Logger: log.With("component", "echo")})
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -176,7 +177,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	var ready atomic.Bool
 	handler := routes(routeDeps{
-		store: store, hub: h, echo: echo, ready: &ready, metrics: metricsHandler(o.metrics, reg), pprof: o.pprof,
+		store: store, hub: h, echo: echoes, ready: &ready, metrics: metricsHandler(o.metrics, reg), pprof: o.pprof,
 		info: infoHandler(filepath.Base(folder), lan),
 	})
 	if o.token != "" {
@@ -227,7 +228,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Shutdown ignores hijacked connections: the hub closes its sessions
 	// with 1001 itself, first, so pages reconnect elsewhere or later.
 	srv.RegisterOnShutdown(h.Shutdown)
-	srv.RegisterOnShutdown(echo.Close)
+	srv.RegisterOnShutdown(echoes.Close)
 
 	if bound.IP.IsUnspecified() {
 		// "[::]:8080" is no address to visit: name this machine for its
@@ -275,7 +276,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if herr := h.Close(sctx); err == nil {
 		err = herr
 	}
-	echo.Close() // already closing from RegisterOnShutdown; this waits for it
+	echoes.Close() // already closing from RegisterOnShutdown; this waits for it
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
@@ -471,7 +472,7 @@ func certDER(file string) ([]byte, error) {
 type routeDeps struct {
 	store   *files.Store
 	hub     *hub.Hub
-	echo    *hub.Echo
+	echo    *echo.Echo
 	ready   *atomic.Bool
 	metrics http.Handler // nil: -metrics=false
 	pprof   bool

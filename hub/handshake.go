@@ -4,15 +4,14 @@ package hub
 // a refusal is an HTTP status with a JSON body a page can read.
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"net/http"
-	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"filehub/origin"
 
 	"github.com/gorilla/websocket"
 )
@@ -26,7 +25,7 @@ type joinRequest struct {
 	batch                       bool
 }
 
-// ServeHTTP validates the handshake (room, name, since, epoch, token, origin) and
+// ServeHTTP validates the handshake (room, name, since, epoch, origin) and
 // answers a refusal with an HTTP status and a JSON body before any upgrade,
 // so that a page can tell a refusal from an outage.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -84,8 +83,6 @@ func refusalReason(status int) string {
 	switch status {
 	case http.StatusForbidden:
 		return "origin"
-	case http.StatusUnauthorized:
-		return "token"
 	}
 	return "bad_request"
 }
@@ -103,9 +100,6 @@ func (h *Hub) validate(r *http.Request) (req joinRequest, status int, code, msg 
 	q := r.URL.Query()
 	if !h.originAllowed(r) {
 		return req, http.StatusForbidden, codeForbidden, "cross-site origin refused"
-	}
-	if h.cfg.Token != "" && !h.tokenOK(r) {
-		return req, http.StatusUnauthorized, codeUnauth, "a valid token is required"
 	}
 	req.room = q.Get("room")
 	if req.room == "" {
@@ -140,35 +134,8 @@ func (h *Hub) validate(r *http.Request) (req joinRequest, status int, code, msg 
 	return req, 0, "", ""
 }
 
-func (h *Hub) tokenOK(r *http.Request) bool {
-	got := r.URL.Query().Get("token")
-	if a := r.Header.Get("Authorization"); got == "" && strings.HasPrefix(a, "Bearer ") {
-		got = strings.TrimPrefix(a, "Bearer ")
-	}
-	if c, err := r.Cookie(tokenCookie); got == "" && err == nil {
-		got = c.Value
-	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(h.cfg.Token)) == 1
-}
-
-// originAllowed accepts requests without Origin (non-browser clients), the
-// server's own origin, and the configured list.
-func (h *Hub) originAllowed(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return true
-	}
-	u, err := url.Parse(o)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	return slices.ContainsFunc(h.cfg.AllowOrigins, func(a string) bool {
-		return a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), o)
-	})
-}
+// originAllowed is the server's origin rule (package origin).
+func (h *Hub) originAllowed(r *http.Request) bool { return origin.Allowed(r, h.cfg.AllowOrigins) }
 
 // validEpoch accepts what history epochs are made of (any node's: hex, or
 // digits), up to 64 characters; "" means none was given.

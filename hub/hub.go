@@ -48,9 +48,6 @@ import (
 
 // Config configures a Hub. Zero values mean the documented default.
 type Config struct {
-	// Token, when set, is required on the handshake (query token,
-	// Authorization: Bearer, or the filehub_token cookie). Defaults to none.
-	Token string
 	// AllowOrigins lists the cross-site origins (scheme://host[:port]) allowed
 	// to join besides the server's own; "*" allows any. Defaults to none.
 	AllowOrigins []string
@@ -200,11 +197,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Cookie names. browserCookie ties plain HTTP fetches (links, AJAX) made by a
+// Cookie and key names. browserCookie ties plain HTTP fetches (links, AJAX) made by a
 // page to the session that page opened, so the feed can name them.
 const (
 	browserCookie = "filehub_browser"
-	tokenCookie   = "filehub_token"
 	memberKey     = "filehub.member" // melody session key of the *member
 )
 

@@ -71,8 +71,7 @@ const (
 	codeTooLarge    = "too_large"
 	codeRateLimited = "rate_limited"
 	codeInternal    = "internal"
-	codeChanged     = "changed"      // extension: the file changed while it was streamed
-	codeUnauth      = "unauthorized" // handshake only: token missing or wrong (HTTP 401)
+	codeChanged     = "changed" // extension: the file changed while it was streamed
 )
 
 // Close codes the server sends, each with the reason a client should act on.
