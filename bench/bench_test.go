@@ -140,6 +140,14 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("share reached %v of 20 sessions", rows[0]["share_received"])
 		}
 	})
+	t.Run("presence", func(t *testing.T) {
+		rows := runTool(t, "presence", "-target", "filehub="+fh, "-n", "20", "-churn", "20", "-settle", "100ms", "-duration", "1s")
+		// 20 pages and a small room: presence frames, not count frames;
+		// each join and leave reaches each page.
+		if r := rows[0]; r["churn_sessions"].(float64) < 5 || r["mean_bytes_per_page_s"].(float64) <= 0 || r["closed_by_server"].(float64) != 0 {
+			t.Errorf("presence: %v", r)
+		}
+	})
 	t.Run("rtt", func(t *testing.T) {
 		rows := runTool(t, "rtt", "-target", "filehub="+fh, "-count", "50", "-get", "1k.bin")
 		if len(rows) != 2 || rows[1]["p50_ms"].(float64) <= 0 {

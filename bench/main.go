@@ -6,6 +6,7 @@
 //	go run ./bench fanout     -target filehub=127.0.0.1:8080@PID -n 1000 -rate 2000 -batch
 //	go run ./bench sweep      -target … -n 1000 -batch          raise the rate until p99 > bound or a loss
 //	go run ./bench idle       -target … -n 10000 -share a.txt    memory per idle session
+//	go run ./bench presence   -target … -n 10000 -churn 50       presence bytes per page per second
 //	go run ./bench rtt        -target … -get 1k.bin              ping/pong and private get round trips
 //	go run ./bench http       -url http://127.0.0.1:8080/1k.bin  requests/s and MB/s
 //	go run ./bench baseline   -addr 127.0.0.1:9001               plain melody Broadcast server
@@ -44,6 +45,7 @@ Load (against running servers; -target NAME=HOST:PORT[@PID], repeatable):
   fanout      N subscribers, one publisher at -rate chat messages/s
   sweep       fanout at rising rates until p99 > -bound or a message is lost
   idle        hold N sessions; server memory per session
+  presence    N pages in one room while others join and leave: bytes per page per second
   rtt         ping/pong and private get round trips
   http        GET one URL on C connections: requests/s and MB/s
 
@@ -67,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runFanout(ctx, cmd, rest, stdout, stderr)
 	case "idle":
 		return runIdle(ctx, rest, stdout, stderr)
+	case "presence":
+		return runPresence(ctx, rest, stdout, stderr)
 	case "rtt":
 		return runRTT(ctx, rest, stdout, stderr)
 	case "http":

@@ -13,6 +13,7 @@ import (
 	"filehub/files"
 
 	"github.com/olahol/melody"
+	"golang.org/x/time/rate"
 )
 
 // maxChat is the longest chat text, in characters.
@@ -23,13 +24,16 @@ const maxChat = 4096
 // their own goroutines and everything else is a quick lookup or a queued write.
 func (h *Hub) onMessage(s *melody.Session, data []byte) {
 	mb := memberOf(s)
+	if mb.room == nil {
+		return // closed before it could join (the hub is shutting down)
+	}
 	mb.framesIn.Add(1)
 	mb.bytesIn.Add(int64(len(data)))
 	kind, id, err := decodeEnvelope(data)
 	h.cfg.Metrics.FramesIn.WithLabelValues(inKind(kind, err)).Inc()
 	h.cfg.Metrics.BytesIn.Add(float64(len(data)))
 	if !mb.limiter.Allow() {
-		if !mb.strikes.Allow() {
+		if mb.limited() {
 			mb.close(closePolicy, "rate limit exceeded")
 			return
 		}
@@ -220,6 +224,9 @@ func (h *Hub) recordWS(mb *member, action string, info files.Info) {
 // waits for a full bucket instead of never passing.
 func (mb *member) spend(n int64) error {
 	n = min(n, mb.h.cfg.ContentBurst)
+	if mb.content == nil {
+		mb.content = rate.NewLimiter(rate.Limit(mb.h.cfg.ContentRate), int(mb.h.cfg.ContentBurst))
+	}
 	if !mb.content.AllowN(time.Now(), int(n)) {
 		return &protoError{code: codeRateLimited, msg: "too much file content at once; wait a moment"}
 	}

@@ -53,6 +53,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
 	})
 	mb := newMember(h, req)
+	setup := mb.setup
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
@@ -63,19 +64,31 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.sessions.Add(1)
 	h.mu.Unlock()
 	// The session runs on a goroutine of the hub's, and this handler returns
-	// as soon as the connection is upgraded: net/http then lets go of its
-	// serving goroutine (and that goroutine's deep stack) and of the
-	// response, instead of keeping them for the session's whole life, which
-	// is what melody's blocking HandleRequest would do. w is not touched
-	// after the upgrade, so returning is safe; until then we wait.
-	go func() {
-		defer h.sessions.Done()
-		defer mb.upgradeDone() // the upgrade failed: onConnect never ran
-		if err := h.m.HandleRequestWithKeys(w, r, map[string]any{memberKey: mb}); err != nil {
-			h.log.Debug("upgrade failed", "err", err, "remote", r.RemoteAddr)
-		}
-	}()
-	<-mb.upgraded
+	// as soon as the connection is upgraded and joined: net/http then lets
+	// go of its serving goroutine and of the response, instead of keeping
+	// them for the session's whole life, which is what melody's blocking
+	// HandleRequest would do. w and r are not touched after the upgrade.
+	go h.runSession(w, r, mb, setup)
+	if _, ok := <-setup; !ok {
+		return // the upgrade failed
+	}
+	// The join runs here, on net/http's goroutine, while onConnect waits:
+	// encoding the welcome and logging grow a goroutine's stack, and the
+	// session's goroutine keeps whatever stack it grew for its whole life
+	// (an idle session's largest cost, BENCHMARKS.md).
+	h.join(mb)
+	setup <- struct{}{}
+}
+
+// runSession is the session's goroutine: melody's upgrade, then its read
+// loop until the session ends. w and r are its parameters, not captured,
+// so that nothing keeps the request once melody has upgraded it.
+func (h *Hub) runSession(w http.ResponseWriter, r *http.Request, mb *member, setup chan struct{}) {
+	defer h.sessions.Done()
+	defer close(setup) // tells ServeHTTP the upgrade failed, when it did
+	if err := h.m.HandleRequestWithKeys(w, r, map[string]any{memberKey: mb}); err != nil {
+		h.log.Debug("upgrade failed", "err", err, "remote", mb.remote)
+	}
 }
 
 // refusalReason is the metrics label of a refused handshake.

@@ -34,9 +34,11 @@ type member struct {
 	// name is guarded by room.mu: renames must see the room's names.
 	name string
 
-	// Only the session's read goroutine (melody's message handler) uses these.
+	// Only the session's read goroutine (melody's message handler) uses
+	// these. strikes and content are made on first use: most sessions
+	// never need them, and a limiter is a hundred bytes.
 	limiter *rate.Limiter
-	strikes *rate.Limiter
+	strikes *rate.Limiter // refusals beyond one a second, once rate limited
 	content *rate.Limiter // bytes of file content its requests may make the server send
 
 	// The send path; see send. sendMu is held while a frame is handed to
@@ -58,12 +60,13 @@ type member struct {
 	framesIn  atomic.Int64
 	bytesIn   atomic.Int64
 
-	ctx    context.Context // ends when the session ends: stops its streams
-	cancel context.CancelFunc
-	gone   chan struct{} // closed by onDisconnect
-
-	upgraded    chan struct{} // closed once the handshake is over, upgraded or not
-	upgradeOnce sync.Once
+	// done is closed when the session has ended (onDisconnect): it stops
+	// the session's streams and the wait of closeConn.
+	done chan struct{}
+	// setup hands the new session from onConnect to ServeHTTP, which joins
+	// it to its room, and back; nil once the session runs (see onConnect).
+	setup chan struct{}
+	pos   int // index in room.members, guarded by room.mu
 
 	streamMu   sync.Mutex
 	streams    map[uint32]*stream // made on first use
@@ -71,7 +74,6 @@ type member struct {
 }
 
 func newMember(h *Hub, req joinRequest) *member {
-	ctx, cancel := context.WithCancel(context.Background())
 	return &member{
 		h:        h,
 		id:       randomHex(4),
@@ -85,15 +87,19 @@ func newMember(h *Hub, req joinRequest) *member {
 		name:     req.name,
 		joined:   h.cfg.Now(),
 		limiter:  rate.NewLimiter(h.cfg.Rate, h.cfg.Burst),
-		// Beyond its burst, a session may keep being refused about once a
-		// second forever (a page retrying); faster than that it is abusing.
-		strikes:  rate.NewLimiter(1, h.cfg.Strikes),
-		content:  rate.NewLimiter(rate.Limit(h.cfg.ContentRate), int(h.cfg.ContentBurst)),
-		ctx:      ctx,
-		cancel:   cancel,
-		gone:     make(chan struct{}),
-		upgraded: make(chan struct{}),
+		done:     make(chan struct{}),
+		setup:    make(chan struct{}),
 	}
+}
+
+// limited reports whether a message over the rate limit is one too many:
+// beyond its burst, a session may keep being refused about once a second
+// forever (a page retrying); faster than that it is abusing.
+func (mb *member) limited() bool {
+	if mb.strikes == nil {
+		mb.strikes = rate.NewLimiter(1, mb.h.cfg.Strikes)
+	}
+	return !mb.strikes.Allow()
 }
 
 // log is the session's logger. It is built when needed, not kept: a logger
@@ -102,10 +108,6 @@ func newMember(h *Hub, req joinRequest) *member {
 func (mb *member) log() *slog.Logger {
 	return mb.h.log.With("room", mb.roomName, "session", mb.id)
 }
-
-// upgradeDone lets ServeHTTP return: the connection is a session now, or
-// the upgrade failed.
-func (mb *member) upgradeDone() { mb.upgradeOnce.Do(func() { close(mb.upgraded) }) }
 
 // ref is how the room sees this member; it reads name under the room lock.
 func (mb *member) ref() memberRef {
@@ -437,16 +439,15 @@ func (mb *member) close(code int, reason string) {
 		level = slog.LevelDebug
 	}
 	mb.log().Log(context.Background(), level, "closing session", "code", code, "reason", reason)
-	mb.cancel()
-	mb.h.workers.Add(1)
-	go mb.closeConn(code, reason)
+	if !mb.h.goWorker(func() { mb.closeConn(code, reason) }) {
+		mb.s.WebsocketConnection().Close() // the hub is stopped: no grace
+	}
 }
 
 // closeConn writes the close frame and makes sure the connection ends
 // within about 2×closeGrace: when the client answers (the read loop ends),
 // or by cutting it.
 func (mb *member) closeConn(code int, reason string) {
-	defer mb.h.workers.Done()
 	conn := mb.s.WebsocketConnection()
 	msg := websocket.FormatCloseMessage(code, reason)
 	if err := conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeGrace)); err != nil {
@@ -456,7 +457,7 @@ func (mb *member) closeConn(code int, reason string) {
 	t := time.NewTimer(closeGrace)
 	defer t.Stop()
 	select {
-	case <-mb.gone:
+	case <-mb.done:
 	case <-t.C:
 		conn.Close() // the close frame went out; the client never answered
 	}

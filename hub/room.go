@@ -24,8 +24,7 @@ type room struct {
 	name string
 
 	mu      sync.Mutex
-	members []*member // join order; index kept in pos
-	pos     map[*member]int
+	members []*member // each one's index is its pos
 	names   map[string]*member
 	hist    history
 	inbox   []*Message // published, waiting for run
@@ -44,7 +43,7 @@ type room struct {
 }
 
 func newRoom(h *Hub, name string) *room {
-	return &room{h: h, name: name, pos: make(map[*member]int), names: make(map[string]*member),
+	return &room{h: h, name: name, names: make(map[string]*member),
 		hist: history{epoch: randomHex(8)}, idle: h.cfg.Now()}
 }
 
@@ -63,7 +62,7 @@ func (r *room) joinLocked(mb *member) *Message {
 	h := r.h
 	mb.name = r.uniqueName(mb.name, nil)
 	r.names[mb.name] = mb
-	r.pos[mb] = len(r.members)
+	mb.pos = len(r.members)
 	r.members = append(r.members, mb)
 	r.idle = time.Time{}
 	if mb.batch {
@@ -104,8 +103,8 @@ const welcomeMembers = 100
 // registry with its history until the sweeper retires it.
 func (r *room) leave(mb *member) {
 	r.mu.Lock()
-	i, ok := r.pos[mb]
-	if !ok {
+	i := mb.pos
+	if i < 0 || i >= len(r.members) || r.members[i] != mb {
 		r.mu.Unlock()
 		return
 	}
@@ -115,10 +114,10 @@ func (r *room) leave(mb *member) {
 	}
 	last := len(r.members) - 1
 	r.members[i] = r.members[last]
-	r.pos[r.members[i]] = i
+	r.members[i].pos = i
 	r.members[last] = nil
 	r.members = r.members[:last]
-	delete(r.pos, mb)
+	mb.pos = -1
 	delete(r.names, mb.name)
 	if mb.batch {
 		r.batchers--

@@ -142,7 +142,7 @@ func busyMembers(t testing.TB, cfg Config, n int, batch bool) (*Hub, *room, []*m
 		mb := newMember(h, joinRequest{room: "busy", name: "m" + strconv.Itoa(i), batch: batch})
 		mb.writing.busy = true // frames queue
 		mb.room = r
-		r.pos[mb] = i
+		mb.pos = i
 		r.names[mb.name] = mb
 		r.members = append(r.members, mb)
 		if batch {

@@ -21,22 +21,30 @@ func memberOf(s *melody.Session) *member {
 	return m
 }
 
-// onConnect joins the new session to its room. It runs on the session's
-// goroutine before melody reads a message, so the welcome, queued here, is
-// the session's first frame whatever it sends.
+// onConnect hands the new session to ServeHTTP, which joins it to its
+// room, and waits until it has. It runs on the session's goroutine before
+// melody reads a message, so the welcome, queued by the join, is the
+// session's first frame whatever it sends.
 func (h *Hub) onConnect(s *melody.Session) {
 	mb := memberOf(s)
 	mb.s = s
-	defer mb.upgradeDone()
 	// Nothing reads the request again; melody would keep it, and its
 	// headers, for the session's whole life.
 	s.Request = nil
+	setup := mb.setup
+	mb.setup = nil
+	setup <- struct{}{}
+	<-setup
+}
+
+// join adds mb to its room and tells the room, or closes it with 1001 when
+// the hub is shutting down (its upgrade was under way when Shutdown took
+// the member list).
+func (h *Hub) join(mb *member) {
 	h.mu.Lock()
 	r := h.roomLocked(mb.roomName)
 	if r == nil {
 		h.mu.Unlock()
-		// Its upgrade was under way when Shutdown took the member list:
-		// it gets the same 1001, not melody's bare close at the deadline.
 		mb.close(closeGoingAway, "server shutting down")
 		return
 	}
@@ -58,8 +66,7 @@ func (h *Hub) onConnect(s *melody.Session) {
 
 func (h *Hub) onDisconnect(s *melody.Session) {
 	mb := memberOf(s)
-	mb.cancel()
-	close(mb.gone)
+	close(mb.done)
 	if mb.room == nil { // closed at connect: it never joined
 		return
 	}

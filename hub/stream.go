@@ -75,7 +75,7 @@ func (h *Hub) drain(mb *member, st *stream) error {
 	for range h.cfg.Window {
 		select {
 		case <-st.free:
-		case <-mb.ctx.Done():
+		case <-mb.done:
 			return errStreamGone
 		}
 	}
@@ -97,7 +97,7 @@ func (h *Hub) pump(mb *member, st *stream, f *os.File, size int64) (string, erro
 		var buf []byte
 		select {
 		case buf = <-st.free:
-		case <-mb.ctx.Done():
+		case <-mb.done:
 			return "", errStreamGone
 		}
 		if buf == nil {
