@@ -29,6 +29,13 @@ func (h *Hub) onMessage(s *melody.Session, data []byte) {
 	}
 	mb.framesIn.Add(1)
 	mb.bytesIn.Add(int64(len(data)))
+	if !utf8.Valid(data) {
+		// RFC 6455 §8.1: a text frame must be UTF-8; gorilla leaves the
+		// check to the application.
+		h.cfg.Metrics.FramesIn.WithLabelValues("invalid").Inc()
+		mb.close(closeInvalidData, "text frame is not UTF-8")
+		return
+	}
 	kind, id, err := decodeEnvelope(data)
 	h.cfg.Metrics.FramesIn.WithLabelValues(inKind(kind, err)).Inc()
 	h.cfg.Metrics.BytesIn.Add(float64(len(data)))

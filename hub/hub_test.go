@@ -518,3 +518,25 @@ func TestPresenceStaysCoalesced(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidUTF8: a text frame that is not UTF-8 closes the session with
+// 1007, as RFC 6455 asks.
+func TestInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	th := newTestHub(t, Config{}, nil)
+	cl := th.dial(t, "room=u&name=u", false)
+	if err := cl.c.WriteMessage(websocket.TextMessage, []byte("{\"kind\":\"chat\",\"text\":\"\xff\xfe\"}")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, _, err := cl.next()
+		if err == nil {
+			continue
+		}
+		ce, ok := err.(*websocket.CloseError)
+		if !ok || ce.Code != closeInvalidData {
+			t.Fatalf("%v, want close 1007", err)
+		}
+		return
+	}
+}

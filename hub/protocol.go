@@ -78,6 +78,8 @@ const (
 const (
 	// closeGoingAway: the server is shutting down; reconnect with since.
 	closeGoingAway = 1001
+	// closeInvalidData: a text frame that is not UTF-8 (RFC 6455 §8.1).
+	closeInvalidData = 1007
 	// closePolicy: the session kept sending after being rate limited.
 	closePolicy = 1008
 	// closeTooBig: a message over limits.message. gorilla/websocket sends it
