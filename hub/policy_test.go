@@ -414,3 +414,50 @@ func TestFileEndAfterChunks(t *testing.T) {
 		}
 	}
 }
+
+// TestShareContentBudget: shares amplify traffic (one request, the file to
+// every member), so a session's shares are bounded in bytes: 40 shares of
+// a 900 KiB file in one burst to a room of 20 are mostly refused with
+// rate_limited, and what passes is within the budget.
+func TestShareContentBudget(t *testing.T) {
+	t.Parallel()
+	body := strings.Repeat("s", 900<<10)
+	th := newTestHub(t, Config{}, map[string]string{"big.txt": body})
+	var readers []*reader
+	for i := range 19 {
+		readers = append(readers, startReader(th.dial(t, fmt.Sprintf("room=a&name=r%d&batch=1", i), false)))
+	}
+	sender := th.dial(t, "room=a&name=sender", false)
+	waitFor(t, "all joins", func() bool { return th.roomCount("a") == 20 })
+	for range 40 {
+		sender.send(map[string]any{"kind": "share", "path": "big.txt"})
+	}
+	shared, refused := 0, 0
+	for shared+refused < 40 {
+		m, _, err := sender.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m.kind() {
+		case "shared":
+			shared++
+		case "error":
+			if m["code"] != codeRateLimited {
+				t.Fatalf("error %v", m)
+			}
+			refused++
+		}
+	}
+	t.Logf("40 shares of 900 KiB to 20 members: %d sent, %d refused", shared, refused)
+	// 64 MiB of burst is 3 shares to 20 members; the refill adds about one
+	// a second.
+	if refused < 30 || shared < 3 {
+		t.Fatalf("%d shared, %d refused: want the burst's 3 or so through and the rest refused", shared, refused)
+	}
+	for i, rd := range readers {
+		waitFor(t, fmt.Sprintf("reader %d to receive the shares that passed", i), func() bool {
+			c, _, _ := rd.counts()
+			return c["shared"] == shared
+		})
+	}
+}
