@@ -31,7 +31,7 @@ import (
 )
 
 func benchChat() chatFrame {
-	return chatFrame{Kind: kindChat, From: memberRef{ID: "3f9a0c1e", Name: "publisher"},
+	return chatFrame{Kind: kindChat, From: MemberRef{ID: "3f9a0c1e", Name: "publisher"},
 		Text: string(bytes.Repeat([]byte("x"), 100)), At: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)}
 }
 

@@ -23,7 +23,7 @@ func (h *Hub) RecordFetch(r *http.Request, path string, bytes int64) {
 // attribute finds who made an HTTP request, and the room to tell: the
 // newest session that joined with the request's browser cookie, else the
 // default room and the client's address.
-func (h *Hub) attribute(r *http.Request) (room string, who memberRef) {
+func (h *Hub) attribute(r *http.Request) (room string, who MemberRef) {
 	var mb *member
 	if c, err := r.Cookie(browserCookie); err == nil {
 		h.bmu.Lock()
@@ -33,7 +33,7 @@ func (h *Hub) attribute(r *http.Request) (room string, who memberRef) {
 		h.bmu.Unlock()
 	}
 	if mb == nil {
-		return h.cfg.DefaultRoom, memberRef{Name: "anonymous (" + remoteHost(r) + ")"}
+		return h.cfg.DefaultRoom, MemberRef{Name: "anonymous (" + remoteHost(r) + ")"}
 	}
 	return mb.room.name, mb.ref()
 }

@@ -2,52 +2,148 @@ package hub
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"time"
 )
 
 // Message is one broadcast to a room on its way from the publisher to the
-// members of every node: an encoded frame, or a feed event, which becomes a
-// frame once the room's history has given it its place.
+// members of every node: an encoded frame, or what a node turns into one
+// when it delivers it (a feed event, once the history has given it its
+// place; a presence change, once the node knows the room's count; a
+// share, once the node has read the file). It is JSON on the wire between
+// nodes.
 type Message struct {
-	// Frame is the encoded frame; nil for a feed event.
-	Frame []byte
-	// Event is a feed event. Its Seq and Prev are set where the history is
-	// kept: by this node's room when it runs alone, by the engine behind the
-	// Broker when nodes share one.
-	Event *Event
+	// Frame is the encoded frame, for messages that are one already.
+	Frame json.RawMessage `json:"frame,omitempty"`
+	// Event is a feed event. Its Seq (and Prev) are set where the history
+	// is kept: by this node's room when it runs alone, by the broker when
+	// nodes share one.
+	Event *Event `json:"event,omitempty"`
 	// Chat marks a chat or snippet frame, which the room's history keeps
 	// for welcome.chat.
-	Chat bool
+	Chat bool `json:"chat,omitempty"`
+	// Presence is a join, leave or rename, anywhere in the room.
+	Presence *Presence `json:"presence,omitempty"`
+	// Share is a shared file: file bytes never travel between nodes, so
+	// each node reads the file (from the folder they share) and inlines it.
+	Share *Share `json:"share,omitempty"`
+	// Echo marks a history message this node delivered already when it
+	// was published (a chat line, so that chat keeps working here when the
+	// broker is unreachable): the history keeps it, nobody is sent it again.
+	Echo bool `json:"-"`
 	// To, when set, is the only member the frame is for: a reply that must
 	// come after the room's frames queued before it (a pong). Such a
 	// message is delivered on this node only, never published.
-	To *member
+	To *member `json:"-"`
+}
+
+// Presence is a change to a room's members. Node is the node the member is
+// on ("" on a single node).
+type Presence struct {
+	Event string    `json:"event"` // eventJoin, eventLeave, eventRename
+	Who   MemberRef `json:"who"`
+	Node  string    `json:"node,omitempty"`
+}
+
+// Share is a shared file as it travels: the shared frame without content.
+type Share struct {
+	By MemberRef `json:"by"`
+	fileMeta
+	URL string `json:"url"`
 }
 
 // history reports whether m belongs to the room's history.
 func (m *Message) history() bool { return m.Event != nil || m.Chat }
 
-// Broker carries what is published to a room to every node that serves the
-// room, this one included, where it is delivered to that node's members:
-// the seam between "publish to a room" and "deliver to this node's
-// members". The hub publishes only through it. Publish must not block for
-// long: it is called from session read loops and HTTP handlers.
+// Broker is what lets several nodes (processes, on several machines) act
+// as one room: it carries each room's broadcasts to every node serving it,
+// keeps each room's history in one order, and knows who is in each room
+// on every node. It is where publishing to a room meets delivering to a
+// node's members. A single process has none (Config.Broker nil): the hub
+// then keeps all of this itself, in memory.
+//
+// The hub publishes everything a room broadcasts through Publish, once.
+// The broker hands each message to every node with members in the room,
+// this one included, through Node.Deliver: exactly once per node, and
+// history messages (feed events, chat) in one order, the same on every
+// node, with the seq the history gave them. Presence comes the same way:
+// the broker tells every node of each Join, Rename and Leave.
 type Broker interface {
+	// Attach gives the broker this node; New calls it once.
+	Attach(n Node)
+	// Node is this node's name, unique among the nodes.
+	Node() string
+	// Open makes this node receive room's messages, and returns once the
+	// room's kept history and its members on other nodes have been
+	// delivered (so that a welcome can hold them), with the epoch of the
+	// history. Close stops it, once this node has no member in the room.
+	Open(ctx context.Context, room string) (epoch string, err error)
+	Close(room string)
+	// Publish sends m to the room on every node. It must not block for
+	// long: sessions' read loops and HTTP handlers call it.
 	Publish(room string, m *Message)
+	// Join registers member id in room under name, or under the first of
+	// name-2, name-3… that nobody in the room has on any node, and returns
+	// the name it got. Rename does the same for a new name; Leave
+	// unregisters the member.
+	Join(ctx context.Context, room, id, name string) (string, error)
+	Rename(ctx context.Context, room, id, old, name string) (string, error)
+	Leave(room, id, name string)
+	// Err tells why the broker cannot serve now (nil when it can), for
+	// /_/readyz and for refusing joins meanwhile.
+	Err() error
 }
 
-// localBroker is the broker of a single process: every member is here.
-type localBroker struct{ h *Hub }
+// Node is the hub as its broker sees it.
+type Node interface {
+	// Deliver gives this node's members in room the message m.
+	Deliver(room string, m *Message)
+	// Members lists this node's members of room, for a broker that must
+	// register them again (its engine lost them while unreachable).
+	Members(room string) []MemberRef
+}
 
-func (b localBroker) Publish(room string, m *Message) { b.h.deliver(room, m) }
-
-// publish sends m to the room through the broker; a nil m (a frame that
-// could not be encoded, already logged) is ignored.
+// publish sends m to the room: through the broker to every node, or, on a
+// single node, straight to this node's members. A nil m (a frame that could
+// not be encoded, already logged) is ignored.
 func (h *Hub) publish(room string, m *Message) {
-	if m != nil {
+	switch {
+	case m == nil:
+	case h.cfg.Broker != nil:
 		h.cfg.Broker.Publish(room, m)
+	default:
+		h.deliver(room, m)
 	}
+}
+
+// Deliver gives this node's members in room the message m: the broker
+// calls it for what is published anywhere (Node).
+func (h *Hub) Deliver(room string, m *Message) { h.deliver(room, m) }
+
+// Members lists this node's members of room (Node).
+func (h *Hub) Members(room string) []MemberRef {
+	h.mu.RLock()
+	r := h.rooms[room]
+	h.mu.RUnlock()
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	refs := make([]MemberRef, len(r.members))
+	for i, mb := range r.members {
+		refs[i] = MemberRef{ID: mb.id, Name: mb.name}
+	}
+	return refs
+}
+
+// node is this node's name: "" alone.
+func (h *Hub) node() string {
+	if h.cfg.Broker == nil {
+		return ""
+	}
+	return h.nodeName
 }
 
 // frame encodes v once as a message for a room; nil (logged) when it cannot
@@ -69,8 +165,13 @@ func (h *Hub) publishFrame(room string, v any) { h.publish(room, h.frame(v)) }
 // member here is dropped, unless it belongs to the history, which the room
 // keeps for those who join later (an HTTP fetch in an empty default room).
 func (h *Hub) deliver(name string, m *Message) {
+	if m == nil {
+		return
+	}
 	h.mu.RLock()
-	if r := h.rooms[name]; r != nil || !m.history() {
+	// With a broker the history is the broker's: a room with no member
+	// here has nothing to keep.
+	if r := h.rooms[name]; r != nil || !m.history() || h.cfg.Broker != nil {
 		if r != nil {
 			r.enqueue(m) // under h.mu: the room cannot be retired meanwhile
 		}
@@ -180,13 +281,21 @@ func (r *room) deliverPass(msgs []*Message, members []*member, start time.Time) 
 		}
 	}
 	for _, m := range msgs {
-		if m.Event != nil {
+		switch {
+		case m.Echo:
+			continue // delivered here when it was published
+		case m.Event != nil:
 			b, err := json.Marshal(feedFrame{Kind: kindFeed, Event: *m.Event})
 			if err != nil {
 				h.log.Error("encoding a feed event", "room", r.name, "err", err)
 				continue
 			}
 			m.Frame = b
+		case m.Share != nil:
+			m.Frame = h.shareFrame(m.Share)
+		}
+		if m.Frame == nil {
+			continue // coalesced presence, or a share that could not be read
 		}
 		if m.To != nil {
 			flush()
@@ -199,7 +308,8 @@ func (r *room) deliverPass(msgs []*Message, members []*member, start time.Time) 
 }
 
 // recordLocked gives the pass's feed events their seq (unless the broker
-// did) and keeps feed events and chat in the history, in delivery order.
+// did) and keeps feed events and chat in the history, in delivery order,
+// and applies presence changes to the roster.
 func (r *room) recordLocked(msgs []*Message) {
 	cfg := &r.h.cfg
 	for _, m := range msgs {
@@ -213,6 +323,8 @@ func (r *room) recordLocked(msgs []*Message) {
 			r.hist.addEvent(*e, cfg.FeedSize)
 		case m.Chat:
 			r.hist.addChat(m.Frame, cfg.ChatHistory, cfg.ChatHistoryBytes)
+		case m.Presence != nil:
+			m.Frame = r.presenceLocked(m.Presence)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -111,7 +112,7 @@ func (h *Hub) dispatch(mb *member, kind, id string, data []byte) error {
 		if !ok || name == "" {
 			return badRequest("name must be 1-32 printable characters")
 		}
-		mb.room.rename(mb, name)
+		h.rename(mb, name)
 		return nil
 	case kindWho:
 		var req whoRequest
@@ -126,6 +127,29 @@ func (h *Hub) dispatch(mb *member, kind, id string, data []byte) error {
 		return h.pong(mb, data)
 	}
 	return &protoError{code: codeUnknownKind, msg: fmt.Sprintf("unknown kind %q", truncate(kind, 32))}
+}
+
+// rename gives mb its new name: at once on a single node; with a broker,
+// once the name is claimed on every node, on a goroutine of its own so that
+// the read loop does not wait for the network.
+func (h *Hub) rename(mb *member, name string) {
+	b := h.cfg.Broker
+	if b == nil {
+		h.publish(mb.room.name, mb.room.rename(mb, name))
+		return
+	}
+	old := mb.ref().Name
+	h.goWorker(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), joinWait)
+		defer cancel()
+		got, err := b.Rename(ctx, mb.room.name, mb.id, old, name)
+		if err != nil {
+			mb.log().Warn("rename failed", "err", err)
+			mb.sendError("", &protoError{code: codeInternal, msg: "could not rename now; try again"})
+			return
+		}
+		mb.room.rename(mb, got)
+	})
 }
 
 func truncate(s string, n int) string {
@@ -188,19 +212,43 @@ func (h *Hub) share(mb *member, path string) error {
 		return err
 	}
 	defer f.Close()
-	frame := sharedFrame{Kind: kindShared, By: mb.ref(), fileMeta: metaOf(info), URL: fileURL(info.Path)}
 	if info.Size <= h.cfg.Inline {
 		// Every member receives the content: that is what it costs.
 		if err := mb.spend(info.Size * int64(mb.room.size())); err != nil {
 			return err
 		}
-		if frame.Encoding, frame.Content, err = readInline(f, info.Size); err != nil {
-			return err
-		}
 	}
-	h.publishFrame(mb.room.name, frame)
+	h.publish(mb.room.name, &Message{Share: &Share{By: mb.ref(), fileMeta: metaOf(info), URL: fileURL(info.Path)}})
 	h.recordWS(mb, actionShare, info)
 	return nil
+}
+
+// shareFrame builds the shared frame of s on this node: the file's content
+// inlined when it is small, read here (nodes share the folder; its bytes
+// never travel between them). A file that changed since it was shared is
+// announced without content, so nobody is handed bytes that differ from
+// what the frame says.
+func (h *Hub) shareFrame(s *Share) []byte {
+	frame := sharedFrame{Kind: kindShared, By: s.By, fileMeta: s.fileMeta, URL: s.URL}
+	if s.Size <= h.cfg.Inline {
+		f, info, err := h.store.Open(s.Path)
+		if err == nil {
+			if info.Size == s.Size && info.Modified.Equal(s.Modified) {
+				frame.Encoding, frame.Content, err = readInline(f, info.Size)
+			}
+			f.Close()
+		}
+		if err != nil {
+			h.log.Debug("sharing without content", "path", s.Path, "err", err)
+			frame.Encoding, frame.Content = "", ""
+		}
+	}
+	b, err := json.Marshal(frame)
+	if err != nil {
+		h.log.Error("encoding a share", "err", err)
+		return nil
+	}
+	return b
 }
 
 func (h *Hub) list(mb *member, id, path string) error {

@@ -94,7 +94,9 @@ type Config struct {
 	// every member's queue, though it is held once). A healthy reader
 	// absorbs any burst the rate limits allow; one that stalls is gone
 	// within MaxLag plus about a second, without slowing anyone. Default
-	// to 5 s and 64 MiB.
+	// to 10 s, long enough for a phone on a slow link (100 KB/s) to take a
+	// 1 MiB share and far less than the 35 s a dead peer takes to time
+	// out, and 64 MiB.
 	MaxLag     time.Duration
 	QueueBytes int64
 	// PingPeriod is how often the server pings, and PongWait how long it waits
@@ -121,8 +123,8 @@ type Config struct {
 	// many of a stream's frames may wait in the session's queue, MaxStreams how
 	// many streams a session may have at once. Defaults to 64 KiB, 4 and 3.
 	ChunkSize, Window, MaxStreams int
-	// Broker carries room broadcasts between nodes. Defaults to this
-	// process alone.
+	// Broker lets several nodes act as one room (see Broker). Defaults to
+	// none: this process alone.
 	Broker Broker
 	// Version is reported in welcome. Defaults to "dev".
 	Version string
@@ -169,7 +171,7 @@ func (c Config) withDefaults() Config {
 		c.ContentRate = 16 << 20
 	}
 	def64(&c.ContentBurst, 64<<20)
-	defDur(&c.MaxLag, 5*time.Second)
+	defDur(&c.MaxLag, 10*time.Second)
 	def64(&c.QueueBytes, 64<<20)
 	defDur(&c.PingPeriod, 25*time.Second)
 	defDur(&c.PongWait, 35*time.Second)
@@ -220,7 +222,8 @@ type Hub struct {
 	bmu      sync.Mutex
 	browsers map[string][]*member // browser cookie → its sessions that joined, newest last
 
-	seq atomic.Uint64 // feed sequence, shared by all rooms
+	seq      atomic.Uint64 // feed sequence, shared by all rooms (on a single node)
+	nodeName string        // the broker's name for this node
 
 	sessions sync.WaitGroup // session goroutines
 	spawnMu  sync.Mutex
@@ -239,8 +242,9 @@ func New(store *files.Store, cfg Config) *Hub {
 		browsers: make(map[string][]*member),
 		done:     make(chan struct{}),
 	}
-	if h.cfg.Broker == nil {
-		h.cfg.Broker = localBroker{h}
+	if b := h.cfg.Broker; b != nil {
+		h.nodeName = b.Node()
+		b.Attach(h)
 	}
 	// Feed seqs start at the start time in microseconds, so they keep
 	// increasing across restarts: a page that missed the new epoch still
@@ -403,10 +407,18 @@ func (h *Hub) retireRooms() {
 		since time.Time
 	}
 	var idle []idleRoom
+	var closed []string
 	for name, r := range h.rooms {
 		r.mu.Lock()
 		switch {
 		case !r.retirableLocked():
+		case h.cfg.Broker != nil:
+			// The broker keeps the history: this node needs the room
+			// only while it has members here.
+			r.retireLocked()
+			delete(h.rooms, name)
+			h.cfg.Metrics.Rooms.Dec()
+			closed = append(closed, name)
 		case r.hist.lastSeq == 0 && len(r.hist.chat) == 0, now.Sub(r.idle) >= h.cfg.RoomTTL:
 			r.retireLocked()
 			delete(h.rooms, name)
@@ -415,6 +427,11 @@ func (h *Hub) retireRooms() {
 			idle = append(idle, idleRoom{r, r.idle})
 		}
 		r.mu.Unlock()
+	}
+	for _, name := range closed {
+		// Under h.mu, so a join cannot open the room again before the
+		// broker has let go of it; Close only unsubscribes.
+		h.cfg.Broker.Close(name)
 	}
 	if len(idle) <= h.cfg.IdleRooms {
 		return

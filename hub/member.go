@@ -110,10 +110,10 @@ func (mb *member) log() *slog.Logger {
 }
 
 // ref is how the room sees this member; it reads name under the room lock.
-func (mb *member) ref() memberRef {
+func (mb *member) ref() MemberRef {
 	mb.room.mu.Lock()
 	defer mb.room.mu.Unlock()
-	return memberRef{ID: mb.id, Name: mb.name}
+	return MemberRef{ID: mb.id, Name: mb.name}
 }
 
 // maxBatch bounds a batch frame built from a session's queue, in bytes: big

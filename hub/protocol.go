@@ -106,8 +106,8 @@ type (
 	whoRequest    struct{ Limit int } // extension: at most Limit members (0: all)
 )
 
-// memberRef identifies a session to the others.
-type memberRef struct {
+// MemberRef identifies a session to the others.
+type MemberRef struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 }
@@ -133,10 +133,10 @@ type Event struct {
 
 type welcomeFrame struct {
 	Kind    string      `json:"kind"`
-	You     memberRef   `json:"you"`
+	You     MemberRef   `json:"you"`
 	Room    string      `json:"room"`
 	Count   int         `json:"count"`
-	Members []memberRef `json:"members"`
+	Members []MemberRef `json:"members"`
 	Feed    []Event     `json:"feed"` // never null
 	// Chat is the room's recent chat and snippet frames, as sent; never null.
 	Chat  []json.RawMessage `json:"chat"`
@@ -151,7 +151,7 @@ type welcomeFrame struct {
 type presenceFrame struct {
 	Kind  string    `json:"kind"`
 	Event string    `json:"event"`
-	Who   memberRef `json:"who"`
+	Who   MemberRef `json:"who"`
 	Count int       `json:"count"`
 }
 
@@ -201,7 +201,7 @@ type fileEndFrame struct {
 
 type sharedFrame struct {
 	Kind string    `json:"kind"`
-	By   memberRef `json:"by"`
+	By   MemberRef `json:"by"`
 	fileMeta
 	URL      string `json:"url"`
 	Encoding string `json:"encoding,omitempty"`
@@ -217,7 +217,7 @@ type listingFrame struct {
 
 type chatFrame struct {
 	Kind string    `json:"kind"`
-	From memberRef `json:"from"`
+	From MemberRef `json:"from"`
 	Text string    `json:"text"`
 	At   time.Time `json:"at"`
 }
@@ -226,12 +226,12 @@ type membersFrame struct {
 	Kind    string      `json:"kind"`
 	ID      string      `json:"id,omitempty"`
 	Count   int         `json:"count"`
-	Members []memberRef `json:"members"`
+	Members []MemberRef `json:"members"`
 }
 
 type uploadProgressFrame struct {
 	Kind     string    `json:"kind"`
-	By       memberRef `json:"by"`
+	By       MemberRef `json:"by"`
 	Path     string    `json:"path"`
 	Received int64     `json:"received"`
 	Size     int64     `json:"size"` // -1 when the client did not say
@@ -239,7 +239,7 @@ type uploadProgressFrame struct {
 
 type uploadFinishFrame struct {
 	Kind   string    `json:"kind"`
-	By     memberRef `json:"by"`
+	By     MemberRef `json:"by"`
 	Path   string    `json:"path"`
 	Size   int64     `json:"size"`
 	SHA256 string    `json:"sha256"`
@@ -247,7 +247,7 @@ type uploadFinishFrame struct {
 
 type uploadAbortFrame struct {
 	Kind     string    `json:"kind"`
-	By       memberRef `json:"by"`
+	By       MemberRef `json:"by"`
 	Path     string    `json:"path"`
 	Received int64     `json:"received"`
 	Reason   string    `json:"reason"` // reasonInterrupted, reasonExists, or an error code

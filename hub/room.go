@@ -24,8 +24,11 @@ type room struct {
 	name string
 
 	mu      sync.Mutex
-	members []*member // each one's index is its pos
-	names   map[string]*member
+	members []*member // this node's members; each one's index is its pos
+	// remote is the members on other nodes (id → their ref and node), as
+	// the broker reports them; nil on a single node.
+	remote  map[string]remoteMember
+	names   map[string]string // every member's name → its id, on every node
 	hist    history
 	inbox   []*Message // published, waiting for run
 	spare   []*Message
@@ -33,6 +36,13 @@ type room struct {
 	shared  bool      // a pass may be reading members' array
 	removed bool      // no longer in the registry: nothing more is queued
 	idle    time.Time // when the last member left; zero while it has members
+	// opened is closed once the broker has replayed the room's history and
+	// roster to this node (at once on a single node); openErr says why
+	// that failed.
+	opened  chan struct{}
+	opening bool // a join is opening it
+	openErr error
+	pending int // joins under way
 
 	batchers  int       // members that joined with batch=1
 	lastFlush time.Time // when the last pass started
@@ -42,9 +52,19 @@ type room struct {
 	timer        *time.Timer
 }
 
+// remoteMember is a member of the room on another node.
+type remoteMember struct {
+	name, node string
+}
+
 func newRoom(h *Hub, name string) *room {
-	return &room{h: h, name: name, names: make(map[string]*member),
-		hist: history{epoch: randomHex(8)}, idle: h.cfg.Now()}
+	r := &room{h: h, name: name, names: make(map[string]string),
+		hist: history{epoch: randomHex(8)}, idle: h.cfg.Now(), opened: make(chan struct{})}
+	if h.cfg.Broker == nil {
+		r.opening = true
+		close(r.opened)
+	}
+	return r
 }
 
 // snapshot copies the member list.
@@ -54,14 +74,21 @@ func (r *room) snapshot() []*member {
 	return slices.Clone(r.members)
 }
 
-// joinLocked adds mb with a name unique in the room and queues its welcome,
-// under the room's lock, so welcome is its first frame and holds exactly
-// the history that no later pass delivers. It returns mb's presence frame
-// for the room, nil when presence is coalesced.
+// countLocked is the room's size, on every node.
+func (r *room) countLocked() int { return len(r.members) + len(r.remote) }
+
+// joinLocked adds mb, named, and queues its welcome, under the room's
+// lock, so welcome is its first frame and holds exactly the history that
+// no later pass delivers. On a single node it first makes mb's name unique
+// in the room, and returns the presence message that tells the room; with
+// a broker the name was claimed across nodes already, and the broker
+// tells the rooms (it returns nil).
 func (r *room) joinLocked(mb *member) *Message {
 	h := r.h
-	mb.name = r.uniqueName(mb.name, nil)
-	r.names[mb.name] = mb
+	if h.cfg.Broker == nil {
+		mb.name = r.uniqueName(mb.name, "")
+	}
+	r.names[mb.name] = mb.id
 	mb.pos = len(r.members)
 	r.members = append(r.members, mb)
 	r.idle = time.Time{}
@@ -71,9 +98,9 @@ func (r *room) joinLocked(mb *member) *Message {
 	feed, recovered := r.hist.after(mb.since, mb.epoch)
 	w := welcomeFrame{
 		Kind:    kindWelcome,
-		You:     memberRef{ID: mb.id, Name: mb.name},
+		You:     MemberRef{ID: mb.id, Name: mb.name},
 		Room:    r.name,
-		Count:   len(r.members),
+		Count:   r.countLocked(),
 		Members: r.refsLocked(welcomeMembers),
 		Feed:    feed,
 		Chat:    slices.Clone(r.hist.chat),
@@ -88,25 +115,25 @@ func (r *room) joinLocked(mb *member) *Message {
 		w.Recovered = &recovered
 	}
 	mb.sendJSON(w)
-	if r.coalescingLocked(len(r.members)) {
-		r.joined++
-		r.armTimerLocked()
+	if h.cfg.Broker != nil {
 		return nil
 	}
-	return r.h.frame(presenceFrame{Kind: kindPresence, Event: eventJoin, Who: memberRef{ID: mb.id, Name: mb.name}, Count: len(r.members)})
+	return &Message{Presence: &Presence{Event: eventJoin, Who: MemberRef{ID: mb.id, Name: mb.name}}}
 }
 
 // welcomeMembers bounds the member list of a welcome; who tells the rest.
 const welcomeMembers = 100
 
-// leave removes mb and tells the room. A room left empty stays in the
-// registry with its history until the sweeper retires it.
-func (r *room) leave(mb *member) {
+// leave removes mb and, on a single node, returns the presence message
+// that tells the room (with a broker, the broker tells the rooms). A room
+// left empty stays in the registry with its history until the sweeper
+// retires it.
+func (r *room) leave(mb *member) *Message {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	i := mb.pos
 	if i < 0 || i >= len(r.members) || r.members[i] != mb {
-		r.mu.Unlock()
-		return
+		return nil
 	}
 	if r.shared {
 		r.members = slices.Clone(r.members)
@@ -118,46 +145,50 @@ func (r *room) leave(mb *member) {
 	r.members[last] = nil
 	r.members = r.members[:last]
 	mb.pos = -1
-	delete(r.names, mb.name)
+	if r.names[mb.name] == mb.id {
+		delete(r.names, mb.name)
+	}
 	if mb.batch {
 		r.batchers--
 	}
-	count := len(r.members)
-	if count == 0 {
+	if len(r.members) == 0 {
 		r.idle = r.h.cfg.Now()
 	}
-	who := memberRef{ID: mb.id, Name: mb.name}
-	crowded := r.coalescingLocked(count + 1)
-	if crowded {
-		r.left++
-		r.armTimerLocked()
+	if r.h.cfg.Broker != nil {
+		return nil
 	}
-	r.mu.Unlock()
-	if !crowded && count > 0 {
-		r.h.publish(r.name, r.h.frame(presenceFrame{Kind: kindPresence, Event: eventLeave, Who: who, Count: count}))
-	}
+	return &Message{Presence: &Presence{Event: eventLeave, Who: MemberRef{ID: mb.id, Name: mb.name}}}
 }
 
-// rename gives mb a new name, unique in the room, and tells the room.
-func (r *room) rename(mb *member, name string) {
+// rename gives mb a new name, unique in the room, and returns the presence
+// message that tells the room; nil when nothing changed. With a broker,
+// name was claimed across nodes already.
+func (r *room) rename(mb *member, name string) *Message {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if name == mb.name {
-		r.mu.Unlock()
-		return
+		return nil
 	}
-	delete(r.names, mb.name)
-	mb.name = r.uniqueName(name, mb)
-	r.names[mb.name] = mb
-	f := presenceFrame{Kind: kindPresence, Event: eventRename, Who: memberRef{ID: mb.id, Name: mb.name}, Count: len(r.members)}
-	r.mu.Unlock()
-	r.h.publish(r.name, r.h.frame(f))
+	if r.names[mb.name] == mb.id {
+		delete(r.names, mb.name)
+	}
+	if r.h.cfg.Broker == nil {
+		name = r.uniqueName(name, mb.id)
+	}
+	mb.name = name
+	r.names[mb.name] = mb.id
+	if r.h.cfg.Broker != nil {
+		return nil
+	}
+	return &Message{Presence: &Presence{Event: eventRename, Who: MemberRef{ID: mb.id, Name: mb.name}}}
 }
 
-// uniqueName returns name, or name-2, name-3… if another member has it.
-func (r *room) uniqueName(name string, self *member) string {
+// uniqueName returns name, or name-2, name-3… if another member than self
+// (an id) has it.
+func (r *room) uniqueName(name, self string) string {
 	taken := func(n string) bool {
-		o, ok := r.names[n]
-		return ok && o != self
+		id, ok := r.names[n]
+		return ok && id != self
 	}
 	if !taken(name) {
 		return name
@@ -170,24 +201,79 @@ func (r *room) uniqueName(name string, self *member) string {
 	}
 }
 
-// refsLocked lists up to max members (all when max < 0).
-func (r *room) refsLocked(max int) []memberRef {
-	n := len(r.members)
+// presenceLocked applies a presence message in the pass that delivers it:
+// the roster learns of members on other nodes (those of this node it knows
+// already), and the room's members here get a presence frame, or, in a
+// crowded room, a count frame later. It returns the frame, nil when
+// coalesced.
+func (r *room) presenceLocked(p *Presence) []byte {
+	h := r.h
+	if p.Node != "" && p.Node != h.node() {
+		if r.remote == nil {
+			r.remote = make(map[string]remoteMember)
+		}
+		old, had := r.remote[p.Who.ID]
+		if had && r.names[old.name] == p.Who.ID {
+			delete(r.names, old.name)
+		}
+		switch p.Event {
+		case eventJoin, eventRename:
+			r.remote[p.Who.ID] = remoteMember{name: p.Who.Name, node: p.Node}
+			r.names[p.Who.Name] = p.Who.ID
+		case eventLeave:
+			delete(r.remote, p.Who.ID)
+		}
+	}
+	count := r.countLocked()
+	size := count
+	if p.Event == eventLeave {
+		size++ // the room's size with the one leaving
+	}
+	if p.Event != eventRename && r.coalescingLocked(size) {
+		if p.Event == eventJoin {
+			r.joined++
+		} else {
+			r.left++
+		}
+		r.armTimerLocked()
+		return nil
+	}
+	b, err := json.Marshal(presenceFrame{Kind: kindPresence, Event: p.Event, Who: p.Who, Count: count})
+	if err != nil {
+		h.log.Error("encoding presence", "err", err)
+		return nil
+	}
+	return b
+}
+
+// refsLocked lists up to max members (all when max < 0): this node's
+// first, in join order, then the others'.
+func (r *room) refsLocked(max int) []MemberRef {
+	n := r.countLocked()
 	if max >= 0 && n > max {
 		n = max
 	}
-	refs := make([]memberRef, n)
-	for i, m := range r.members[:n] {
-		refs[i] = memberRef{ID: m.id, Name: m.name}
+	refs := make([]MemberRef, 0, n)
+	for _, m := range r.members {
+		if len(refs) == n {
+			return refs
+		}
+		refs = append(refs, MemberRef{ID: m.id, Name: m.name})
+	}
+	for id, m := range r.remote {
+		if len(refs) == n {
+			break
+		}
+		refs = append(refs, MemberRef{ID: id, Name: m.name})
 	}
 	return refs
 }
 
-// size is how many members the room has on this node.
+// size is how many members the room has, on every node.
 func (r *room) size() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.members)
+	return r.countLocked()
 }
 
 // who lists up to limit members (all when limit <= 0), for a who request;
@@ -198,7 +284,7 @@ func (r *room) who(limit int) membersFrame {
 	if limit <= 0 {
 		limit = -1
 	}
-	return membersFrame{Kind: kindMembers, Count: len(r.members), Members: r.refsLocked(limit)}
+	return membersFrame{Kind: kindMembers, Count: r.countLocked(), Members: r.refsLocked(limit)}
 }
 
 // coalescingLocked tells whether presence goes out as count frames: in a
@@ -231,13 +317,14 @@ func (r *room) flushPresence() {
 		r.mu.Unlock()
 		return
 	}
-	f := countFrame{Kind: kindCount, Count: len(r.members), Joined: r.joined, Left: r.left}
+	f := countFrame{Kind: kindCount, Count: r.countLocked(), Joined: r.joined, Left: r.left}
 	r.joined, r.left = 0, 0
 	// Stay in count frames for one more interval: a timer that fires with
 	// nothing to say ends them.
 	r.armTimerLocked()
 	r.mu.Unlock()
-	r.h.publish(r.name, r.h.frame(f))
+	// Each node counts for its own members: never through the broker.
+	r.h.deliver(r.name, r.h.frame(f))
 }
 
 // retireLocked marks a room leaving the registry; the caller holds h.mu and
@@ -253,5 +340,5 @@ func (r *room) retireLocked() {
 // retirableLocked tells whether r has nothing left to do on this node: no
 // member, nothing queued, no pass under way. Called with r.mu held.
 func (r *room) retirableLocked() bool {
-	return len(r.members) == 0 && len(r.inbox) == 0 && !r.running
+	return len(r.members) == 0 && len(r.inbox) == 0 && !r.running && r.pending == 0
 }

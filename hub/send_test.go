@@ -32,11 +32,13 @@ func (h *Hub) member(t testing.TB, room, name string) *member {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	mb := r.names[name]
-	if mb == nil {
-		t.Fatalf("no member %q in %q", name, room)
+	for _, mb := range r.members {
+		if mb.name == name {
+			return mb
+		}
 	}
-	return mb
+	t.Fatalf("no member %q in %q", name, room)
+	return nil
 }
 
 // TestSendOrderAndBatches: frames sent to a session whose socket is full
@@ -143,7 +145,7 @@ func busyMembers(t testing.TB, cfg Config, n int, batch bool) (*Hub, *room, []*m
 		mb.writing.busy = true // frames queue
 		mb.room = r
 		mb.pos = i
-		r.names[mb.name] = mb
+		r.names[mb.name] = mb.id
 		r.members = append(r.members, mb)
 		if batch {
 			r.batchers++

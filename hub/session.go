@@ -37,9 +37,14 @@ func (h *Hub) onConnect(s *melody.Session) {
 	<-setup
 }
 
-// join adds mb to its room and tells the room, or closes it with 1001 when
+// joinWait bounds how long a join waits for its room to open (the broker
+// replaying its history and roster) and for its name to be claimed.
+const joinWait = 10 * time.Second
+
+// join adds mb to its room and tells the room, or closes it: with 1001 when
 // the hub is shutting down (its upgrade was under way when Shutdown took
-// the member list).
+// the member list), with 1013 when the broker cannot serve (it reconnects
+// and tries again).
 func (h *Hub) join(mb *member) {
 	h.mu.Lock()
 	r := h.roomLocked(mb.roomName)
@@ -48,12 +53,41 @@ func (h *Hub) join(mb *member) {
 		mb.close(closeGoingAway, "server shutting down")
 		return
 	}
-	mb.room = r
 	r.mu.Lock()
-	presence := r.joinLocked(mb) // under h.mu: the room cannot be retired meanwhile
-	name := mb.name
+	r.pending++ // the sweeper leaves the room alone until this join is done
+	open := !r.opening
+	r.opening = true
 	r.mu.Unlock()
 	h.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.pending--
+		r.mu.Unlock()
+	}()
+	if b := h.cfg.Broker; b != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), joinWait)
+		defer cancel()
+		if open {
+			h.openRoom(ctx, r)
+		}
+		err := r.waitOpen(ctx)
+		if err == nil {
+			var name string
+			if name, err = b.Join(ctx, r.name, mb.id, mb.name); err == nil {
+				mb.name = name
+			}
+		}
+		if err != nil {
+			mb.log().Warn("cannot join", "err", err)
+			mb.close(closeTryAgainLater, "the cluster is unavailable; try again")
+			return
+		}
+	}
+	mb.room = r
+	r.mu.Lock()
+	presence := r.joinLocked(mb)
+	name := mb.name
+	r.mu.Unlock()
 	// Only now, with its room and name, may HTTP fetches be put to its name.
 	h.bmu.Lock()
 	h.browsers[mb.browser] = append(h.browsers[mb.browser], mb)
@@ -62,6 +96,32 @@ func (h *Hub) join(mb *member) {
 	h.cfg.Metrics.Sessions.Inc()
 	h.cfg.Metrics.Joins.Inc()
 	mb.log().Info("session open", "name", name, "remote", mb.remote)
+}
+
+// openRoom asks the broker for the room's history and roster on this node,
+// and lets the joins waiting for it go on.
+func (h *Hub) openRoom(ctx context.Context, r *room) {
+	epoch, err := h.cfg.Broker.Open(ctx, r.name)
+	r.mu.Lock()
+	if err == nil {
+		r.hist.epoch = epoch
+	} else {
+		r.openErr = err
+	}
+	r.mu.Unlock()
+	close(r.opened)
+}
+
+// waitOpen waits for the room to be open on this node.
+func (r *room) waitOpen(ctx context.Context) error {
+	select {
+	case <-r.opened:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.openErr
 }
 
 func (h *Hub) onDisconnect(s *melody.Session) {
@@ -79,7 +139,10 @@ func (h *Hub) onDisconnect(s *melody.Session) {
 	}
 	h.bmu.Unlock()
 	name := mb.ref().Name
-	mb.room.leave(mb)
+	h.publish(mb.room.name, mb.room.leave(mb))
+	if b := h.cfg.Broker; b != nil {
+		b.Leave(mb.room.name, mb.id, name)
+	}
 	code := int(mb.closeCode.Load())
 	if code == 0 {
 		code = websocket.CloseAbnormalClosure // ended without a close frame
