@@ -34,6 +34,12 @@ type options struct {
 	allowHosts                             []string
 	drain                                  time.Duration
 	rate                                   float64
+	// Several nodes as one room, on NATS.
+	nats, node        string
+	natsCreds, natsCA string
+	natsCert, natsKey string
+	natsReplicas      int
+	natsNodeTTL       time.Duration
 }
 
 // usageError is a mistake in how filehub was started: a flag, an
@@ -93,6 +99,17 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (op
 	def(boolValue{&o.pprof}, "pprof", "PPROF", "serve Go's profiles at /_/debug/pprof/ (behind -token when set), for measuring")
 	def(floatValue{&o.rate}, "rate", "RATE",
 		"`messages` per second each session may send, burst twice that (0: the default, 20); raise it for load tests")
+	def(stringValue{&o.nats, nil}, "nats", "NATS",
+		"NATS server `URLs`, comma-separated: several filehub nodes serving the same folder then act as one room (README: Many nodes)")
+	def(stringValue{&o.node, nil}, "node", "NODE", "this node's `name` among the nodes (default: the host name)")
+	def(stringValue{&o.natsCreds, nil}, "nats-creds", "NATS_CREDS", "NATS credentials `file` (a .creds file with a JWT and an NKey seed)")
+	def(stringValue{&o.natsCA, nil}, "nats-tls-ca", "NATS_TLS_CA", "CA certificate `file` (PEM) to verify the NATS servers with")
+	def(stringValue{&o.natsCert, nil}, "nats-tls-cert", "NATS_TLS_CERT", "client certificate `file` (PEM) for NATS servers that ask for one")
+	def(stringValue{&o.natsKey, nil}, "nats-tls-key", "NATS_TLS_KEY", "private key `file` (PEM) for -nats-tls-cert")
+	def(intValue{&o.natsReplicas}, "nats-replicas", "NATS_REPLICAS",
+		"how many NATS servers keep the room history and members: 1 for one server, 3 for a three-server cluster (0: 1)")
+	def(durationValue{&o.natsNodeTTL}, "nats-node-ttl", "NATS_NODE_TTL",
+		"how long a node that stopped answering counts as alive: its members leave the rooms after about this `duration` (0: 10s)")
 	def(boolValue{&o.printVersion}, "version", "", "print the version and exit")
 	// No environment variable: set in a container's environment, it would
 	// turn every start of the server into a check.
@@ -145,6 +162,12 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (op
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return o, badUsage(true, "-tls-cert and -tls-key go together")
+	}
+	if (o.natsCert == "") != (o.natsKey == "") {
+		return o, badUsage(true, "-nats-tls-cert and -nats-tls-key go together")
+	}
+	if o.nats == "" && (o.node != "" || o.natsCreds != "" || o.natsCA != "" || o.natsCert != "" || o.natsReplicas != 0 || o.natsNodeTTL != 0) {
+		return o, badUsage(true, "-node and the other -nats-… settings need -nats")
 	}
 	return o, nil
 }
@@ -316,6 +339,25 @@ func (v durationValue) Set(s string) error {
 		return fmt.Errorf("%q is not a duration such as 30s", s)
 	}
 	*v.p = d
+	return nil
+}
+
+// intValue is a whole number, not negative.
+type intValue struct{ p *int }
+
+func (v intValue) String() string {
+	if v.p == nil {
+		return "0"
+	}
+	return strconv.Itoa(*v.p)
+}
+
+func (v intValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return fmt.Errorf("%q is not a whole number such as 3", s)
+	}
+	*v.p = n
 	return nil
 }
 

@@ -34,11 +34,13 @@ import (
 	"syscall"
 	"time"
 
+	"filehub/cluster"
 	"filehub/echo"
 	"filehub/files"
 	"filehub/hub"
 	"filehub/web"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -151,9 +153,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer store.Close()
 	hubMetrics := hub.NewMetrics(reg)
+	var broker hub.Broker // none: this process alone
+	var nodes *cluster.Broker
+	if o.nats != "" {
+		if nodes, err = connectCluster(ctx, o, log.With("component", "cluster")); err != nil {
+			return err
+		}
+		defer nodes.Close() // after the hub's Close, below: the sessions leave first
+		broker = nodes
+	}
 	// No Token: the gate below is the only keeper of the token, for /ws
 	// and /_/echo as for every other door.
 	h = hub.New(store, hub.Config{
+		Broker:       broker,
 		AllowOrigins: o.allowOrigins,
 		Version:      version(),
 		Logger:       log.With("component", "hub"),
@@ -178,7 +190,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var ready atomic.Bool
 	handler := routes(routeDeps{
 		store: store, hub: h, echo: echoes, ready: &ready, metrics: metricsHandler(o.metrics, reg), pprof: o.pprof,
-		info: infoHandler(filepath.Base(folder), lan),
+		cluster: broker,
+		info:    infoHandler(filepath.Base(folder), lan),
 	})
 	if o.token != "" {
 		refusals := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -281,6 +294,39 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// connectCluster connects to NATS for -nats. It fails, rather than falling
+// back to serving alone, when NATS cannot be reached: a node that thinks it
+// is the whole room would split it.
+func connectCluster(ctx context.Context, o options, log *slog.Logger) (*cluster.Broker, error) {
+	node := o.node
+	if node == "" {
+		var err error
+		if node, err = os.Hostname(); err != nil {
+			return nil, badUsage(true, "-node: no host name to default to (%v); give one", err)
+		}
+	}
+	var nopts []nats.Option
+	if o.natsCreds != "" {
+		nopts = append(nopts, nats.UserCredentials(o.natsCreds))
+	}
+	if o.natsCA != "" {
+		nopts = append(nopts, nats.RootCAs(o.natsCA))
+	}
+	if o.natsCert != "" {
+		nopts = append(nopts, nats.ClientCert(o.natsCert, o.natsKey))
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	b, err := cluster.Connect(cctx, cluster.Config{
+		URL: o.nats, Node: node, Options: nopts, Replicas: o.natsReplicas, NodeTTL: o.natsNodeTTL, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("joined the cluster", "node", node, "instance", b.Node())
+	return b, nil
 }
 
 // checkFolder returns the absolute path of the folder to serve, or says in
@@ -477,6 +523,7 @@ type routeDeps struct {
 	metrics http.Handler // nil: -metrics=false
 	pprof   bool
 	info    http.Handler
+	cluster hub.Broker // nil: a single node
 }
 
 // routes lists the whole HTTP surface.
@@ -493,6 +540,14 @@ func routes(d routeDeps) http.Handler {
 		if !d.ready.Load() {
 			plain(w, http.StatusServiceUnavailable, "shutting down")
 			return
+		}
+		if d.cluster != nil {
+			if err := d.cluster.Err(); err != nil {
+				// Sessions here go on; new ones belong on a node that can
+				// reach the cluster.
+				plain(w, http.StatusServiceUnavailable, "cluster unavailable: "+err.Error())
+				return
+			}
 		}
 		plain(w, http.StatusOK, "ready")
 	})

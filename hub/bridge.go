@@ -6,7 +6,11 @@ package hub
 // publish, so a download or an upload never waits for a room's fan-out.
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
+	"time"
 
 	"filehub/files"
 )
@@ -32,10 +36,26 @@ func (h *Hub) attribute(r *http.Request) (room string, who MemberRef) {
 		}
 		h.bmu.Unlock()
 	}
-	if mb == nil {
-		return h.cfg.DefaultRoom, MemberRef{Name: "anonymous (" + remoteHost(r) + ")"}
+	if mb != nil {
+		return mb.room.name, mb.ref()
 	}
-	return mb.room.name, mb.ref()
+	if c, err := r.Cookie(browserCookie); err == nil && h.cfg.Broker != nil {
+		// The page's session may be on another node.
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		if room, ref, ok := h.cfg.Broker.Browser(ctx, browserKey(c.Value)); ok {
+			return room, ref
+		}
+	}
+	return h.cfg.DefaultRoom, MemberRef{Name: "anonymous (" + remoteHost(r) + ")"}
+}
+
+// browserKey is what a broker is told of a browser cookie: its hash, so
+// that the cookie, which names fetches after a member, never leaves this
+// node.
+func browserKey(cookie string) string {
+	sum := sha256.Sum256([]byte(cookie))
+	return hex.EncodeToString(sum[:16])
 }
 
 // RecordUpload tells the room of the uploader (or the default room) that an

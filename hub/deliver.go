@@ -26,7 +26,8 @@ type Message struct {
 	// Presence is a join, leave or rename, anywhere in the room.
 	Presence *Presence `json:"presence,omitempty"`
 	// Share is a shared file: file bytes never travel between nodes, so
-	// each node reads the file (from the folder they share) and inlines it.
+	// a node that receives a Share without Frame reads the file (from the
+	// folder the nodes share) and inlines it. A broker sends Share alone.
 	Share *Share `json:"share,omitempty"`
 	// Echo marks a history message this node delivered already when it
 	// was published (a chat line, so that chat keeps working here when the
@@ -36,6 +37,9 @@ type Message struct {
 	// come after the room's frames queued before it (a pong). Such a
 	// message is delivered on this node only, never published.
 	To *member `json:"-"`
+	// reached, when set, is closed by the pass that reaches the message:
+	// everything queued before it has been applied.
+	reached chan struct{}
 }
 
 // Presence is a change to a room's members. Node is the node the member is
@@ -74,12 +78,12 @@ type Broker interface {
 	Attach(n Node)
 	// Node is this node's name, unique among the nodes.
 	Node() string
-	// Open makes this node receive room's messages, and returns once the
-	// room's kept history and its members on other nodes have been
+	// OpenRoom makes this node receive room's messages, and returns once
+	// the room's kept history and its members on other nodes have been
 	// delivered (so that a welcome can hold them), with the epoch of the
-	// history. Close stops it, once this node has no member in the room.
-	Open(ctx context.Context, room string) (epoch string, err error)
-	Close(room string)
+	// history. CloseRoom stops it, once this node has no member in the room.
+	OpenRoom(ctx context.Context, room string) (epoch string, err error)
+	CloseRoom(room string)
 	// Publish sends m to the room on every node. It must not block for
 	// long: sessions' read loops and HTTP handlers call it.
 	Publish(room string, m *Message)
@@ -90,6 +94,12 @@ type Broker interface {
 	Join(ctx context.Context, room, id, name string) (string, error)
 	Rename(ctx context.Context, room, id, old, name string) (string, error)
 	Leave(room, id, name string)
+	// SetBrowser records that the page with browser (a hash of its cookie,
+	// never the cookie) is member ref of room, so that another node serving
+	// that page's HTTP fetches can name them; a zero ref forgets it, if ref
+	// id still holds it. Browser looks a page up.
+	SetBrowser(browser, room string, ref MemberRef)
+	Browser(ctx context.Context, browser string) (room string, ref MemberRef, ok bool)
 	// Err tells why the broker cannot serve now (nil when it can), for
 	// /_/readyz and for refusing joins meanwhile.
 	Err() error
@@ -282,6 +292,8 @@ func (r *room) deliverPass(msgs []*Message, members []*member, start time.Time) 
 	}
 	for _, m := range msgs {
 		switch {
+		case m.reached != nil:
+			continue
 		case m.Echo:
 			continue // delivered here when it was published
 		case m.Event != nil:
@@ -291,7 +303,7 @@ func (r *room) deliverPass(msgs []*Message, members []*member, start time.Time) 
 				continue
 			}
 			m.Frame = b
-		case m.Share != nil:
+		case m.Share != nil && m.Frame == nil: // from another node
 			m.Frame = h.shareFrame(m.Share)
 		}
 		if m.Frame == nil {
@@ -325,6 +337,8 @@ func (r *room) recordLocked(msgs []*Message) {
 			r.hist.addChat(m.Frame, cfg.ChatHistory, cfg.ChatHistoryBytes)
 		case m.Presence != nil:
 			m.Frame = r.presenceLocked(m.Presence)
+		case m.reached != nil:
+			close(m.reached)
 		}
 	}
 }

@@ -212,13 +212,24 @@ func (h *Hub) share(mb *member, path string) error {
 		return err
 	}
 	defer f.Close()
+	s := &Share{By: mb.ref(), fileMeta: metaOf(info), URL: fileURL(info.Path)}
+	frame := sharedFrame{Kind: kindShared, By: s.By, fileMeta: s.fileMeta, URL: s.URL}
 	if info.Size <= h.cfg.Inline {
 		// Every member receives the content: that is what it costs.
 		if err := mb.spend(info.Size * int64(mb.room.size())); err != nil {
 			return err
 		}
+		if frame.Encoding, frame.Content, err = readInline(f, info.Size); err != nil {
+			return err
+		}
 	}
-	h.publish(mb.room.name, &Message{Share: &Share{By: mb.ref(), fileMeta: metaOf(info), URL: fileURL(info.Path)}})
+	b, err := json.Marshal(frame)
+	if err != nil {
+		return fmt.Errorf("encoding a share: %w", err)
+	}
+	// The frame, built here once, is for this node; other nodes get Share
+	// alone and build theirs from the folder (shareFrame).
+	h.publish(mb.room.name, &Message{Share: s, Frame: b})
 	h.recordWS(mb, actionShare, info)
 	return nil
 }

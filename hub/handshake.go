@@ -36,6 +36,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeRefusal(w, status, code, msg)
 		return
 	}
+	if b := h.cfg.Broker; b != nil && b.Err() != nil {
+		// Joins need the cluster (history, names); the page retries, and a
+		// load balancer reading /_/readyz sends it to another node.
+		h.cfg.Metrics.HandshakeRefusals.WithLabelValues("unavailable").Inc()
+		writeRefusal(w, http.StatusServiceUnavailable, codeInternal, "the cluster is unavailable; try again shortly")
+		return
+	}
 	if !websocket.IsWebSocketUpgrade(r) {
 		h.cfg.Metrics.HandshakeRefusals.WithLabelValues("not_websocket").Inc()
 		writeRefusal(w, http.StatusUpgradeRequired, codeBadRequest, "this URL takes a WebSocket handshake")

@@ -431,7 +431,7 @@ func (h *Hub) retireRooms() {
 	for _, name := range closed {
 		// Under h.mu, so a join cannot open the room again before the
 		// broker has let go of it; Close only unsubscribes.
-		h.cfg.Broker.Close(name)
+		h.cfg.Broker.CloseRoom(name)
 	}
 	if len(idle) <= h.cfg.IdleRooms {
 		return

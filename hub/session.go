@@ -92,6 +92,9 @@ func (h *Hub) join(mb *member) {
 	h.bmu.Lock()
 	h.browsers[mb.browser] = append(h.browsers[mb.browser], mb)
 	h.bmu.Unlock()
+	if b := h.cfg.Broker; b != nil {
+		b.SetBrowser(browserKey(mb.browser), r.name, MemberRef{ID: mb.id, Name: name})
+	}
 	h.publish(r.name, presence)
 	h.cfg.Metrics.Sessions.Inc()
 	h.cfg.Metrics.Joins.Inc()
@@ -101,7 +104,20 @@ func (h *Hub) join(mb *member) {
 // openRoom asks the broker for the room's history and roster on this node,
 // and lets the joins waiting for it go on.
 func (h *Hub) openRoom(ctx context.Context, r *room) {
-	epoch, err := h.cfg.Broker.Open(ctx, r.name)
+	epoch, err := h.cfg.Broker.OpenRoom(ctx, r.name)
+	if err == nil {
+		// The broker has queued the history and roster; the room's pass
+		// must have taken them in before a welcome is built.
+		reached := make(chan struct{})
+		h.mu.RLock()
+		r.enqueue(&Message{reached: reached})
+		h.mu.RUnlock()
+		select {
+		case <-reached:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
 	r.mu.Lock()
 	if err == nil {
 		r.hist.epoch = epoch
@@ -142,6 +158,9 @@ func (h *Hub) onDisconnect(s *melody.Session) {
 	h.publish(mb.room.name, mb.room.leave(mb))
 	if b := h.cfg.Broker; b != nil {
 		b.Leave(mb.room.name, mb.id, name)
+		if len(list) == 0 {
+			b.SetBrowser(browserKey(mb.browser), mb.room.name, MemberRef{ID: mb.id})
+		}
 	}
 	code := int(mb.closeCode.Load())
 	if code == 0 {

@@ -1,0 +1,279 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"filehub/hub"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// roomSub is a room this node serves: its live subscription, its history
+// consumer and its members watch, each delivering to the hub.
+type roomSub struct {
+	room   string
+	cancel context.CancelFunc
+	live   *nats.Subscription
+	hist   jetstream.ConsumeContext
+	watch  jetstream.KeyWatcher
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	byKey  map[string]memberEntry // the room's members, as the watch last said
+	nameOf map[string]string      // member id → its key (renames come as a new key, then the old one deleted)
+}
+
+func (rs *roomSub) stop() {
+	rs.cancel()
+	if rs.live != nil {
+		_ = rs.live.Unsubscribe()
+	}
+	if rs.hist != nil {
+		rs.hist.Stop()
+	}
+	if rs.watch != nil {
+		_ = rs.watch.Stop()
+	}
+}
+
+// OpenRoom implements hub.Broker: it subscribes this node to the room, and
+// returns once the room's kept history and its members have been handed
+// to the hub.
+func (b *Broker) OpenRoom(ctx context.Context, room string) (string, error) {
+	if err := b.Err(); err != nil {
+		return "", err
+	}
+	info, err := b.js.Stream(ctx, streamName)
+	if err != nil {
+		return "", fmt.Errorf("cluster: stream %s: %w", streamName, err)
+	}
+	// The epoch is the stream's birth: a stream lost and made again (an
+	// operator's mistake, a lost disk) starts the seqs over, in a new epoch.
+	epoch := "js" + strconv.FormatInt(info.CachedInfo().Created.UnixNano(), 36)
+
+	wctx, cancel := context.WithCancel(context.Background())
+	rs := &roomSub{room: room, cancel: cancel, byKey: make(map[string]memberEntry), nameOf: make(map[string]string)}
+	fail := func(err error) (string, error) {
+		rs.stop()
+		return "", err
+	}
+	if rs.live, err = b.nc.Subscribe(liveSubject(room), func(msg *nats.Msg) {
+		var m hub.Message
+		if err := json.Unmarshal(msg.Data, &m); err != nil {
+			b.log.Warn("cluster: a live message that is not one", "room", room, "err", err)
+			return
+		}
+		b.hub.Deliver(room, &m)
+	}); err != nil {
+		return fail(fmt.Errorf("cluster: subscribing to %s: %w", room, err))
+	}
+
+	// Members: the watch's first values are who is in the room now.
+	if rs.watch, err = b.members.Watch(wctx, roomKey(room)+".*"); err != nil {
+		return fail(fmt.Errorf("cluster: watching %s: %w", room, err))
+	}
+	roster := make(chan struct{})
+	rs.wg.Add(1)
+	go func() {
+		defer rs.wg.Done()
+		b.followMembers(rs, roster)
+	}()
+
+	// History: every kept event and chat line of the room, then the new
+	// ones, in the stream's order.
+	cons, err := b.js.OrderedConsumer(ctx, streamName, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{feedSubject(room), chatSubject(room)},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("cluster: reading %s: %w", room, err))
+	}
+	ci, err := cons.Info(ctx)
+	if err != nil {
+		return fail(fmt.Errorf("cluster: reading %s: %w", room, err))
+	}
+	replayed := make(chan struct{})
+	var once sync.Once
+	if ci.NumPending == 0 {
+		once.Do(func() { close(replayed) })
+	}
+	if rs.hist, err = cons.Consume(func(msg jetstream.Msg) {
+		meta, err := msg.Metadata()
+		if err != nil {
+			return
+		}
+		b.historyMessage(room, msg, meta)
+		if meta.NumPending == 0 {
+			once.Do(func() { close(replayed) })
+		}
+	}); err != nil {
+		return fail(fmt.Errorf("cluster: reading %s: %w", room, err))
+	}
+	for _, ch := range []chan struct{}{roster, replayed} {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fail(fmt.Errorf("cluster: opening %s: %w", room, ctx.Err()))
+		}
+	}
+	b.mu.Lock()
+	if old := b.rooms[room]; old != nil {
+		old.stop() // closed and opened again before the old one let go
+	}
+	b.rooms[room] = rs
+	b.mu.Unlock()
+	return epoch, nil
+}
+
+// CloseRoom implements hub.Broker.
+func (b *Broker) CloseRoom(room string) {
+	b.mu.Lock()
+	rs := b.rooms[room]
+	delete(b.rooms, room)
+	b.mu.Unlock()
+	if rs != nil {
+		rs.stop()
+	}
+}
+
+// historyMessage hands one message of the room's history to the hub: a
+// feed event with the seq the stream gave it and the seq of the room's
+// event before it, or a chat frame.
+func (b *Broker) historyMessage(room string, msg jetstream.Msg, meta *jetstream.MsgMetadata) {
+	switch {
+	case strings.HasSuffix(msg.Subject(), ".feed"):
+		var e hub.Event
+		if err := json.Unmarshal(msg.Data(), &e); err != nil {
+			b.log.Warn("cluster: a feed event that is not one", "room", room, "err", err)
+			return
+		}
+		e.Seq = meta.Sequence.Stream
+		e.Prev, _ = strconv.ParseUint(msg.Headers().Get(hdrPrev), 10, 64)
+		b.mu.Lock()
+		if e.Seq > b.lastSeq[msg.Subject()] {
+			b.lastSeq[msg.Subject()] = e.Seq
+		}
+		b.mu.Unlock()
+		b.hub.Deliver(room, &hub.Message{Event: &e})
+	case strings.HasSuffix(msg.Subject(), ".chat"):
+		frame := append(json.RawMessage(nil), msg.Data()...)
+		b.hub.Deliver(room, &hub.Message{Frame: frame, Chat: true, Echo: msg.Headers().Get(hdrNode) == b.instance})
+	}
+}
+
+// followMembers turns the room's members watch into presence messages for
+// the hub: a new key is a join (or, for a member already known under
+// another name, a rename), a deleted one a leave. Members of dead
+// instances are deleted rather than reported. roster is closed once the
+// watch's first values are in.
+func (b *Broker) followMembers(rs *roomSub, roster chan struct{}) {
+	initial := true
+	for e := range rs.watch.Updates() {
+		if e == nil {
+			if initial {
+				initial = false
+				close(roster)
+			}
+			continue
+		}
+		key := e.Key()
+		rs.mu.Lock()
+		old, had := rs.byKey[key]
+		rs.mu.Unlock()
+		if e.Operation() != jetstream.KeyValuePut {
+			if !had {
+				continue
+			}
+			rs.mu.Lock()
+			delete(rs.byKey, key)
+			current := rs.nameOf[old.ID] == key
+			if current {
+				delete(rs.nameOf, old.ID)
+			}
+			rs.mu.Unlock()
+			if current { // else it was renamed: the new key told already
+				b.presence(rs.room, "leave", old)
+			}
+			continue
+		}
+		var m memberEntry
+		if err := json.Unmarshal(e.Value(), &m); err != nil || m.ID == "" {
+			continue
+		}
+		m.key, m.rev = key, e.Revision()
+		if !b.aliveInst(m.Node) && b.nodesKnown() {
+			// Left behind by a node that died while nobody served the room.
+			b.enqueue(job{kind: jobDeleteMember, key: key, rev: m.rev})
+			continue
+		}
+		rs.mu.Lock()
+		prevKey, renamed := rs.nameOf[m.ID]
+		renamed = renamed && prevKey != key
+		rs.byKey[key] = m
+		rs.nameOf[m.ID] = key
+		rs.mu.Unlock()
+		switch {
+		case renamed:
+			b.presence(rs.room, "rename", m)
+		case !had:
+			b.presence(rs.room, "join", m)
+		}
+	}
+}
+
+// nodesKnown tells whether the nodes watch has delivered its first values,
+// before which no instance can be called dead.
+func (b *Broker) nodesKnown() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.seenNode
+}
+
+func (b *Broker) presence(room, event string, m memberEntry) {
+	b.hub.Deliver(room, &hub.Message{Presence: &hub.Presence{Event: event, Who: hub.MemberRef{ID: m.ID, Name: m.Name}, Node: m.Node}})
+}
+
+// Publish implements hub.Broker. Feed events go to the stream and reach
+// every node, this one included, from there, with their seq. Chat reaches
+// this node's members at once (so that chat goes on here while NATS is
+// away) and the others through the stream. Everything else reaches this
+// node's members at once and the others over core NATS, when connected:
+// what is only live is not worth replaying late.
+func (b *Broker) Publish(room string, m *hub.Message) {
+	switch {
+	case m.Event != nil:
+		e := *m.Event
+		b.enqueue(job{kind: jobFeed, room: room, event: &e, id: b.nextMsgID(), at: time.Now()})
+	case m.Chat:
+		frame := append(json.RawMessage(nil), m.Frame...)
+		b.enqueue(job{kind: jobChat, room: room, frame: frame, id: b.nextMsgID(), at: time.Now()})
+		b.hub.Deliver(room, m)
+	default:
+		wire := *m
+		if wire.Share != nil {
+			wire.Frame = nil // file bytes never travel: each node reads the file
+		}
+		data, err := json.Marshal(&wire) // before the hub's pass reads m
+		b.hub.Deliver(room, m)
+		if err != nil {
+			b.log.Error("cluster: encoding a message", "err", err)
+			return
+		}
+		if b.nc.IsConnected() {
+			if err := b.nc.Publish(liveSubject(room), data); err != nil {
+				b.log.Debug("cluster: publishing", "room", room, "err", err)
+			}
+		}
+	}
+}
+
+// errNoRoom is a name no room can give: every suffix taken.
+var errNoRoom = errors.New("cluster: no free name")

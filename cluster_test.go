@@ -1,0 +1,370 @@
+package main
+
+// Many nodes, one room: three filehub nodes on loopback, one folder, one
+// real NATS server with JetStream started in-process (its store in a
+// t.TempDir()), real WebSocket and HTTP clients on each node. One node is
+// a child process, killed with SIGKILL when a test needs a node that dies
+// without a word.
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// natsServer is a NATS server with JetStream for a test, which the test
+// may stop and start again on the same port and store.
+type natsServer struct {
+	t    *testing.T
+	dir  string
+	port int
+	mu   sync.Mutex
+	s    *server.Server
+}
+
+func startNATS(t *testing.T) *natsServer {
+	t.Helper()
+	ns := &natsServer{t: t, dir: t.TempDir(), port: freePort(t)}
+	ns.start()
+	t.Cleanup(ns.stop)
+	return ns
+}
+
+func (ns *natsServer) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", ns.port) }
+
+func (ns *natsServer) start() {
+	ns.t.Helper()
+	s, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: ns.port, JetStream: true, StoreDir: ns.dir,
+		NoLog: true, NoSigs: true,
+	})
+	if err != nil {
+		ns.t.Fatalf("nats server: %v", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		ns.t.Fatal("nats server not ready")
+	}
+	ns.mu.Lock()
+	ns.s = s
+	ns.mu.Unlock()
+}
+
+func (ns *natsServer) stop() {
+	ns.mu.Lock()
+	s := ns.s
+	ns.s = nil
+	ns.mu.Unlock()
+	if s != nil {
+		s.Shutdown()
+		s.WaitForShutdown()
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// clusterArgs are a node's flags: quick to declare a dead node dead.
+func clusterArgs(ns *natsServer, node string) []string {
+	return []string{"-nats", ns.URL(), "-node", node, "-nats-node-ttl", "2s"}
+}
+
+// seqOf reads the seq of a feed frame.
+func seqOf(f frame) uint64 { return uint64(f.obj("event").num("seq")) }
+
+func TestClusterOneRoom(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t)
+	dir := labDir(t)
+	a := startServer(t, dir, clusterArgs(ns, "a")...)
+	b := startServer(t, dir, clusterArgs(ns, "b")...)
+	c := startServer(t, dir, clusterArgs(ns, "c")...)
+
+	onA := dial(t, a, "room=all&name=ann")
+	onB := dial(t, b, "room=all&name=ann") // the same name, on another node
+	if onB.name() != "ann-2" {
+		t.Fatalf("a second ann on another node is %q, want ann-2", onB.name())
+	}
+	onC := dial(t, c, "room=all&name=cid")
+	if n := onC.welcome.num("count"); n != 3 {
+		t.Fatalf("welcome on c counts %v, want the 3 on all nodes", n)
+	}
+	// Everyone hears of cid's join.
+	for _, cl := range []*client{onA, onB} {
+		f, _ := cl.readUntil(func(f frame) bool { return f.kind() == "presence" && f.obj("who").str("name") == "cid" })
+		if f.str("event") != "join" || f.num("count") != 3 {
+			t.Fatalf("presence %v", f)
+		}
+	}
+
+	// A share on c reaches every session once, and its feed event has the
+	// same seq everywhere.
+	onC.send(map[string]any{"kind": "share", "path": "README.rst"})
+	var seqs []uint64
+	for _, cl := range []*client{onA, onB, onC} {
+		// The shared frame and the feed event travel apart (one live, one
+		// through the history): either may come first.
+		var sh, ev frame
+		for sh == nil || ev == nil {
+			switch f := cl.read(); f.kind() {
+			case "shared":
+				sh = f
+			case "feed":
+				ev = f
+			}
+		}
+		if sh.str("path") != "README.rst" || sh.str("content") != labFiles["README.rst"] {
+			t.Fatalf("shared %v", sh)
+		}
+		seqs = append(seqs, seqOf(ev))
+	}
+	if seqs[0] == 0 || seqs[0] != seqs[1] || seqs[1] != seqs[2] {
+		t.Fatalf("one event, seqs %v", seqs)
+	}
+	// Nothing came twice: a barrier on each, and no second shared or feed.
+	for _, cl := range []*client{onA, onB, onC} {
+		for _, f := range cl.barrier() {
+			if f.kind() == "shared" || f.kind() == "feed" {
+				t.Fatalf("delivered twice: %v", f)
+			}
+		}
+	}
+
+	// Chat on a reaches b, and a later joiner on b finds it in welcome.
+	onA.send(map[string]any{"kind": "chat", "text": "hello from a"})
+	if got := onB.readKind("chat").str("text"); got != "hello from a" {
+		t.Fatalf("chat on b: %q", got)
+	}
+	late := dial(t, b, "room=all&name=late")
+	chat, _ := late.welcome["chat"].([]any)
+	if len(chat) != 1 || frame(chat[0].(map[string]any)).str("text") != "hello from a" {
+		t.Fatalf("welcome.chat on b = %v", late.welcome["chat"])
+	}
+	if got := feedSeqs(t, late.welcome); len(got) != 1 || got[0] != seqs[0] {
+		t.Fatalf("welcome.feed on b = %v, want [%d]", got, seqs[0])
+	}
+	if a.logs.text() == "" || strings.Contains(a.logs.text()+b.logs.text()+c.logs.text(), "panic") {
+		t.Fatal("a node panicked")
+	}
+}
+
+func TestClusterHTTPAttribution(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t)
+	dir := labDir(t)
+	a := startServer(t, dir, clusterArgs(ns, "a")...)
+	b := startServer(t, dir, clusterArgs(ns, "b")...)
+	jar, _ := cookiejar.New(nil)
+	page := dialJar(t, a, "room=att&name=pat", jar)
+	// The page's HTTP fetch lands on b (a load balancer's choice); the
+	// cookie the upgrade on a set names it.
+	res, err := (&http.Client{Jar: jar}).Get(b.URL + "/myfile1.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	ev := page.readKind("feed").obj("event")
+	if ev.str("who") != "pat" || ev.str("via") != "http" || ev.str("path") != "myfile1.txt" {
+		t.Fatalf("the fetch on b: %v", ev)
+	}
+}
+
+// childNode runs a node in a child process (the test binary running
+// main()), so that it can die for real; it returns its address and the
+// process.
+func childNode(t *testing.T, dir string, args ...string) (string, *os.Process) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestMainProcess$", "--", "-addr", "127.0.0.1:0", "-root", dir}, args...)...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "FILEHUB_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, mainEnv+"=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	select {
+	case l := <-lines:
+		_, rest, ok := strings.Cut(l, "http://")
+		if !ok {
+			t.Fatalf("child node said %q", l)
+		}
+		return strings.TrimSuffix(rest, "/"), cmd.Process
+	case <-time.After(20 * time.Second):
+		t.Fatal("child node did not start")
+	}
+	return "", nil
+}
+
+// TestClusterNodeDies: a node is killed with SIGKILL. Its page reconnects
+// to another node with since and epoch, is told recovered, and gets every
+// event it missed; its member leaves the room everywhere within the node
+// TTL and a little.
+func TestClusterNodeDies(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t)
+	dir := labDir(t)
+	a := startServer(t, dir, clusterArgs(ns, "a")...)
+	addr, proc := childNode(t, dir, clusterArgs(ns, "doomed")...)
+	doomed := &testServer{Addr: addr, URL: "http://" + addr, t: t}
+
+	watcher := dial(t, a, "room=d&name=watcher")
+	victim := dial(t, doomed, "room=d&name=victim")
+	watcher.readKind("presence") // victim's join
+	victim.reply(victim.request("get", map[string]any{"path": "myfile1.txt"}))
+	last := seqOf(victim.readKind("feed"))
+	epoch := victim.welcome.str("epoch")
+
+	if err := proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	// Meanwhile the room goes on.
+	watcher.reply(watcher.request("get", map[string]any{"path": "README.rst"}))
+	missed := seqOf(watcher.readKind("feed"))
+	// The victim's member leaves, told by the surviving node.
+	for {
+		f := watcher.read()
+		if f.kind() == "presence" && f.str("event") == "leave" && f.obj("who").str("name") == "victim" {
+			break
+		}
+	}
+	took := time.Since(killed)
+	t.Logf("the dead node's member left after %v (node TTL 2s)", took.Round(time.Millisecond))
+	if took > 20*time.Second {
+		t.Fatalf("left after %v, want within 20 s", took)
+	}
+	// The page comes back on a, and misses nothing.
+	back := dial(t, a, "room=d&name=victim&since="+strconv.FormatUint(last, 10)+"&epoch="+epoch)
+	if got, ok := back.welcome["recovered"].(bool); !ok || !got {
+		t.Fatalf("recovered %v after moving nodes", back.welcome["recovered"])
+	}
+	if got := feedSeqs(t, back.welcome); len(got) != 1 || got[0] != missed {
+		t.Fatalf("welcome.feed = %v, want [%d]", got, missed)
+	}
+	if back.name() != "victim" {
+		t.Fatalf("the dead node's name was not freed: %q", back.name())
+	}
+}
+
+// TestClusterNATSRestarts: NATS stops while two nodes serve a room. Each
+// node keeps its sessions (and says so at /_/readyz); once NATS is back the
+// room works across nodes again, and nothing is stored or delivered twice.
+func TestClusterNATSRestarts(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t)
+	dir := labDir(t)
+	a := startServer(t, dir, clusterArgs(ns, "a")...)
+	b := startServer(t, dir, clusterArgs(ns, "b")...)
+	onA := dial(t, a, "room=r&name=ann")
+	onB := dial(t, b, "room=r&name=bob")
+	onA.readKind("presence")
+
+	ns.stop()
+	waitReady(t, a, http.StatusServiceUnavailable)
+	// Sessions stay, and chat goes on among a node's own members.
+	onA.send(map[string]any{"kind": "chat", "text": "during"})
+	if got := onA.readKind("chat").str("text"); got != "during" {
+		t.Fatalf("chat on a during the outage: %q", got)
+	}
+	onA.reply(onA.request("get", map[string]any{"path": "myfile1.txt"}))
+
+	ns.start()
+	waitReady(t, a, http.StatusOK)
+	waitReady(t, b, http.StatusOK)
+	// What was said during the outage reaches b once NATS is back.
+	if got := onB.readKind("chat").str("text"); got != "during" {
+		t.Fatalf("chat on b after the outage: %q", got)
+	}
+	first := seqOf(onB.readKind("feed"))
+	onB.send(map[string]any{"kind": "chat", "text": "after"})
+	for _, cl := range []*client{onA, onB} {
+		if got := cl.readKind("chat").str("text"); got != "after" {
+			t.Fatalf("chat after: %q", got)
+		}
+	}
+	// Exactly once: nothing more of either on either side.
+	for _, cl := range []*client{onA, onB} {
+		for _, f := range cl.barrier() {
+			if f.kind() == "chat" || f.kind() == "feed" && seqOf(f) == first {
+				t.Fatalf("delivered twice: %v", f)
+			}
+		}
+	}
+	later := dial(t, b, "room=r&name=later")
+	if got := feedSeqs(t, later.welcome); len(got) != 1 || got[0] != first {
+		t.Fatalf("the event of the outage stored %v, want once as %d", got, first)
+	}
+}
+
+func waitReady(t *testing.T, ts *testServer, want int) {
+	t.Helper()
+	deadline := time.Now().Add(readTimeout)
+	for {
+		res, err := http.Get(ts.URL + "/_/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == want {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/_/readyz never answered %d", want)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition, bounded by deadline
+	}
+}
+
+// TestClusterUnreachable: with -nats and no NATS there, filehub does not
+// start, and says why in one line naming the URL.
+func TestClusterUnreachable(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := run(ctx, []string{"-addr", "127.0.0.1:0", "-root", t.TempDir(), "-nats", url}, func(string) string { return "" }, discard{}, discard{})
+	if err == nil || !strings.Contains(err.Error(), url) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("run without NATS: %v", err)
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
