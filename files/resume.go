@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"slices"
@@ -185,10 +186,20 @@ func (s *Store) putPart(ctx context.Context, name string, r io.Reader, q resumeR
 	if offset == 0 {
 		flags |= os.O_CREATE
 	}
-	f, err := s.root.OpenFile(pt.tmp, flags, 0o644)
+	// O_NONBLOCK: the temp file's name is known to anyone who can list the
+	// folder; should it have become a FIFO, opening it fails at once
+	// (ENXIO) instead of waiting for a reader.
+	f, err := s.root.OpenFile(pt.tmp, flags|oNonblock, 0o644)
 	if err == nil {
+		var fi os.FileInfo
+		if fi, err = f.Stat(); err == nil && !fi.Mode().IsRegular() {
+			err = fmt.Errorf("files: put %q: the partial is no longer a regular file: %w", p, fs.ErrNotExist)
+		}
 		// Drop whatever a failed write left past the offset.
-		if err = f.Truncate(offset); err == nil {
+		if err == nil {
+			err = f.Truncate(offset)
+		}
+		if err == nil {
 			_, err = f.Seek(offset, io.SeekStart)
 		}
 		if err != nil {

@@ -375,14 +375,16 @@ func (s *Store) List(name string) ([]Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.root.Open(p)
+	// O_DIRECTORY: a FIFO, socket or file fails at once with ENOTDIR (404)
+	// instead of opening, which for a FIFO waits for a writer.
+	f, err := s.root.OpenFile(p, os.O_RDONLY|oDirectory|oNonblock, 0)
 	if err != nil {
 		return nil, s.fsErr("list", p, err)
 	}
 	defer f.Close()
 	ents, err := f.ReadDir(-1)
 	if err != nil {
-		return nil, s.fsErr("list", p, err) // ENOTDIR for a file: 404
+		return nil, s.fsErr("list", p, err) // ENOTDIR where O_DIRECTORY does not exist
 	}
 	out := make([]Info, 0, len(ents))
 	for _, e := range ents {
@@ -425,7 +427,7 @@ func (s *Store) Open(name string) (*os.File, Info, error) {
 	if err != nil {
 		return nil, Info{}, err
 	}
-	f, err := s.root.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := s.root.OpenFile(p, os.O_RDONLY|oNonblock|oNoctty, 0)
 	if err != nil {
 		return nil, Info{}, s.fsErr("open", p, err)
 	}
@@ -533,8 +535,13 @@ func (s *Store) putTarget(name string, overwrite bool) (p string, existed bool, 
 		return "", false, fmt.Errorf("files: put %q: parent is a file: %w", p, fs.ErrNotExist)
 	}
 	if fi, err := s.root.Lstat(p); err == nil {
-		if fi.IsDir() {
+		switch typ := fi.Mode().Type(); {
+		case typ.IsDir():
 			return "", false, fmt.Errorf("files: put %q: a folder: %w", p, ErrForbidden)
+		case !typ.IsRegular() && typ&fs.ModeSymlink == 0:
+			// A FIFO, socket or device does not exist as far as the Store
+			// is concerned, and it is not the Store's to replace.
+			return "", false, fmt.Errorf("files: put %q: not a regular file: %w", p, fs.ErrNotExist)
 		}
 		if !overwrite {
 			return "", false, fmt.Errorf("files: put %q: %w", p, ErrExists)
@@ -650,33 +657,57 @@ func (s *Store) commit(tmp, p string, overwrite bool) error {
 
 // sweep removes temp files older than staleTemp. Errors are logged, not
 // returned: a folder we cannot read is no reason to refuse to serve.
+//
+// It walks without following symlinks and opens nothing but folders, with
+// O_DIRECTORY: files are judged by their directory entry and lstat, so a
+// FIFO, socket or device in the folder (or swapped in for a folder while
+// the walk runs) can never make Open wait.
 func (s *Store) sweep(now time.Time) {
 	removed := 0
-	err := fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+	var walk func(p string, want fs.FileInfo)
+	walk = func(p string, want fs.FileInfo) {
+		f, err := s.root.OpenFile(p, os.O_RDONLY|oDirectory|oNonblock, 0)
 		if err != nil {
 			s.log.Debug("files: sweep", "path", p, "err", err)
-			return nil
+			return
 		}
-		name := d.Name()
-		switch {
-		case d.IsDir() && p != "." && strings.HasPrefix(name, ".") && !s.cfg.ShowHidden:
-			return fs.SkipDir
-		case d.Type().IsRegular() && strings.HasPrefix(name, tempPrefix):
-			fi, err := d.Info()
-			if err != nil || now.Sub(fi.ModTime()) < staleTemp {
-				return nil
-			}
-			if err := s.root.Remove(p); err != nil {
-				s.log.Warn("files: removing stale temp file", "path", p, "err", err)
-				return nil
-			}
-			removed++
+		fi, err := f.Stat()
+		if err != nil || !fi.IsDir() || (want != nil && !os.SameFile(fi, want)) {
+			// Swapped for something else (a link, say) since it was listed:
+			// not followed, so the walk never loops.
+			f.Close()
+			return
 		}
-		return nil
-	})
-	if err != nil {
-		s.log.Warn("files: sweeping temp files", "err", err)
+		ents, err := f.ReadDir(-1)
+		f.Close()
+		if err != nil {
+			s.log.Debug("files: sweep", "path", p, "err", err)
+		}
+		for _, e := range ents {
+			name := e.Name()
+			child := path.Join(p, name)
+			switch {
+			case e.IsDir():
+				if strings.HasPrefix(name, ".") && !s.cfg.ShowHidden {
+					continue // uploads cannot reach it
+				}
+				if fi, err := e.Info(); err == nil {
+					walk(child, fi)
+				}
+			case e.Type().IsRegular() && strings.HasPrefix(name, tempPrefix):
+				fi, err := e.Info()
+				if err != nil || now.Sub(fi.ModTime()) < staleTemp {
+					continue
+				}
+				if err := s.root.Remove(child); err != nil {
+					s.log.Warn("files: removing stale temp file", "path", child, "err", err)
+					continue
+				}
+				removed++
+			}
+		}
 	}
+	walk(".", nil)
 	if removed > 0 {
 		s.log.Info("files: removed stale temp files", "count", removed)
 	}
@@ -698,12 +729,14 @@ func (s *Store) info(p string, fi fs.FileInfo) Info {
 }
 
 // fsErr classifies an error from the root. A symlink leaving the folder, a
-// symlink loop and a file used as a folder all become fs.ErrNotExist: to a
-// client they are simply not there, and a 5xx would invite probing.
+// symlink loop, a file used as a folder and a socket all become
+// fs.ErrNotExist: to a client they are simply not there, and a 5xx would
+// invite probing.
 func (s *Store) fsErr(op, p string, err error) error {
 	switch {
 	case s.escapes != nil && errors.Is(err, s.escapes),
-		errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ELOOP):
+		errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ELOOP),
+		errors.Is(err, syscall.ENXIO): // open(2) of a socket, or of a FIFO to write with no reader
 		return fmt.Errorf("files: %s %q: %w (%w)", op, p, fs.ErrNotExist, err)
 	case errors.Is(err, syscall.ENAMETOOLONG):
 		return fmt.Errorf("files: %s %q: %w (%w)", op, p, ErrBadPath, err)
