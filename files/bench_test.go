@@ -61,3 +61,38 @@ func BenchmarkGET(b *testing.B) {
 		ts.Close()
 	}
 }
+
+// BenchmarkOpen is the part of a GET that the Store does: Clean, open,
+// fstat and the check of what was opened, then close.
+func BenchmarkOpen(b *testing.B) {
+	dir := b.TempDir()
+	for _, name := range []string{"a.txt", "docs/sub/deep/notes.txt"} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := os.Symlink("docs/sub/deep/notes.txt", filepath.Join(dir, "link.txt")); err != nil {
+		b.Fatal(err)
+	}
+	s, err := files.Open(dir, files.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for _, name := range []string{"/a.txt", "/docs/sub/deep/notes.txt", "/link.txt"} {
+		b.Run(strings.TrimPrefix(name, "/"), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				f, _, err := s.Open(name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				f.Close()
+			}
+		})
+	}
+}

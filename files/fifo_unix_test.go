@@ -178,7 +178,7 @@ func TestSpecialFilesStore(t *testing.T) {
 				}
 			})
 			within(t, "WriteZip", e.dir, func() {
-				if err := e.store.WriteZip(discard{}, name); !errors.Is(err, fs.ErrNotExist) {
+				if err := e.store.WriteZip(discardWriter{}, name); !errors.Is(err, fs.ErrNotExist) {
 					t.Errorf("WriteZip(%q) = %v, want not exist", name, err)
 				}
 			})
@@ -196,15 +196,11 @@ func TestSpecialFilesStore(t *testing.T) {
 		}
 	})
 	within(t, "WriteZip(.)", e.dir, func() {
-		if err := e.store.WriteZip(discard{}, "."); err != nil {
+		if err := e.store.WriteZip(discardWriter{}, "."); err != nil {
 			t.Errorf("WriteZip(.) = %v", err)
 		}
 	})
 }
-
-type discard struct{}
-
-func (discard) Write(b []byte) (int, error) { return len(b), nil }
 
 // TestSpecialFilesSweep: opening a Store never blocks on FIFOs or sockets
 // named like temp files, partial uploads or their state, nor on a FIFO

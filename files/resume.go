@@ -55,7 +55,8 @@ const (
 type partial struct {
 	id      string    // path + "\x00" + key
 	path    string    // clean destination path
-	tmp     string    // its temp file, in the destination's folder
+	dir     string    // its folder, links resolved: where its temp file is
+	name    string    // its temp file's name
 	offset  int64     // bytes held, and hashed
 	total   int64     // the whole file's size, -1 until a request states it
 	hash    hash.Hash // SHA-256 of the held bytes
@@ -168,16 +169,24 @@ func parseContentRange(v string) (start, end, total int64, err error) {
 // the total once the checks passed, before reading r.
 func (s *Store) putPart(ctx context.Context, name string, r io.Reader, q resumeReq,
 	began func(p string, offset, total int64)) (res partResult, err error) {
-	p, existed, err := s.putTarget(name, q.overwrite)
+	t, err := s.putTarget(name, q.overwrite)
 	if err != nil {
 		return res, err
 	}
+	defer t.dir.Close()
+	p, existed := t.p, t.existed
 	if q.total > s.cfg.MaxUpload {
 		return res, fmt.Errorf("files: put %q: total %d over %d bytes: %w", p, q.total, s.cfg.MaxUpload, ErrTooLarge)
 	}
-	pt, rc, err := s.acquire(ctx, p, q)
+	pt, rc, err := s.acquire(ctx, p, t.dir.rel, q)
 	if err != nil {
 		return res, err
+	}
+	if pt.dir != t.dir.rel {
+		// The link to the folder changed since the upload began: what is
+		// held is in another folder, and cannot become this file.
+		s.dropPart(pt, rc)
+		return res, fmt.Errorf("files: put %q: its folder moved: %w", p, &offsetError{offset: 0})
 	}
 	// While rc is its receiver, only this request changes pt; it writes
 	// offset back under the lock (release), where HEAD reads it.
@@ -189,11 +198,11 @@ func (s *Store) putPart(ctx context.Context, name string, r io.Reader, q resumeR
 	// O_NONBLOCK: the temp file's name is known to anyone who can list the
 	// folder; should it have become a FIFO, opening it fails at once
 	// (ENXIO) instead of waiting for a reader.
-	f, err := s.root.OpenFile(pt.tmp, flags|oNonblock, 0o644)
+	f, err := t.dir.OpenFile(pt.name, flags|oNonblock, 0o644)
 	if err == nil {
-		var fi os.FileInfo
-		if fi, err = f.Stat(); err == nil && !fi.Mode().IsRegular() {
-			err = fmt.Errorf("files: put %q: the partial is no longer a regular file: %w", p, fs.ErrNotExist)
+		err = sameRegular(t.dir, pt.name, f)
+		if err != nil {
+			err = fmt.Errorf("files: put %q: the partial: %w", p, err)
 		}
 		// Drop whatever a failed write left past the offset.
 		if err == nil {
@@ -263,7 +272,7 @@ func (s *Store) putPart(ctx context.Context, name string, r io.Reader, q resumeR
 		s.dropPart(pt, rc)
 		return res, fmt.Errorf("files: put %q: close: %w", p, err)
 	}
-	if err := s.commit(pt.tmp, p, q.overwrite); err != nil {
+	if err := s.commit(t, pt.name, q.overwrite); err != nil {
 		s.dropPart(pt, rc)
 		return res, err
 	}
@@ -279,7 +288,7 @@ func (s *Store) putPart(ctx context.Context, name string, r io.Reader, q resumeR
 // request its receiver. A partial still being received by another request
 // is taken over: that request's body is cut (the server may not yet know
 // its connection died), and acquire waits for it to let go.
-func (s *Store) acquire(ctx context.Context, p string, q resumeReq) (*partial, *receiver, error) {
+func (s *Store) acquire(ctx context.Context, p, dir string, q resumeReq) (*partial, *receiver, error) {
 	id := p + "\x00" + q.key
 	ps := &s.parts
 	var evicted []*partial
@@ -321,7 +330,7 @@ func (s *Store) acquire(ctx context.Context, p string, q resumeReq) (*partial, *
 				return nil, nil, fmt.Errorf("files: put %q: %d resumable uploads: %w", p, len(ps.m), ErrBusy)
 			}
 		}
-		pt = &partial{id: id, path: p, tmp: path.Join(path.Dir(p), tempPrefix+rand.Text()), total: q.total, hash: sha256.New()}
+		pt = &partial{id: id, path: p, dir: dir, name: tempPrefix + rand.Text(), total: q.total, hash: sha256.New()}
 		ps.m[id] = pt
 	case q.start == 0: // starting over
 		pt.offset, pt.total = 0, q.total
@@ -364,10 +373,37 @@ func (s *Store) release(pt *partial, rc *receiver, offset int64) {
 	s.removeParts(evicted)
 }
 
+// removePartFile removes pt's temp file, logging a failure: the next Open
+// sweeps it.
+func (s *Store) removePartFile(pt *partial) {
+	tmp := path.Join(pt.dir, pt.name)
+	if err := s.root.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.Warn("files: removing temp file", "path", tmp, "err", err)
+	}
+}
+
+// sameRegular checks that f, just opened as name in dir, is a regular file
+// and the very file name is, not a file a symlink under that name led to:
+// temp files are known by name to anyone who can list the folder.
+func sameRegular(dir *folder, name string, f *os.File) error {
+	got, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	there, err := dir.Lstat(name)
+	if err != nil {
+		return err
+	}
+	if !got.Mode().IsRegular() || !os.SameFile(got, there) {
+		return fmt.Errorf("%s is not a regular file: %w", name, fs.ErrNotExist)
+	}
+	return nil
+}
+
 // dropPart forgets pt and removes its file: it cannot be resumed.
 func (s *Store) dropPart(pt *partial, rc *receiver) {
 	s.forget(pt, rc)
-	s.removeTemp(pt.tmp)
+	s.removePartFile(pt)
 }
 
 // forget removes pt from the registry (its file was committed or removed).
@@ -457,19 +493,19 @@ func (s *Store) expireParts() {
 // removeParts removes the files of partials dropped from the registry.
 func (s *Store) removeParts(dropped []*partial) {
 	for _, pt := range dropped {
-		s.removeTemp(pt.tmp)
+		s.removePartFile(pt)
 	}
 }
 
 // partState reports the bytes held for (name, key) and the total, -1 when
 // unknown; nothing held is offset 0.
 func (s *Store) partState(name, key string) (p string, offset, total int64, err error) {
-	if !s.cfg.Uploads {
-		return "", 0, 0, fmt.Errorf("files: resume %q: uploads are off: %w", name, ErrForbidden)
-	}
-	if p, err = s.Clean(name); err != nil {
+	t, err := s.target(name) // the checks of a PUT: a HEAD of .git/x?resume=K is a 404
+	if err != nil {
 		return "", 0, 0, err
 	}
+	t.dir.Close()
+	p = t.p
 	ps := &s.parts
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
