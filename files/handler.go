@@ -235,6 +235,9 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 
 func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 	cfg := h.s.cfg
+	// First of all: even a refused upload's body is read (discarded) by
+	// net/http after the handler returns, and must not be held open forever.
+	clock := newBodyClock(w, cfg.BodyIdleTimeout)
 	if !cfg.Uploads {
 		h.fail(w, r, fmt.Errorf("files: put %q: uploads are off: %w", r.URL.Path, ErrForbidden))
 		return
@@ -246,7 +249,7 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	ow := q.Get("overwrite")
 	overwrite := ow == "1" || ow == "true"
-	body := &progressReader{r: http.MaxBytesReader(w, r.Body, cfg.MaxUpload)}
+	body := &progressReader{r: clock.reader(http.MaxBytesReader(w, r.Body, cfg.MaxUpload))}
 	var (
 		res     PutResult
 		err     error
@@ -254,7 +257,7 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 	)
 	if q.Has("resume") {
 		var part partResult
-		part, err = h.putResumable(w, r, q.Get("resume"), overwrite, body, &started)
+		part, err = h.putResumable(r, q.Get("resume"), overwrite, body, clock, &started)
 		if err == nil && !part.Done {
 			w.Header().Set("Upload-Offset", strconv.FormatInt(part.Offset, 10))
 			w.WriteHeader(http.StatusNoContent)
@@ -296,8 +299,8 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 
 // putResumable parses a resumable PUT and receives it; started is set to
 // the clean path once the upload began receiving.
-func (h *handler) putResumable(w http.ResponseWriter, r *http.Request, key string, overwrite bool,
-	body *progressReader, started *string) (partResult, error) {
+func (h *handler) putResumable(r *http.Request, key string, overwrite bool,
+	body *progressReader, clock *bodyClock, started *string) (partResult, error) {
 	if !validKey(key) {
 		return partResult{}, fmt.Errorf("files: put %q: bad resume key: %w", r.URL.Path, ErrBadRange)
 	}
@@ -316,8 +319,7 @@ func (h *handler) putResumable(w http.ResponseWriter, r *http.Request, key strin
 	}
 	// A newer request for the same upload cuts this one's body: the client
 	// has given up on it, though the server may not have seen it die yet.
-	rc := http.NewResponseController(w)
-	rq.stop = func() { _ = rc.SetReadDeadline(time.Now()) }
+	rq.stop = clock.stop
 	return h.s.putPart(r.Context(), r.URL.Path, body, rq, func(p string, offset, total int64) {
 		*started = p
 		body.n = offset
@@ -410,6 +412,10 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	h.s.log.Log(r.Context(), level, "files: request failed",
 		"method", r.Method, "path", r.URL.Path, "status", code, "err", err)
+	if code == http.StatusRequestTimeout {
+		// The body was cut: the connection cannot carry another request.
+		w.Header().Set("Connection", "close")
+	}
 	http.Error(w, strconv.Itoa(code)+" "+strings.ToLower(http.StatusText(code)), code)
 }
 

@@ -63,6 +63,12 @@ const (
 	// defaultMaxPartials is Config.MaxPartials's default.
 	defaultMaxPartials = 64
 
+	// defaultBodyIdleTimeout is Config.BodyIdleTimeout's default: long
+	// enough for a phone on a bad network to get a few packets through,
+	// short enough that a client that went silent gives back what it holds
+	// (a connection, a goroutine, a resumable upload's slot) soon.
+	defaultBodyIdleTimeout = 30 * time.Second
+
 	// copyBuf is the size of the writes of an upload to disk: the network
 	// delivers a body in pieces of a few KiB, and a write(2) per piece costs
 	// more than the disk does (256 KiB writes are about 1.5× faster than
@@ -94,6 +100,11 @@ var (
 	// (400; nobody is left to read the answer). A resumable upload keeps
 	// what it received.
 	ErrIncomplete = errors.New("upload incomplete")
+	// ErrIdle is an upload whose body sent nothing for
+	// Config.BodyIdleTimeout and was cut (408). It comes wrapped together
+	// with ErrIncomplete: the body is incomplete, and a resumable upload
+	// keeps what it received.
+	ErrIdle = errors.New("upload body idle")
 	// ErrBadRange is a resumable upload's Content-Range that cannot be
 	// honoured: malformed, disagreeing with Content-Length or with the
 	// total stated before, or a body longer than the range (400).
@@ -114,6 +125,8 @@ func HTTPStatus(err error) int {
 	switch {
 	case err == nil:
 		return http.StatusOK
+	case errors.Is(err, ErrIdle): // before ErrIncomplete, which it comes with
+		return http.StatusRequestTimeout
 	case errors.Is(err, ErrBadPath), errors.Is(err, ErrIsDir), errors.Is(err, ErrIncomplete),
 		errors.Is(err, ErrBadRange), errors.Is(err, io.ErrUnexpectedEOF): // an upload cut off mid-body
 		return http.StatusBadRequest
@@ -177,6 +190,15 @@ type Config struct {
 	// MaxPartialBytes bounds the bytes held by resumable uploads waiting to
 	// be resumed; beyond it the oldest are dropped. Defaults to 4 × MaxUpload.
 	MaxPartialBytes int64
+	// BodyIdleTimeout cuts an upload's body (PUT, plain or resumable) that
+	// sends nothing for this long: the request is answered 408 and its
+	// connection closed; a resumable upload keeps what it received and may
+	// go on. The clock restarts as bytes arrive (checked about every eighth
+	// of it), so a slow but steady client is never cut. It needs a server
+	// whose ResponseWriter supports http.ResponseController.SetReadDeadline
+	// (net/http's does, HTTP/1 and HTTP/2). Defaults to 30 s; negative
+	// turns it off.
+	BodyIdleTimeout time.Duration
 	// Logger receives request failures (client errors at Debug, server
 	// errors at Warn). Defaults to slog.New(slog.DiscardHandler).
 	Logger *slog.Logger
@@ -254,6 +276,9 @@ func Open(dir string, cfg Config) (*Store, error) {
 	}
 	if cfg.MaxPartialBytes <= 0 {
 		cfg.MaxPartialBytes = 4 * cfg.MaxUpload
+	}
+	if cfg.BodyIdleTimeout == 0 {
+		cfg.BodyIdleTimeout = defaultBodyIdleTimeout
 	}
 	top, err := root.OpenFile(".", os.O_RDONLY|oDirectory|oNonblock, 0)
 	if err != nil {
