@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -304,7 +305,7 @@ func (h *handler) putResumable(r *http.Request, key string, overwrite bool,
 	if !validKey(key) {
 		return partResult{}, fmt.Errorf("files: put %q: bad resume key: %w", r.URL.Path, ErrBadRange)
 	}
-	rq := resumeReq{key: key, end: -1, total: r.ContentLength, overwrite: overwrite}
+	rq := resumeReq{key: key, end: -1, total: r.ContentLength, overwrite: overwrite, client: clientOf(r.RemoteAddr)}
 	if cr := r.Header.Get("Content-Range"); cr != "" {
 		var err error
 		if rq.start, rq.end, rq.total, err = parseContentRange(cr); err != nil {
@@ -402,6 +403,32 @@ func (h *handler) resumeState(w http.ResponseWriter, r *http.Request, key string
 	}
 }
 
+// retryAfter is what a 503 (ErrBusy) suggests: slots come free as uploads
+// end or go idle, within seconds for most.
+const retryAfter = "5"
+
+// clientOf is who sends a request, for Config.MaxPartialsPerClient: the
+// address of RemoteAddr ("ADDR:PORT" from net/http, or as main's middleware
+// rewrote it for a trusted proxy), an IPv6 one cut to its /64, since a
+// single host commonly holds a whole /64.
+func clientOf(remote string) string {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		if a, err := netip.ParseAddr(remote); err == nil {
+			ap = netip.AddrPortFrom(a, 0)
+		} else {
+			return remote // not an address: each spelling is its own client
+		}
+	}
+	a := ap.Addr().Unmap()
+	if a.Is6() {
+		if pfx, err := a.Prefix(64); err == nil {
+			return pfx.String()
+		}
+	}
+	return a.String()
+}
+
 // fail answers with err's status and a body that says nothing about the
 // server: paths and system errors go to the log only.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -412,9 +439,12 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	h.s.log.Log(r.Context(), level, "files: request failed",
 		"method", r.Method, "path", r.URL.Path, "status", code, "err", err)
-	if code == http.StatusRequestTimeout {
+	switch code {
+	case http.StatusRequestTimeout:
 		// The body was cut: the connection cannot carry another request.
 		w.Header().Set("Connection", "close")
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", retryAfter)
 	}
 	http.Error(w, strconv.Itoa(code)+" "+strings.ToLower(http.StatusText(code)), code)
 }

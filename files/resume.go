@@ -62,6 +62,8 @@ type partial struct {
 	hash    hash.Hash // SHA-256 of the held bytes
 	touched time.Time // when the last byte arrived
 	active  *receiver // the request writing it; nil while it waits
+	client  string    // the address of the request writing it (clientOf)
+	held    int64     // bytes its file holds, counted as they are written (MaxPartialBytes)
 }
 
 // receiver is the one request writing a partial.
@@ -85,6 +87,7 @@ type resumeReq struct {
 	total      int64 // -1: not stated
 	overwrite  bool
 	stop       func() // cuts this request's body
+	client     string // who sends it (clientOf), for MaxPartialsPerClient
 }
 
 // partResult is the outcome of one request of a resumable upload.
@@ -175,12 +178,19 @@ func (s *Store) putPart(ctx context.Context, name string, r io.Reader, q resumeR
 	}
 	defer t.dir.Close()
 	p, existed := t.p, t.existed
-	if q.total > s.cfg.MaxUpload {
+	switch {
+	case q.total > s.cfg.MaxUpload:
 		return res, fmt.Errorf("files: put %q: total %d over %d bytes: %w", p, q.total, s.cfg.MaxUpload, ErrTooLarge)
+	case q.end >= s.cfg.MaxUpload: // a piece of a file of unknown size that would outgrow the limit
+		return res, fmt.Errorf("files: put %q: a piece ending at %d, over %d bytes: %w", p, q.end, s.cfg.MaxUpload, ErrTooLarge)
 	}
 	pt, rc, err := s.acquire(ctx, p, t.dir.rel, q)
 	if err != nil {
 		return res, err
+	}
+	if pt.total >= 0 && q.end >= pt.total {
+		s.release(pt, rc, pt.offset) // what is held stays
+		return res, fmt.Errorf("files: put %q: a piece ending at %d of %d bytes: %w", p, q.end, pt.total, ErrBadRange)
 	}
 	if pt.dir != t.dir.rel {
 		// The link to the folder changed since the upload began: what is
@@ -232,16 +242,17 @@ func (s *Store) putPart(ctx context.Context, name string, r io.Reader, q resumeR
 		want, limit = pt.total-offset, ErrBadRange
 	}
 	src := &readErr{r: io.LimitReader(r, want+1)}
-	n, err := s.copyChunks(io.MultiWriter(f, pt.hash), src)
+	n, err := s.copyChunks(&partWriter{s: s, pt: pt, f: f}, src)
 	offset += n
 	if err != nil {
 		err = s.receiveErr(p, src, err)
-		if !errors.Is(err, ErrIncomplete) { // the disk failed, or over the limit
+		if !errors.Is(err, ErrIncomplete) && !errors.Is(err, ErrBusy) { // the disk failed, or over the limit
 			f.Close()
 			s.dropPart(pt, rc)
 			return res, err
 		}
-		// Cut off: keep what arrived, for the client to go on from.
+		// Cut off, or no room left for more: keep what arrived, for the
+		// client to go on from.
 		if cerr := f.Close(); cerr != nil {
 			s.dropPart(pt, rc)
 			return res, fmt.Errorf("files: put %q: close: %w", p, cerr)
@@ -320,6 +331,10 @@ func (s *Store) acquire(ctx context.Context, p, dir string, q resumeReq) (*parti
 	}
 	defer ps.mu.Unlock()
 	pt := ps.m[id]
+	if q.client != "" && ps.receivingLocked(q.client) >= s.cfg.MaxPartialsPerClient {
+		return nil, nil, fmt.Errorf("files: put %q: %s is sending %d resumable uploads: %w",
+			p, q.client, s.cfg.MaxPartialsPerClient, ErrBusy)
+	}
 	switch {
 	case pt == nil && q.start != 0:
 		return nil, nil, fmt.Errorf("files: put %q: %w", p, &offsetError{offset: 0})
@@ -333,7 +348,7 @@ func (s *Store) acquire(ctx context.Context, p, dir string, q resumeReq) (*parti
 		pt = &partial{id: id, path: p, dir: dir, name: tempPrefix + rand.Text(), total: q.total, hash: sha256.New()}
 		ps.m[id] = pt
 	case q.start == 0: // starting over
-		pt.offset, pt.total = 0, q.total
+		pt.offset, pt.total, pt.held = 0, q.total, 0
 		pt.hash.Reset()
 	case q.start != pt.offset:
 		return nil, nil, fmt.Errorf("files: put %q: starts at %d: %w", p, q.start, &offsetError{offset: pt.offset})
@@ -346,8 +361,61 @@ func (s *Store) acquire(ctx context.Context, p, dir string, q resumeReq) (*parti
 	if rc.stop == nil {
 		rc.stop = func() {}
 	}
-	pt.active = rc
+	pt.active, pt.client = rc, q.client
 	return pt, rc, nil
+}
+
+// receivingLocked counts the partials that client is sending now.
+func (ps *partials) receivingLocked(client string) int {
+	n := 0
+	for _, pt := range ps.m {
+		if pt.active != nil && pt.client == client {
+			n++
+		}
+	}
+	return n
+}
+
+// partWriter writes a partial's bytes to its file and its hash, within
+// Config.MaxPartialBytes: before each write it makes room, dropping the
+// oldest waiting partials, and refuses the write (ErrBusy) when the
+// partials receiving right now leave no room.
+type partWriter struct {
+	s  *Store
+	pt *partial
+	f  *os.File
+}
+
+func (w *partWriter) Write(b []byte) (int, error) {
+	if err := w.s.grow(w.pt, int64(len(b))); err != nil {
+		return 0, err
+	}
+	n, err := w.f.Write(b)
+	w.pt.hash.Write(b[:n])
+	return n, err
+}
+
+// grow counts n more bytes for pt, which is receiving, if they fit.
+func (s *Store) grow(pt *partial, n int64) error {
+	ps := &s.parts
+	ps.mu.Lock()
+	held := ps.heldLocked()
+	var evicted []*partial
+	if over := held + n - s.cfg.MaxPartialBytes; over > 0 {
+		evicted = ps.evictLocked(0, over)
+		held = ps.heldLocked()
+	}
+	fits := held+n <= s.cfg.MaxPartialBytes
+	if fits {
+		pt.held += n
+	}
+	ps.mu.Unlock()
+	s.removeParts(evicted)
+	if !fits {
+		return fmt.Errorf("files: put %q: resumable uploads receiving hold %d of %d bytes: %w",
+			pt.path, held, s.cfg.MaxPartialBytes, ErrBusy)
+	}
+	return nil
 }
 
 // release makes pt, now holding offset bytes, wait for its next request,
@@ -355,7 +423,7 @@ func (s *Store) acquire(ctx context.Context, p, dir string, q resumeReq) (*parti
 func (s *Store) release(pt *partial, rc *receiver, offset int64) {
 	ps := &s.parts
 	ps.mu.Lock()
-	pt.offset = offset
+	pt.offset, pt.held = offset, offset
 	pt.active = nil
 	pt.touched = time.Now()
 	close(rc.done)
@@ -418,13 +486,11 @@ func (s *Store) forget(pt *partial, rc *receiver) {
 	ps.mu.Unlock()
 }
 
-// heldLocked is the bytes held by waiting partials.
+// heldLocked is the bytes held by partials, waiting or receiving.
 func (ps *partials) heldLocked() int64 {
 	var n int64
 	for _, pt := range ps.m {
-		if pt.active == nil {
-			n += pt.offset
-		}
+		n += pt.held
 	}
 	return n
 }
@@ -451,7 +517,7 @@ func (ps *partials) evictLocked(count int, bytes int64) []*partial {
 		delete(ps.m, pt.id)
 		out = append(out, pt)
 		count--
-		bytes -= pt.offset
+		bytes -= pt.held
 	}
 	return out
 }

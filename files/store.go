@@ -112,8 +112,11 @@ var (
 	// ErrOffset is a resumable upload that does not start where the held
 	// bytes end (409). The answer's Upload-Offset header says where to go on.
 	ErrOffset = errors.New("upload offset mismatch")
-	// ErrBusy is a new resumable upload while Config.MaxPartials are all
-	// receiving (503).
+	// ErrBusy is a resumable upload the server has no room for now (503):
+	// Config.MaxPartials all receiving, its client already sending
+	// Config.MaxPartialsPerClient, Config.MaxPartialBytes held by uploads
+	// receiving, or the upload being received by another request that
+	// will not let go. Trying again later may succeed.
 	ErrBusy = errors.New("too many resumable uploads at once")
 )
 
@@ -187,8 +190,20 @@ type Config struct {
 	// one, and a new one is refused (503) when all are receiving.
 	// Defaults to 64.
 	MaxPartials int
-	// MaxPartialBytes bounds the bytes held by resumable uploads waiting to
-	// be resumed; beyond it the oldest are dropped. Defaults to 4 × MaxUpload.
+	// MaxPartialsPerClient bounds the resumable uploads one client is
+	// sending at once, so that one address cannot take every slot of
+	// MaxPartials: beyond it a new one is refused (503, Retry-After). A
+	// client is the request's RemoteAddr (which main's middleware rewrites
+	// for trusted proxies): an IPv4 address, or an IPv6 /64, since one
+	// host commonly holds a whole /64. Uploads without ?resume are not
+	// counted. Defaults to MaxPartials / 4 (16), at least 1.
+	MaxPartialsPerClient int
+	// MaxPartialBytes bounds the bytes held by resumable uploads at every
+	// moment, receiving or waiting to be resumed: before a receiving upload
+	// writes more, the oldest waiting ones are dropped to make room, and
+	// when the receiving ones alone leave none the write is refused (503;
+	// what was written stays, to go on from later). Defaults to
+	// 4 × MaxUpload; never less than MaxUpload.
 	MaxPartialBytes int64
 	// BodyIdleTimeout cuts an upload's body (PUT, plain or resumable) that
 	// sends nothing for this long: the request is answered 408 and its
@@ -274,9 +289,13 @@ func Open(dir string, cfg Config) (*Store, error) {
 	if cfg.MaxPartials <= 0 {
 		cfg.MaxPartials = defaultMaxPartials
 	}
+	if cfg.MaxPartialsPerClient <= 0 {
+		cfg.MaxPartialsPerClient = max(1, cfg.MaxPartials/4)
+	}
 	if cfg.MaxPartialBytes <= 0 {
 		cfg.MaxPartialBytes = 4 * cfg.MaxUpload
 	}
+	cfg.MaxPartialBytes = max(cfg.MaxPartialBytes, cfg.MaxUpload) // else a whole upload could never be held
 	if cfg.BodyIdleTimeout == 0 {
 		cfg.BodyIdleTimeout = defaultBodyIdleTimeout
 	}
