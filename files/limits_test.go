@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,11 +109,15 @@ func TestStalledUploadsYield(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("a new upload after the stalled ones = %d %q, want 201", resp.StatusCode, out)
 	}
-	if n := offset(t, e, "/stall0.bin", "stalled-key-0"); n != 0 {
-		t.Errorf("the oldest stalled upload still holds %d bytes", n)
+	// One stalled upload (whichever went idle first) made room; the others
+	// still hold what they received.
+	var held []int64
+	for i := range slots {
+		held = append(held, offset(t, e, fmt.Sprintf("/stall%d.bin", i), fmt.Sprintf("stalled-key-%d", i)))
 	}
-	if n := offset(t, e, "/stall3.bin", "stalled-key-3"); n != 10 {
-		t.Errorf("the newest stalled upload holds %d bytes, want 10", n)
+	slices.Sort(held)
+	if fmt.Sprint(held) != "[0 10 10 10]" {
+		t.Errorf("the stalled uploads hold %v bytes, want one evicted and three with 10", held)
 	}
 }
 
@@ -213,4 +218,3 @@ func TestPartialBytesWhileReceiving(t *testing.T) {
 		}
 	}
 }
-

@@ -6,24 +6,31 @@ package files
 // chose (PUT /{path}?resume=KEY). The server writes the body to a hidden
 // temp file in the destination folder, as for any upload; if the body is
 // cut off, the file, the count of bytes it holds and the SHA-256 state of
-// those bytes are kept (a partial), keyed by path and key, for PartialTTL.
-// The client asks where to go on (HEAD /{path}?resume=KEY answers
-// Upload-Offset) and sends the rest with Content-Range: bytes START-END/TOTAL,
-// START being that offset. When the bytes held reach TOTAL, the file is
-// synced and renamed (or linked) into place like any upload, with the
-// SHA-256 of the whole file, computed once as the bytes arrived: resuming
-// never reads the held bytes back.
+// those bytes are kept (a partial), named from the path and the key, for
+// PartialTTL. The client asks where to go on (HEAD /{path}?resume=KEY
+// answers Upload-Offset) and sends the rest with Content-Range: bytes
+// START-END/TOTAL, START being that offset. When the bytes held reach TOTAL,
+// the file is synced and renamed (or linked) into place like any upload,
+// with the SHA-256 of the whole file, computed once as the bytes arrived:
+// resuming never reads the held bytes back.
 //
-// Partials live in memory (a restart forgets them; their files are then
-// stale temp files that a later Open sweeps). A partial's file has the temp
-// prefix, so Clean never lets it be listed, served or overwritten. They are
-// bounded by Config.MaxPartials and Config.MaxPartialBytes (the oldest
-// waiting ones are dropped first) and expire PartialTTL after their last
-// byte, removed by a timer that Close stops.
+// A partial lives on disk, beside its destination (partfile.go), so that a
+// restarted process or another one serving the same folder goes on with
+// it; its files have the temp prefix, so Clean never lets them be listed,
+// served or overwritten. This file is the process's side: the registry of
+// the partials it knows of (those it received, and those the sweep found
+// when the Store was opened), which lets a newer request take an upload
+// over from an older one of this process, and holds the limits:
+// Config.MaxPartials, MaxPartialsPerClient and MaxPartialBytes (the oldest
+// waiting partials are dropped first). Partials expire PartialTTL after a
+// piece last ended, removed by a timer that Close stops; what Close leaves
+// is for the next Store on the folder.
+//
+// Lock order: partials.mu, then nothing: files are opened, locked and
+// removed outside it.
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -32,7 +39,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,32 +57,30 @@ const (
 	minKey, maxKey = 8, 64
 )
 
-// partial is the received prefix of a resumable upload.
+// partial is the registry's entry for a resumable upload: its bytes and
+// its state are on disk, where they are the truth; the entry is what the
+// process needs for takeovers and limits.
 type partial struct {
-	id      string    // path + "\x00" + key
-	path    string    // clean destination path
-	dir     string    // its folder, links resolved: where its temp file is
-	name    string    // its temp file's name
-	offset  int64     // bytes held, and hashed
-	total   int64     // the whole file's size, -1 until a request states it
-	hash    hash.Hash // SHA-256 of the held bytes
-	touched time.Time // when the last byte arrived
+	id      string    // partID(path, key): names its files
+	path    string    // clean destination path, for the log
+	dir     string    // its folder, links resolved: where its files are
+	held    int64     // bytes its file holds, counted as they are written (MaxPartialBytes)
+	touched time.Time // when a piece last ended or was cut
 	active  *receiver // the request writing it; nil while it waits
 	client  string    // the address of the request writing it (clientOf)
-	held    int64     // bytes its file holds, counted as they are written (MaxPartialBytes)
 }
 
-// receiver is the one request writing a partial.
+// receiver is the one request of this process writing a partial.
 type receiver struct {
 	stop func()        // cuts the request's body, so a newer request can take over
-	done chan struct{} // closed when the request let go of the partial
+	done chan struct{} // closed when the request let go of the partial and its lock
 }
 
 // partials is the Store's registry of resumable uploads.
 type partials struct {
 	mu     sync.Mutex
-	m      map[string]*partial
-	timer  *time.Timer // armed for the oldest waiting partial's expiry
+	m      map[string]*partial // by id
+	timer  *time.Timer         // armed for the oldest waiting partial's expiry
 	closed bool
 }
 
@@ -177,60 +181,82 @@ func (s *Store) putPart(ctx context.Context, name string, r io.Reader, q resumeR
 		return res, err
 	}
 	defer t.dir.Close()
-	p, existed := t.p, t.existed
+	p := t.p
 	switch {
 	case q.total > s.cfg.MaxUpload:
 		return res, fmt.Errorf("files: put %q: total %d over %d bytes: %w", p, q.total, s.cfg.MaxUpload, ErrTooLarge)
 	case q.end >= s.cfg.MaxUpload: // a piece of a file of unknown size that would outgrow the limit
 		return res, fmt.Errorf("files: put %q: a piece ending at %d, over %d bytes: %w", p, q.end, s.cfg.MaxUpload, ErrTooLarge)
 	}
-	pt, rc, err := s.acquire(ctx, p, t.dir.rel, q)
+	id := partID(p, q.key)
+	pt, rc, err := s.acquire(ctx, id, t, q)
 	if err != nil {
 		return res, err
 	}
-	if pt.total >= 0 && q.end >= pt.total {
-		s.release(pt, rc, pt.offset) // what is held stays
-		return res, fmt.Errorf("files: put %q: a piece ending at %d of %d bytes: %w", p, q.end, pt.total, ErrBadRange)
-	}
-	if pt.dir != t.dir.rel {
-		// The link to the folder changed since the upload began: what is
-		// held is in another folder, and cannot become this file.
-		s.dropPart(pt, rc)
-		return res, fmt.Errorf("files: put %q: its folder moved: %w", p, &offsetError{offset: 0})
-	}
-	// While rc is its receiver, only this request changes pt; it writes
-	// offset back under the lock (release), where HEAD reads it.
-	offset := pt.offset
-	flags := os.O_WRONLY
-	if offset == 0 {
-		flags |= os.O_CREATE
-	}
-	// O_NONBLOCK: the temp file's name is known to anyone who can list the
-	// folder; should it have become a FIFO, opening it fails at once
-	// (ENXIO) instead of waiting for a reader.
-	f, err := t.dir.OpenFile(pt.name, flags|oNonblock, 0o644)
-	if err == nil {
-		err = sameRegular(t.dir, pt.name, f)
-		if err != nil {
-			err = fmt.Errorf("files: put %q: the partial: %w", p, err)
-		}
-		// Drop whatever a failed write left past the offset.
-		if err == nil {
-			err = f.Truncate(offset)
-		}
-		if err == nil {
-			_, err = f.Seek(offset, io.SeekStart)
-		}
-		if err != nil {
-			f.Close()
-		}
-	}
+	lp, err := s.openPart(t.dir, id, p, q.start == 0)
 	if err != nil {
-		s.dropPart(pt, rc)
-		return res, s.fsErr("put", p, err)
+		s.settle(pt, rc, 0, false) // another process has it, or there is none: not this registry's
+		if errors.Is(err, errNoPart) {
+			return res, fmt.Errorf("files: put %q: nothing held to go on from: %w", p, &offsetError{offset: 0})
+		}
+		return res, err
+	}
+	// This request now holds the partial's lock. Every way out closes its
+	// file, which lets the lock go, before settling, which lets a request
+	// waiting to take over go on.
+	keep := func(held int64) {
+		lp.f.Close()
+		s.settle(pt, rc, held, true)
+	}
+	drop := func() {
+		s.removePart(t.dir, id)
+		lp.f.Close()
+		s.settle(pt, rc, 0, false)
+	}
+
+	st, h := lp.st, hash.Hash(nil)
+	switch {
+	case q.start == 0: // starting, or starting over
+		st, h = partState{Version: stateVersion, ID: id, Path: p, Total: q.total}, sha256.New()
+	case !lp.found:
+		drop() // bytes without a usable state: nobody can go on from them
+		return res, fmt.Errorf("files: put %q: nothing held to go on from: %w", p, &offsetError{offset: 0})
+	case q.start != st.Offset:
+		keep(st.Offset)
+		return res, fmt.Errorf("files: put %q: starts at %d: %w", p, q.start, &offsetError{offset: st.Offset})
+	case q.total >= 0 && st.Total >= 0 && q.total != st.Total:
+		keep(st.Offset)
+		return res, fmt.Errorf("files: put %q: total %d, was %d: %w", p, q.total, st.Total, ErrBadRange)
+	case q.total >= 0:
+		st.Total = q.total
+	}
+	if h == nil {
+		if h, err = st.hash(); err != nil { // readState checked it
+			drop()
+			return res, fmt.Errorf("files: put %q: %w", p, err)
+		}
+	}
+	switch {
+	case st.Total > s.cfg.MaxUpload: // stated to a process with a larger limit
+		keep(st.Offset)
+		return res, fmt.Errorf("files: put %q: total %d over %d bytes: %w", p, st.Total, s.cfg.MaxUpload, ErrTooLarge)
+	case st.Total >= 0 && q.end >= st.Total:
+		keep(st.Offset)
+		return res, fmt.Errorf("files: put %q: a piece ending at %d of %d bytes: %w", p, q.end, st.Total, ErrBadRange)
+	}
+	offset := st.Offset
+	s.setHeld(pt, offset)
+	// Drop whatever a cut piece or a crash left past the offset.
+	if err := lp.f.Truncate(offset); err != nil {
+		drop()
+		return res, fmt.Errorf("files: put %q: truncate: %w", p, err)
+	}
+	if _, err := lp.f.Seek(offset, io.SeekStart); err != nil {
+		drop()
+		return res, fmt.Errorf("files: put %q: seek: %w", p, err)
 	}
 	if began != nil {
-		began(p, offset, pt.total)
+		began(p, offset, st.Total)
 	}
 
 	// want is what this body may hold; one byte more is an error.
@@ -238,69 +264,73 @@ func (s *Store) putPart(ctx context.Context, name string, r io.Reader, q resumeR
 	switch {
 	case q.end >= 0:
 		want, limit = q.end-q.start+1, ErrBadRange
-	case pt.total >= 0:
-		want, limit = pt.total-offset, ErrBadRange
+	case st.Total >= 0:
+		want, limit = st.Total-offset, ErrBadRange
 	}
 	src := &readErr{r: io.LimitReader(r, want+1)}
-	n, err := s.copyChunks(&partWriter{s: s, pt: pt, f: f}, src)
+	n, err := s.copyChunks(&partWriter{s: s, pt: pt, f: lp.f, h: h}, src)
 	offset += n
+	st.Offset = offset
 	if err != nil {
 		err = s.receiveErr(p, src, err)
 		if !errors.Is(err, ErrIncomplete) && !errors.Is(err, ErrBusy) { // the disk failed, or over the limit
-			f.Close()
-			s.dropPart(pt, rc)
+			drop()
 			return res, err
 		}
 		// Cut off, or no room left for more: keep what arrived, for the
-		// client to go on from.
-		if cerr := f.Close(); cerr != nil {
-			s.dropPart(pt, rc)
-			return res, fmt.Errorf("files: put %q: close: %w", p, cerr)
+		// client to go on from, here or on another node.
+		if serr := s.savePart(t.dir, lp, &st, h); serr != nil {
+			drop()
+			return res, serr
 		}
-		s.release(pt, rc, offset)
+		keep(offset)
 		return partResult{Offset: offset}, err
 	}
 	if n > want {
-		f.Close()
-		s.dropPart(pt, rc)
+		drop()
 		return res, fmt.Errorf("files: put %q: body longer than %d bytes: %w", p, want, limit)
 	}
-	if (pt.total >= 0 && offset < pt.total) || (pt.total < 0 && q.end >= 0) {
+	if (st.Total >= 0 && offset < st.Total) || (st.Total < 0 && q.end >= 0) {
 		// A piece ended where the client meant it to: wait for the next.
-		if err := f.Close(); err != nil {
-			s.dropPart(pt, rc)
-			return res, fmt.Errorf("files: put %q: close: %w", p, err)
+		if err := s.savePart(t.dir, lp, &st, h); err != nil {
+			drop()
+			return res, err
 		}
-		s.release(pt, rc, offset)
+		keep(offset)
 		return partResult{Offset: offset}, nil
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		s.dropPart(pt, rc)
+	if err := lp.f.Sync(); err != nil {
+		drop()
 		return res, fmt.Errorf("files: put %q: sync: %w", p, err)
 	}
-	if err := f.Close(); err != nil {
-		s.dropPart(pt, rc)
-		return res, fmt.Errorf("files: put %q: close: %w", p, err)
+	// The state goes first: no state may ever count bytes that moved away.
+	if err := t.dir.Remove(stateName(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		drop()
+		return res, fmt.Errorf("files: put %q: %w", p, err)
 	}
-	if err := s.commit(t, pt.name, q.overwrite); err != nil {
-		s.dropPart(pt, rc)
+	// Still locked: a process that opened the .part file meanwhile finds it
+	// locked, then gone (openPart checks the name after the lock).
+	if err := s.commit(t, partName(id), q.overwrite); err != nil {
+		drop()
 		return res, err
 	}
-	s.forget(pt, rc)
+	lp.f.Close()
+	s.settle(pt, rc, 0, false)
 	return partResult{
-		PutResult: PutResult{Path: p, Size: offset, SHA256: hex.EncodeToString(pt.hash.Sum(nil)), Created: !q.overwrite || !existed},
+		PutResult: PutResult{Path: p, Size: offset, SHA256: hex.EncodeToString(h.Sum(nil)), Created: !q.overwrite || !t.existed},
 		Done:      true,
 		Offset:    offset,
 	}, nil
 }
 
-// acquire finds or makes the partial of (p, q.key) and makes the calling
-// request its receiver. A partial still being received by another request
-// is taken over: that request's body is cut (the server may not yet know
-// its connection died), and acquire waits for it to let go.
-func (s *Store) acquire(ctx context.Context, p, dir string, q resumeReq) (*partial, *receiver, error) {
-	id := p + "\x00" + q.key
+// acquire finds or makes the registry's entry for partial id (to t) and
+// makes the calling request its receiver. One still being received by
+// another request of this process is taken over: that request's body is
+// cut (the server may not yet know its connection died), and acquire waits
+// for it to let go. A new upload (q.start 0) needs a slot of MaxPartials;
+// a resumed one already holds its bytes, here or elsewhere, and is let in.
+func (s *Store) acquire(ctx context.Context, id string, t target, q resumeReq) (*partial, *receiver, error) {
+	p := t.p
 	ps := &s.parts
 	var evicted []*partial
 	defer func() { s.removeParts(evicted) }()
@@ -317,52 +347,69 @@ func (s *Store) acquire(ctx context.Context, p, dir string, q resumeReq) (*parti
 		rc := pt.active
 		ps.mu.Unlock()
 		rc.stop()
-		t := time.NewTimer(takeoverWait)
+		tm := time.NewTimer(takeoverWait)
 		select {
 		case <-rc.done:
-			t.Stop()
+			tm.Stop()
 			continue
-		case <-t.C:
+		case <-tm.C:
 			return nil, nil, fmt.Errorf("files: put %q: the upload it resumes is still receiving: %w", p, ErrBusy)
 		case <-ctx.Done():
-			t.Stop()
+			tm.Stop()
 			return nil, nil, fmt.Errorf("files: put %q: %w (%w)", p, ErrIncomplete, ctx.Err())
 		}
 	}
 	defer ps.mu.Unlock()
-	pt := ps.m[id]
 	if q.client != "" && ps.receivingLocked(q.client) >= s.cfg.MaxPartialsPerClient {
 		return nil, nil, fmt.Errorf("files: put %q: %s is sending %d resumable uploads: %w",
 			p, q.client, s.cfg.MaxPartialsPerClient, ErrBusy)
 	}
-	switch {
-	case pt == nil && q.start != 0:
-		return nil, nil, fmt.Errorf("files: put %q: %w", p, &offsetError{offset: 0})
-	case pt == nil:
-		if len(ps.m) >= s.cfg.MaxPartials {
+	pt := ps.m[id]
+	if pt == nil {
+		if q.start == 0 && len(ps.m) >= s.cfg.MaxPartials {
 			evicted = ps.evictLocked(len(ps.m)-s.cfg.MaxPartials+1, 0)
 			if len(ps.m) >= s.cfg.MaxPartials {
 				return nil, nil, fmt.Errorf("files: put %q: %d resumable uploads: %w", p, len(ps.m), ErrBusy)
 			}
 		}
-		pt = &partial{id: id, path: p, dir: dir, name: tempPrefix + rand.Text(), total: q.total, hash: sha256.New()}
+		pt = &partial{id: id, path: p}
 		ps.m[id] = pt
-	case q.start == 0: // starting over
-		pt.offset, pt.total, pt.held = 0, q.total, 0
-		pt.hash.Reset()
-	case q.start != pt.offset:
-		return nil, nil, fmt.Errorf("files: put %q: starts at %d: %w", p, q.start, &offsetError{offset: pt.offset})
-	case q.total >= 0 && pt.total >= 0 && q.total != pt.total:
-		return nil, nil, fmt.Errorf("files: put %q: total %d, was %d: %w", p, q.total, pt.total, ErrBadRange)
-	case q.total >= 0:
-		pt.total = q.total
 	}
 	rc := &receiver{stop: q.stop, done: make(chan struct{})}
 	if rc.stop == nil {
 		rc.stop = func() {}
 	}
-	pt.active, pt.client = rc, q.client
+	pt.dir, pt.active, pt.client = t.dir.rel, rc, q.client
 	return pt, rc, nil
+}
+
+// settle ends rc's hold on pt: pt waits for its next request holding held
+// bytes when keep is set, else it leaves the registry (its files were
+// committed or removed, or are another process's).
+func (s *Store) settle(pt *partial, rc *receiver, held int64, keep bool) {
+	ps := &s.parts
+	ps.mu.Lock()
+	pt.active = nil
+	close(rc.done)
+	var evicted []*partial
+	if !keep || ps.closed {
+		if ps.m[pt.id] == pt {
+			delete(ps.m, pt.id)
+		}
+	} else {
+		pt.held, pt.touched = held, time.Now()
+		evicted = ps.evictLocked(len(ps.m)-s.cfg.MaxPartials, ps.heldLocked()-s.cfg.MaxPartialBytes)
+		s.armLocked()
+	}
+	ps.mu.Unlock()
+	s.removeParts(evicted)
+}
+
+// setHeld sets the bytes pt holds, once its state was read.
+func (s *Store) setHeld(pt *partial, n int64) {
+	s.parts.mu.Lock()
+	pt.held = n
+	s.parts.mu.Unlock()
 }
 
 // receivingLocked counts the partials that client is sending now.
@@ -384,6 +431,7 @@ type partWriter struct {
 	s  *Store
 	pt *partial
 	f  *os.File
+	h  hash.Hash
 }
 
 func (w *partWriter) Write(b []byte) (int, error) {
@@ -391,7 +439,7 @@ func (w *partWriter) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	n, err := w.f.Write(b)
-	w.pt.hash.Write(b[:n])
+	w.h.Write(b[:n])
 	return n, err
 }
 
@@ -416,74 +464,6 @@ func (s *Store) grow(pt *partial, n int64) error {
 			pt.path, held, s.cfg.MaxPartialBytes, ErrBusy)
 	}
 	return nil
-}
-
-// release makes pt, now holding offset bytes, wait for its next request,
-// within the limits.
-func (s *Store) release(pt *partial, rc *receiver, offset int64) {
-	ps := &s.parts
-	ps.mu.Lock()
-	pt.offset, pt.held = offset, offset
-	pt.active = nil
-	pt.touched = time.Now()
-	close(rc.done)
-	var evicted []*partial
-	if ps.closed {
-		delete(ps.m, pt.id)
-		evicted = []*partial{pt}
-	} else {
-		evicted = ps.evictLocked(len(ps.m)-s.cfg.MaxPartials, ps.heldLocked()-s.cfg.MaxPartialBytes)
-		if ps.timer == nil {
-			ps.timer = time.AfterFunc(s.cfg.PartialTTL, s.expireParts)
-		}
-	}
-	ps.mu.Unlock()
-	s.removeParts(evicted)
-}
-
-// removePartFile removes pt's temp file, logging a failure: the next Open
-// sweeps it.
-func (s *Store) removePartFile(pt *partial) {
-	tmp := path.Join(pt.dir, pt.name)
-	if err := s.root.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		s.log.Warn("files: removing temp file", "path", tmp, "err", err)
-	}
-}
-
-// sameRegular checks that f, just opened as name in dir, is a regular file
-// and the very file name is, not a file a symlink under that name led to:
-// temp files are known by name to anyone who can list the folder.
-func sameRegular(dir *folder, name string, f *os.File) error {
-	got, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	there, err := dir.Lstat(name)
-	if err != nil {
-		return err
-	}
-	if !got.Mode().IsRegular() || !os.SameFile(got, there) {
-		return fmt.Errorf("%s is not a regular file: %w", name, fs.ErrNotExist)
-	}
-	return nil
-}
-
-// dropPart forgets pt and removes its file: it cannot be resumed.
-func (s *Store) dropPart(pt *partial, rc *receiver) {
-	s.forget(pt, rc)
-	s.removePartFile(pt)
-}
-
-// forget removes pt from the registry (its file was committed or removed).
-func (s *Store) forget(pt *partial, rc *receiver) {
-	ps := &s.parts
-	ps.mu.Lock()
-	if ps.m[pt.id] == pt {
-		delete(ps.m, pt.id)
-	}
-	pt.active = nil
-	close(rc.done)
-	ps.mu.Unlock()
 }
 
 // heldLocked is the bytes held by partials, waiting or receiving.
@@ -522,8 +502,35 @@ func (ps *partials) evictLocked(count int, bytes int64) []*partial {
 	return out
 }
 
-// expireParts is the timer's callback: it drops the partials that waited
-// PartialTTL and re-arms the timer for the oldest one left.
+// removeParts removes the files of partials the limits dropped from the
+// registry, unless a request (of any process) is receiving them.
+func (s *Store) removeParts(dropped []*partial) {
+	for _, pt := range dropped {
+		s.discardPart(pt.dir, pt.id, time.Time{})
+	}
+}
+
+// armLocked arms the timer for the oldest waiting partial's expiry, unless
+// it is armed.
+func (s *Store) armLocked() {
+	ps := &s.parts
+	if ps.timer != nil || ps.closed {
+		return
+	}
+	var next time.Time
+	for _, pt := range ps.m {
+		if exp := pt.touched.Add(s.cfg.PartialTTL); pt.active == nil && (next.IsZero() || exp.Before(next)) {
+			next = exp
+		}
+	}
+	if !next.IsZero() {
+		ps.timer = time.AfterFunc(max(0, time.Until(next)), s.expireParts)
+	}
+}
+
+// expireParts is the timer's callback: it removes the partials that waited
+// PartialTTL, keeps those another process went on with since (their state
+// says so), and re-arms the timer.
 func (s *Store) expireParts() {
 	ps := &s.parts
 	ps.mu.Lock()
@@ -534,70 +541,85 @@ func (s *Store) expireParts() {
 	}
 	now := time.Now()
 	var expired []*partial
-	var next time.Time
 	for id, pt := range ps.m {
-		if pt.active != nil {
-			continue
-		}
-		if exp := pt.touched.Add(s.cfg.PartialTTL); !exp.After(now) {
+		if pt.active == nil && !pt.touched.Add(s.cfg.PartialTTL).After(now) {
 			delete(ps.m, id)
 			expired = append(expired, pt)
-		} else if next.IsZero() || exp.Before(next) {
-			next = exp
 		}
 	}
-	if !next.IsZero() {
-		ps.timer = time.AfterFunc(next.Sub(now), s.expireParts)
-	}
 	ps.mu.Unlock()
-	if len(expired) > 0 {
-		s.log.Debug("files: resumable uploads expired", "count", len(expired))
+	removed := 0
+	for _, pt := range expired {
+		ok, touched := s.discardPart(pt.dir, pt.id, pt.touched)
+		if ok {
+			removed++
+			continue
+		}
+		if touched.After(pt.touched) {
+			ps.mu.Lock()
+			if ps.m[pt.id] == nil {
+				pt.touched = touched
+				ps.m[pt.id] = pt
+			}
+			ps.mu.Unlock()
+		}
 	}
-	s.removeParts(expired)
-}
-
-// removeParts removes the files of partials dropped from the registry.
-func (s *Store) removeParts(dropped []*partial) {
-	for _, pt := range dropped {
-		s.removePartFile(pt)
+	if removed > 0 {
+		s.log.Debug("files: resumable uploads expired", "count", removed)
 	}
+	ps.mu.Lock()
+	s.armLocked()
+	ps.mu.Unlock()
 }
 
 // partState reports the bytes held for (name, key) and the total, -1 when
-// unknown; nothing held is offset 0.
+// unknown; nothing held is offset 0. It reads the state on disk, which any
+// process serving the folder may have written.
 func (s *Store) partState(name, key string) (p string, offset, total int64, err error) {
 	t, err := s.target(name) // the checks of a PUT: a HEAD of .git/x?resume=K is a 404
 	if err != nil {
 		return "", 0, 0, err
 	}
-	t.dir.Close()
-	p = t.p
-	ps := &s.parts
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if pt := ps.m[p+"\x00"+key]; pt != nil {
-		return p, pt.offset, pt.total, nil
+	defer t.dir.Close()
+	id := partID(t.p, key)
+	st, err := readState(t.dir.Root, ".", id)
+	if err != nil || st.Path != t.p || st.expired(s.cfg.PartialTTL) {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Debug("files: resume state", "path", t.p, "err", err)
+		}
+		return t.p, 0, -1, nil
 	}
-	return p, 0, -1, nil
+	if fi, err := t.dir.Lstat(partName(id)); err != nil || !fi.Mode().IsRegular() || fi.Size() < st.Offset {
+		return t.p, 0, -1, nil // its bytes are gone: nothing to go on from
+	}
+	return t.p, st.Offset, st.Total, nil
 }
 
-// closeParts stops the timer and removes the files of waiting partials;
-// requests still receiving remove theirs when they end.
+// loadedParts finishes the sweep's loading of partials into the registry:
+// the limits apply to them, and they expire in time.
+func (s *Store) loadedParts() {
+	ps := &s.parts
+	ps.mu.Lock()
+	evicted := ps.evictLocked(len(ps.m)-s.cfg.MaxPartials, ps.heldLocked()-s.cfg.MaxPartialBytes)
+	s.armLocked()
+	n := len(ps.m)
+	ps.mu.Unlock()
+	s.removeParts(evicted)
+	if n > 0 {
+		s.log.Info("files: resumable uploads to go on with", "count", n)
+	}
+}
+
+// closeParts stops the timer. The partials stay on disk, for the next
+// Store on this folder (a restart) to go on with until they expire;
+// requests still receiving save theirs when they end.
 func (s *Store) closeParts() {
 	ps := &s.parts
 	ps.mu.Lock()
+	defer ps.mu.Unlock()
 	ps.closed = true
 	if ps.timer != nil {
 		ps.timer.Stop()
 		ps.timer = nil
 	}
-	var idle []*partial
-	for id, pt := range ps.m {
-		if pt.active == nil {
-			delete(ps.m, id)
-			idle = append(idle, pt)
-		}
-	}
-	ps.mu.Unlock()
-	s.removeParts(idle)
 }

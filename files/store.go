@@ -183,7 +183,9 @@ type Config struct {
 	// of one upload. Defaults to 250 ms (at most four a second).
 	ProgressInterval time.Duration
 	// PartialTTL is how long a resumable upload that was cut off keeps its
-	// received bytes after the last one arrived. Defaults to 1 h.
+	// received bytes after its last piece ended. They are kept on disk,
+	// beside the destination, so that they survive a restart and serve
+	// every process (node) sharing the folder. Defaults to 1 h.
 	PartialTTL time.Duration
 	// MaxPartials bounds the resumable uploads held at once, receiving or
 	// waiting to be resumed; the oldest waiting one is dropped for a new
@@ -265,10 +267,11 @@ type PutResult struct {
 }
 
 // Open opens the folder dir and removes temp files that uploads interrupted
-// by a crash left behind (older than an hour; hidden folders are only
-// searched when cfg.ShowHidden is set, since uploads cannot reach them
-// otherwise). The sweep walks the whole tree once, so a huge folder makes
-// Open slow, never wrong.
+// by a crash left behind (older than an hour), and resumable uploads that
+// waited longer than cfg.PartialTTL; the others are picked up, to go on
+// with. Hidden folders are only searched when cfg.ShowHidden is set, since
+// uploads cannot reach them otherwise. The sweep walks the whole tree once,
+// so a huge folder makes Open slow, never wrong.
 func Open(dir string, cfg Config) (*Store, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -322,8 +325,10 @@ func Open(dir string, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Close removes the bytes held for resumable uploads and releases the
-// folder. Files returned by Open stay readable.
+// Close releases the folder. Files returned by Open stay readable. The
+// bytes held for resumable uploads stay on disk: the next Store opened on
+// the folder (a restart) goes on with them, until PartialTTL after their
+// last piece.
 func (s *Store) Close() error {
 	s.closeParts()
 	if s.proc != nil {
@@ -825,8 +830,10 @@ func (s *Store) commit(t target, tmp string, overwrite bool) error {
 	return nil
 }
 
-// sweep removes temp files older than staleTemp. Errors are logged, not
-// returned: a folder we cannot read is no reason to refuse to serve.
+// sweep removes temp files older than staleTemp, and the resumable uploads
+// that waited PartialTTL; it loads the others into the registry, to go on
+// with (partfile.go). Errors are logged, not returned: a folder we cannot
+// read is no reason to refuse to serve.
 //
 // It walks without following symlinks and opens nothing but folders, with
 // O_DIRECTORY: files are judged by their directory entry and lstat, so a
@@ -864,7 +871,10 @@ func (s *Store) sweep(now time.Time) {
 				if fi, err := e.Info(); err == nil {
 					walk(child, fi)
 				}
-			case e.Type().IsRegular() && strings.HasPrefix(name, tempPrefix):
+			case !e.Type().IsRegular() || !strings.HasPrefix(name, tempPrefix):
+			case isPart(name):
+				s.sweepPart(p, name, e, now)
+			default:
 				fi, err := e.Info()
 				if err != nil || now.Sub(fi.ModTime()) < staleTemp {
 					continue
@@ -881,6 +891,7 @@ func (s *Store) sweep(now time.Time) {
 	if removed > 0 {
 		s.log.Info("files: removed stale temp files", "count", removed)
 	}
+	s.loadedParts()
 }
 
 // info builds the Info of a clean path.
