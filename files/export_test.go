@@ -1,5 +1,7 @@
 package files
 
+import "io/fs"
+
 // SlowPath makes s open every name through its root and check what it
 // opened, as it does for names with a symlink on the way.
 func SlowPath(s *Store) { s.fast = false }
@@ -14,3 +16,9 @@ func CheckByName(s *Store) {
 		s.proc = nil
 	}
 }
+
+// Resolve is Store.resolve: where the clean path p leads, link by link.
+func Resolve(s *Store, p string) (string, fs.FileInfo, error) { return s.resolve(p) }
+
+// ParseContentRange is parseContentRange.
+var ParseContentRange = parseContentRange

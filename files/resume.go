@@ -136,14 +136,17 @@ func validKey(k string) bool {
 	return true
 }
 
-// parseContentRange parses "bytes START-END/TOTAL" or "bytes START-END/*".
+// parseContentRange parses "bytes START-END/TOTAL" or "bytes START-END/*"
+// (RFC 9110 14.4), strictly: one space, decimal digits only (no sign, no
+// space, nothing around them), numbers that fit an int64, and
+// START <= END < TOTAL. A looser parse once took "bytes 0--0/5" for 0-0.
 func parseContentRange(v string) (start, end, total int64, err error) {
 	bad := fmt.Errorf("files: Content-Range %q: %w", v, ErrBadRange)
 	spec, ok := strings.CutPrefix(v, "bytes ")
 	if !ok {
 		return 0, 0, 0, bad
 	}
-	rng, tot, ok := strings.Cut(strings.TrimSpace(spec), "/")
+	rng, tot, ok := strings.Cut(spec, "/")
 	if !ok {
 		return 0, 0, 0, bad
 	}
@@ -152,8 +155,11 @@ func parseContentRange(v string) (start, end, total int64, err error) {
 		return 0, 0, 0, bad
 	}
 	num := func(s string) int64 {
+		if s == "" || strings.Trim(s, "0123456789") != "" {
+			return -1
+		}
 		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 || s == "" || s[0] == '+' {
+		if err != nil { // too large
 			return -1
 		}
 		return n
