@@ -37,14 +37,17 @@ import (
 //     holds bytes START-END of TOTAL (Content-Range: bytes START-END/TOTAL,
 //     or the whole file without it). 201/200 when the file is complete, 204
 //     with Upload-Offset when a piece ended short of TOTAL, 409 with
-//     Upload-Offset when START is not where the held bytes end.
+//     Upload-Offset when START is not where the held bytes end, 503 with
+//     Retry-After when there is no room for it now (ErrBusy: the limits, or
+//     another process of this folder receiving the same upload).
 //   - HEAD or GET /{file}?resume=KEY: Upload-Offset, the bytes held for that
 //     upload (0 when none), and Upload-Length when the total is known; GET
 //     also answers {"path","offset","size"} (size -1: unknown).
 //
 // While a PUT's body arrives, Config.OnUploadProgress hears of it (at the
 // start, then throttled); an upload that does not finish ends with
-// Config.OnUploadAbort.
+// Config.OnUploadAbort. A body that sends nothing for
+// Config.BodyIdleTimeout is cut: 408, and the connection closed.
 //
 // Errors answer with HTTPStatus and a generic body; the details go to
 // Config.Logger. The handler expects r.URL.Path as sent: it does its own
