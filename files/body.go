@@ -10,12 +10,21 @@ import (
 	"time"
 )
 
+// minProgress is how many bytes a body must deliver to count as alive:
+// the idle clock restarts only once that many arrived since it last did. A
+// byte now and then holds a connection, a goroutine and an upload's slot
+// for nothing (the review kept one open past 130 s at a byte every 20 s);
+// 1 KiB per BodyIdleTimeout (34 bytes/s at 30 s) is far below any real
+// network.
+const minProgress = 1 << 10
+
 // bodyClock holds an upload's body to Config.BodyIdleTimeout, and lets a
 // newer request of the same resumable upload cut it at once (a takeover).
 // Both work through the connection's read deadline: it is set when the
-// request starts, pushed back as bytes arrive, moved to now by a takeover,
-// and cleared once the body ended, so that net/http's read of the next
-// request, or its own check that the client is still there, is not cut.
+// request starts, pushed back as the body makes progress (minProgress),
+// moved to now by a takeover, and cleared once the body ended, so that
+// net/http's read of the next request, or its own check that the client is
+// still there, is not cut.
 //
 // A deadline that passed cuts the reading side only: the answer (408) is
 // still written, and net/http then closes the connection, whose body it
@@ -24,12 +33,13 @@ type bodyClock struct {
 	rc   *http.ResponseController
 	idle time.Duration // <= 0: no idle timeout
 
-	// push is when the deadline is next pushed back: pushing it on every
-	// read would cost a timer update per few KiB, so it is pushed when an
-	// eighth of the timeout has gone by, and a body is cut after between
-	// 7/8 and all of the timeout of silence. Only the reading goroutine
-	// uses it.
+	// push is when the deadline may next be pushed back: pushing it on
+	// every read would cost a timer update per few KiB, so it is pushed at
+	// most every eighth of the timeout, and a body is cut after between 7/8
+	// and all of the timeout without progress. got counts the bytes since
+	// the last push. Only the reading goroutine uses them.
 	push time.Time
+	got  int
 
 	mu     sync.Mutex
 	active bool // deadlines are set on this connection and may still move
@@ -48,16 +58,19 @@ func newBodyClock(w http.ResponseWriter, idle time.Duration) *bodyClock {
 	return c
 }
 
-// arrived notes that bytes of the body arrived.
-func (c *bodyClock) arrived() {
+// arrived notes that n bytes of the body arrived.
+func (c *bodyClock) arrived(n int) {
 	if c.idle <= 0 {
+		return
+	}
+	if c.got += n; c.got < minProgress {
 		return
 	}
 	now := time.Now()
 	if now.Before(c.push) {
 		return
 	}
-	c.push = now.Add(c.idle / 8)
+	c.push, c.got = now.Add(c.idle/8), 0
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.active && !c.cut {
@@ -105,13 +118,13 @@ type clockReader struct {
 func (r *clockReader) Read(b []byte) (int, error) {
 	n, err := r.r.Read(b)
 	if n > 0 {
-		r.c.arrived()
+		r.c.arrived(n)
 	}
 	switch {
 	case err == io.EOF:
 		r.c.ended()
 	case err != nil && r.c.idleCut(err):
-		err = fmt.Errorf("files: nothing received for %v: %w (%w)", r.c.idle, ErrIdle, err)
+		err = fmt.Errorf("files: less than %d bytes in %v: %w (%w)", minProgress, r.c.idle, ErrIdle, err)
 	}
 	return n, err
 }

@@ -149,26 +149,49 @@ func TestBodyIdle(t *testing.T) {
 }
 
 // TestBodySlowButSteady: a body that keeps sending, however slowly, is
-// never cut by the idle timeout.
+// never cut by the idle timeout; one that drips a byte at a time is.
 func TestBodySlowButSteady(t *testing.T) {
 	t.Parallel()
 	const idle = time.Second
 	e := newEnv(t, opts{cfg: files.Config{Uploads: true, BodyIdleTimeout: idle}})
-	for _, target := range []string{"/steady.bin", "/steady-r.bin?resume=steady-key-1"} {
-		t.Run(target, func(t *testing.T) {
+	for _, tc := range []struct {
+		name, target string
+		piece        int // bytes every idle/10, for 1.5 × idle
+		want         int
+	}{
+		{"steady", "/steady.bin", 200, http.StatusCreated}, // 2 KiB per idle
+		{"steady, resumable", "/steady-r.bin?resume=steady-key-1", 200, http.StatusCreated},
+		{"drip", "/drip.bin", 1, http.StatusRequestTimeout}, // 10 bytes per idle: a slow loris
+		{"drip, resumable", "/drip-r.bin?resume=drip-key-12", 1, http.StatusRequestTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			const n = 15 // one byte every idle/10: 1.5 × the idle timeout in all
+			const n = 15
 			c := dialFrom(t, e, "")
-			c.start(t, "PUT", target, fmt.Sprintf("Content-Length: %d", n))
-			tick := time.NewTicker(idle / 10) // pacing a slow client, not synchronising
-			defer tick.Stop()
-			for i := range n {
-				<-tick.C
-				c.send(t, string(rune('a'+i)))
-			}
+			c.start(t, "PUT", tc.target, fmt.Sprintf("Content-Length: %d", n*tc.piece))
+			// The client sends until it is done or has its answer, which
+			// for a cut body comes while it still sends.
+			stop, sent := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(sent)
+				tick := time.NewTicker(idle / 10) // pacing a slow client, not synchronising
+				defer tick.Stop()
+				for i := range n {
+					select {
+					case <-stop:
+						return
+					case <-tick.C:
+					}
+					if _, err := io.WriteString(c, strings.Repeat(string(rune('a'+i)), tc.piece)); err != nil {
+						return
+					}
+				}
+			}()
 			resp, body := c.response(t)
-			if resp.StatusCode != http.StatusCreated {
-				t.Fatalf("got %d %q, want 201", resp.StatusCode, body)
+			close(stop)
+			<-sent
+			if resp.StatusCode != tc.want {
+				t.Fatalf("got %d %q, want %d", resp.StatusCode, body, tc.want)
 			}
 		})
 	}

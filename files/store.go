@@ -100,7 +100,7 @@ var (
 	// (400; nobody is left to read the answer). A resumable upload keeps
 	// what it received.
 	ErrIncomplete = errors.New("upload incomplete")
-	// ErrIdle is an upload whose body sent nothing for
+	// ErrIdle is an upload whose body made no progress for
 	// Config.BodyIdleTimeout and was cut (408). It comes wrapped together
 	// with ErrIncomplete: the body is incomplete, and a resumable upload
 	// keeps what it received.
@@ -208,13 +208,14 @@ type Config struct {
 	// 4 × MaxUpload; never less than MaxUpload.
 	MaxPartialBytes int64
 	// BodyIdleTimeout cuts an upload's body (PUT, plain or resumable) that
-	// sends nothing for this long: the request is answered 408 and its
+	// makes no progress for this long: the request is answered 408 and its
 	// connection closed; a resumable upload keeps what it received and may
-	// go on. The clock restarts as bytes arrive (checked about every eighth
-	// of it), so a slow but steady client is never cut. It needs a server
-	// whose ResponseWriter supports http.ResponseController.SetReadDeadline
-	// (net/http's does, HTTP/1 and HTTP/2). Defaults to 30 s; negative
-	// turns it off.
+	// go on. Progress is 1 KiB: the clock restarts each time that much more
+	// arrived (checked about every eighth of it), so a slow but steady
+	// client is never cut, and one dripping a byte now and then is. It
+	// needs a ResponseWriter that supports
+	// http.ResponseController.SetReadDeadline (net/http's does, HTTP/1 and
+	// HTTP/2). Defaults to 30 s; negative turns it off.
 	BodyIdleTimeout time.Duration
 	// Logger receives request failures (client errors at Debug, server
 	// errors at Warn). Defaults to slog.New(slog.DiscardHandler).
