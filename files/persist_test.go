@@ -2,6 +2,7 @@ package files_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -317,4 +318,66 @@ func TestPartialFiles(t *testing.T) {
 		t.Fatalf("starting over = %d %q", resp.StatusCode, out)
 	}
 	checkUploaded(t, a, "/docs/p.bin", out, body)
+}
+
+// logWatch is a slog handler that also tells, on a channel, when a record
+// with a given message is logged: how a test learns that a timer of the
+// Store ran, without sleeping.
+type logWatch struct {
+	slog.Handler
+	msg string
+	ch  chan struct{}
+}
+
+func (w *logWatch) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == w.msg {
+		select {
+		case w.ch <- struct{}{}:
+		default:
+		}
+	}
+	return w.Handler.Handle(ctx, r)
+}
+
+func (w *logWatch) WithAttrs(as []slog.Attr) slog.Handler {
+	return &logWatch{Handler: w.Handler.WithAttrs(as), msg: w.msg, ch: w.ch}
+}
+
+// TestExpiryAcrossNodes: a partial that one Store would expire is kept when
+// another Store went on with it meanwhile, and goes on on the first.
+func TestExpiryAcrossNodes(t *testing.T) {
+	t.Parallel()
+	watch := &logWatch{
+		Handler: slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}),
+		msg:     "files: resumable upload went on elsewhere, expires later",
+		ch:      make(chan struct{}, 1),
+	}
+	const ttl = 3 * time.Second
+	a := newEnv(t, opts{cfg: files.Config{Uploads: true, PartialTTL: ttl, Logger: slog.New(watch)}})
+	b := a.node(t, files.Config{Uploads: true}, nil)
+	body := randomBytes(3000, 25)
+	const key = "expiry-key-01"
+	if resp, out := putRange(t, a, "/exp.bin", key, body, 0, 999); resp.StatusCode != 204 {
+		t.Fatalf("the first piece, on A = %d %q", resp.StatusCode, out)
+	}
+	// The client comes back half a TTL later, to B: time passing is what
+	// this test is about (A's timer is due a TTL after the first piece, and
+	// must see that B's piece came later), not a way to wait for an event.
+	<-time.After(ttl / 2)
+	if resp, out := putRange(t, b, "/exp.bin", key, body, 1000, 1999); resp.StatusCode != 204 {
+		t.Fatalf("the second piece, on B = %d %q", resp.StatusCode, out)
+	}
+	select {
+	case <-watch.ch: // A's timer ran, and kept the partial
+	case <-time.After(10 * time.Second):
+		t.Fatal("A's expiry did not run")
+	}
+	if n := offset(t, a, "/exp.bin", key); n != 2000 {
+		t.Fatalf("A says %d bytes are held, want 2000", n)
+	}
+	resp, out := putRange(t, a, "/exp.bin", key, body, 2000, 2999)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("the last piece on A = %d %q", resp.StatusCode, out)
+	}
+	checkUploaded(t, a, "/exp.bin", out, body)
 }

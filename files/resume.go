@@ -562,8 +562,9 @@ func (s *Store) expireParts() {
 			continue
 		}
 		if touched.After(pt.touched) {
+			s.log.Debug("files: resumable upload went on elsewhere, expires later", "path", pt.path)
 			ps.mu.Lock()
-			if ps.m[pt.id] == nil {
+			if ps.m[pt.id] == nil && !ps.closed {
 				pt.touched = touched
 				ps.m[pt.id] = pt
 			}
