@@ -664,6 +664,11 @@ func TestHTTPStatus(t *testing.T) {
 		{fs.ErrExist, 409},
 		{files.ErrTooLarge, 413},
 		{fmt.Errorf("x: %w", &http.MaxBytesError{Limit: 1}), 413},
+		{files.ErrIncomplete, 400},
+		{fmt.Errorf("x: %w (%w)", files.ErrIncomplete, files.ErrIdle), 408}, // what an idle body gives
+		{files.ErrBadRange, 400},
+		{fmt.Errorf("x: %w", files.ErrOffset), 409},
+		{fmt.Errorf("x: %w", files.ErrBusy), 503},
 		{errors.New("disk on fire"), 500},
 	} {
 		if got := files.HTTPStatus(tc.err); got != tc.want {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -36,14 +37,17 @@ import (
 //     holds bytes START-END of TOTAL (Content-Range: bytes START-END/TOTAL,
 //     or the whole file without it). 201/200 when the file is complete, 204
 //     with Upload-Offset when a piece ended short of TOTAL, 409 with
-//     Upload-Offset when START is not where the held bytes end.
+//     Upload-Offset when START is not where the held bytes end, 503 with
+//     Retry-After when there is no room for it now (ErrBusy: the limits, or
+//     another process of this folder receiving the same upload).
 //   - HEAD or GET /{file}?resume=KEY: Upload-Offset, the bytes held for that
 //     upload (0 when none), and Upload-Length when the total is known; GET
 //     also answers {"path","offset","size"} (size -1: unknown).
 //
 // While a PUT's body arrives, Config.OnUploadProgress hears of it (at the
 // start, then throttled); an upload that does not finish ends with
-// Config.OnUploadAbort.
+// Config.OnUploadAbort. A body that sends nothing for
+// Config.BodyIdleTimeout is cut: 408, and the connection closed.
 //
 // Errors answer with HTTPStatus and a generic body; the details go to
 // Config.Logger. The handler expects r.URL.Path as sent: it does its own
@@ -235,6 +239,9 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 
 func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 	cfg := h.s.cfg
+	// First of all: even a refused upload's body is read (discarded) by
+	// net/http after the handler returns, and must not be held open forever.
+	clock := newBodyClock(w, cfg.BodyIdleTimeout)
 	if !cfg.Uploads {
 		h.fail(w, r, fmt.Errorf("files: put %q: uploads are off: %w", r.URL.Path, ErrForbidden))
 		return
@@ -246,7 +253,7 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	ow := q.Get("overwrite")
 	overwrite := ow == "1" || ow == "true"
-	body := &progressReader{r: http.MaxBytesReader(w, r.Body, cfg.MaxUpload)}
+	body := &progressReader{r: clock.reader(http.MaxBytesReader(w, r.Body, cfg.MaxUpload))}
 	var (
 		res     PutResult
 		err     error
@@ -254,7 +261,7 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 	)
 	if q.Has("resume") {
 		var part partResult
-		part, err = h.putResumable(w, r, q.Get("resume"), overwrite, body, &started)
+		part, err = h.putResumable(r, q.Get("resume"), overwrite, body, clock, &started)
 		if err == nil && !part.Done {
 			w.Header().Set("Upload-Offset", strconv.FormatInt(part.Offset, 10))
 			w.WriteHeader(http.StatusNoContent)
@@ -296,12 +303,12 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 
 // putResumable parses a resumable PUT and receives it; started is set to
 // the clean path once the upload began receiving.
-func (h *handler) putResumable(w http.ResponseWriter, r *http.Request, key string, overwrite bool,
-	body *progressReader, started *string) (partResult, error) {
+func (h *handler) putResumable(r *http.Request, key string, overwrite bool,
+	body *progressReader, clock *bodyClock, started *string) (partResult, error) {
 	if !validKey(key) {
 		return partResult{}, fmt.Errorf("files: put %q: bad resume key: %w", r.URL.Path, ErrBadRange)
 	}
-	rq := resumeReq{key: key, end: -1, total: r.ContentLength, overwrite: overwrite}
+	rq := resumeReq{key: key, end: -1, total: r.ContentLength, overwrite: overwrite, client: clientOf(r.RemoteAddr)}
 	if cr := r.Header.Get("Content-Range"); cr != "" {
 		var err error
 		if rq.start, rq.end, rq.total, err = parseContentRange(cr); err != nil {
@@ -316,8 +323,7 @@ func (h *handler) putResumable(w http.ResponseWriter, r *http.Request, key strin
 	}
 	// A newer request for the same upload cuts this one's body: the client
 	// has given up on it, though the server may not have seen it die yet.
-	rc := http.NewResponseController(w)
-	rq.stop = func() { _ = rc.SetReadDeadline(time.Now()) }
+	rq.stop = clock.stop
 	return h.s.putPart(r.Context(), r.URL.Path, body, rq, func(p string, offset, total int64) {
 		*started = p
 		body.n = offset
@@ -400,6 +406,32 @@ func (h *handler) resumeState(w http.ResponseWriter, r *http.Request, key string
 	}
 }
 
+// retryAfter is what a 503 (ErrBusy) suggests: slots come free as uploads
+// end or go idle, within seconds for most.
+const retryAfter = "5"
+
+// clientOf is who sends a request, for Config.MaxPartialsPerClient: the
+// address of RemoteAddr ("ADDR:PORT" from net/http, or as main's middleware
+// rewrote it for a trusted proxy), an IPv6 one cut to its /64, since a
+// single host commonly holds a whole /64.
+func clientOf(remote string) string {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		if a, err := netip.ParseAddr(remote); err == nil {
+			ap = netip.AddrPortFrom(a, 0)
+		} else {
+			return remote // not an address: each spelling is its own client
+		}
+	}
+	a := ap.Addr().Unmap()
+	if a.Is6() {
+		if pfx, err := a.Prefix(64); err == nil {
+			return pfx.String()
+		}
+	}
+	return a.String()
+}
+
 // fail answers with err's status and a body that says nothing about the
 // server: paths and system errors go to the log only.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -410,6 +442,13 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	h.s.log.Log(r.Context(), level, "files: request failed",
 		"method", r.Method, "path", r.URL.Path, "status", code, "err", err)
+	switch code {
+	case http.StatusRequestTimeout:
+		// The body was cut: the connection cannot carry another request.
+		w.Header().Set("Connection", "close")
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", retryAfter)
+	}
 	http.Error(w, strconv.Itoa(code)+" "+strings.ToLower(http.StatusText(code)), code)
 }
 

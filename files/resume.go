@@ -6,32 +6,39 @@ package files
 // chose (PUT /{path}?resume=KEY). The server writes the body to a hidden
 // temp file in the destination folder, as for any upload; if the body is
 // cut off, the file, the count of bytes it holds and the SHA-256 state of
-// those bytes are kept (a partial), keyed by path and key, for PartialTTL.
-// The client asks where to go on (HEAD /{path}?resume=KEY answers
-// Upload-Offset) and sends the rest with Content-Range: bytes START-END/TOTAL,
-// START being that offset. When the bytes held reach TOTAL, the file is
-// synced and renamed (or linked) into place like any upload, with the
-// SHA-256 of the whole file, computed once as the bytes arrived: resuming
-// never reads the held bytes back.
+// those bytes are kept (a partial), named from the path and the key, for
+// PartialTTL. The client asks where to go on (HEAD /{path}?resume=KEY
+// answers Upload-Offset) and sends the rest with Content-Range: bytes
+// START-END/TOTAL, START being that offset. When the bytes held reach TOTAL,
+// the file is synced and renamed (or linked) into place like any upload,
+// with the SHA-256 of the whole file, computed once as the bytes arrived:
+// resuming never reads the held bytes back.
 //
-// Partials live in memory (a restart forgets them; their files are then
-// stale temp files that a later Open sweeps). A partial's file has the temp
-// prefix, so Clean never lets it be listed, served or overwritten. They are
-// bounded by Config.MaxPartials and Config.MaxPartialBytes (the oldest
-// waiting ones are dropped first) and expire PartialTTL after their last
-// byte, removed by a timer that Close stops.
+// A partial lives on disk, beside its destination (partfile.go), so that a
+// restarted process or another one serving the same folder goes on with
+// it; its files have the temp prefix, so Clean never lets them be listed,
+// served or overwritten. This file is the process's side: the registry of
+// the partials it knows of (those it received, and those the sweep found
+// when the Store was opened), which lets a newer request take an upload
+// over from an older one of this process, and holds the limits:
+// Config.MaxPartials, MaxPartialsPerClient and MaxPartialBytes (the oldest
+// waiting partials are dropped first). Partials expire PartialTTL after a
+// piece last ended, removed by a timer that Close stops; what Close leaves
+// is for the next Store on the folder.
+//
+// Lock order: partials.mu, then nothing: files are opened, locked and
+// removed outside it.
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,29 +57,30 @@ const (
 	minKey, maxKey = 8, 64
 )
 
-// partial is the received prefix of a resumable upload.
+// partial is the registry's entry for a resumable upload: its bytes and
+// its state are on disk, where they are the truth; the entry is what the
+// process needs for takeovers and limits.
 type partial struct {
-	id      string    // path + "\x00" + key
-	path    string    // clean destination path
-	tmp     string    // its temp file, in the destination's folder
-	offset  int64     // bytes held, and hashed
-	total   int64     // the whole file's size, -1 until a request states it
-	hash    hash.Hash // SHA-256 of the held bytes
-	touched time.Time // when the last byte arrived
+	id      string    // partID(path, key): names its files
+	path    string    // clean destination path, for the log
+	dir     string    // its folder, links resolved: where its files are
+	held    int64     // bytes its file holds, counted as they are written (MaxPartialBytes)
+	touched time.Time // when a piece last ended or was cut
 	active  *receiver // the request writing it; nil while it waits
+	client  string    // the address of the request writing it (clientOf)
 }
 
-// receiver is the one request writing a partial.
+// receiver is the one request of this process writing a partial.
 type receiver struct {
 	stop func()        // cuts the request's body, so a newer request can take over
-	done chan struct{} // closed when the request let go of the partial
+	done chan struct{} // closed when the request let go of the partial and its lock
 }
 
 // partials is the Store's registry of resumable uploads.
 type partials struct {
 	mu     sync.Mutex
-	m      map[string]*partial
-	timer  *time.Timer // armed for the oldest waiting partial's expiry
+	m      map[string]*partial // by id
+	timer  *time.Timer         // armed for the oldest waiting partial's expiry
 	closed bool
 }
 
@@ -83,6 +91,7 @@ type resumeReq struct {
 	total      int64 // -1: not stated
 	overwrite  bool
 	stop       func() // cuts this request's body
+	client     string // who sends it (clientOf), for MaxPartialsPerClient
 }
 
 // partResult is the outcome of one request of a resumable upload.
@@ -127,14 +136,17 @@ func validKey(k string) bool {
 	return true
 }
 
-// parseContentRange parses "bytes START-END/TOTAL" or "bytes START-END/*".
+// parseContentRange parses "bytes START-END/TOTAL" or "bytes START-END/*"
+// (RFC 9110 14.4), strictly: one space, decimal digits only (no sign, no
+// space, nothing around them), numbers that fit an int64, and
+// START <= END < TOTAL. A looser parse once took "bytes 0--0/5" for 0-0.
 func parseContentRange(v string) (start, end, total int64, err error) {
 	bad := fmt.Errorf("files: Content-Range %q: %w", v, ErrBadRange)
 	spec, ok := strings.CutPrefix(v, "bytes ")
 	if !ok {
 		return 0, 0, 0, bad
 	}
-	rng, tot, ok := strings.Cut(strings.TrimSpace(spec), "/")
+	rng, tot, ok := strings.Cut(spec, "/")
 	if !ok {
 		return 0, 0, 0, bad
 	}
@@ -143,8 +155,11 @@ func parseContentRange(v string) (start, end, total int64, err error) {
 		return 0, 0, 0, bad
 	}
 	num := func(s string) int64 {
+		if s == "" || strings.Trim(s, "0123456789") != "" {
+			return -1
+		}
 		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 || s == "" || s[0] == '+' {
+		if err != nil { // too large
 			return -1
 		}
 		return n
@@ -167,40 +182,87 @@ func parseContentRange(v string) (start, end, total int64, err error) {
 // the total once the checks passed, before reading r.
 func (s *Store) putPart(ctx context.Context, name string, r io.Reader, q resumeReq,
 	began func(p string, offset, total int64)) (res partResult, err error) {
-	p, existed, err := s.putTarget(name, q.overwrite)
+	t, err := s.putTarget(name, q.overwrite)
 	if err != nil {
 		return res, err
 	}
-	if q.total > s.cfg.MaxUpload {
+	defer t.dir.Close()
+	p := t.p
+	switch {
+	case q.total > s.cfg.MaxUpload:
 		return res, fmt.Errorf("files: put %q: total %d over %d bytes: %w", p, q.total, s.cfg.MaxUpload, ErrTooLarge)
+	case q.end >= s.cfg.MaxUpload: // a piece of a file of unknown size that would outgrow the limit
+		return res, fmt.Errorf("files: put %q: a piece ending at %d, over %d bytes: %w", p, q.end, s.cfg.MaxUpload, ErrTooLarge)
 	}
-	pt, rc, err := s.acquire(ctx, p, q)
+	id := partID(p, q.key)
+	pt, rc, err := s.acquire(ctx, id, t, q)
 	if err != nil {
 		return res, err
 	}
-	// While rc is its receiver, only this request changes pt; it writes
-	// offset back under the lock (release), where HEAD reads it.
-	offset := pt.offset
-	flags := os.O_WRONLY
-	if offset == 0 {
-		flags |= os.O_CREATE
-	}
-	f, err := s.root.OpenFile(pt.tmp, flags, 0o644)
-	if err == nil {
-		// Drop whatever a failed write left past the offset.
-		if err = f.Truncate(offset); err == nil {
-			_, err = f.Seek(offset, io.SeekStart)
-		}
-		if err != nil {
-			f.Close()
-		}
-	}
+	lp, err := s.openPart(t.dir, id, p, q.start == 0)
 	if err != nil {
-		s.dropPart(pt, rc)
-		return res, s.fsErr("put", p, err)
+		s.settle(pt, rc, 0, false) // another process has it, or there is none: not this registry's
+		if errors.Is(err, errNoPart) {
+			return res, fmt.Errorf("files: put %q: nothing held to go on from: %w", p, &offsetError{offset: 0})
+		}
+		return res, err
+	}
+	// This request now holds the partial's lock. Every way out closes its
+	// file, which lets the lock go, before settling, which lets a request
+	// waiting to take over go on.
+	keep := func(held int64) {
+		lp.f.Close()
+		s.settle(pt, rc, held, true)
+	}
+	drop := func() {
+		s.removePart(t.dir, id)
+		lp.f.Close()
+		s.settle(pt, rc, 0, false)
+	}
+
+	st, h := lp.st, hash.Hash(nil)
+	switch {
+	case q.start == 0: // starting, or starting over
+		st, h = partState{Version: stateVersion, ID: id, Path: p, Total: q.total}, sha256.New()
+	case !lp.found:
+		drop() // bytes without a usable state: nobody can go on from them
+		return res, fmt.Errorf("files: put %q: nothing held to go on from: %w", p, &offsetError{offset: 0})
+	case q.start != st.Offset:
+		keep(st.Offset)
+		return res, fmt.Errorf("files: put %q: starts at %d: %w", p, q.start, &offsetError{offset: st.Offset})
+	case q.total >= 0 && st.Total >= 0 && q.total != st.Total:
+		keep(st.Offset)
+		return res, fmt.Errorf("files: put %q: total %d, was %d: %w", p, q.total, st.Total, ErrBadRange)
+	case q.total >= 0:
+		st.Total = q.total
+	}
+	if h == nil {
+		if h, err = st.hash(); err != nil { // readState checked it
+			drop()
+			return res, fmt.Errorf("files: put %q: %w", p, err)
+		}
+	}
+	switch {
+	case st.Total > s.cfg.MaxUpload: // stated to a process with a larger limit
+		keep(st.Offset)
+		return res, fmt.Errorf("files: put %q: total %d over %d bytes: %w", p, st.Total, s.cfg.MaxUpload, ErrTooLarge)
+	case st.Total >= 0 && q.end >= st.Total:
+		keep(st.Offset)
+		return res, fmt.Errorf("files: put %q: a piece ending at %d of %d bytes: %w", p, q.end, st.Total, ErrBadRange)
+	}
+	offset := st.Offset
+	s.setHeld(pt, offset)
+	// Drop whatever a cut piece or a crash left past the offset.
+	if err := lp.f.Truncate(offset); err != nil {
+		drop()
+		return res, fmt.Errorf("files: put %q: truncate: %w", p, err)
+	}
+	if _, err := lp.f.Seek(offset, io.SeekStart); err != nil {
+		drop()
+		return res, fmt.Errorf("files: put %q: seek: %w", p, err)
 	}
 	if began != nil {
-		began(p, offset, pt.total)
+		began(p, offset, st.Total)
 	}
 
 	// want is what this body may hold; one byte more is an error.
@@ -208,68 +270,73 @@ func (s *Store) putPart(ctx context.Context, name string, r io.Reader, q resumeR
 	switch {
 	case q.end >= 0:
 		want, limit = q.end-q.start+1, ErrBadRange
-	case pt.total >= 0:
-		want, limit = pt.total-offset, ErrBadRange
+	case st.Total >= 0:
+		want, limit = st.Total-offset, ErrBadRange
 	}
 	src := &readErr{r: io.LimitReader(r, want+1)}
-	n, err := s.copyChunks(io.MultiWriter(f, pt.hash), src)
+	n, err := s.copyChunks(&partWriter{s: s, pt: pt, f: lp.f, h: h}, src)
 	offset += n
+	st.Offset = offset
 	if err != nil {
 		err = s.receiveErr(p, src, err)
-		if !errors.Is(err, ErrIncomplete) { // the disk failed, or over the limit
-			f.Close()
-			s.dropPart(pt, rc)
+		if !errors.Is(err, ErrIncomplete) && !errors.Is(err, ErrBusy) { // the disk failed, or over the limit
+			drop()
 			return res, err
 		}
-		// Cut off: keep what arrived, for the client to go on from.
-		if cerr := f.Close(); cerr != nil {
-			s.dropPart(pt, rc)
-			return res, fmt.Errorf("files: put %q: close: %w", p, cerr)
+		// Cut off, or no room left for more: keep what arrived, for the
+		// client to go on from, here or on another node.
+		if serr := s.savePart(t.dir, lp, &st, h); serr != nil {
+			drop()
+			return res, serr
 		}
-		s.release(pt, rc, offset)
+		keep(offset)
 		return partResult{Offset: offset}, err
 	}
 	if n > want {
-		f.Close()
-		s.dropPart(pt, rc)
+		drop()
 		return res, fmt.Errorf("files: put %q: body longer than %d bytes: %w", p, want, limit)
 	}
-	if (pt.total >= 0 && offset < pt.total) || (pt.total < 0 && q.end >= 0) {
+	if (st.Total >= 0 && offset < st.Total) || (st.Total < 0 && q.end >= 0) {
 		// A piece ended where the client meant it to: wait for the next.
-		if err := f.Close(); err != nil {
-			s.dropPart(pt, rc)
-			return res, fmt.Errorf("files: put %q: close: %w", p, err)
+		if err := s.savePart(t.dir, lp, &st, h); err != nil {
+			drop()
+			return res, err
 		}
-		s.release(pt, rc, offset)
+		keep(offset)
 		return partResult{Offset: offset}, nil
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		s.dropPart(pt, rc)
+	if err := lp.f.Sync(); err != nil {
+		drop()
 		return res, fmt.Errorf("files: put %q: sync: %w", p, err)
 	}
-	if err := f.Close(); err != nil {
-		s.dropPart(pt, rc)
-		return res, fmt.Errorf("files: put %q: close: %w", p, err)
+	// The state goes first: no state may ever count bytes that moved away.
+	if err := t.dir.Remove(stateName(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		drop()
+		return res, fmt.Errorf("files: put %q: %w", p, err)
 	}
-	if err := s.commit(pt.tmp, p, q.overwrite); err != nil {
-		s.dropPart(pt, rc)
+	// Still locked: a process that opened the .part file meanwhile finds it
+	// locked, then gone (openPart checks the name after the lock).
+	if err := s.commit(t, partName(id), q.overwrite); err != nil {
+		drop()
 		return res, err
 	}
-	s.forget(pt, rc)
+	lp.f.Close()
+	s.settle(pt, rc, 0, false)
 	return partResult{
-		PutResult: PutResult{Path: p, Size: offset, SHA256: hex.EncodeToString(pt.hash.Sum(nil)), Created: !q.overwrite || !existed},
+		PutResult: PutResult{Path: p, Size: offset, SHA256: hex.EncodeToString(h.Sum(nil)), Created: !q.overwrite || !t.existed},
 		Done:      true,
 		Offset:    offset,
 	}, nil
 }
 
-// acquire finds or makes the partial of (p, q.key) and makes the calling
-// request its receiver. A partial still being received by another request
-// is taken over: that request's body is cut (the server may not yet know
-// its connection died), and acquire waits for it to let go.
-func (s *Store) acquire(ctx context.Context, p string, q resumeReq) (*partial, *receiver, error) {
-	id := p + "\x00" + q.key
+// acquire finds or makes the registry's entry for partial id (to t) and
+// makes the calling request its receiver. One still being received by
+// another request of this process is taken over: that request's body is
+// cut (the server may not yet know its connection died), and acquire waits
+// for it to let go. A new upload (q.start 0) needs a slot of MaxPartials;
+// a resumed one already holds its bytes, here or elsewhere, and is let in.
+func (s *Store) acquire(ctx context.Context, id string, t target, q resumeReq) (*partial, *receiver, error) {
+	p := t.p
 	ps := &s.parts
 	var evicted []*partial
 	defer func() { s.removeParts(evicted) }()
@@ -286,98 +353,130 @@ func (s *Store) acquire(ctx context.Context, p string, q resumeReq) (*partial, *
 		rc := pt.active
 		ps.mu.Unlock()
 		rc.stop()
-		t := time.NewTimer(takeoverWait)
+		tm := time.NewTimer(takeoverWait)
 		select {
 		case <-rc.done:
-			t.Stop()
+			tm.Stop()
 			continue
-		case <-t.C:
+		case <-tm.C:
 			return nil, nil, fmt.Errorf("files: put %q: the upload it resumes is still receiving: %w", p, ErrBusy)
 		case <-ctx.Done():
-			t.Stop()
+			tm.Stop()
 			return nil, nil, fmt.Errorf("files: put %q: %w (%w)", p, ErrIncomplete, ctx.Err())
 		}
 	}
 	defer ps.mu.Unlock()
+	if q.client != "" && ps.receivingLocked(q.client) >= s.cfg.MaxPartialsPerClient {
+		return nil, nil, fmt.Errorf("files: put %q: %s is sending %d resumable uploads: %w",
+			p, q.client, s.cfg.MaxPartialsPerClient, ErrBusy)
+	}
 	pt := ps.m[id]
-	switch {
-	case pt == nil && q.start != 0:
-		return nil, nil, fmt.Errorf("files: put %q: %w", p, &offsetError{offset: 0})
-	case pt == nil:
-		if len(ps.m) >= s.cfg.MaxPartials {
+	if pt == nil {
+		if q.start == 0 && len(ps.m) >= s.cfg.MaxPartials {
 			evicted = ps.evictLocked(len(ps.m)-s.cfg.MaxPartials+1, 0)
 			if len(ps.m) >= s.cfg.MaxPartials {
 				return nil, nil, fmt.Errorf("files: put %q: %d resumable uploads: %w", p, len(ps.m), ErrBusy)
 			}
 		}
-		pt = &partial{id: id, path: p, tmp: path.Join(path.Dir(p), tempPrefix+rand.Text()), total: q.total, hash: sha256.New()}
+		pt = &partial{id: id, path: p}
 		ps.m[id] = pt
-	case q.start == 0: // starting over
-		pt.offset, pt.total = 0, q.total
-		pt.hash.Reset()
-	case q.start != pt.offset:
-		return nil, nil, fmt.Errorf("files: put %q: starts at %d: %w", p, q.start, &offsetError{offset: pt.offset})
-	case q.total >= 0 && pt.total >= 0 && q.total != pt.total:
-		return nil, nil, fmt.Errorf("files: put %q: total %d, was %d: %w", p, q.total, pt.total, ErrBadRange)
-	case q.total >= 0:
-		pt.total = q.total
 	}
 	rc := &receiver{stop: q.stop, done: make(chan struct{})}
 	if rc.stop == nil {
 		rc.stop = func() {}
 	}
-	pt.active = rc
+	pt.dir, pt.active, pt.client = t.dir.rel, rc, q.client
 	return pt, rc, nil
 }
 
-// release makes pt, now holding offset bytes, wait for its next request,
-// within the limits.
-func (s *Store) release(pt *partial, rc *receiver, offset int64) {
+// settle ends rc's hold on pt: pt waits for its next request holding held
+// bytes when keep is set, else it leaves the registry (its files were
+// committed or removed, or are another process's).
+func (s *Store) settle(pt *partial, rc *receiver, held int64, keep bool) {
 	ps := &s.parts
 	ps.mu.Lock()
-	pt.offset = offset
 	pt.active = nil
-	pt.touched = time.Now()
 	close(rc.done)
 	var evicted []*partial
-	if ps.closed {
-		delete(ps.m, pt.id)
-		evicted = []*partial{pt}
-	} else {
-		evicted = ps.evictLocked(len(ps.m)-s.cfg.MaxPartials, ps.heldLocked()-s.cfg.MaxPartialBytes)
-		if ps.timer == nil {
-			ps.timer = time.AfterFunc(s.cfg.PartialTTL, s.expireParts)
+	if !keep || ps.closed {
+		if ps.m[pt.id] == pt {
+			delete(ps.m, pt.id)
 		}
+	} else {
+		pt.held, pt.touched = held, time.Now()
+		evicted = ps.evictLocked(len(ps.m)-s.cfg.MaxPartials, ps.heldLocked()-s.cfg.MaxPartialBytes)
+		s.armLocked()
 	}
 	ps.mu.Unlock()
 	s.removeParts(evicted)
 }
 
-// dropPart forgets pt and removes its file: it cannot be resumed.
-func (s *Store) dropPart(pt *partial, rc *receiver) {
-	s.forget(pt, rc)
-	s.removeTemp(pt.tmp)
+// setHeld sets the bytes pt holds, once its state was read.
+func (s *Store) setHeld(pt *partial, n int64) {
+	s.parts.mu.Lock()
+	pt.held = n
+	s.parts.mu.Unlock()
 }
 
-// forget removes pt from the registry (its file was committed or removed).
-func (s *Store) forget(pt *partial, rc *receiver) {
+// receivingLocked counts the partials that client is sending now.
+func (ps *partials) receivingLocked(client string) int {
+	n := 0
+	for _, pt := range ps.m {
+		if pt.active != nil && pt.client == client {
+			n++
+		}
+	}
+	return n
+}
+
+// partWriter writes a partial's bytes to its file and its hash, within
+// Config.MaxPartialBytes: before each write it makes room, dropping the
+// oldest waiting partials, and refuses the write (ErrBusy) when the
+// partials receiving right now leave no room.
+type partWriter struct {
+	s  *Store
+	pt *partial
+	f  *os.File
+	h  hash.Hash
+}
+
+func (w *partWriter) Write(b []byte) (int, error) {
+	if err := w.s.grow(w.pt, int64(len(b))); err != nil {
+		return 0, err
+	}
+	n, err := w.f.Write(b)
+	w.h.Write(b[:n])
+	return n, err
+}
+
+// grow counts n more bytes for pt, which is receiving, if they fit.
+func (s *Store) grow(pt *partial, n int64) error {
 	ps := &s.parts
 	ps.mu.Lock()
-	if ps.m[pt.id] == pt {
-		delete(ps.m, pt.id)
+	held := ps.heldLocked()
+	var evicted []*partial
+	if over := held + n - s.cfg.MaxPartialBytes; over > 0 {
+		evicted = ps.evictLocked(0, over)
+		held = ps.heldLocked()
 	}
-	pt.active = nil
-	close(rc.done)
+	fits := held+n <= s.cfg.MaxPartialBytes
+	if fits {
+		pt.held += n
+	}
 	ps.mu.Unlock()
+	s.removeParts(evicted)
+	if !fits {
+		return fmt.Errorf("files: put %q: resumable uploads receiving hold %d of %d bytes: %w",
+			pt.path, held, s.cfg.MaxPartialBytes, ErrBusy)
+	}
+	return nil
 }
 
-// heldLocked is the bytes held by waiting partials.
+// heldLocked is the bytes held by partials, waiting or receiving.
 func (ps *partials) heldLocked() int64 {
 	var n int64
 	for _, pt := range ps.m {
-		if pt.active == nil {
-			n += pt.offset
-		}
+		n += pt.held
 	}
 	return n
 }
@@ -404,13 +503,40 @@ func (ps *partials) evictLocked(count int, bytes int64) []*partial {
 		delete(ps.m, pt.id)
 		out = append(out, pt)
 		count--
-		bytes -= pt.offset
+		bytes -= pt.held
 	}
 	return out
 }
 
-// expireParts is the timer's callback: it drops the partials that waited
-// PartialTTL and re-arms the timer for the oldest one left.
+// removeParts removes the files of partials the limits dropped from the
+// registry, unless a request (of any process) is receiving them.
+func (s *Store) removeParts(dropped []*partial) {
+	for _, pt := range dropped {
+		s.discardPart(pt.dir, pt.id, time.Time{})
+	}
+}
+
+// armLocked arms the timer for the oldest waiting partial's expiry, unless
+// it is armed.
+func (s *Store) armLocked() {
+	ps := &s.parts
+	if ps.timer != nil || ps.closed {
+		return
+	}
+	var next time.Time
+	for _, pt := range ps.m {
+		if exp := pt.touched.Add(s.cfg.PartialTTL); pt.active == nil && (next.IsZero() || exp.Before(next)) {
+			next = exp
+		}
+	}
+	if !next.IsZero() {
+		ps.timer = time.AfterFunc(max(0, time.Until(next)), s.expireParts)
+	}
+}
+
+// expireParts is the timer's callback: it removes the partials that waited
+// PartialTTL, keeps those another process went on with since (their state
+// says so), and re-arms the timer.
 func (s *Store) expireParts() {
 	ps := &s.parts
 	ps.mu.Lock()
@@ -421,70 +547,86 @@ func (s *Store) expireParts() {
 	}
 	now := time.Now()
 	var expired []*partial
-	var next time.Time
 	for id, pt := range ps.m {
-		if pt.active != nil {
-			continue
-		}
-		if exp := pt.touched.Add(s.cfg.PartialTTL); !exp.After(now) {
+		if pt.active == nil && !pt.touched.Add(s.cfg.PartialTTL).After(now) {
 			delete(ps.m, id)
 			expired = append(expired, pt)
-		} else if next.IsZero() || exp.Before(next) {
-			next = exp
 		}
 	}
-	if !next.IsZero() {
-		ps.timer = time.AfterFunc(next.Sub(now), s.expireParts)
-	}
 	ps.mu.Unlock()
-	if len(expired) > 0 {
-		s.log.Debug("files: resumable uploads expired", "count", len(expired))
+	removed := 0
+	for _, pt := range expired {
+		ok, touched := s.discardPart(pt.dir, pt.id, pt.touched)
+		if ok {
+			removed++
+			continue
+		}
+		if touched.After(pt.touched) {
+			s.log.Debug("files: resumable upload went on elsewhere, expires later", "path", pt.path)
+			ps.mu.Lock()
+			if ps.m[pt.id] == nil && !ps.closed {
+				pt.touched = touched
+				ps.m[pt.id] = pt
+			}
+			ps.mu.Unlock()
+		}
 	}
-	s.removeParts(expired)
-}
-
-// removeParts removes the files of partials dropped from the registry.
-func (s *Store) removeParts(dropped []*partial) {
-	for _, pt := range dropped {
-		s.removeTemp(pt.tmp)
+	if removed > 0 {
+		s.log.Debug("files: resumable uploads expired", "count", removed)
 	}
+	ps.mu.Lock()
+	s.armLocked()
+	ps.mu.Unlock()
 }
 
 // partState reports the bytes held for (name, key) and the total, -1 when
-// unknown; nothing held is offset 0.
+// unknown; nothing held is offset 0. It reads the state on disk, which any
+// process serving the folder may have written.
 func (s *Store) partState(name, key string) (p string, offset, total int64, err error) {
-	if !s.cfg.Uploads {
-		return "", 0, 0, fmt.Errorf("files: resume %q: uploads are off: %w", name, ErrForbidden)
-	}
-	if p, err = s.Clean(name); err != nil {
+	t, err := s.target(name) // the checks of a PUT: a HEAD of .git/x?resume=K is a 404
+	if err != nil {
 		return "", 0, 0, err
 	}
-	ps := &s.parts
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if pt := ps.m[p+"\x00"+key]; pt != nil {
-		return p, pt.offset, pt.total, nil
+	defer t.dir.Close()
+	id := partID(t.p, key)
+	st, err := readState(t.dir.Root, ".", id)
+	if err != nil || st.Path != t.p || st.expired(s.cfg.PartialTTL) {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Debug("files: resume state", "path", t.p, "err", err)
+		}
+		return t.p, 0, -1, nil
 	}
-	return p, 0, -1, nil
+	if fi, err := t.dir.Lstat(partName(id)); err != nil || !fi.Mode().IsRegular() || fi.Size() < st.Offset {
+		return t.p, 0, -1, nil // its bytes are gone: nothing to go on from
+	}
+	return t.p, st.Offset, st.Total, nil
 }
 
-// closeParts stops the timer and removes the files of waiting partials;
-// requests still receiving remove theirs when they end.
+// loadedParts finishes the sweep's loading of partials into the registry:
+// the limits apply to them, and they expire in time.
+func (s *Store) loadedParts() {
+	ps := &s.parts
+	ps.mu.Lock()
+	evicted := ps.evictLocked(len(ps.m)-s.cfg.MaxPartials, ps.heldLocked()-s.cfg.MaxPartialBytes)
+	s.armLocked()
+	n := len(ps.m)
+	ps.mu.Unlock()
+	s.removeParts(evicted)
+	if n > 0 {
+		s.log.Info("files: resumable uploads to go on with", "count", n)
+	}
+}
+
+// closeParts stops the timer. The partials stay on disk, for the next
+// Store on this folder (a restart) to go on with until they expire;
+// requests still receiving save theirs when they end.
 func (s *Store) closeParts() {
 	ps := &s.parts
 	ps.mu.Lock()
+	defer ps.mu.Unlock()
 	ps.closed = true
 	if ps.timer != nil {
 		ps.timer.Stop()
 		ps.timer = nil
 	}
-	var idle []*partial
-	for id, pt := range ps.m {
-		if pt.active == nil {
-			delete(ps.m, id)
-			idle = append(idle, pt)
-		}
-	}
-	ps.mu.Unlock()
-	s.removeParts(idle)
 }

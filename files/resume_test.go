@@ -155,8 +155,9 @@ func TestResumeAfterCut(t *testing.T) {
 	}) {
 		t.Errorf("callbacks of the cut: %q", got)
 	}
-	// The partial is a hidden temp file: not listed, not served, not there.
-	if tmp := temps(t, e.dir); len(tmp) != 1 {
+	// The partial is two hidden temp files, its bytes and its state: not
+	// listed, not served, not there.
+	if tmp := temps(t, e.dir); len(tmp) != 2 || !strings.HasSuffix(tmp[0], ".part") || !strings.HasSuffix(tmp[1], ".state") {
 		t.Errorf("temp files while held: %q", tmp)
 	}
 	if resp, _ := e.do(t, http.MethodGet, "/docs/big.bin", nil, nil); resp.StatusCode != 404 {
@@ -324,7 +325,7 @@ func TestResumeTakeover(t *testing.T) {
 }
 
 // TestPartialLimits: held partials expire after PartialTTL, and beyond
-// MaxPartials the oldest goes first; Close removes what is left.
+// MaxPartials the oldest goes first; Close leaves them for the next Store.
 func TestPartialLimits(t *testing.T) {
 	t.Parallel()
 	t.Run("expiry", func(t *testing.T) {
@@ -348,8 +349,8 @@ func TestPartialLimits(t *testing.T) {
 				t.Errorf("n%d.bin holds %d, want %d", i, n, want)
 			}
 		}
-		if tmp := temps(t, e.dir); len(tmp) != 2 {
-			t.Errorf("temp files %q, want 2", tmp)
+		if tmp := temps(t, e.dir); len(tmp) != 4 { // the bytes and the state of each
+			t.Errorf("temp files %q, want 4", tmp)
 		}
 	})
 	t.Run("bytes", func(t *testing.T) {
@@ -368,13 +369,13 @@ func TestPartialLimits(t *testing.T) {
 		t.Parallel()
 		e, done := doneEnv(t, files.Config{Uploads: true})
 		cutPut(t, e, done, "/c.bin?resume=close-key", nil, make([]byte, 100), 1000)
-		if tmp := temps(t, e.dir); len(tmp) != 1 {
+		if tmp := temps(t, e.dir); len(tmp) != 2 {
 			t.Fatalf("temp files %q", tmp)
 		}
 		e.srv.Close()
 		e.store.Close()
-		if tmp := temps(t, e.dir); len(tmp) != 0 {
-			t.Errorf("temp files after Close: %q", tmp)
+		if tmp := temps(t, e.dir); len(tmp) != 2 {
+			t.Errorf("temp files after Close: %q, want the partial's two", tmp)
 		}
 	})
 }

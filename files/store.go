@@ -5,7 +5,11 @@
 //
 // Names are checked lexically first (Store.Clean) so hostile input gets a
 // clean 400 or 404; the root then refuses at the system-call level whatever
-// the lexical check cannot see, such as a symlink that points outside.
+// the lexical check cannot see, such as a symlink that points outside, and
+// what was opened is checked once more: a symlink inside the folder that
+// leads to a hidden name (a link to .git is .git) is refused for reads,
+// listings, zips and writes alike (resolve.go). Opening never blocks: FIFOs,
+// sockets and devices do not exist as far as the Store is concerned.
 // The root does not stop bind mounts or hard links that already lead out of
 // the folder: whoever controls the folder's contents is trusted that far.
 package files
@@ -26,6 +30,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode"
@@ -58,6 +63,12 @@ const (
 	// defaultMaxPartials is Config.MaxPartials's default.
 	defaultMaxPartials = 64
 
+	// defaultBodyIdleTimeout is Config.BodyIdleTimeout's default: long
+	// enough for a phone on a bad network to get a few packets through,
+	// short enough that a client that went silent gives back what it holds
+	// (a connection, a goroutine, a resumable upload's slot) soon.
+	defaultBodyIdleTimeout = 30 * time.Second
+
 	// copyBuf is the size of the writes of an upload to disk: the network
 	// delivers a body in pieces of a few KiB, and a write(2) per piece costs
 	// more than the disk does (256 KiB writes are about 1.5× faster than
@@ -89,6 +100,11 @@ var (
 	// (400; nobody is left to read the answer). A resumable upload keeps
 	// what it received.
 	ErrIncomplete = errors.New("upload incomplete")
+	// ErrIdle is an upload whose body made no progress for
+	// Config.BodyIdleTimeout and was cut (408). It comes wrapped together
+	// with ErrIncomplete: the body is incomplete, and a resumable upload
+	// keeps what it received.
+	ErrIdle = errors.New("upload body idle")
 	// ErrBadRange is a resumable upload's Content-Range that cannot be
 	// honoured: malformed, disagreeing with Content-Length or with the
 	// total stated before, or a body longer than the range (400).
@@ -96,8 +112,11 @@ var (
 	// ErrOffset is a resumable upload that does not start where the held
 	// bytes end (409). The answer's Upload-Offset header says where to go on.
 	ErrOffset = errors.New("upload offset mismatch")
-	// ErrBusy is a new resumable upload while Config.MaxPartials are all
-	// receiving (503).
+	// ErrBusy is a resumable upload the server has no room for now (503):
+	// Config.MaxPartials all receiving, its client already sending
+	// Config.MaxPartialsPerClient, Config.MaxPartialBytes held by uploads
+	// receiving, or the upload being received by another request that
+	// will not let go. Trying again later may succeed.
 	ErrBusy = errors.New("too many resumable uploads at once")
 )
 
@@ -109,6 +128,8 @@ func HTTPStatus(err error) int {
 	switch {
 	case err == nil:
 		return http.StatusOK
+	case errors.Is(err, ErrIdle): // before ErrIncomplete, which it comes with
+		return http.StatusRequestTimeout
 	case errors.Is(err, ErrBadPath), errors.Is(err, ErrIsDir), errors.Is(err, ErrIncomplete),
 		errors.Is(err, ErrBadRange), errors.Is(err, io.ErrUnexpectedEOF): // an upload cut off mid-body
 		return http.StatusBadRequest
@@ -162,16 +183,40 @@ type Config struct {
 	// of one upload. Defaults to 250 ms (at most four a second).
 	ProgressInterval time.Duration
 	// PartialTTL is how long a resumable upload that was cut off keeps its
-	// received bytes after the last one arrived. Defaults to 1 h.
+	// received bytes after its last piece ended. They are kept on disk,
+	// beside the destination, so that they survive a restart and serve
+	// every process (node) sharing the folder. Defaults to 1 h.
 	PartialTTL time.Duration
 	// MaxPartials bounds the resumable uploads held at once, receiving or
 	// waiting to be resumed; the oldest waiting one is dropped for a new
 	// one, and a new one is refused (503) when all are receiving.
 	// Defaults to 64.
 	MaxPartials int
-	// MaxPartialBytes bounds the bytes held by resumable uploads waiting to
-	// be resumed; beyond it the oldest are dropped. Defaults to 4 × MaxUpload.
+	// MaxPartialsPerClient bounds the resumable uploads one client is
+	// sending at once, so that one address cannot take every slot of
+	// MaxPartials: beyond it a new one is refused (503, Retry-After). A
+	// client is the request's RemoteAddr (which main's middleware rewrites
+	// for trusted proxies): an IPv4 address, or an IPv6 /64, since one
+	// host commonly holds a whole /64. Uploads without ?resume are not
+	// counted. Defaults to MaxPartials / 4 (16), at least 1.
+	MaxPartialsPerClient int
+	// MaxPartialBytes bounds the bytes held by resumable uploads at every
+	// moment, receiving or waiting to be resumed: before a receiving upload
+	// writes more, the oldest waiting ones are dropped to make room, and
+	// when the receiving ones alone leave none the write is refused (503;
+	// what was written stays, to go on from later). Defaults to
+	// 4 × MaxUpload; never less than MaxUpload.
 	MaxPartialBytes int64
+	// BodyIdleTimeout cuts an upload's body (PUT, plain or resumable) that
+	// makes no progress for this long: the request is answered 408 and its
+	// connection closed; a resumable upload keeps what it received and may
+	// go on. Progress is 1 KiB: the clock restarts each time that much more
+	// arrived (checked about every eighth of it), so a slow but steady
+	// client is never cut, and one dripping a byte now and then is. It
+	// needs a ResponseWriter that supports
+	// http.ResponseController.SetReadDeadline (net/http's does, HTTP/1 and
+	// HTTP/2). Defaults to 30 s; negative turns it off.
+	BodyIdleTimeout time.Duration
 	// Logger receives request failures (client errors at Debug, server
 	// errors at Warn). Defaults to slog.New(slog.DiscardHandler).
 	Logger *slog.Logger
@@ -190,6 +235,18 @@ type Store struct {
 	name  string
 	parts partials
 	bufs  sync.Pool // *[]byte of copyBuf bytes, for uploads
+
+	// top is the folder itself, held open: the base of the fast path's
+	// opens, and where its absolute path is read again should it move.
+	top *os.File
+	// proc is /proc/self/fd, through which the Store reads what its open
+	// files really are (resolve.go); nil where there is none.
+	proc *os.Root
+	// rootPath is top's absolute path as the kernel names it, without a
+	// trailing slash ("" for "/"), when proc is not nil.
+	rootPath atomic.Pointer[string]
+	// fast is set where opens may take the fast path (openat2_linux.go).
+	fast bool
 }
 
 // Info describes a file or folder of the Store.
@@ -211,10 +268,11 @@ type PutResult struct {
 }
 
 // Open opens the folder dir and removes temp files that uploads interrupted
-// by a crash left behind (older than an hour; hidden folders are only
-// searched when cfg.ShowHidden is set, since uploads cannot reach them
-// otherwise). The sweep walks the whole tree once, so a huge folder makes
-// Open slow, never wrong.
+// by a crash left behind (older than an hour), and resumable uploads that
+// waited longer than cfg.PartialTTL; the others are picked up, to go on
+// with. Hidden folders are only searched when cfg.ShowHidden is set, since
+// uploads cannot reach them otherwise. The sweep walks the whole tree once,
+// so a huge folder makes Open slow, never wrong.
 func Open(dir string, cfg Config) (*Store, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -235,10 +293,30 @@ func Open(dir string, cfg Config) (*Store, error) {
 	if cfg.MaxPartials <= 0 {
 		cfg.MaxPartials = defaultMaxPartials
 	}
+	if cfg.MaxPartialsPerClient <= 0 {
+		cfg.MaxPartialsPerClient = max(1, cfg.MaxPartials/4)
+	}
 	if cfg.MaxPartialBytes <= 0 {
 		cfg.MaxPartialBytes = 4 * cfg.MaxUpload
 	}
-	s := &Store{root: root, cfg: cfg, log: cfg.Logger, name: folderName(dir)}
+	cfg.MaxPartialBytes = max(cfg.MaxPartialBytes, cfg.MaxUpload) // else a whole upload could never be held
+	if cfg.BodyIdleTimeout == 0 {
+		cfg.BodyIdleTimeout = defaultBodyIdleTimeout
+	}
+	top, err := root.OpenFile(".", os.O_RDONLY|oDirectory|oNonblock, 0)
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("files: open %s: %w", dir, err)
+	}
+	s := &Store{root: root, cfg: cfg, log: cfg.Logger, name: folderName(dir), top: top, proc: openProcFD()}
+	if s.proc != nil {
+		if err := s.readRootPath(); err != nil {
+			s.log.Warn("files: checking opened files by name", "err", err)
+			s.proc.Close()
+			s.proc = nil
+		}
+	}
+	s.initFastPath()
 	s.parts.m = make(map[string]*partial)
 	var pe *fs.PathError
 	if _, err := root.Lstat(".."); errors.As(err, &pe) && !errors.As(pe.Err, new(syscall.Errno)) {
@@ -248,10 +326,16 @@ func Open(dir string, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Close removes the bytes held for resumable uploads and releases the
-// folder. Files returned by Open stay readable.
+// Close releases the folder. Files returned by Open stay readable. The
+// bytes held for resumable uploads stay on disk: the next Store opened on
+// the folder (a restart) goes on with them, until PartialTTL after their
+// last piece.
 func (s *Store) Close() error {
 	s.closeParts()
+	if s.proc != nil {
+		s.proc.Close()
+	}
+	s.top.Close()
 	return s.root.Close()
 }
 
@@ -349,40 +433,100 @@ func dropDots(p string) string {
 }
 
 // Stat describes a regular file or folder. Anything else (a FIFO, socket or
-// device) does not exist as far as the Store is concerned.
+// device) does not exist as far as the Store is concerned, and neither does
+// a name that resolves to a hidden one through a symlink.
 func (s *Store) Stat(name string) (Info, error) {
 	p, err := s.Clean(name)
 	if err != nil {
 		return Info{}, err
 	}
-	fi, err := s.root.Stat(p)
+	f, fi, err := s.openChecked(p)
 	if err != nil {
-		return Info{}, s.fsErr("stat", p, err)
+		return Info{}, err
 	}
-	if !fi.IsDir() && !fi.Mode().IsRegular() {
-		return Info{}, fmt.Errorf("files: stat %q: not a regular file: %w", p, fs.ErrNotExist)
-	}
+	f.Close()
 	return s.info(p, fi), nil
+}
+
+// openChecked opens the clean path p for reading, without ever blocking,
+// and returns it with its fstat when it is a regular file or a folder that
+// does not resolve to a hidden name; anything else is fs.ErrNotExist.
+// One open, one fstat and one check of what was opened: no window for a
+// file or link swapped between a check and the open.
+func (s *Store) openChecked(p string) (*os.File, fs.FileInfo, error) {
+	f, slow, err := s.open(p, os.O_RDONLY|oNonblock|oNoctty)
+	if err != nil {
+		return nil, nil, s.fsErr("open", p, err)
+	}
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		err = s.fsErr("stat", p, err)
+	case !fi.IsDir() && !fi.Mode().IsRegular():
+		err = fmt.Errorf("files: open %q: not a regular file: %w", p, fs.ErrNotExist)
+	case slow:
+		_, err = s.checkOpened(f, p)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+// open opens the clean path p for reading with flag: in one system call
+// when no symlink is on the way (openat2_linux.go), else through the root,
+// and then slow is true: what was opened must still be checked
+// (checkOpened), since a link may have led to a hidden name.
+func (s *Store) open(p string, flag int) (f *os.File, slow bool, err error) {
+	f, err = s.openNoLinks(p, flag)
+	if errors.Is(err, errLinks) || errors.Is(err, errNoFastPath) {
+		f, err = s.root.OpenFile(p, flag, 0)
+		slow = true
+	}
+	return f, slow, err
 }
 
 // List returns the entries of a folder, folders first, then by name.
 // Entries Clean would refuse are left out (hidden, temp and reserved names,
-// names with control characters), and so are symlinks that are broken or
-// leave the folder, and anything that is neither a regular file nor a
-// folder. A name that is a file gives fs.ErrNotExist.
+// names with control characters), and so are symlinks that are broken,
+// leave the folder or lead to a hidden name, and anything that is neither a
+// regular file nor a folder. A name that is a file gives fs.ErrNotExist.
 func (s *Store) List(name string) ([]Info, error) {
 	p, err := s.Clean(name)
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.root.Open(p)
+	_, out, err := s.readDir(p)
+	return out, err
+}
+
+// readDir lists the clean path p as List does, and returns the folder's
+// own FileInfo too (the zip walk needs it to see loops).
+func (s *Store) readDir(p string) (fs.FileInfo, []Info, error) {
+	// O_DIRECTORY: a FIFO, socket or file fails at once with ENOTDIR (404)
+	// instead of opening, which for a FIFO waits for a writer.
+	f, slow, err := s.open(p, os.O_RDONLY|oDirectory|oNonblock)
 	if err != nil {
-		return nil, s.fsErr("list", p, err)
+		return nil, nil, s.fsErr("list", p, err)
 	}
 	defer f.Close()
+	dfi, err := f.Stat()
+	if err != nil {
+		return nil, nil, s.fsErr("list", p, err)
+	}
+	if !dfi.IsDir() { // where there is no O_DIRECTORY
+		return nil, nil, fmt.Errorf("files: list %q: not a folder: %w", p, fs.ErrNotExist)
+	}
+	rel := p
+	if slow {
+		if rel, err = s.checkOpened(f, p); err != nil {
+			return nil, nil, err
+		}
+	}
 	ents, err := f.ReadDir(-1)
 	if err != nil {
-		return nil, s.fsErr("list", p, err) // ENOTDIR for a file: 404
+		return nil, nil, s.fsErr("list", p, err)
 	}
 	out := make([]Info, 0, len(ents))
 	for _, e := range ents {
@@ -392,7 +536,13 @@ func (s *Store) List(name string) ([]Info, error) {
 		}
 		var fi fs.FileInfo
 		if e.Type()&fs.ModeSymlink != 0 {
-			fi, err = s.root.Stat(child) // through the root: escaping links fail here
+			// Where the link leads, from the folder as it really is: what
+			// a GET of it would open, and refuse if hidden.
+			var to string
+			to, fi, err = s.resolve(path.Join(rel, e.Name()))
+			if err == nil && s.hiddenRel(to) {
+				continue
+			}
 		} else {
 			fi, err = e.Info()
 		}
@@ -410,36 +560,30 @@ func (s *Store) List(name string) ([]Info, error) {
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
-	return out, nil
+	return dfi, out, nil
 }
 
 // Open opens a regular file for reading; a folder gives ErrIsDir, and
 // anything else that is not a regular file (FIFO, socket, device)
-// fs.ErrNotExist. It opens with O_NONBLOCK, so that opening a FIFO returns
-// at once instead of waiting for a writer, then checks what it opened with
-// fstat: one open and one stat, the same system calls as http.FileServer,
-// and no window for a file swapped between a check and the open. O_NONBLOCK
-// has no effect on reading regular files.
+// fs.ErrNotExist, as does a name that resolves to a hidden one through a
+// symlink. It opens with O_NONBLOCK, so that opening a FIFO returns at once
+// instead of waiting for a writer, then checks what it opened: its fstat
+// and, when a symlink was on the way, its real path (resolve.go). No window
+// for a file or link swapped between a check and the open. On Linux a path
+// without links takes one openat2(2) and one fstat(2), fewer system calls
+// than http.FileServer. O_NONBLOCK has no effect on reading regular files.
 func (s *Store) Open(name string) (*os.File, Info, error) {
 	p, err := s.Clean(name)
 	if err != nil {
 		return nil, Info{}, err
 	}
-	f, err := s.root.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, fi, err := s.openChecked(p)
 	if err != nil {
-		return nil, Info{}, s.fsErr("open", p, err)
+		return nil, Info{}, err
 	}
-	fi, err := f.Stat()
-	switch {
-	case err != nil:
-		f.Close()
-		return nil, Info{}, s.fsErr("stat", p, err)
-	case fi.IsDir():
+	if fi.IsDir() {
 		f.Close()
 		return nil, s.info(p, fi), fmt.Errorf("files: open %q: %w", p, ErrIsDir)
-	case !fi.Mode().IsRegular():
-		f.Close()
-		return nil, Info{}, fmt.Errorf("files: open %q: not a regular file: %w", p, fs.ErrNotExist)
 	}
 	return f, s.info(p, fi), nil
 }
@@ -466,12 +610,15 @@ func (s *Store) Put(name string, r io.Reader, overwrite bool) (PutResult, error)
 // put is Put, calling began (when not nil) with the clean path once the
 // checks passed and the temp file exists, before the first byte is read.
 func (s *Store) put(name string, r io.Reader, overwrite bool, began func(p string)) (res PutResult, err error) {
-	p, existed, err := s.putTarget(name, overwrite)
+	t, err := s.putTarget(name, overwrite)
 	if err != nil {
 		return res, err
 	}
-	tmp := path.Join(path.Dir(p), tempPrefix+rand.Text())
-	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	defer t.dir.Close()
+	p := t.p
+	// O_EXCL: never an existing file, nor a symlink planted under the name.
+	tmp := tempPrefix + rand.Text()
+	f, err := t.dir.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return res, s.fsErr("put", p, err)
 	}
@@ -483,7 +630,7 @@ func (s *Store) put(name string, r io.Reader, overwrite bool, began func(p strin
 		if !closed {
 			f.Close()
 		}
-		s.removeTemp(tmp)
+		s.removeTemp(t.dir, tmp)
 	}()
 	if began != nil {
 		began(p)
@@ -505,45 +652,81 @@ func (s *Store) put(name string, r io.Reader, overwrite bool, began func(p strin
 	if err = f.Close(); err != nil {
 		return res, fmt.Errorf("files: put %q: close: %w", p, err)
 	}
-	if err = s.commit(tmp, p, overwrite); err != nil {
+	if err = s.commit(t, tmp, overwrite); err != nil {
 		return res, err
 	}
-	return PutResult{Path: p, Size: n, SHA256: hex.EncodeToString(h.Sum(nil)), Created: !overwrite || !existed}, nil
+	return PutResult{Path: p, Size: n, SHA256: hex.EncodeToString(h.Sum(nil)), Created: !overwrite || !t.existed}, nil
 }
 
-// putTarget checks an upload to name before a byte is read, and returns
-// its clean path and whether a file is there now.
-func (s *Store) putTarget(name string, overwrite bool) (p string, existed bool, err error) {
+// target is where an upload goes, checked.
+type target struct {
+	p       string  // clean path
+	base    string  // its last element: its name in dir
+	dir     *folder // its folder, checked and held open; the caller closes it
+	existed bool    // a file is there now
+}
+
+// target checks an upload to name, or a question about one, before a byte
+// is read: uploads on, a name Clean accepts, a folder that exists and does
+// not resolve to a hidden one, and a last element that is not a folder (403)
+// nor a FIFO, socket or device, nor a link to a hidden name (404: a link to
+// .env is .env). Any other link there is replaced by an upload with
+// overwrite, never written through.
+func (s *Store) target(name string) (target, error) {
 	if !s.cfg.Uploads {
-		return "", false, fmt.Errorf("files: put %q: uploads are off: %w", name, ErrForbidden)
+		return target{}, fmt.Errorf("files: put %q: uploads are off: %w", name, ErrForbidden)
 	}
 	if strings.HasSuffix(name, "/") {
-		return "", false, fmt.Errorf("files: put %q: a folder name: %w", name, ErrBadPath)
+		return target{}, fmt.Errorf("files: put %q: a folder name: %w", name, ErrBadPath)
 	}
-	p, err = s.Clean(name)
+	p, err := s.Clean(name)
 	if err != nil {
-		return "", false, err
+		return target{}, err
 	}
 	if p == "." {
-		return "", false, fmt.Errorf("files: put to the root folder: %w", ErrForbidden)
+		return target{}, fmt.Errorf("files: put to the root folder: %w", ErrForbidden)
 	}
-	if fi, err := s.root.Stat(path.Dir(p)); err != nil {
-		return "", false, s.fsErr("put", p, err)
-	} else if !fi.IsDir() {
-		return "", false, fmt.Errorf("files: put %q: parent is a file: %w", p, fs.ErrNotExist)
+	dir, err := s.openFolder(path.Dir(p))
+	if err != nil {
+		return target{}, err
 	}
-	if fi, err := s.root.Lstat(p); err == nil {
-		if fi.IsDir() {
-			return "", false, fmt.Errorf("files: put %q: a folder: %w", p, ErrForbidden)
+	t := target{p: p, base: path.Base(p), dir: dir}
+	fi, err := dir.Lstat(t.base)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return t, nil
+	case err != nil:
+		dir.Close()
+		return target{}, s.fsErr("put", p, err)
+	}
+	switch typ := fi.Mode().Type(); {
+	case typ.IsDir():
+		err = fmt.Errorf("files: put %q: a folder: %w", p, ErrForbidden)
+	case typ&fs.ModeSymlink != 0:
+		if to, _, rerr := s.resolve(path.Join(dir.rel, t.base)); rerr == nil && s.hiddenRel(to) {
+			err = fmt.Errorf("files: put %q: %w", p, errHiddenTarget)
 		}
-		if !overwrite {
-			return "", false, fmt.Errorf("files: put %q: %w", p, ErrExists)
-		}
-		return p, true, nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", false, s.fsErr("put", p, err)
+	case !typ.IsRegular():
+		// A FIFO, socket or device does not exist as far as the Store
+		// is concerned, and it is not the Store's to replace.
+		err = fmt.Errorf("files: put %q: not a regular file: %w", p, fs.ErrNotExist)
 	}
-	return p, false, nil
+	if err != nil {
+		dir.Close()
+		return target{}, err
+	}
+	t.existed = true
+	return t, nil
+}
+
+// putTarget is target, refusing an existing name without overwrite.
+func (s *Store) putTarget(name string, overwrite bool) (target, error) {
+	t, err := s.target(name)
+	if err == nil && t.existed && !overwrite {
+		t.dir.Close()
+		return target{}, fmt.Errorf("files: put %q: %w", t.p, ErrExists)
+	}
+	return t, err
 }
 
 // copyChunks copies src to dst in writes of copyBuf bytes (the last may be
@@ -611,75 +794,105 @@ func (s *Store) receiveErr(p string, src *readErr, err error) error {
 }
 
 // removeTemp removes a temp file, logging a failure: the next Open sweeps it.
-func (s *Store) removeTemp(tmp string) {
-	if err := s.root.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		s.log.Warn("files: removing temp file", "path", tmp, "err", err)
+func (s *Store) removeTemp(dir *folder, tmp string) {
+	if err := dir.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.Warn("files: removing temp file", "path", path.Join(dir.rel, tmp), "err", err)
 	}
 }
 
-// commit moves a finished temp file to its final name.
-func (s *Store) commit(tmp, p string, overwrite bool) error {
+// commit moves a finished temp file, in t's folder, to t's name.
+func (s *Store) commit(t target, tmp string, overwrite bool) error {
 	if overwrite {
-		if err := s.root.Rename(tmp, p); err != nil {
-			return s.fsErr("put", p, err)
+		if err := t.dir.Rename(tmp, t.base); err != nil {
+			return s.fsErr("put", t.p, err)
 		}
 		return nil
 	}
-	err := s.root.Link(tmp, p)
+	err := t.dir.Link(tmp, t.base)
 	switch {
 	case err == nil:
-		if err := s.root.Remove(tmp); err != nil {
+		if err := t.dir.Remove(tmp); err != nil {
 			// The upload is complete; the next Open sweeps the leftover.
-			s.log.Warn("files: removing linked temp file", "path", tmp, "err", err)
+			s.log.Warn("files: removing linked temp file", "path", path.Join(t.dir.rel, tmp), "err", err)
 		}
 		return nil
 	case errors.Is(err, fs.ErrExist):
-		return fmt.Errorf("files: put %q: %w", p, ErrExists)
+		return fmt.Errorf("files: put %q: %w", t.p, ErrExists)
 	}
-	s.log.Debug("files: no hard links, falling back to rename", "path", p, "err", err)
-	if _, err := s.root.Lstat(p); err == nil {
-		return fmt.Errorf("files: put %q: %w", p, ErrExists)
+	s.log.Debug("files: no hard links, falling back to rename", "path", t.p, "err", err)
+	if _, err := t.dir.Lstat(t.base); err == nil {
+		return fmt.Errorf("files: put %q: %w", t.p, ErrExists)
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return s.fsErr("put", p, err)
+		return s.fsErr("put", t.p, err)
 	}
-	if err := s.root.Rename(tmp, p); err != nil {
-		return s.fsErr("put", p, err)
+	if err := t.dir.Rename(tmp, t.base); err != nil {
+		return s.fsErr("put", t.p, err)
 	}
 	return nil
 }
 
-// sweep removes temp files older than staleTemp. Errors are logged, not
-// returned: a folder we cannot read is no reason to refuse to serve.
+// sweep removes temp files older than staleTemp, and the resumable uploads
+// that waited PartialTTL; it loads the others into the registry, to go on
+// with (partfile.go). Errors are logged, not returned: a folder we cannot
+// read is no reason to refuse to serve.
+//
+// It walks without following symlinks and opens nothing but folders, with
+// O_DIRECTORY: files are judged by their directory entry and lstat, so a
+// FIFO, socket or device in the folder (or swapped in for a folder while
+// the walk runs) can never make Open wait.
 func (s *Store) sweep(now time.Time) {
 	removed := 0
-	err := fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+	var walk func(p string, want fs.FileInfo)
+	walk = func(p string, want fs.FileInfo) {
+		f, err := s.root.OpenFile(p, os.O_RDONLY|oDirectory|oNonblock, 0)
 		if err != nil {
 			s.log.Debug("files: sweep", "path", p, "err", err)
-			return nil
+			return
 		}
-		name := d.Name()
-		switch {
-		case d.IsDir() && p != "." && strings.HasPrefix(name, ".") && !s.cfg.ShowHidden:
-			return fs.SkipDir
-		case d.Type().IsRegular() && strings.HasPrefix(name, tempPrefix):
-			fi, err := d.Info()
-			if err != nil || now.Sub(fi.ModTime()) < staleTemp {
-				return nil
-			}
-			if err := s.root.Remove(p); err != nil {
-				s.log.Warn("files: removing stale temp file", "path", p, "err", err)
-				return nil
-			}
-			removed++
+		fi, err := f.Stat()
+		if err != nil || !fi.IsDir() || (want != nil && !os.SameFile(fi, want)) {
+			// Swapped for something else (a link, say) since it was listed:
+			// not followed, so the walk never loops.
+			f.Close()
+			return
 		}
-		return nil
-	})
-	if err != nil {
-		s.log.Warn("files: sweeping temp files", "err", err)
+		ents, err := f.ReadDir(-1)
+		f.Close()
+		if err != nil {
+			s.log.Debug("files: sweep", "path", p, "err", err)
+		}
+		for _, e := range ents {
+			name := e.Name()
+			child := path.Join(p, name)
+			switch {
+			case e.IsDir():
+				if strings.HasPrefix(name, ".") && !s.cfg.ShowHidden {
+					continue // uploads cannot reach it
+				}
+				if fi, err := e.Info(); err == nil {
+					walk(child, fi)
+				}
+			case !e.Type().IsRegular() || !strings.HasPrefix(name, tempPrefix):
+			case isPart(name):
+				s.sweepPart(p, name, e, now)
+			default:
+				fi, err := e.Info()
+				if err != nil || now.Sub(fi.ModTime()) < staleTemp {
+					continue
+				}
+				if err := s.root.Remove(child); err != nil {
+					s.log.Warn("files: removing stale temp file", "path", child, "err", err)
+					continue
+				}
+				removed++
+			}
+		}
 	}
+	walk(".", nil)
 	if removed > 0 {
 		s.log.Info("files: removed stale temp files", "count", removed)
 	}
+	s.loadedParts()
 }
 
 // info builds the Info of a clean path.
@@ -698,12 +911,14 @@ func (s *Store) info(p string, fi fs.FileInfo) Info {
 }
 
 // fsErr classifies an error from the root. A symlink leaving the folder, a
-// symlink loop and a file used as a folder all become fs.ErrNotExist: to a
-// client they are simply not there, and a 5xx would invite probing.
+// symlink loop, a file used as a folder and a socket all become
+// fs.ErrNotExist: to a client they are simply not there, and a 5xx would
+// invite probing.
 func (s *Store) fsErr(op, p string, err error) error {
 	switch {
 	case s.escapes != nil && errors.Is(err, s.escapes),
-		errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ELOOP):
+		errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ELOOP),
+		errors.Is(err, syscall.ENXIO): // open(2) of a socket, or of a FIFO to write with no reader
 		return fmt.Errorf("files: %s %q: %w (%w)", op, p, fs.ErrNotExist, err)
 	case errors.Is(err, syscall.ENAMETOOLONG):
 		return fmt.Errorf("files: %s %q: %w (%w)", op, p, ErrBadPath, err)

@@ -40,12 +40,9 @@ func (s *Store) WriteZip(w io.Writer, dir string) error {
 	if err != nil {
 		return err
 	}
-	fi, err := s.root.Stat(p)
+	fi, entries, err := s.readDir(p) // a file is fs.ErrNotExist, before a byte is written
 	if err != nil {
-		return s.fsErr("zip", p, err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("files: zip %q: not a folder: %w", p, fs.ErrNotExist)
+		return err
 	}
 	zw := zip.NewWriter(w)
 	// One compressor for the whole archive (entries are written one after
@@ -61,7 +58,7 @@ func (s *Store) WriteZip(w io.Writer, dir string) error {
 		fl, err = flate.NewWriter(w, flate.BestSpeed)
 		return fl, err
 	})
-	if err := s.zipDir(zw, p, p, []fs.FileInfo{fi}); err != nil {
+	if err := s.zipDir(zw, p, entries, []fs.FileInfo{fi}); err != nil {
 		return err
 	}
 	if err := zw.Close(); err != nil {
@@ -70,19 +67,10 @@ func (s *Store) WriteZip(w io.Writer, dir string) error {
 	return nil
 }
 
-// zipDir adds the entries of folder p (under the zip's folder base) to zw.
-// ancestors are the folders from base down to p, for loop detection.
-func (s *Store) zipDir(zw *zip.Writer, base, p string, ancestors []fs.FileInfo) error {
-	entries, err := s.List(p)
-	if err != nil {
-		if p == base {
-			return err
-		}
-		// A subfolder that went away or cannot be read is left out, as
-		// List leaves out what it cannot stat: the rest is still worth it.
-		s.log.Debug("files: zip: skipping folder", "path", p, "err", err)
-		return nil
-	}
+// zipDir adds entries, those of a folder under the zip's folder base, to
+// zw. ancestors are the folders from base down to theirs, for loop
+// detection.
+func (s *Store) zipDir(zw *zip.Writer, base string, entries []Info, ancestors []fs.FileInfo) error {
 	for _, e := range entries {
 		name := zipName(base, e.Path)
 		if !safeZipName(name) {
@@ -92,8 +80,12 @@ func (s *Store) zipDir(zw *zip.Writer, base, p string, ancestors []fs.FileInfo) 
 			continue
 		}
 		if e.Dir {
-			fi, err := s.root.Stat(e.Path)
+			fi, sub, err := s.readDir(e.Path)
 			if err != nil {
+				// A subfolder that went away or cannot be read is left out,
+				// as List leaves out what it cannot stat: the rest is still
+				// worth it.
+				s.log.Debug("files: zip: skipping folder", "path", e.Path, "err", err)
 				continue
 			}
 			if loops(ancestors, fi) {
@@ -104,7 +96,7 @@ func (s *Store) zipDir(zw *zip.Writer, base, p string, ancestors []fs.FileInfo) 
 			if _, err := zw.CreateHeader(dh); err != nil {
 				return fmt.Errorf("files: zip: %w", err)
 			}
-			if err := s.zipDir(zw, base, e.Path, append(ancestors, fi)); err != nil {
+			if err := s.zipDir(zw, base, sub, append(ancestors, fi)); err != nil {
 				return err
 			}
 			continue
