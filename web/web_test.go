@@ -34,6 +34,10 @@ func TestHandler(t *testing.T) {
 		{"HEAD", "/", 200, "text/html; charset=utf-8", ""},
 		{"GET", "/_/static/app.js", 200, "text/javascript; charset=utf-8", "import"},
 		{"GET", "/_/static/qr.js", 200, "text/javascript; charset=utf-8", "export function qrSVG"},
+		{"GET", "/_/static/requests.js", 200, "text/javascript; charset=utf-8", "export class Requests"},
+		// Names starting with "_" are embedded too (all:static).
+		{"GET", "/_/static/vendor/noble-hashes/_md.js", 200, "text/javascript; charset=utf-8", "export"},
+		{"GET", "/_/static/vendor/noble-hashes/sha2.js", 200, "text/javascript; charset=utf-8", "export const sha256"},
 		{"GET", "/_/static/style.css", 200, "text/css; charset=utf-8", "prefers-color-scheme: dark"},
 		{"GET", "/_/static/icon.svg", 200, "image/svg+xml", "<svg"},
 		{"GET", "/_/static/", 404, "", ""},
