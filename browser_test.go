@@ -628,6 +628,9 @@ func TestBrowser(t *testing.T) {
 			const seqs = [...document.querySelectorAll('[data-testid=feed-entry]')].map(e => e.dataset.seq);
 			return [seqs.length, seqs.length - new Set(seqs).size];
 		})()`
+		// Something in bob's feed, so that he rejoins with since.
+		alice.do(t, "open README.md", chromedp.Click(chromedp.CSS(row("README.md")+` [data-testid=view]`)))
+		bob.waitFor(t, "alice's fetch in the feed", feedFetch("alice", "README.md", "ws"))
 		before := eval[[]int](t, bob, countAndDupes)
 
 		ts.Stop()
@@ -641,6 +644,7 @@ func TestBrowser(t *testing.T) {
 		}
 		alice.do(t, "open notes.md over HTTP", chromedp.Click(chromedp.CSS(row("notes.md")+` [data-testid=open-http]`)))
 		bob.waitFor(t, "the new fetch in the feed", feedFetch("alice", "notes.md", "http"))
+		bob.waitFor(t, "the gap said in the feed", `document.querySelector('[data-testid=feed-gap]')?.textContent.includes('missed while you were away')`)
 		after := eval[[]int](t, bob, countAndDupes)
 		if after[0] != before[0]+1 || after[1] != 0 {
 			t.Errorf("bob's feed: %d entries (%d duplicate seqs) before the restart, %d (%d) after one more fetch; want %d (0)",
@@ -658,6 +662,24 @@ func TestBrowser(t *testing.T) {
 		bob.waitFor(t, "the new name shown", `document.querySelector('[data-testid=you-name]').textContent === 'robert'`)
 		alice.waitFor(t, "the new name in the members", `[...document.querySelectorAll('[data-testid=members] li')].some(li => li.textContent === 'robert') &&
 			![...document.querySelectorAll('[data-testid=members] li')].some(li => li.textContent === 'bob')`)
+	})
+
+	t.Run("PlainWords", func(t *testing.T) {
+		// The two ways of fetching are named for people; the technical
+		// names (WebSocket, AJAX) are in tooltips only.
+		alice.do(t, "open notes.md over HTTP", chromedp.Click(chromedp.CSS(row("notes.md")+` [data-testid=open-http]`)))
+		alice.waitFor(t, "notes.md shown", `document.querySelector('[data-testid=viewer]').dataset.path === 'notes.md' && document.querySelector('[data-testid=viewer]').dataset.state === 'shown'`)
+		for _, tb := range tabs {
+			text := eval[string](t, tb, `document.body.innerText`)
+			for _, jargon := range []string{"AJAX", "Transport", "WebSocket"} {
+				if strings.Contains(text, jargon) {
+					t.Errorf("%s: the page says %q", tb.name, jargon)
+				}
+			}
+			if got := eval[string](t, tb, `document.querySelector(`+jsString(row("notes.md")+` [data-testid=open-http]`)+`).title`); !strings.Contains(got, "AJAX") {
+				t.Errorf("%s: the HTTP button's tooltip %q does not name AJAX", tb.name, got)
+			}
+		}
 	})
 
 	t.Run("NoConsoleErrors", func(t *testing.T) {

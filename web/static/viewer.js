@@ -167,7 +167,8 @@ export class Viewer {
     );
     const verify = file.verify ? h('p', { class: 'verify', 'data-testid': 'verify', 'data-state': file.verify.state }, file.verify.text) : null;
     const save = h('p', { class: 'actions start' }, saveLink(file, this.urls, body.large || body.kind === 'binary' ? `Save ${baseName(file.path)}` : 'Save'));
-    this.root.append(...[h('p', { class: 'path', 'data-testid': 'viewer-path' }, file.path), meta, verify, body.node, save].filter(Boolean));
+    // Save before the content: a long file must not hide it.
+    this.root.append(...[h('p', { class: 'path', 'data-testid': 'viewer-path' }, file.path), meta, verify, save, body.node].filter(Boolean));
     this.root.dataset.state = 'shown';
     this.onOpen?.();
   }

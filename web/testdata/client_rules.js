@@ -137,6 +137,39 @@
   const inlineHTML = fileFromFrame({ path: '/x.html', type: 'text/html', encoding: 'base64', content: btoa('<script>1</script>') });
   eq('a base64 frame of HTML becomes an octet-stream Blob', [inlineHTML.path, inlineHTML.blob.type, inlineHTML.size], ['x.html', 'application/octet-stream', 18]);
 
+  // ------------------------------------------------ the viewer: what shows, what is a Blob
+  const { renderBody, saveLink } = await import('/_/static/viewer.js');
+  const made = []; // the type of every Blob given a URL below
+  const createObjectURL = URL.createObjectURL;
+  URL.createObjectURL = (b) => {
+    made.push(b.type);
+    return createObjectURL.call(URL, b);
+  };
+  try {
+    const urls = [];
+    const big = new Blob([new Uint8Array(9 << 20).fill(65)], { type: 'application/octet-stream' });
+    let b = await renderBody({ path: 'big.txt', type: 'text/plain', size: big.size, blob: big }, urls);
+    eq('a large text: a preview of its start', [b.kind, b.large, b.node.querySelector('pre').textContent.length], ['text', true, 64 << 10]);
+    b = await renderBody({ path: 'big.png', type: 'image/png', size: big.size, blob: big }, urls);
+    eq('a large image: offered, not shown', [b.kind, b.large, made.length], ['large', true, 0]);
+    b = await renderBody({ path: 'x.svg', type: 'image/svg+xml', text: '<svg xmlns="http://www.w3.org/2000/svg"/>' }, urls, { url: '/x.svg' });
+    eq('SVG from its served URL, no Blob', [b.kind, b.node.getAttribute('src'), made.length], ['svg', '/x.svg', 0]);
+    b = await renderBody({ path: 'p.png', type: 'image/png', size: 3, blob: new Blob([new Uint8Array([1, 2, 3])], { type: 'image/png' }) }, urls);
+    eq('a small raster image from its Blob', [b.kind, b.node.getAttribute('src').startsWith('blob:'), made], ['image', true, ['image/png']]);
+    b = await renderBody({ path: 'x.html', type: 'text/html', text: '<script>x</script>' }, urls);
+    eq('HTML as text', [b.kind, b.node.querySelector('pre').textContent], ['text', '<script>x</script>']);
+    const links = [
+      saveLink({ path: 'x.html', type: 'text/html', text: '<script>x</script>' }, urls),
+      saveLink({ path: 'x.svg', type: 'image/svg+xml', blob: new Blob(['<svg/>']) }, urls),
+      saveLink({ path: 'p.png', type: 'image/png', blob: new Blob([new Uint8Array([1])], { type: 'image/png' }) }, urls),
+    ];
+    eq('save links are octet-stream downloads', [made.slice(1), links.map((a) => a.getAttribute('download'))],
+      [['application/octet-stream', 'application/octet-stream', 'application/octet-stream'], ['x.html', 'x.svg', 'p.png']]);
+    for (const u of urls) URL.revokeObjectURL(u);
+  } finally {
+    URL.createObjectURL = createObjectURL;
+  }
+
   // ------------------------------------------------ units
   eq('sizes in binary units', [0, 1023, 1536, 1572864, 5 * 2 ** 30].map(formatSize), ['0 B', '1023 B', '1.5 KiB', '1.5 MiB', '5.0 GiB']);
 
