@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
@@ -530,6 +531,10 @@ func TestBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`[data-testid=join-submit]`)),
 		)
 		mallory.waitFor(t, "connected", statusOpen)
+		// Joining late, mallory sees what was shared before, from the
+		// room's history.
+		mallory.waitFor(t, "earlier shares listed", `['notes.md', 'docs/a.md'].every((p) => document.querySelector('[data-testid=share-card][data-path="' + p + '"]')) &&
+			document.querySelector('#shares-empty').hidden`)
 		alice.waitFor(t, "three members", memberCount(3))
 		alice.waitFor(t, "the hostile name as text", `[...document.querySelectorAll('[data-testid=members] li')].some(li => li.textContent === `+jsString(hostile)+`)`)
 		if got := eval[string](t, mallory, `localStorage.getItem('filehub.name')`); got != hostile {
@@ -828,6 +833,40 @@ func TestBrowserLayout(t *testing.T) {
 	for _, tb := range []*tab{desk, phone} {
 		tb.waitFor(t, "connected", statusOpen+` && `+memberCount(2)+` && document.querySelector(`+jsString(row("notes.md"))+`)`)
 	}
+
+	t.Run("ServerInfo", func(t *testing.T) {
+		// GET /_/info names the served folder and the server's network
+		// addresses (when it listens on all interfaces). Played here by the
+		// browser: the phone's page then names the root after the folder and
+		// invites with a network address a phone can open, not 127.0.0.1.
+		info := []byte(`{"folder":"trip","urls":["http://192.168.1.5:8080/","http://[fd00::5]:8080/"]}`)
+		ctx, cancel := context.WithCancel(phone.ctx)
+		defer cancel()
+		if err := chromedp.Listen(ctx, func(ev any) {
+			if e, ok := ev.(*fetch.EventRequestPaused); ok {
+				go func() {
+					_, _ = chromedp.Call(phone.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{
+						RequestID: e.RequestID, ResponseCode: 200, Body: info,
+						ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "application/json"}},
+					})
+				}()
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := chromedp.Call(phone.ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/_/info"}}}); err != nil {
+			t.Fatal(err)
+		}
+		defer chromedp.Call(phone.ctx, fetch.Disable, cdp.Empty{})
+		phone.navigate(t, room+"&name=pat")
+		phone.waitFor(t, "the root named after the folder", statusOpen+` && document.querySelector('[data-testid=crumbs] li:first-child button')?.textContent === 'trip'`)
+		phone.waitFor(t, "the invite on a network address", `document.querySelector('[data-testid=invite-link]').value === 'http://192.168.1.5:8080/?room=layout' &&
+			[...document.querySelectorAll('[data-testid=invite-addr] option')].length === 2`)
+		// Without /_/info (an older server, here the desk's page) the root is "files".
+		if got := eval[string](t, desk, `document.querySelector('[data-testid=crumbs] li:first-child button').textContent`); got != "files" {
+			t.Errorf("root without /_/info = %q, want files", got)
+		}
+	})
 
 	t.Run("PhoneSections", func(t *testing.T) {
 		for _, sec := range []struct{ tab, shows string }{

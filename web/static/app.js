@@ -315,7 +315,10 @@ window.addEventListener('popstate', () => {
   if (viewerHistory) closeViewer(true);
 });
 document.addEventListener('keydown', (e) => {
-  if (e.key === 'Escape' && viewerPanel.hasAttribute('data-open') && !$('join').open) closeViewer();
+  // On a phone the viewer covers everything; on a wide screen Escape
+  // closes it only from inside it.
+  if (e.key !== 'Escape' || !viewerPanel.hasAttribute('data-open') || $('join').open) return;
+  if (narrow.matches || viewerPanel.contains(document.activeElement)) closeViewer();
 });
 
 // ---------------------------------------------------------------- views
