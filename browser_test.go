@@ -825,6 +825,11 @@ func inView(sel string) string {
 func TestBrowserLayout(t *testing.T) {
 	browserCtx := startBrowser(t)
 	dir := browserFixtures(t)
+	for i := range 30 { // a listing taller than a screen
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("more-%02d.txt", i)), []byte("more\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ts := startServer(t, dir, "-upload")
 	room := ts.URL + "/?room=layout"
 	desk := openTab(t, browserCtx, "desk", room+"&name=dana", chromedp.EmulateViewport(1280, 900))
@@ -928,11 +933,21 @@ func TestBrowserLayout(t *testing.T) {
 		if !eval[bool](t, desk, noOverflow) {
 			t.Error("the desktop page scrolls sideways")
 		}
-		// From far down the listing, the viewer comes into view.
-		desk.do(t, "scroll down", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, document.documentElement.scrollHeight)`))
-		desk.do(t, "open pic.png", chromedp.Click(chromedp.CSS(row("pic.png")+` [data-testid=view]`)))
-		desk.waitFor(t, "the image in view", `(() => { const r = document.querySelector('[data-testid=viewer-panel]').getBoundingClientRect();
-			return document.querySelector('[data-testid=viewer] [data-testid=content-image]')?.complete && r.top >= 0 && r.top < window.innerHeight - 100 })()`)
+		// From far down the listing, the viewer comes into view: clicked
+		// from script, so that nothing else scrolls the page.
+		viewerInView := func(path string) string {
+			return `(() => { const r = document.querySelector('[data-testid=viewer-panel]').getBoundingClientRect();
+				return document.querySelector('[data-testid=viewer]').dataset.path === ` + jsString(path) + ` &&
+					document.querySelector('[data-testid=viewer]').dataset.state === 'shown' && r.top >= 0 && r.top < window.innerHeight - 100 })()`
+		}
+		for _, path := range []string{"private.txt", "README.md"} { // the second with the viewer open already
+			desk.do(t, "scroll down", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, document.documentElement.scrollHeight)`))
+			if top := eval[float64](t, desk, `document.querySelector('[data-testid=viewer-panel]').getBoundingClientRect().top`); top >= 0 {
+				t.Fatalf("the viewer's top is at %.0f px before opening: the page is not tall enough for this test", top)
+			}
+			desk.do(t, "open "+path, chromedp.Evaluate[chromedp.Void](`document.querySelector(`+jsString(row(path)+` [data-testid=view]`)+`).click()`))
+			desk.waitFor(t, path+" in view", viewerInView(path))
+		}
 	})
 
 	t.Run("Screenshots", func(t *testing.T) {

@@ -281,17 +281,18 @@ const viewer = new Viewer(viewerRoot, {
     const wasOpen = viewerPanel.hasAttribute('data-open');
     viewerPanel.setAttribute('data-open', '');
     viewerClose.hidden = false;
-    if (wasOpen) return;
     if (document.activeElement instanceof HTMLElement && !viewerPanel.contains(document.activeElement)) viewerOpener = document.activeElement;
-    if (narrow.matches) {
-      document.body.classList.add('overlay');
-      history.pushState({ filehubViewer: true }, '');
-      viewerHistory = true;
-      viewerPanel.focus({ preventScroll: true });
-    } else {
+    if (!narrow.matches) {
+      // Scrolled to when its top is off screen, each time something opens.
       const r = viewerPanel.getBoundingClientRect();
-      if (r.top < 0 || r.top > window.innerHeight - 120) viewerPanel.scrollIntoView({ block: 'start', behavior: 'smooth' });
+      if (r.top < 0 || r.top > window.innerHeight - 120) viewerPanel.scrollIntoView({ block: 'start' });
+      return;
     }
+    if (wasOpen) return;
+    document.body.classList.add('overlay');
+    history.pushState({ filehubViewer: true }, '');
+    viewerHistory = true;
+    viewerPanel.focus({ preventScroll: true });
   },
 });
 
