@@ -825,8 +825,14 @@ func inView(sel string) string {
 func TestBrowserLayout(t *testing.T) {
 	browserCtx := startBrowser(t)
 	dir := browserFixtures(t)
-	for i := range 30 { // a listing taller than a screen
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("more-%02d.txt", i)), []byte("more\n"), 0o644); err != nil {
+	// A folder as people have them (it is in the screenshots), with a
+	// listing taller than a screen.
+	if err := os.Remove(filepath.Join(dir, hostile+".txt")); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"agenda.md", "budget.csv", "contract-draft.txt", "directions.txt", "guest-list.csv", "itinerary.md",
+		"packing-list.md", "recipes.md", "schedule.txt", "tickets.txt", "todo.md", "train-times.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(name+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -202,7 +202,10 @@ retryBtn.addEventListener('click', () => {
 // sure the socket is alive now rather than at the next regular ping.
 window.addEventListener('online', () => conn.check());
 document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState === 'visible') conn.check();
+  if (document.visibilityState !== 'visible') return;
+  conn.check();
+  unreadChat = 0;
+  renderTitle();
 });
 // Leaving (or entering the back/forward cache) closes the socket cleanly, so
 // the room sees the leave at once; coming back from the cache rejoins.
@@ -258,6 +261,10 @@ function renderBadge(b) {
 
 /** arrived counts something new in a section that a phone does not show now. */
 function arrived(tab) {
+  if (tab === 'chat' && document.visibilityState !== 'visible') {
+    unreadChat++;
+    renderTitle();
+  }
   if (!narrow.matches || layout.dataset.tab === tab) return;
   unseen[tab]++;
   const b = tabButtons.find((x) => x.dataset.tab === tab);
@@ -330,10 +337,18 @@ const { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat } = 
   S, members, request, viewer, showNotice, arrived, viewFile: files.viewFile, viewerProgress: files.viewerProgress, zipURL: files.zipURL,
 });
 
+let titleRoom = room;
+let unreadChat = 0; // messages that came while the page was hidden: "(3) room · filehub"
+
+function renderTitle() {
+  document.title = `${unreadChat > 0 ? `(${unreadChat}) ` : ''}${titleRoom} · filehub`;
+}
+
 function renderYou(roomName) {
   if (roomName) {
     setText($('room-name'), roomName);
-    document.title = `${roomName} · filehub`;
+    titleRoom = roomName;
+    renderTitle();
   }
   setText($('you-name'), S.you ? S.you.name : '…');
 }
