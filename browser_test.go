@@ -29,6 +29,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
@@ -105,7 +107,9 @@ type tab struct {
 }
 
 // openTab opens url in a new browser context and records its console.
-func openTab(t *testing.T, browserCtx context.Context, name, url string) *tab {
+// Actions in setup (the viewport of a phone, scripts to run before the
+// page's own) run before the page loads.
+func openTab(t *testing.T, browserCtx context.Context, name, url string, setup ...chromedp.Action[chromedp.Void]) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
@@ -116,8 +120,28 @@ func openTab(t *testing.T, browserCtx context.Context, name, url string) *tab {
 	if err := chromedp.Listen(ctx, tb.event); err != nil {
 		t.Fatalf("%s: listen: %v", name, err)
 	}
+	tb.do(t, "set up the tab", setup...)
 	tb.navigate(t, url)
 	return tb
+}
+
+// withScript runs the JavaScript file path (in web/testdata) in the tab
+// before the page's own scripts, on every load.
+func withScript(t *testing.T, path string) chromedp.Action[chromedp.Void] {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("web", "testdata", path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return withSource(string(src))
+}
+
+// withSource runs the JavaScript src in the tab before the page's own scripts.
+func withSource(src string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: src})
+		return err
+	})
 }
 
 // event runs in the tab's event loop: record, never block, run no command
@@ -225,65 +249,6 @@ func evalAsync[T any](t *testing.T, tb *tab, expr string) T {
 	}
 	return v
 }
-
-// clientRulesJS checks feed.js and qr.js and resolves to a list of failures.
-// The QR goldens are the SHA-256 of the module matrix ("0"/"1" rows joined
-// by newlines) of symbols that zbarimg decoded back to the input.
-const clientRulesJS = `(async () => {
-	const { FeedState } = await import('/_/static/feed.js');
-	const { encode } = await import('/_/static/qr.js');
-	const fails = [];
-	const eq = (name, got, want) => {
-		if (JSON.stringify(got) !== JSON.stringify(want)) fails.push(name + ': got ' + JSON.stringify(got) + ', want ' + JSON.stringify(want));
-	};
-	const ev = (seq, path, at = 'T1') => ({ seq, at, who: 'a', action: 'fetch', path, via: 'ws', bytes: 1 });
-	const seqs = (l) => l.map((e) => e.seq);
-
-	let f = new FeedState(200);
-	eq('first welcome takes all', seqs(f.welcome([ev(1, 'a'), ev(2, 'b')])), [1, 2]);
-	eq('a live event', f.live(ev(3, 'c'))?.seq, 3);
-	eq('the same live event again', f.live(ev(3, 'c')), null);
-	eq('a reconnect resending held events', seqs(f.welcome([ev(2, 'b'), ev(3, 'c'), ev(4, 'd')])), [4]);
-	eq('since after it', f.lastSeq, 4);
-	eq('a restarted server (newest seq lower)', seqs(f.welcome([ev(1, 'x', 'T2')])), [1]);
-	eq('since in the new epoch', f.lastSeq, 1);
-	eq('live in the new epoch', f.live(ev(2, 'y', 'T2'))?.seq, 2);
-
-	f = new FeedState(2); // seqs 1 and 2 no longer held: only the newest seq tells
-	f.welcome([1, 2, 3, 4].map((i) => ev(i, 'p' + i)));
-	eq('a restarted server (events not held)', seqs(f.welcome([ev(1, 'x', 'T2'), ev(2, 'y', 'T2')])), [1, 2]);
-
-	f = new FeedState(200);
-	f.welcome([ev(5, 'a'), ev(6, 'b')]);
-	eq('an empty welcome', seqs(f.welcome([])), []);
-	eq('a restart seen at the first live event', f.live(ev(1, 'z', 'T3'))?.seq, 1);
-
-	f = new FeedState(200);
-	f.welcome([ev(1, 'a'), ev(2, 'b')]);
-	eq('a restart seen by content', seqs(f.welcome([ev(1, 'q', 'T9'), ev(2, 'r', 'T9'), ev(3, 's', 'T9')])), [1, 2, 3]);
-
-	f = new FeedState(200);
-	f.welcome([ev(10, 'a')]);
-	eq('since honored: only newer events', seqs(f.welcome([ev(11, 'b'), ev(12, 'c')])), [11, 12]);
-	eq('overlap of welcome and live', f.live(ev(12, 'c')), null);
-
-	f = new FeedState(3);
-	f.welcome([1, 2, 3, 4, 5].map((i) => ev(i, 'p' + i)));
-	eq('held events are bounded', f.held.size, 3);
-
-	const hex = async (s) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s)))]
-		.map((b) => b.toString(16).padStart(2, '0')).join('');
-	for (const [text, version, mask, sum] of [
-		['http://127.0.0.1:8080/?room=lobby', 3, 0, 'f0bc45d3925ce654980a326e8865b8e7af9c4167dac844b52c726da3100b7c95'],
-		['https://filehub.example:8443/?room=' + 'x'.repeat(150), 10, 2, '6db67e05378862b51c4a30128e8b01b4cdcc92ccd813996da9d3193e97b806be'],
-	]) {
-		const q = encode(text);
-		eq('qr version of ' + text.length + ' bytes', [q.version, q.level, q.mask], [version, 'M', mask]);
-		eq('qr modules of ' + text.length + ' bytes', await hex(q.modules.map((r) => r.map((b) => (b ? '1' : '0')).join('')).join('\n')), sum);
-	}
-	eq('qr falls back to level L', encode('q'.repeat(2500)).level, 'L');
-	return fails;
-})()`
 
 // state summarizes the page for failure messages.
 func (tb *tab) state() string {
@@ -409,6 +374,12 @@ func browserFixtures(t *testing.T) string {
 	return dir
 }
 
+// feedFetch is a predicate: the feed shows who opening path over via (ws, http).
+func feedFetch(who, path, via string) string {
+	return `[...document.querySelectorAll('[data-testid=feed-entry][data-action=fetch][data-via=` + via + `]')].some(e => e.textContent.includes(` +
+		jsString(who+" opened "+path) + `))`
+}
+
 // feedHas is a predicate: some feed entry's text contains all parts.
 func feedHas(parts ...string) string {
 	var conds []string
@@ -477,17 +448,17 @@ func TestBrowser(t *testing.T) {
 			document.querySelector('[data-testid=line-count]')?.textContent === '3 lines'`)
 	})
 
-	t.Run("AjaxFetchInFeed", func(t *testing.T) {
-		alice.do(t, "fetch README.md by AJAX", chromedp.Click(chromedp.CSS(row("README.md")+` [data-testid=ajax]`)))
+	t.Run("HTTPFetchInFeed", func(t *testing.T) {
+		alice.do(t, "open README.md over HTTP", chromedp.Click(chromedp.CSS(row("README.md")+` [data-testid=open-http]`)))
 		alice.waitFor(t, "README.md in the viewer", `document.querySelector('[data-testid=viewer] [data-testid=content]')?.textContent.startsWith('# filehub test') &&
 			document.querySelector('[data-testid=line-count]')?.textContent === '2 lines'`)
-		bob.waitFor(t, "alice's HTTP fetch in the feed", feedHas("alice fetched README.md via http"))
+		bob.waitFor(t, "alice's HTTP fetch in the feed", feedFetch("alice", "README.md", "http"))
 	})
 
 	t.Run("PrivateView", func(t *testing.T) {
 		alice.do(t, "view private.txt", chromedp.Click(chromedp.CSS(row("private.txt")+` [data-testid=view]`)))
 		alice.waitFor(t, "private.txt in the viewer", `document.querySelector('[data-testid=viewer]').textContent.includes('private-content-marker-4711')`)
-		bob.waitFor(t, "the private fetch in the feed", feedHas("alice fetched private.txt via ws"))
+		bob.waitFor(t, "the private fetch in the feed", feedFetch("alice", "private.txt", "ws"))
 		if eval[bool](t, bob, `document.body.textContent.includes('private-content-marker-4711')`) {
 			t.Error("bob's page shows the content alice viewed privately")
 		}
@@ -500,7 +471,7 @@ func TestBrowser(t *testing.T) {
 		if got := eval[string](t, alice, `document.querySelector('[data-testid=viewer] a[download]')?.getAttribute('href') ?? ''`); !strings.HasPrefix(got, "blob:") {
 			t.Errorf("big.bin save link = %q, want a blob: URL", got)
 		}
-		bob.waitFor(t, "the stream in the feed", feedHas("alice fetched big.bin via ws"))
+		bob.waitFor(t, "the stream in the feed", feedFetch("alice", "big.bin", "ws"))
 	})
 
 	t.Run("ImageFromBlob", func(t *testing.T) {
@@ -533,7 +504,7 @@ func TestBrowser(t *testing.T) {
 		bob.waitFor(t, "docs/a.md by AJAX, shared", resultIs("ok"))
 		alice.waitFor(t, "bob's share of docs/a.md", `[...document.querySelectorAll('[data-testid=share-card]')].some(c =>
 			c.dataset.path === 'docs/a.md' && c.textContent.includes('bob shared') && c.textContent.includes('doc-a-marker'))`)
-		alice.waitFor(t, "bob's AJAX fetch in the feed", feedHas("bob fetched docs/a.md via http"))
+		alice.waitFor(t, "bob's AJAX fetch in the feed", feedFetch("bob", "docs/a.md", "http"))
 
 		for _, via := range []string{"http", "ws"} {
 			submit("missing.txt", via, "me")
@@ -560,6 +531,10 @@ func TestBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`[data-testid=join-submit]`)),
 		)
 		mallory.waitFor(t, "connected", statusOpen)
+		// Joining late, mallory sees what was shared before, from the
+		// room's history.
+		mallory.waitFor(t, "earlier shares listed", `['notes.md', 'docs/a.md'].every((p) => document.querySelector('[data-testid=share-card][data-path="' + p + '"]')) &&
+			document.querySelector('#shares-empty').hidden`)
 		alice.waitFor(t, "three members", memberCount(3))
 		alice.waitFor(t, "the hostile name as text", `[...document.querySelectorAll('[data-testid=members] li')].some(li => li.textContent === `+jsString(hostile)+`)`)
 		if got := eval[string](t, mallory, `localStorage.getItem('filehub.name')`); got != hostile {
@@ -609,13 +584,21 @@ func TestBrowser(t *testing.T) {
 			return li?.dataset.state === 'ok' && li.textContent.includes('replaced') })()`)
 	})
 
+	t.Run("UploadedScriptStaysInert", func(t *testing.T) { testUploadedScriptStaysInert(t, alice, bob) })
+	t.Run("Recovery", func(t *testing.T) { testRecovery(t, browserCtx, ts) })
 	t.Run("ResumedUpload", func(t *testing.T) { testResumedUpload(t, ts, alice, bob) })
 	t.Run("ZipLink", func(t *testing.T) { testZipLink(t, alice, bob) })
 
 	t.Run("ClientRules", func(t *testing.T) {
-		// The page's pure modules, run in the browser that runs them for
-		// people: the feed's dedupe/epoch rules and the QR encoder.
-		fails := evalAsync[[]string](t, alice, clientRulesJS)
+		// The page's DOM-free modules, run in the browser that runs them
+		// for people: the feed's and the chat's recovery rules, members,
+		// request/reply matching, streams and their hashes, the upload
+		// state machine, the Blob types, the QR encoder.
+		js, err := os.ReadFile(filepath.Join("web", "testdata", "client_rules.js"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fails := evalAsync[[]string](t, alice, string(js))
 		for _, f := range fails {
 			t.Error(f)
 		}
@@ -650,6 +633,9 @@ func TestBrowser(t *testing.T) {
 			const seqs = [...document.querySelectorAll('[data-testid=feed-entry]')].map(e => e.dataset.seq);
 			return [seqs.length, seqs.length - new Set(seqs).size];
 		})()`
+		// Something in bob's feed, so that he rejoins with since.
+		alice.do(t, "open README.md", chromedp.Click(chromedp.CSS(row("README.md")+` [data-testid=view]`)))
+		bob.waitFor(t, "alice's fetch in the feed", feedFetch("alice", "README.md", "ws"))
 		before := eval[[]int](t, bob, countAndDupes)
 
 		ts.Stop()
@@ -661,8 +647,9 @@ func TestBrowser(t *testing.T) {
 		for _, tb := range []*tab{alice, bob} {
 			tb.waitFor(t, "reconnected", statusOpen+` && `+memberCount(2))
 		}
-		alice.do(t, "fetch notes.md by AJAX", chromedp.Click(chromedp.CSS(row("notes.md")+` [data-testid=ajax]`)))
-		bob.waitFor(t, "the new fetch in the feed", feedHas("alice fetched notes.md via http"))
+		alice.do(t, "open notes.md over HTTP", chromedp.Click(chromedp.CSS(row("notes.md")+` [data-testid=open-http]`)))
+		bob.waitFor(t, "the new fetch in the feed", feedFetch("alice", "notes.md", "http"))
+		bob.waitFor(t, "the gap said in the feed", `document.querySelector('[data-testid=feed-gap]')?.textContent.includes('missed while you were away')`)
 		after := eval[[]int](t, bob, countAndDupes)
 		if after[0] != before[0]+1 || after[1] != 0 {
 			t.Errorf("bob's feed: %d entries (%d duplicate seqs) before the restart, %d (%d) after one more fetch; want %d (0)",
@@ -682,9 +669,326 @@ func TestBrowser(t *testing.T) {
 			![...document.querySelectorAll('[data-testid=members] li')].some(li => li.textContent === 'bob')`)
 	})
 
+	t.Run("PlainWords", func(t *testing.T) {
+		// The two ways of fetching are named for people; the technical
+		// names (WebSocket, AJAX) are in tooltips only.
+		alice.do(t, "open notes.md over HTTP", chromedp.Click(chromedp.CSS(row("notes.md")+` [data-testid=open-http]`)))
+		alice.waitFor(t, "notes.md shown", `document.querySelector('[data-testid=viewer]').dataset.path === 'notes.md' && document.querySelector('[data-testid=viewer]').dataset.state === 'shown'`)
+		for _, tb := range tabs {
+			text := eval[string](t, tb, `document.body.innerText`)
+			for _, jargon := range []string{"AJAX", "Transport", "WebSocket"} {
+				if strings.Contains(text, jargon) {
+					t.Errorf("%s: the page says %q", tb.name, jargon)
+				}
+			}
+			if got := eval[string](t, tb, `document.querySelector(`+jsString(row("notes.md")+` [data-testid=open-http]`)+`).title`); !strings.Contains(got, "AJAX") {
+				t.Errorf("%s: the HTTP button's tooltip %q does not name AJAX", tb.name, got)
+			}
+		}
+	})
+
 	t.Run("NoConsoleErrors", func(t *testing.T) {
 		for _, tb := range tabs {
 			tb.checkClean(t)
 		}
+	})
+}
+
+// testRecovery: carol's page in a room of its own, with its socket wrapped
+// (web/testdata/ws_harness.js) so that the test can play the v2 contract's
+// welcome fields (epoch, recovered, chat), drop her socket and make it deaf.
+// The page reconnects with since and epoch; after a recovered reconnect it
+// adds what it missed and nothing twice; after a lost history it says so in
+// the feed and reloads its listing; it checks a socket as soon as the page
+// is shown again; and count frames never make it ask who.
+func testRecovery(t *testing.T, browserCtx context.Context, ts *testServer) {
+	carol := openTab(t, browserCtx, "carol", ts.URL+"/?room=recov&name=carol",
+		withScript(t, "ws_harness.js"), withSource(`__fh.welcomePatch = { epoch: 'E1' }`))
+	keepOnFailure(t, carol)
+	defer carol.checkClean(t)
+	carol.waitFor(t, "connected", statusOpen+` && __fh.welcomes === 1 && document.querySelector(`+jsString(row("notes.md"))+`)`)
+	if got := eval[string](t, carol, `__fh.urls[0]`); strings.Contains(got, "since=") || strings.Contains(got, "epoch=") {
+		t.Errorf("first join %s: want neither since nor epoch", got)
+	}
+
+	carol.do(t, "open notes.md", chromedp.Click(chromedp.CSS(row("notes.md")+` [data-testid=view]`)))
+	carol.waitFor(t, "the fetch in the feed", feedFetch("carol", "notes.md", "ws"))
+	carol.do(t, "say hello-1",
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=chat-input]`), "hello-1"),
+		chromedp.Click(chromedp.CSS(`[data-testid=chat-send]`)))
+	carol.waitFor(t, "hello-1 heard back", `__fh.chats.length === 1`)
+	chatCount := func(text string) string {
+		return `[...document.querySelectorAll('[data-testid=chat-message]')].filter((m) => m.textContent.includes(` + jsString(text) + `)).length`
+	}
+	lastSeq := eval[int](t, carol, `Math.max(...[...document.querySelectorAll('[data-testid=feed-entry]')].map((e) => Number(e.dataset.seq)))`)
+	reconnect := func(what, patch string, n int) {
+		t.Helper()
+		carol.do(t, what, chromedp.Evaluate[chromedp.Void](`__fh.welcomePatch = `+patch+`; __fh.listsBefore = __fh.kinds('list').length; __fh.current().close()`))
+		// Retry now rather than after the backoff, which grows with each drop.
+		carol.do(t, what+": retry now", chromedp.Click(chromedp.CSS(`#retry-btn`), chromedp.NodeVisible))
+		carol.waitFor(t, what+": rejoined", statusOpen+fmt.Sprintf(` && __fh.welcomes === %d`, n))
+	}
+
+	// A short drop the server recovers from: nothing missed, nothing twice,
+	// the listing is not fetched again.
+	reconnect("a recovered reconnect", `{ epoch: 'E1', recovered: true, chat: __fh.chats.slice() }`, 2)
+	if got, want := eval[string](t, carol, `__fh.urls[1]`), fmt.Sprintf("since=%d&epoch=E1", lastSeq); !strings.Contains(got, want) {
+		t.Errorf("reconnect URL %s: want %s", got, want)
+	}
+	if n := eval[int](t, carol, `document.querySelectorAll('[data-testid=feed-gap]').length`); n != 0 {
+		t.Errorf("a recovered reconnect shows %d gap notes, want 0", n)
+	}
+	if n := eval[int](t, carol, chatCount("hello-1")); n != 1 {
+		t.Errorf("after a recovered reconnect hello-1 shows %d times, want 1", n)
+	}
+	if n := eval[int](t, carol, `__fh.kinds('list').length - __fh.listsBefore`); n != 0 {
+		t.Errorf("a recovered reconnect listed the folder again (%d requests)", n)
+	}
+
+	// The history was lost (another epoch): said in the feed, the listing
+	// reloaded, the chat the server still holds added once.
+	missed := `{ kind: 'chat', from: { id: 'd1', name: 'dave' }, text: 'missed-while-away', at: new Date().toISOString() }`
+	reconnect("a reconnect to a restarted server", `{ epoch: 'E2', recovered: false, chat: [...__fh.chats, `+missed+`] }`, 3)
+	if got, want := eval[string](t, carol, `__fh.urls[2]`), fmt.Sprintf("since=%d&epoch=E1", lastSeq); !strings.Contains(got, want) {
+		t.Errorf("reconnect URL %s: want %s", got, want)
+	}
+	carol.waitFor(t, "the gap said, the listing reloaded", `document.querySelectorAll('[data-testid=feed-gap]').length === 1 &&
+		document.querySelector('[data-testid=feed-gap]').textContent.includes('missed') && __fh.kinds('list').length > __fh.listsBefore`)
+	if got := eval[[]int](t, carol, `[`+chatCount("hello-1")+`, `+chatCount("missed-while-away")+`]`); got[0] != 1 || got[1] != 1 {
+		t.Errorf("chat after a lost history: hello-1 %d times, missed-while-away %d times; want 1 and 1", got[0], got[1])
+	}
+	carol.do(t, "open README.md", chromedp.Click(chromedp.CSS(row("README.md")+` [data-testid=view]`)))
+	carol.waitFor(t, "the fetch in the feed", feedFetch("carol", "README.md", "ws"))
+	reconnect("a reconnect in the new epoch", `{ epoch: 'E2', recovered: true, chat: [] }`, 4)
+	if got := eval[string](t, carol, `__fh.urls[3]`); !strings.Contains(got, "&epoch=E2") {
+		t.Errorf("reconnect URL %s: want the epoch E2 of the welcome its seq came from", got)
+	}
+	if n := eval[int](t, carol, `document.querySelectorAll('[data-testid=feed-gap]').length`); n != 1 {
+		t.Errorf("%d gap notes, want still 1", n)
+	}
+
+	// A crowded room: count frames change the count and nothing else is
+	// asked; who (with a limit) only when carol opens the member list.
+	carol.do(t, "a crowded room", chromedp.Evaluate[chromedp.Void](`__fh.countAt = performance.now();
+		__fh.inject({ kind: 'count', count: 5000, joined: 4999, left: 0 })`))
+	carol.waitFor(t, "the count and the members it cannot name", memberCount(5000)+` &&
+		document.querySelector('[data-testid=members-more]').textContent === 'and 4999 more' &&
+		!document.querySelector('[data-testid=members-open]').hidden`)
+	carol.do(t, "open the member list", chromedp.Click(chromedp.CSS(`[data-testid=members-open]`)))
+	carol.waitFor(t, "the list from who", memberCount(1)+` && __fh.kinds('who').length === 1 && __fh.kinds('who')[0].limit === 200`)
+
+	// Shown again (a phone woken, a tab brought back): a ping at once, and a
+	// link that does not answer is replaced within seconds, not left showing
+	// "connected" until the next regular ping times out.
+	carol.do(t, "show the page again", chromedp.Evaluate[chromedp.Void](`__fh.pingsBefore = __fh.kinds('ping').length; document.dispatchEvent(new Event('visibilitychange'))`))
+	carol.waitFor(t, "a ping at once, and its pong", `__fh.kinds('ping').length > __fh.pingsBefore && `+statusOpen+` &&
+		document.querySelector('[data-testid=status]').dataset.checking === 'false'`)
+	carol.do(t, "a dead link, then shown again", chromedp.Evaluate[chromedp.Void](`__fh.deaf = __fh.current(); document.dispatchEvent(new Event('visibilitychange'))`))
+	carol.waitFor(t, "a fresh socket", `__fh.sockets.length === 5 && `+statusOpen+` && __fh.welcomes === 5`)
+
+	// The old page asked who 2 s after a count frame: give it that long
+	// (a bound on a clock, not a synchronisation), then count.
+	carol.waitFor(t, "2.5 s after the count frames", `performance.now() - __fh.countAt > 2500`)
+	if n := eval[int](t, carol, `__fh.kinds('who').length`); n != 1 {
+		t.Errorf("the page sent %d who requests, want 1 (for the person opening the list)", n)
+	}
+}
+
+// phoneViewport is a phone's screen: 390×844 CSS pixels, portrait, touch.
+var phoneViewport = chromedp.EmulateViewport(390, 844, chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2))
+
+// noOverflow is a predicate: nothing makes the page scroll sideways.
+const noOverflow = `document.documentElement.scrollWidth <= window.innerWidth`
+
+// smallTargets lists the visible controls a finger cannot hit reliably:
+// smaller than 40×40 CSS pixels. Links inside running text are exempt, as
+// in WCAG 2.5.8.
+const smallTargets = `[...document.querySelectorAll('button, a.button, input:not([type=radio]):not([type=file]), textarea, select, label:has(> input[type=radio])')]
+	.filter((e) => !e.closest('.sr') && e.getClientRects().length > 0)
+	.map((e) => [e, e.getBoundingClientRect()])
+	.filter(([, r]) => r.width > 0 && (r.width < 40 || r.height < 40))
+	.map(([e, r]) => (e.dataset.testid || e.id || e.textContent.trim().slice(0, 20)) + ' ' + Math.round(r.width) + 'x' + Math.round(r.height))`
+
+// inView is a predicate: the element of the selector is on screen, all of it.
+func inView(sel string) string {
+	return `(() => { const e = document.querySelector(` + jsString(sel) + `); if (!e || e.getClientRects().length === 0) return false;
+		const r = e.getBoundingClientRect();
+		return r.top >= 0 && r.left >= 0 && r.bottom <= window.innerHeight + 1 && r.right <= window.innerWidth + 1 && r.height > 0 })()`
+}
+
+// TestBrowserLayout runs the page at a desktop's size (1280×900) and a
+// phone's (390×844, touch) in one room: on the phone each section is one tap
+// away, what Open opens covers the screen, nothing scrolls sideways and the
+// controls are big enough for a finger; on the desktop what Open opens is
+// scrolled into view. With FILEHUB_SCREENSHOTS=1 it writes
+// docs/screenshot-desktop.png and docs/screenshot-phone.png.
+func TestBrowserLayout(t *testing.T) {
+	browserCtx := startBrowser(t)
+	dir := browserFixtures(t)
+	// A folder as people have them (it is in the screenshots), with a
+	// listing taller than a screen.
+	if err := os.Remove(filepath.Join(dir, hostile+".txt")); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"agenda.md", "budget.csv", "contract-draft.txt", "directions.txt", "guest-list.csv", "itinerary.md",
+		"packing-list.md", "recipes.md", "schedule.txt", "tickets.txt", "todo.md", "train-times.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(name+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts := startServer(t, dir, "-upload")
+	room := ts.URL + "/?room=layout"
+	desk := openTab(t, browserCtx, "desk", room+"&name=dana", chromedp.EmulateViewport(1280, 900))
+	phone := openTab(t, browserCtx, "phone", room+"&name=pat", phoneViewport)
+	keepOnFailure(t, desk, phone)
+	for _, tb := range []*tab{desk, phone} {
+		tb.waitFor(t, "connected", statusOpen+` && `+memberCount(2)+` && document.querySelector(`+jsString(row("notes.md"))+`)`)
+	}
+
+	t.Run("ServerInfo", func(t *testing.T) {
+		// GET /_/info names the served folder and the server's network
+		// addresses (when it listens on all interfaces). Played here by the
+		// browser: the phone's page then names the root after the folder and
+		// invites with a network address a phone can open, not 127.0.0.1.
+		info := []byte(`{"folder":"trip","urls":["http://192.168.1.5:8080/","http://[fd00::5]:8080/"]}`)
+		ctx, cancel := context.WithCancel(phone.ctx)
+		defer cancel()
+		if err := chromedp.Listen(ctx, func(ev any) {
+			if e, ok := ev.(*fetch.EventRequestPaused); ok {
+				go func() {
+					_, _ = chromedp.Call(phone.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{
+						RequestID: e.RequestID, ResponseCode: 200, Body: info,
+						ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "application/json"}},
+					})
+				}()
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := chromedp.Call(phone.ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/_/info"}}}); err != nil {
+			t.Fatal(err)
+		}
+		defer chromedp.Call(phone.ctx, fetch.Disable, cdp.Empty{})
+		phone.navigate(t, room+"&name=pat")
+		phone.waitFor(t, "the root named after the folder", statusOpen+` && document.querySelector('[data-testid=crumbs] li:first-child button')?.textContent === 'trip'`)
+		phone.waitFor(t, "the invite on a network address", `document.querySelector('[data-testid=invite-link]').value === 'http://192.168.1.5:8080/?room=layout' &&
+			[...document.querySelectorAll('[data-testid=invite-addr] option')].length === 2`)
+		// Without /_/info (an older server, here the desk's page) the root is "files".
+		if got := eval[string](t, desk, `document.querySelector('[data-testid=crumbs] li:first-child button').textContent`); got != "files" {
+			t.Errorf("root without /_/info = %q, want files", got)
+		}
+	})
+
+	t.Run("PhoneSections", func(t *testing.T) {
+		for _, sec := range []struct{ tab, shows string }{
+			{"files", `#files-title`},
+			{"shared", `#shares-title`},
+			{"room", `#members-title`},
+			{"chat", `[data-testid=chat-input]`},
+		} {
+			phone.do(t, "tap "+sec.tab, chromedp.Tap(chromedp.CSS(`[data-testid=tab-`+sec.tab+`]`)))
+			phone.waitFor(t, sec.tab+" shown, in one tap", `document.querySelector('#layout').dataset.tab === `+jsString(sec.tab)+` && `+inView(sec.shows))
+			if !eval[bool](t, phone, noOverflow) {
+				t.Errorf("%s: the page scrolls sideways (scrollWidth %d > %d)", sec.tab,
+					eval[int](t, phone, `document.documentElement.scrollWidth`), eval[int](t, phone, `window.innerWidth`))
+			}
+			if small := eval[[]string](t, phone, smallTargets); len(small) > 0 {
+				t.Errorf("%s: controls smaller than 40×40: %q", sec.tab, small)
+			}
+		}
+		// The chat, one tap from the files: type, send, seen on the desktop.
+		phone.do(t, "back to the files", chromedp.Tap(chromedp.CSS(`[data-testid=tab-files]`)))
+		phone.do(t, "to the chat and say hi",
+			chromedp.Tap(chromedp.CSS(`[data-testid=tab-chat]`)),
+			chromedp.SendKeys(chromedp.CSS(`[data-testid=chat-input]`), "hi from a phone"),
+			chromedp.Tap(chromedp.CSS(`[data-testid=chat-send]`)))
+		desk.waitFor(t, "the phone's message", `[...document.querySelectorAll('[data-testid=chat-message]')].some((m) => m.textContent.startsWith('pat: hi from a phone'))`)
+		// What arrives in a hidden section is counted on its tab.
+		phone.do(t, "to the files", chromedp.Tap(chromedp.CSS(`[data-testid=tab-files]`)))
+		desk.do(t, "answer",
+			chromedp.SendKeys(chromedp.CSS(`[data-testid=chat-input]`), "hi pat"),
+			chromedp.Click(chromedp.CSS(`[data-testid=chat-send]`)))
+		phone.waitFor(t, "a badge on Chat", `document.querySelector('[data-testid=tab-chat] .badge')?.textContent === '1' && !document.querySelector('[data-testid=tab-chat] .badge').hidden`)
+		phone.do(t, "read it", chromedp.Tap(chromedp.CSS(`[data-testid=tab-chat]`)))
+		phone.waitFor(t, "the badge gone", `document.querySelector('[data-testid=tab-chat] .badge').hidden`)
+		phone.do(t, "to the files", chromedp.Tap(chromedp.CSS(`[data-testid=tab-files]`)))
+	})
+
+	t.Run("PhoneViewer", func(t *testing.T) {
+		phone.do(t, "scroll to the file", chromedp.Evaluate[chromedp.Void](`document.querySelector(`+jsString(row("notes.md"))+`).scrollIntoView()`))
+		phone.do(t, "open notes.md", chromedp.Tap(chromedp.CSS(row("notes.md")+` [data-testid=view]`)))
+		phone.waitFor(t, "notes.md on screen", `document.querySelector('[data-testid=viewer]').dataset.state === 'shown' && `+
+			inView(`[data-testid=viewer] [data-testid=content]`)+` && `+inView(`[data-testid=viewer-close]`)+` && `+
+			`document.querySelector('[data-testid=viewer] [data-testid=content]').textContent.includes('shared-notes-marker')`)
+		if !eval[bool](t, phone, noOverflow) {
+			t.Error("the open viewer scrolls sideways")
+		}
+		if small := eval[[]string](t, phone, smallTargets); len(small) > 0 {
+			t.Errorf("viewer: controls smaller than 40×40: %q", small)
+		}
+		phone.do(t, "close it", chromedp.Tap(chromedp.CSS(`[data-testid=viewer-close]`)))
+		phone.waitFor(t, "the files again", `!document.querySelector('[data-testid=viewer-panel]').hasAttribute('data-open') && `+inView(row("notes.md")+` [data-testid=view]`))
+		// The back button closes it too, as on any phone app.
+		phone.do(t, "open big.bin", chromedp.Tap(chromedp.CSS(row("big.bin")+` [data-testid=view]`)))
+		phone.waitFor(t, "big.bin verified, to save", `document.querySelector('[data-testid=verify]')?.dataset.state === 'ok' && `+inView(`[data-testid=viewer] [data-testid=save]`))
+		phone.do(t, "back", chromedp.Evaluate[chromedp.Void](`history.back()`))
+		phone.waitFor(t, "closed by back", `!document.querySelector('[data-testid=viewer-panel]').hasAttribute('data-open')`)
+	})
+
+	t.Run("DesktopViewer", func(t *testing.T) {
+		if !eval[bool](t, desk, noOverflow) {
+			t.Error("the desktop page scrolls sideways")
+		}
+		// From far down the listing, the viewer comes into view: clicked
+		// from script, so that nothing else scrolls the page.
+		viewerInView := func(path string) string {
+			return `(() => { const r = document.querySelector('[data-testid=viewer-panel]').getBoundingClientRect();
+				return document.querySelector('[data-testid=viewer]').dataset.path === ` + jsString(path) + ` &&
+					document.querySelector('[data-testid=viewer]').dataset.state === 'shown' && r.top >= 0 && r.top < window.innerHeight - 100 })()`
+		}
+		for _, path := range []string{"private.txt", "README.md"} { // the second with the viewer open already
+			desk.do(t, "scroll down", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, document.documentElement.scrollHeight)`))
+			if top := eval[float64](t, desk, `document.querySelector('[data-testid=viewer-panel]').getBoundingClientRect().top`); top >= 0 {
+				t.Fatalf("the viewer's top is at %.0f px before opening: the page is not tall enough for this test", top)
+			}
+			desk.do(t, "open "+path, chromedp.Evaluate[chromedp.Void](`document.querySelector(`+jsString(row(path)+` [data-testid=view]`)+`).click()`))
+			desk.waitFor(t, path+" in view", viewerInView(path))
+		}
+	})
+
+	t.Run("Screenshots", func(t *testing.T) {
+		if os.Getenv("FILEHUB_SCREENSHOTS") == "" {
+			t.Skip("FILEHUB_SCREENSHOTS not set")
+		}
+		phone.do(t, "share notes.md", chromedp.Tap(chromedp.CSS(row("notes.md")+` [data-testid=share]`)))
+		desk.waitFor(t, "the share", `document.querySelector('[data-testid=share-card][data-path="notes.md"]')`)
+		desk.do(t, "open docs/a.md", chromedp.Click(chromedp.CSS(row("README.md")+` [data-testid=open-http]`)))
+		desk.waitFor(t, "README.md shown", `document.querySelector('[data-testid=viewer]').dataset.path === 'README.md' && document.querySelector('[data-testid=viewer]').dataset.state === 'shown'`)
+		// No highlight of fresh entries, no caret: the same picture each run.
+		for _, tb := range []*tab{desk, phone} {
+			tb.do(t, "settle", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('.fresh').forEach((e) => e.classList.remove('fresh'));
+				document.activeElement?.blur(); window.scrollTo(0, 0)`))
+		}
+		if err := os.MkdirAll("docs", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, tb := range map[string]*tab{"desktop": desk, "phone": phone} {
+			ctx, cancel := context.WithTimeout(tb.ctx, browserWait)
+			png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+			cancel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join("docs", "screenshot-"+name+".png")
+			if err := os.WriteFile(p, png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("wrote %s", p)
+		}
+	})
+
+	t.Run("NoConsoleErrors", func(t *testing.T) {
+		desk.checkClean(t)
+		phone.checkClean(t)
 	})
 }

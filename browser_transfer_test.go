@@ -17,9 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -178,7 +180,121 @@ func testZipLink(t *testing.T, alice, bob *tab) {
 		.then(async (r) => r.status + ' ' + r.headers.get('Content-Type') + ' ' + (await r.arrayBuffer()).byteLength)`); !strings.HasPrefix(got, "200 application/zip ") {
 		t.Errorf("the zip link answers %q", got)
 	}
-	bob.waitFor(t, "the zip in the feed", feedHas("alice fetched docs/ as zip via http"))
+	bob.waitFor(t, "the zip in the feed", feedHas("alice downloaded docs/ as a zip"))
 	alice.do(t, "back to the root", chromedp.Click(chromedp.CSS(`[data-testid=crumbs] li:first-child button`)))
 	alice.waitFor(t, "the root again", zipHref+` === '/?zip'`)
+}
+
+// Uploads whose bytes are active content when a browser renders them as a
+// document in the room's origin: script in an HTML page, and script and an
+// onload handler in an SVG image. Each one writes to localStorage, which a
+// document of the page's origin shares with the page, and sets its title.
+const (
+	evilHTML = `<!doctype html><title>evil</title><script>
+document.title = 'pwned-html';
+localStorage.setItem('pwned-html', location.href);
+fetch('/private.txt').then((r) => r.text()).then((t) => localStorage.setItem('pwned-html-fetch', t));
+</script><p>evil-html-marker</p>
+`
+	evilSVG = `<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20" onload="document.title='pwned-svg-onload';localStorage.setItem('pwned-svg-onload',location.href)">` +
+		`<script>document.title='pwned-svg';localStorage.setItem('pwned-svg',location.href)</script>` +
+		`<rect width="20" height="20" fill="red"/></svg>
+`
+)
+
+// testUploadedScriptStaysInert: alice uploads an HTML page and an SVG image
+// that carry script; bob views each in every way the page offers (over the
+// WebSocket, over HTTP, from a share card). After each view, every blob: URL
+// on bob's page is opened in a new tab of bob's browser context, as a person
+// would with "open link in new tab". No script of the uploads may run there:
+// a blob: URL has the page's origin, so such a script could read the room's
+// files with bob's cookie.
+func testUploadedScriptStaysInert(t *testing.T, alice, bob *tab) {
+	dir := t.TempDir()
+	var srcs []string
+	for name, body := range map[string]string{"evil.html": evilHTML, "evil.svg": evilSVG} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, p)
+	}
+	alice.do(t, "upload evil.html and evil.svg", chromedp.SetUploadFiles(chromedp.CSS(`[data-testid=upload-input]`), srcs))
+	for _, name := range []string{"evil.html", "evil.svg"} {
+		bob.waitFor(t, name+" listed", `document.querySelector(`+jsString(row(name))+`)`)
+	}
+	if _, err := chromedp.CallBrowser(bob.ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior:         browser.SetDownloadBehaviorBehaviorDeny,
+		BrowserContextID: chromedp.FromContext(bob.ctx).BrowserContextID,
+	}); err != nil {
+		t.Fatalf("deny downloads: %v", err)
+	}
+
+	// One more tab in bob's browser context, where each blob: URL is opened
+	// as "open link in new tab" would.
+	other, cancel := chromedp.NewContext(bob.ctx)
+	defer cancel()
+	if err := chromedp.Do(other); err != nil { // the tab, bound to other rather than to a timeout
+		t.Fatal(err)
+	}
+	opened := map[string]bool{}
+	check := func(how string) {
+		t.Helper()
+		urls := eval[[]string](t, bob, `[...new Set([...document.querySelectorAll('[href^="blob:"], [src^="blob:"], [data^="blob:"], [srcset*="blob:"]')]
+			.map((e) => e.getAttribute('href') || e.getAttribute('src') || e.getAttribute('data') || e.getAttribute('srcset')))]`)
+		for _, u := range urls {
+			if opened[u] {
+				continue
+			}
+			opened[u] = true
+			title := openIn(t, other, u)
+			if strings.HasPrefix(title, "pwned") {
+				t.Errorf("%s: opening %s ran the upload's script (title %q)", how, u, title)
+			}
+		}
+		// Read and cleared at once, so that each way of viewing is judged alone.
+		if keys := eval[[]string](t, bob, `Object.keys(localStorage).filter((k) => k.startsWith('pwned') && (localStorage.removeItem(k), true))`); len(keys) > 0 {
+			t.Errorf("%s: an upload's script ran in the page's origin: it wrote %q to localStorage", how, keys)
+		}
+	}
+	viewerShows := func(name string) string {
+		return `document.querySelector('[data-testid=viewer]').dataset.path === ` + jsString(name) + ` &&
+			document.querySelector('[data-testid=viewer]').dataset.state === 'shown'`
+	}
+	for _, name := range []string{"evil.html", "evil.svg"} {
+		for _, how := range []string{"view", "open-http"} {
+			bob.do(t, how+" "+name, chromedp.Click(chromedp.CSS(row(name)+` [data-testid=`+how+`]`)))
+			bob.waitFor(t, name+" in the viewer", viewerShows(name))
+			check(how + " " + name)
+		}
+		alice.do(t, "share "+name, chromedp.Click(chromedp.CSS(row(name)+` [data-testid=share]`)))
+		card := `[data-testid=share-card][data-path=` + cssString(name) + `]`
+		bob.waitFor(t, "the card of "+name, `document.querySelector(`+jsString(card)+`)`)
+		check("the share card of " + name)
+		bob.do(t, "open the card of "+name, chromedp.Click(chromedp.CSS(card+` [data-testid=open-share]`)))
+		bob.waitFor(t, name+" from the card in the viewer", viewerShows(name))
+		check("the shared " + name + " opened")
+	}
+	t.Logf("opened %d blob: URLs in a new tab", len(opened))
+}
+
+// openIn opens url in the tab of ctx, waits until the tab has loaded it (or
+// the browser turned it into a download), and returns the document title.
+func openIn(t *testing.T, ctx context.Context, url string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, browserWait)
+	defer cancel()
+	res, err := chromedp.Call(ctx, page.Navigate, page.NavigateParams{URL: url})
+	if err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	if res.ErrorText != "" { // a download (aborted by the deny policy): nothing rendered
+		return ""
+	}
+	title, err := chromedp.Run(ctx, chromedp.Poll[string](`document.readyState === 'complete' && location.href === `+jsString(url)+` && (document.title || '(untitled)')`,
+		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(browserWait)))
+	if err != nil {
+		t.Fatalf("the tab did not load %s: %v", url, err)
+	}
+	return title
 }

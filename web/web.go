@@ -5,11 +5,17 @@
 //
 // The page and the served files share one origin, so the page is locked
 // down by a strict Content-Security-Policy: scripts and styles only from the
-// embedded assets (no inline script, no inline style attribute), images and
-// media also from blob: and data: URLs (the viewer shows fetched files from
-// Blob URLs), connections only to the same origin (HTTP fetches and the
-// /ws WebSocket). Every user-provided string (names, paths, chat, file
-// content) is rendered by the page through textContent, never innerHTML.
+// embedded assets (no inline script, no inline style attribute), images also
+// from blob: URLs (the viewer shows raster images it fetched over the
+// WebSocket from Blob URLs), connections only to the same origin (HTTP
+// fetches and the /ws WebSocket). Every user-provided string (names, paths,
+// chat, file content) is rendered by the page through textContent, never
+// innerHTML.
+//
+// A blob: URL has the page's origin, so the page never makes one that a
+// browser would render as a document: every Blob of file bytes is typed
+// application/octet-stream, except raster images (static/content.js), and
+// SVG is shown from its served, sandboxed URL.
 package web
 
 import (
@@ -24,7 +30,10 @@ import (
 	"time"
 )
 
-//go:embed static
+// all: because the vendored modules have names that start with "_"
+// (vendor/noble-hashes/_md.js), which a plain pattern leaves out.
+//
+//go:embed all:static
 var static embed.FS
 
 // StaticPrefix is the URL path under which Handler serves the page's assets.
@@ -34,8 +43,10 @@ const StaticPrefix = "/_/static/"
 // ContentSecurityPolicy is the policy sent with the page and its assets.
 // connect-src 'self' also allows the same-origin ws: and wss: URL of /ws in
 // current browsers (CSP Level 3); the browser test checks it in Chromium.
+// img-src allows blob: for raster images the page holds; nothing uses data:
+// URLs, media or frames, so default-src 'self' covers them.
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self'; " +
+	"img-src 'self' blob:; connect-src 'self'; object-src 'none'; " +
 	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // asset is one embedded file, read once, with the strong ETag of its bytes.

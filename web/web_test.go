@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"regexp"
 	"strings"
 	"testing"
@@ -34,6 +35,10 @@ func TestHandler(t *testing.T) {
 		{"HEAD", "/", 200, "text/html; charset=utf-8", ""},
 		{"GET", "/_/static/app.js", 200, "text/javascript; charset=utf-8", "import"},
 		{"GET", "/_/static/qr.js", 200, "text/javascript; charset=utf-8", "export function qrSVG"},
+		{"GET", "/_/static/requests.js", 200, "text/javascript; charset=utf-8", "export class Requests"},
+		// Names starting with "_" are embedded too (all:static).
+		{"GET", "/_/static/vendor/noble-hashes/_md.js", 200, "text/javascript; charset=utf-8", "export"},
+		{"GET", "/_/static/vendor/noble-hashes/sha2.js", 200, "text/javascript; charset=utf-8", "export const sha256"},
 		{"GET", "/_/static/style.css", 200, "text/css; charset=utf-8", "prefers-color-scheme: dark"},
 		{"GET", "/_/static/icon.svg", 200, "image/svg+xml", "<svg"},
 		{"GET", "/_/static/", 404, "", ""},
@@ -127,5 +132,37 @@ func TestNoMarkupFromStrings(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestImportsResolve guards the module graph: every relative import of an
+// embedded script names an embedded file (a name with a leading "_" is left
+// out of a plain //go:embed pattern, and the page would fail to load).
+func TestImportsResolve(t *testing.T) {
+	t.Parallel()
+	imports := regexp.MustCompile(`(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["'](\.{1,2}/[^"']+)["']`)
+	n := 0
+	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".js") {
+			return err
+		}
+		b, err := static.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, m := range imports.FindAllStringSubmatch(string(b), -1) {
+			target := path.Join(path.Dir(p), m[1])
+			if _, err := fs.Stat(static, target); err != nil {
+				t.Errorf("%s imports %s: %v", p, m[1], err)
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 10 {
+		t.Errorf("found %d imports; the pattern no longer matches the page's modules", n)
 	}
 }

@@ -15,6 +15,13 @@
 // and a JSON body {"error":{"code","message"}}, and a valid request that is
 // just not a WebSocket handshake with 426, or 400 without that JSON (the
 // upgrader's own answer). Only a refusal stops the retries.
+//
+// A socket can be dead without the browser knowing: a phone that slept, a
+// laptop that changed networks, a NAT that forgot us. The page calls
+// check() as soon as it is shown again (or the network comes back): a ping
+// goes out at once, and no pong within checkWait abandons the socket and
+// reconnects, instead of showing "connected" until the next regular ping
+// times out.
 
 /** Close codes of the protocol, with what the page tells the person. */
 export const closeReasons = {
@@ -38,13 +45,15 @@ const policyFloor = 15000; // ms: after 1008, do not come straight back
 const stableAfter = 10000; // ms open before a close counts as a fresh start
 const pingEvery = 25000; // ms: app-level ping, also to measure latency
 const pongWait = 10000; // ms: no pong by then means a dead (half-open) link
+const checkWait = 4000; // ms: after check(), a live link answers well within this
 
 export class Connection {
   /**
    * @param {object} o
    * @param {string} o.room
    * @param {string} o.name
-   * @param {() => number} o.since the last feed seq seen (0: none)
+   * @param {() => {since: number, epoch: string}} o.position the last feed
+   *   seq seen (0: none) and the epoch of the welcome it came from
    * @param {(msg: object) => void} o.onFrame one server message (batches unpacked)
    * @param {(buf: ArrayBuffer) => void} o.onBinary one binary frame
    * @param {(s: object) => void} o.onState state changes, see above
@@ -61,25 +70,31 @@ export class Connection {
     this.openedAt = 0;
     this.pingSeq = 0;
     this.rtt = null;
+    this.checking = false;
+    this.pongDeadline = 0;
     this.state = { state: 'connecting' };
+    /** joinedWith is the position the current socket joined with. */
+    this.joinedWith = { since: 0, epoch: '' };
   }
 
-  query() {
+  query(pos = this.position()) {
     const q = new URLSearchParams();
     q.set('room', this.room);
     if (this.name) q.set('name', this.name);
-    const since = this.since();
-    if (since > 0) q.set('since', String(since));
+    if (pos.since > 0) {
+      q.set('since', String(pos.since));
+      if (pos.epoch) q.set('epoch', pos.epoch);
+    }
     q.set('batch', '1');
     return q;
   }
 
-  httpURL() {
-    return new URL(`/ws?${this.query()}`, location.href).href;
+  httpURL(pos) {
+    return new URL(`/ws?${this.query(pos)}`, location.href).href;
   }
 
-  wsURL() {
-    const u = new URL(this.httpURL());
+  wsURL(pos) {
+    const u = new URL(this.httpURL(pos));
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
     return u.href;
   }
@@ -94,9 +109,11 @@ export class Connection {
     this.stopped = false;
     this.clearTimers();
     this.setState({ state: 'connecting', attempt: this.attempt });
+    const pos = this.position();
+    this.joinedWith = { since: pos.since > 0 ? pos.since : 0, epoch: pos.since > 0 ? pos.epoch || '' : '' };
     let ws;
     try {
-      ws = new WebSocket(this.wsURL());
+      ws = new WebSocket(this.wsURL(pos));
     } catch (err) {
       // A malformed URL: nothing to retry.
       this.setState({ state: 'refused', code: 'bad_request', message: String(err?.message || err) });
@@ -158,24 +175,61 @@ export class Connection {
     if (msg.kind === 'pong' && typeof msg.id === 'string' && msg.id.startsWith('ping-')) {
       clearTimeout(this.pongTimer);
       this.pongTimer = 0;
-      if (typeof msg.t === 'number') {
-        this.rtt = Math.max(0, Date.now() - msg.t);
-        if (this.state.state === 'open') this.setState({ state: 'open', rtt: this.rtt });
-      }
+      this.checking = false;
+      if (typeof msg.t === 'number') this.rtt = Math.max(0, Date.now() - msg.t);
+      if (this.state.state === 'open') this.setState({ state: 'open', rtt: this.rtt });
       return;
     }
     this.onFrame(msg);
   }
 
-  ping() {
+  ping(wait = pongWait) {
     if (!this.send({ kind: 'ping', id: `ping-${++this.pingSeq}`, t: Date.now() })) return;
-    if (this.pongTimer) return;
+    // Any pong proves the link; keep the earliest deadline of the pings out.
+    const deadline = Date.now() + wait;
+    if (this.pongTimer && this.pongDeadline <= deadline) return;
+    clearTimeout(this.pongTimer);
+    this.pongDeadline = deadline;
+    const ws = this.ws;
     this.pongTimer = setTimeout(() => {
-      // No pong: the link is dead without the browser knowing (a laptop
-      // that slept, a NAT that forgot us). Closing gets us a fresh socket.
       this.pongTimer = 0;
-      this.ws?.close(4000, 'no pong');
-    }, pongWait);
+      if (this.ws === ws) this.abandon(ws);
+    }, wait);
+  }
+
+  /**
+   * check makes sure the connection is alive now: the page was hidden, the
+   * device slept, or the network came back. Open: a ping at once, and no
+   * pong within checkWait means dead. Waiting to retry: retry now.
+   */
+  check() {
+    if (this.stopped) return;
+    if (!this.ws) {
+      if (this.state.state === 'reconnecting') this.retryNow();
+      return;
+    }
+    if (this.ws.readyState !== WebSocket.OPEN) return; // still connecting
+    this.checking = true;
+    this.setState({ state: 'open', rtt: this.rtt, checking: true });
+    this.ping(checkWait);
+  }
+
+  /**
+   * abandon gives up on a socket that does not answer. Its close handshake
+   * could take minutes on a dead link (the browser waits for TCP), so the
+   * page forgets it at once and connects afresh.
+   */
+  abandon(ws) {
+    this.ws = null;
+    this.checking = false;
+    this.clearTimers();
+    try {
+      ws.close(4000, 'no pong');
+    } catch {
+      // Already closing.
+    }
+    this.attempt = 0;
+    this.retry(closeReasons[4000], 4000, 0);
   }
 
   /**
@@ -264,5 +318,6 @@ export class Connection {
     clearInterval(this.pinger);
     clearTimeout(this.pongTimer);
     this.timer = this.ticker = this.pinger = this.pongTimer = 0;
+    this.checking = false;
   }
 }

@@ -1,103 +1,107 @@
-// The viewer: shows one fetched file (text as text, images as images, other
-// bytes as a download), the progress of a large one, or why it failed.
-// Content becomes Text nodes or Blob URLs only, never markup.
+// The viewer: shows one file (text as text, raster images from their Blob,
+// SVG from its served URL, other bytes as a download), the progress of a
+// large one, or why it failed. Content becomes Text nodes only, never markup;
+// every Blob URL it makes follows content.js's rule (see there).
 
-import {
-  h, clear, formatSize, formatDate, baseName, isTextType, isImageType, looksLikeText, lineCount, base64ToBytes,
-} from './dom.js';
+import { h, clear } from './dom.js';
+import { formatSize, formatDate, baseName, lineCount, fileURL } from './format.js';
+import { kindOf, inlineMax, previewBytes, maxShownChars } from './content.js';
 
-/** Text beyond this many characters is cut in the viewer (still downloadable). */
-const maxShownChars = 2 * 1024 * 1024;
-
-/**
- * toFile normalizes a `file` or `shared` frame with inline content into the
- * viewer's shape: {path, size, type, modified, text?, bytes?}.
- */
-export function fromFrame(msg) {
-  const f = { path: String(msg.path ?? ''), size: msg.size, type: String(msg.type ?? ''), modified: msg.modified };
-  if (msg.content === undefined || msg.content === null) return f;
-  if (msg.encoding === 'base64') f.bytes = base64ToBytes(msg.content);
-  else f.text = String(msg.content);
-  return f;
-}
-
-/** kindOf decides how a file is shown: 'text', 'image' or 'binary'. */
-export function kindOf(file) {
-  if (isImageType(file.type)) return 'image';
-  if (file.text !== undefined) return 'text';
-  if (isTextType(file.type)) return 'text';
-  if (file.bytes && (!file.type || /octet-stream/i.test(file.type)) && looksLikeText(file.bytes)) return 'text';
-  return 'binary';
-}
-
-function textOf(file) {
-  if (file.text !== undefined) return file.text;
-  return new TextDecoder('utf-8').decode(file.bytes ?? new Uint8Array());
-}
-
-function blobOf(file) {
-  const type = file.type || 'application/octet-stream';
-  if (file.bytes) return new Blob([file.bytes], { type });
-  return new Blob([file.text ?? ''], { type });
-}
+/** How a file came, in plain words; the technical name goes in a tooltip. */
+export const viaText = {
+  ws: ['over the live connection', 'WebSocket: a private get request'],
+  http: ['over HTTP', 'AJAX: a plain HTTP GET with fetch()'],
+  share: ['shared with the room', 'from the shared frame'],
+};
 
 /**
- * sha256Check hashes bytes with WebCrypto and compares with the server's
- * hex digest. WebCrypto exists only in secure contexts (https, and
- * http://127.0.0.1 or localhost); elsewhere the check is reported as not done.
+ * saveLink offers the bytes as a download: an application/octet-stream Blob
+ * (a new Blob of a Blob shares its bytes) with the download attribute, so
+ * that opening the link anywhere downloads and never renders.
  */
-export async function sha256Check(bytes, expectHex) {
-  const subtle = globalThis.isSecureContext ? globalThis.crypto?.subtle : undefined;
-  if (!subtle) return { state: 'unknown', text: 'not verified (no WebCrypto)' };
-  const sum = new Uint8Array(await subtle.digest('SHA-256', bytes));
-  const hex = Array.from(sum, (b) => b.toString(16).padStart(2, '0')).join('');
-  if (!expectHex) return { state: 'unknown', text: `sha256 ${hex.slice(0, 16)}… (no digest to compare)` };
-  if (hex === String(expectHex).toLowerCase()) return { state: 'ok', text: `sha256 verified ✓ ${hex.slice(0, 16)}…` };
-  return { state: 'bad', text: `sha256 MISMATCH: got ${hex.slice(0, 16)}…, expected ${String(expectHex).slice(0, 16)}…` };
+export function saveLink(file, urls, label = 'Save', cls = 'button small') {
+  const body = file.blob ?? new Blob([file.text ?? '']);
+  const url = URL.createObjectURL(new Blob([body], { type: 'application/octet-stream' }));
+  urls.push(url);
+  return h('a', { href: url, download: baseName(file.path) || 'download', class: cls, 'data-testid': 'save' }, label);
+}
+
+function cutText(text, { limit, lines }) {
+  let cut = false;
+  if (lines !== Infinity) {
+    let i = -1;
+    for (let n = 0; n < lines; n++) {
+      i = text.indexOf('\n', i + 1);
+      if (i < 0) break;
+    }
+    if (i >= 0 && i < text.length - 1) {
+      text = text.slice(0, i + 1);
+      cut = true;
+    }
+  }
+  if (text.length > limit) {
+    text = text.slice(0, limit);
+    cut = true;
+  }
+  return { text, cut };
 }
 
 /**
  * renderBody builds the content part of a file: a <pre> for text, an <img>
- * for images, a save link for the rest. urls collects the Blob URLs made, so
- * the caller can revoke them when the content goes away. limit cuts text
- * (in characters) for previews.
+ * for images, a note for the rest. urls collects the Blob URLs made, so the
+ * caller can revoke them when the content goes away. limit and lines cut
+ * text for previews. It resolves to {kind, node, lines?, large}.
  */
-export function renderBody(file, urls, { limit = maxShownChars, lines = Infinity } = {}) {
-  const kind = kindOf(file);
+export async function renderBody(file, urls, { limit = maxShownChars, lines = Infinity, url } = {}) {
+  const kind = await kindOf(file);
+  const size = Number(file.size ?? file.blob?.size ?? 0);
+  const large = size > inlineMax;
+  const name = baseName(file.path);
   if (kind === 'text') {
-    let text = textOf(file);
-    const count = lineCount(text);
-    let cut = false;
-    if (lines !== Infinity) {
-      let i = -1;
-      for (let n = 0; n < lines; n++) {
-        i = text.indexOf('\n', i + 1);
-        if (i < 0) break;
-      }
-      if (i >= 0 && i < text.length - 1) {
-        text = text.slice(0, i + 1);
-        cut = true;
-      }
+    let full;
+    let partial = false;
+    if (file.text !== undefined) full = file.text;
+    else if (!large) full = await file.blob.text();
+    else {
+      full = await file.blob.slice(0, previewBytes).text();
+      partial = true;
     }
-    if (text.length > limit) {
-      text = text.slice(0, limit);
-      cut = true;
-    }
-    return { kind, lines: count, node: h('div', null, h('pre', { 'data-testid': 'content', tabindex: '0' }, text), cut ? h('p', { class: 'hint' }, '… (cut; save the file for all of it)') : null) };
+    const { text, cut } = cutText(full, { limit, lines });
+    const note = partial
+      ? `The first ${formatSize(previewBytes)} of ${formatSize(size)}; save the file for all of it.`
+      : cut ? '… (cut; save the file for all of it)' : null;
+    return {
+      kind, large, lines: partial ? null : lineCount(full),
+      node: h('div', null, h('pre', { 'data-testid': 'content', tabindex: '0' }, text), note ? h('p', { class: 'hint' }, note) : null),
+    };
   }
-  const url = URL.createObjectURL(blobOf(file));
-  urls.push(url);
-  if (kind === 'image') {
-    return { kind, node: h('img', { src: url, alt: `image ${baseName(file.path)}`, 'data-testid': 'content-image' }) };
+  if (kind === 'svg') {
+    // The served URL: sandboxed by the server, and an <img> never runs
+    // script. Never a Blob: opened in a tab, that would be a document.
+    return { kind, large, node: h('img', { src: url || fileURL(file.path), alt: `image ${name}`, 'data-testid': 'content-image' }) };
   }
-  return { kind, node: h('p', null, 'Binary file: ', h('a', { href: url, download: baseName(file.path) || 'download', class: 'button' }, `Save ${baseName(file.path)}`)) };
+  if (kind === 'image' && !large && file.blob) {
+    const u = URL.createObjectURL(file.blob); // a raster type: see blobType
+    urls.push(u);
+    return { kind, large, node: h('img', { src: u, alt: `image ${name}`, 'data-testid': 'content-image' }) };
+  }
+  const why = large
+    ? `${name} is ${formatSize(size)}: too large to show here.`
+    : `No preview for this type of file${file.type ? ` (${file.type.replace(/;.*$/, '')})` : ''}.`;
+  return { kind: large ? 'large' : 'binary', large, node: h('p', { class: 'hint', 'data-testid': 'no-preview' }, why) };
 }
 
 export class Viewer {
-  constructor(root) {
+  /**
+   * @param {HTMLElement} root where the file goes (#viewer)
+   * @param {object} hooks
+   * @param {() => void} hooks.onOpen something is shown (the page brings it into view)
+   */
+  constructor(root, { onOpen } = {}) {
     this.root = root;
     this.urls = [];
-    this.current = null; // {path, token}
+    this.token = 0; // the newest show; an older one that resolves late is dropped
+    this.onOpen = onOpen;
   }
 
   reset(path, state) {
@@ -106,6 +110,7 @@ export class Viewer {
     clear(this.root);
     this.root.dataset.state = state;
     this.root.dataset.path = path;
+    this.token++;
   }
 
   /** loading shows that a fetch of path started; progress() updates it. */
@@ -113,12 +118,13 @@ export class Viewer {
     this.reset(path, 'loading');
     this.bar = h('progress', { max: '100', 'aria-label': `Loading ${path}` });
     this.barText = h('span', { 'data-testid': 'progress-text' }, 'starting…');
-    this.root.append(h('p', { class: 'path' }, path), h('p', { class: 'meta' }, `via ${via === 'http' ? 'AJAX (HTTP)' : 'WebSocket'}`), this.bar, this.barText);
+    const [how, tip] = viaText[via] || viaText.ws;
+    this.root.append(h('p', { class: 'path' }, path), h('p', { class: 'meta' }, h('span', { title: tip }, `fetching ${how}`)), this.bar, this.barText);
+    this.onOpen?.();
   }
 
-  /** progress shows bytes and percent of a transfer in progress. */
   progress(path, received, size) {
-    if (this.root.dataset.path !== path || this.root.dataset.state !== 'loading' || !this.bar) return;
+    if (this.root.dataset.state !== 'loading' || this.root.dataset.path !== path) return;
     if (size > 0) {
       const pct = Math.min(100, Math.floor((received / size) * 100));
       this.bar.value = pct;
@@ -130,29 +136,41 @@ export class Viewer {
   }
 
   /**
-   * show displays file: {path, size, type, modified, via, text?, bytes?,
-   * verify?: {state, text}}.
+   * show displays file: {path, size, type, modified, via, url?, text?,
+   * blob?, verify?: {state, text}}. url is the served URL (for SVG).
    */
-  show(file) {
-    this.reset(file.path, 'shown');
-    const body = renderBody(file, this.urls);
-    const size = file.size ?? file.bytes?.length ?? new TextEncoder().encode(file.text ?? '').length;
+  async show(file) {
+    this.reset(file.path, 'rendering');
+    const token = this.token;
+    const urls = [];
+    let body;
+    try {
+      body = await renderBody(file, urls, { url: file.url });
+    } catch (err) {
+      for (const u of urls) URL.revokeObjectURL(u);
+      if (token === this.token) this.error(file.path, 'unreadable', String(err?.message || err));
+      return;
+    }
+    if (token !== this.token) { // another file came first
+      for (const u of urls) URL.revokeObjectURL(u);
+      return;
+    }
+    this.urls.push(...urls);
+    const size = file.size ?? file.blob?.size ?? new TextEncoder().encode(file.text ?? '').length;
+    const [how, tip] = viaText[file.via] || [];
     const meta = h('p', { class: 'meta', 'data-testid': 'viewer-meta' },
       h('span', null, formatSize(size)),
       file.type ? h('span', null, file.type) : null,
       file.modified ? h('span', null, `modified ${formatDate(file.modified)}`) : null,
-      body.kind === 'text' ? h('span', { 'data-testid': 'line-count' }, `${body.lines} ${body.lines === 1 ? 'line' : 'lines'}`) : null,
-      file.via ? h('span', null, `via ${file.via === 'http' ? 'AJAX (HTTP)' : file.via === 'share' ? 'the room' : 'WebSocket'}`) : null,
+      body.lines != null ? h('span', { 'data-testid': 'line-count' }, `${body.lines} ${body.lines === 1 ? 'line' : 'lines'}`) : null,
+      how ? h('span', { title: tip, 'data-via': file.via }, how) : null,
     );
     const verify = file.verify ? h('p', { class: 'verify', 'data-testid': 'verify', 'data-state': file.verify.state }, file.verify.text) : null;
-    const save = body.kind !== 'binary' ? this.saveLink(file) : null;
-    this.root.append(...[h('p', { class: 'path', 'data-testid': 'viewer-path' }, file.path), meta, verify, body.node, save].filter(Boolean));
-  }
-
-  saveLink(file) {
-    const url = URL.createObjectURL(blobOf(file));
-    this.urls.push(url);
-    return h('p', null, h('a', { href: url, download: baseName(file.path) || 'download', class: 'button small' }, 'Save'));
+    const save = h('p', { class: 'actions start' }, saveLink(file, this.urls, body.large || body.kind === 'binary' ? `Save ${baseName(file.path)}` : 'Save'));
+    // Save before the content: a long file must not hide it.
+    this.root.append(...[h('p', { class: 'path', 'data-testid': 'viewer-path' }, file.path), meta, verify, save, body.node].filter(Boolean));
+    this.root.dataset.state = 'shown';
+    this.onOpen?.();
   }
 
   /** error shows why a fetch failed, with the protocol's error code. */
@@ -162,5 +180,12 @@ export class Viewer {
       h('p', { class: 'path' }, path),
       h('p', { class: 'result', 'data-state': 'error' }, h('span', { class: 'code', 'data-testid': 'viewer-error' }, code), message ? ` ${message}` : ''),
     );
+    this.onOpen?.();
+  }
+
+  /** empty clears the viewer back to its hint. */
+  empty() {
+    this.reset('', 'empty');
+    this.root.append(h('p', { class: 'hint' }, 'Choose Open on a file to see it here. Only you see what you open.'));
   }
 }
