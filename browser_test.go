@@ -873,9 +873,9 @@ func TestBrowserLayout(t *testing.T) {
 		phone.waitFor(t, "the root named after the folder", statusOpen+` && document.querySelector('[data-testid=crumbs] li:first-child button')?.textContent === 'trip'`)
 		phone.waitFor(t, "the invite on a network address", `document.querySelector('[data-testid=invite-link]').value === 'http://192.168.1.5:8080/?room=layout' &&
 			[...document.querySelectorAll('[data-testid=invite-addr] option')].length === 2`)
-		// Without /_/info (an older server, here the desk's page) the root is "files".
-		if got := eval[string](t, desk, `document.querySelector('[data-testid=crumbs] li:first-child button').textContent`); got != "files" {
-			t.Errorf("root without /_/info = %q, want files", got)
+		// The desk's page asked the real /_/info: the served folder's name.
+		if got := eval[string](t, desk, `document.querySelector('[data-testid=crumbs] li:first-child button').textContent`); got != filepath.Base(dir) {
+			t.Errorf("root from /_/info = %q, want %q", got, filepath.Base(dir))
 		}
 	})
 

@@ -32,7 +32,7 @@ type options struct {
 	maxUpload                              byteSize
 	allowOrigins, trustedProxies           []string
 	allowHosts                             []string
-	drain                                  time.Duration
+	drain, bodyIdle                        time.Duration
 	rate                                   float64
 	// Several nodes as one room, on NATS.
 	nats, node        string
@@ -81,6 +81,8 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (op
 	def(boolValue{&o.readOnly}, "read-only", "READ_ONLY", "refuse uploads whatever else is set")
 	def(&o.maxUpload, "max-upload", "MAX_UPLOAD", "largest upload: a `size` in bytes or with a unit, such as 512MiB or 1GiB")
 	def(boolValue{&o.showHidden}, "show-hidden", "SHOW_HIDDEN", "serve dotfiles such as .env and .git")
+	def(durationValue{&o.bodyIdle}, "body-idle-timeout", "BODY_IDLE_TIMEOUT",
+		"cut an upload whose body sends less than 1 KiB in this `duration` (0: 30s)")
 	def(stringValue{&o.token, nil}, "token", "TOKEN",
 		"require this access `token` on every request; browsers are asked once and keep it in a cookie. Prefer the environment variable: a flag shows in ps")
 	def(&listValue{p: &o.allowOrigins, norm: normOrigin}, "allow-origin", "ALLOW_ORIGIN",

@@ -132,21 +132,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	var h *hub.Hub
 	store, err := files.Open(o.root, files.Config{
-		ShowHidden: o.showHidden,
-		Uploads:    o.upload && !o.readOnly,
-		MaxUpload:  int64(o.maxUpload),
-		Logger:     log.With("component", "files"),
-		// The hub is built below; files never imports it.
-		OnFetch:  func(r *http.Request, path string, n int64) { h.RecordFetch(r, path, n) },
-		OnUpload: func(r *http.Request, res files.PutResult) { h.RecordUpload(r, res) },
-		OnUploadProgress: func(r *http.Request, path string, received, size int64) {
-			h.RecordUploadProgress(r, path, received, size)
-		},
-		OnUploadAbort: func(r *http.Request, path string, received int64, err error) {
-			h.RecordUploadAbort(r, path, received, err)
-		},
+		ShowHidden:      o.showHidden,
+		Uploads:         o.upload && !o.readOnly,
+		MaxUpload:       int64(o.maxUpload),
+		BodyIdleTimeout: o.bodyIdle,
+		Logger:          log.With("component", "files"),
 	})
 	if err != nil {
 		return badUsage(false, "folder %s: %w", o.root, rootCause(err))
@@ -164,7 +155,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// No Token: the gate below is the only keeper of the token, for /ws
 	// and /_/echo as for every other door.
-	h = hub.New(store, hub.Config{
+	h := hub.New(store, hub.Config{
 		Broker:       broker,
 		AllowOrigins: o.allowOrigins,
 		Version:      version(),
@@ -172,6 +163,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Metrics:      hubMetrics,
 		Rate:         rate.Limit(o.rate),         // zero: the hub's default
 		Burst:        int(math.Ceil(2 * o.rate)), // zero: the hub's default
+	})
+	// The files handler tells the room's feed of what it serves; files
+	// never imports hub.
+	fh := files.Handler(store, files.Hooks{
+		OnFetch:          h.RecordFetch,
+		OnUpload:         h.RecordUpload,
+		OnUploadProgress: h.RecordUploadProgress,
+		OnUploadAbort:    h.RecordUploadAbort,
 	})
 	echoes := echo.New(echo.Config{AllowOrigins: o.allowOrigins, Logger: log.With("component", "echo")})
 
@@ -189,7 +188,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	var ready atomic.Bool
 	handler := routes(routeDeps{
-		store: store, hub: h, echo: echoes, ready: &ready, metrics: metricsHandler(o.metrics, reg), pprof: o.pprof,
+		files: fh, hub: h, echo: echoes, ready: &ready, metrics: metricsHandler(o.metrics, reg), pprof: o.pprof,
 		cluster: broker,
 		info:    infoHandler(filepath.Base(folder), lan),
 	})
@@ -516,7 +515,7 @@ func certDER(file string) ([]byte, error) {
 
 // routeDeps is what the routes serve.
 type routeDeps struct {
-	store   *files.Store
+	files   http.Handler
 	hub     *hub.Hub
 	echo    *echo.Echo
 	ready   *atomic.Bool
@@ -529,7 +528,7 @@ type routeDeps struct {
 // routes lists the whole HTTP surface.
 func routes(d routeDeps) http.Handler {
 	mux := http.NewServeMux()
-	fh := files.Handler(d.store)
+	fh := d.files
 	page := web.Handler()
 	mux.Handle("GET /{$}", rootHandler(page, fh))
 	mux.Handle("GET /_/static/", page)

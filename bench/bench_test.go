@@ -40,7 +40,7 @@ func startFilehub(t *testing.T) string {
 	h := hub.New(store, hub.Config{Rate: 1e6, Burst: 1e6, Logger: slog.New(slog.DiscardHandler)})
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", h)
-	mux.Handle("GET /{path...}", files.Handler(store))
+	mux.Handle("GET /{path...}", files.Handler(store, files.Hooks{}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		h.Shutdown()

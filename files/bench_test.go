@@ -36,7 +36,7 @@ func BenchmarkGET(b *testing.B) {
 		name string
 		h    http.Handler
 	}{
-		{"filehub", files.Handler(s)},
+		{"filehub", files.Handler(s, files.Hooks{})},
 		{"FileServer", http.FileServer(http.Dir(dir))},
 	} {
 		ts := httptest.NewServer(srv.h)

@@ -249,7 +249,7 @@ func TestSpecialFilesSweep(t *testing.T) {
 // upload goes on, and the upload can start over.
 func TestSpecialFilesResume(t *testing.T) {
 	t.Parallel()
-	e, done := doneEnv(t, files.Config{Uploads: true})
+	e, done := doneEnv(t, opts{cfg: files.Config{Uploads: true}})
 	t.Cleanup(func() { releaseFIFOs(e.dir) })
 	body := randomBytes(4000, 11)
 	const key = "fifo-resume-key"

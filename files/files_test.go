@@ -44,6 +44,7 @@ type env struct {
 
 type opts struct {
 	cfg   files.Config
+	hooks files.Hooks
 	setup func(t *testing.T, dir string) // runs before files.Open
 	wrap  func(http.Handler) http.Handler
 }
@@ -67,7 +68,7 @@ func newEnv(t *testing.T, o opts) *env {
 	}
 	t.Cleanup(func() { s.Close() })
 	e.store = s
-	var h http.Handler = files.Handler(s)
+	var h http.Handler = files.Handler(s, o.hooks)
 	if o.wrap != nil {
 		h = o.wrap(h)
 	}
@@ -493,7 +494,7 @@ func TestOnFetch(t *testing.T) {
 		bytes int64
 	}
 	got := make(chan fetch, 16)
-	e := newEnv(t, opts{cfg: files.Config{OnFetch: func(r *http.Request, path string, n int64) {
+	e := newEnv(t, opts{hooks: files.Hooks{OnFetch: func(r *http.Request, path string, n int64) {
 		got <- fetch{path, n}
 	}}})
 	// One client, one connection at a time: each request's callback has

@@ -44,17 +44,56 @@ import (
 //     upload (0 when none), and Upload-Length when the total is known; GET
 //     also answers {"path","offset","size"} (size -1: unknown).
 //
-// While a PUT's body arrives, Config.OnUploadProgress hears of it (at the
+// While a PUT's body arrives, Hooks.OnUploadProgress hears of it (at the
 // start, then throttled); an upload that does not finish ends with
-// Config.OnUploadAbort. A body that sends nothing for
+// Hooks.OnUploadAbort. A body that sends nothing for
 // Config.BodyIdleTimeout is cut: 408, and the connection closed.
 //
 // Errors answer with HTTPStatus and a generic body; the details go to
 // Config.Logger. The handler expects r.URL.Path as sent: it does its own
 // checks, so it is safe whether or not a ServeMux cleaned the path first.
-func Handler(s *Store) http.Handler { return &handler{s: s} }
+func Handler(s *Store, hooks Hooks) http.Handler {
+	if hooks.ProgressInterval <= 0 {
+		hooks.ProgressInterval = defaultProgressInterval
+	}
+	return &handler{s: s, hooks: hooks}
+}
 
-type handler struct{ s *Store }
+// Hooks are how a handler tells its caller what happened over HTTP: the
+// room's feed hears of fetches and uploads through them, while the Store
+// knows nothing of rooms or HTTP requests. All may be nil.
+type Hooks struct {
+	// OnFetch is called after every successful GET of a file (200 or 206;
+	// not HEAD, not 304) with the clean slash path (no leading slash) and
+	// the bytes of body actually written. It runs on the request's
+	// goroutine after the body was sent, so it must not block. May be nil.
+	OnFetch func(r *http.Request, path string, bytes int64)
+	// OnUpload is called after a successful PUT, before the reply is
+	// written, so a client that has its reply knows the callback has run.
+	// It must not block. May be nil.
+	OnUpload func(r *http.Request, res PutResult)
+	// OnUploadProgress is called as a PUT's body arrives: once when the
+	// upload starts receiving (received is 0, or the bytes already held when
+	// a resumable upload goes on), then at most once per ProgressInterval.
+	// size is the whole file's size, -1 when the client did not say. The
+	// final count is OnUpload's, or OnUploadAbort's. It runs on the
+	// request's goroutine, so it must not block. May be nil.
+	OnUploadProgress func(r *http.Request, path string, received, size int64)
+	// OnUploadAbort is called when an upload that OnUploadProgress
+	// announced does not finish: err wraps ErrIncomplete for a body cut off
+	// (a resumable upload then holds received bytes), or says why it was
+	// refused (ErrTooLarge, ErrBadRange, ErrExists…). It must not block.
+	// May be nil.
+	OnUploadAbort func(r *http.Request, path string, received int64, err error)
+	// ProgressInterval is the least time between two OnUploadProgress calls
+	// of one upload. Defaults to 250 ms (at most four a second).
+	ProgressInterval time.Duration
+}
+
+type handler struct {
+	s     *Store
+	hooks Hooks
+}
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
@@ -115,7 +154,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 	}
 	fw := &fetchWriter{ResponseWriter: w}
 	http.ServeContent(fw, r, info.Name, info.Modified, &sizedFile{File: f, size: info.Size, fresh: true})
-	if cb := h.s.cfg.OnFetch; cb != nil && r.Method == http.MethodGet &&
+	if cb := h.hooks.OnFetch; cb != nil && r.Method == http.MethodGet &&
 		(fw.status == http.StatusOK || fw.status == http.StatusPartialContent) {
 		cb(r, name, fw.n)
 	}
@@ -279,8 +318,8 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	if err != nil {
-		if started != "" && cfg.OnUploadAbort != nil {
-			cfg.OnUploadAbort(r, started, body.n, err)
+		if started != "" && h.hooks.OnUploadAbort != nil {
+			h.hooks.OnUploadAbort(r, started, body.n, err)
 		}
 		if off, ok := offsetOf(err); ok {
 			w.Header().Set("Upload-Offset", strconv.FormatInt(off, 10))
@@ -288,8 +327,8 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if cfg.OnUpload != nil {
-		cfg.OnUpload(r, res)
+	if h.hooks.OnUpload != nil {
+		h.hooks.OnUpload(r, res)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	code := http.StatusOK
@@ -333,7 +372,7 @@ func (h *handler) putResumable(r *http.Request, key string, overwrite bool,
 
 // startProgress reports an upload's start and arms body's throttled reports.
 func (h *handler) startProgress(r *http.Request, body *progressReader, p string, received, size int64) {
-	cb := h.s.cfg.OnUploadProgress
+	cb := h.hooks.OnUploadProgress
 	if cb == nil {
 		return
 	}
@@ -341,7 +380,7 @@ func (h *handler) startProgress(r *http.Request, body *progressReader, p string,
 		size = -1
 	}
 	cb(r, p, received, size)
-	body.every = h.s.cfg.ProgressInterval
+	body.every = h.hooks.ProgressInterval
 	body.next = time.Now().Add(body.every)
 	body.report = func(n int64) { cb(r, p, n, size) }
 }
@@ -453,7 +492,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // fetchWriter counts the body bytes and records the status of a GET for
-// Config.OnFetch. It implements io.ReaderFrom by delegation so that
+// Hooks.OnFetch. It implements io.ReaderFrom by delegation so that
 // http.ServeContent still reaches sendfile(2) through it, and Unwrap so that
 // http.ResponseController finds the real writer.
 type fetchWriter struct {

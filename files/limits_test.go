@@ -14,12 +14,14 @@ import (
 	"filehub/files"
 )
 
-// starts returns a Config whose uploads report their start on the channel
-// (the clean path), once they hold their slot and before they read a byte.
-func starts(cfg files.Config) (files.Config, chan string) {
+// starts returns env options whose uploads report their start on the
+// channel (the clean path), once they hold their slot and before they read
+// a byte.
+func starts(cfg files.Config) (opts, chan string) {
 	ch := make(chan string, 64)
 	cfg.Uploads = true
-	cfg.OnUploadProgress = func(r *http.Request, path string, received, size int64) {
+	var hooks files.Hooks
+	hooks.OnUploadProgress = func(r *http.Request, path string, received, size int64) {
 		if received == 0 { // the start of a new upload; later reports count bytes
 			select {
 			case ch <- path:
@@ -27,7 +29,7 @@ func starts(cfg files.Config) (files.Config, chan string) {
 			}
 		}
 	}
-	return cfg, ch
+	return opts{cfg: cfg, hooks: hooks}, ch
 }
 
 // waitStarts waits for n uploads to have started.
@@ -89,8 +91,8 @@ func TestResumePieceLimits(t *testing.T) {
 func TestStalledUploadsYield(t *testing.T) {
 	t.Parallel()
 	const slots = 4
-	cfg, started := starts(files.Config{MaxPartials: slots, MaxPartialsPerClient: slots, BodyIdleTimeout: 300 * time.Millisecond})
-	e := newEnv(t, opts{cfg: cfg})
+	o, started := starts(files.Config{MaxPartials: slots, MaxPartialsPerClient: slots, BodyIdleTimeout: 300 * time.Millisecond})
+	e := newEnv(t, o)
 	var stalled []*slowConn
 	for i := range slots {
 		c := dialFrom(t, e, "")
@@ -125,8 +127,8 @@ func TestStalledUploadsYield(t *testing.T) {
 // and the same client's plain uploads, still get through.
 func TestPartialsPerClient(t *testing.T) {
 	t.Parallel()
-	cfg, started := starts(files.Config{MaxPartials: 8, MaxPartialsPerClient: 2, BodyIdleTimeout: time.Minute})
-	e := newEnv(t, opts{cfg: cfg})
+	o, started := starts(files.Config{MaxPartials: 8, MaxPartialsPerClient: 2, BodyIdleTimeout: time.Minute})
+	e := newEnv(t, o)
 	var stalled []*slowConn
 	for i := range 2 {
 		c := dialFrom(t, e, "127.0.0.1")

@@ -34,7 +34,7 @@ func (e *env) node(t *testing.T, cfg files.Config, done chan<- string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	var h http.Handler = files.Handler(s)
+	var h http.Handler = files.Handler(s, files.Hooks{})
 	if done != nil {
 		inner := h
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -75,7 +75,7 @@ func checkUploaded(t *testing.T, e *env, target string, reply string, body []byt
 // was closed, on a new Store opened on the same folder.
 func TestResumeRestart(t *testing.T) {
 	t.Parallel()
-	a, done := doneEnv(t, files.Config{Uploads: true})
+	a, done := doneEnv(t, opts{cfg: files.Config{Uploads: true}})
 	const size = 1 << 20
 	body := randomBytes(size, 21)
 	const key = "restart-key-1"
@@ -144,9 +144,9 @@ func TestResumeAcrossNodes(t *testing.T) {
 // starts over, and goes on with it once the first let go.
 func TestResumeLockedAcrossNodes(t *testing.T) {
 	t.Parallel()
-	cfg, started := starts(files.Config{})
+	o, started := starts(files.Config{})
 	done := make(chan string, 16)
-	a := newEnv(t, opts{cfg: cfg, wrap: func(h http.Handler) http.Handler {
+	a := newEnv(t, opts{cfg: o.cfg, hooks: o.hooks, wrap: func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h.ServeHTTP(w, r)
 			done <- r.URL.Path
@@ -196,7 +196,7 @@ func TestPartialsSwept(t *testing.T) {
 	t.Parallel()
 	t.Run("expired", func(t *testing.T) {
 		t.Parallel()
-		a, done := doneEnv(t, files.Config{Uploads: true})
+		a, done := doneEnv(t, opts{cfg: files.Config{Uploads: true}})
 		cutPut(t, a, done, "/old.bin?resume=swept-key-1", nil, make([]byte, 1000), 2000)
 		a.srv.Close()
 		a.store.Close()
@@ -210,8 +210,8 @@ func TestPartialsSwept(t *testing.T) {
 	})
 	t.Run("receiving elsewhere", func(t *testing.T) {
 		t.Parallel()
-		cfg, started := starts(files.Config{})
-		a := newEnv(t, opts{cfg: cfg, setup: func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, ".filehub-tmp-abc")) }})
+		o, started := starts(files.Config{})
+		a := newEnv(t, opts{cfg: o.cfg, hooks: o.hooks, setup: func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, ".filehub-tmp-abc")) }})
 		body := randomBytes(300<<10, 24)
 		pw, status := pipePut(t, a, "/busy.bin?resume=busy-key-12")
 		if _, err := pw.Write(body[:270<<10]); err != nil { // a 256 KiB chunk is on disk
@@ -243,7 +243,7 @@ func TestPartialsSwept(t *testing.T) {
 	})
 	t.Run("limits", func(t *testing.T) {
 		t.Parallel()
-		a, done := doneEnv(t, files.Config{Uploads: true})
+		a, done := doneEnv(t, opts{cfg: files.Config{Uploads: true}})
 		for i := range 3 {
 			cutPut(t, a, done, fmt.Sprintf("/l%d.bin?resume=limit-key-1", i), nil, make([]byte, 100+i), 1000)
 		}
@@ -263,7 +263,7 @@ func TestPartialsSwept(t *testing.T) {
 // cannot be trusted makes the upload start over.
 func TestPartialFiles(t *testing.T) {
 	t.Parallel()
-	a, done := doneEnv(t, files.Config{Uploads: true, ShowHidden: true})
+	a, done := doneEnv(t, opts{cfg: files.Config{Uploads: true, ShowHidden: true}})
 	const key = "secret-key-0123456789"
 	cutPut(t, a, done, "/docs/p.bin?resume="+key, nil, []byte("0123456789"), 20)
 	tmp := temps(t, a.dir)

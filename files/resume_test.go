@@ -49,17 +49,19 @@ func (ev *events) take() []string {
 	return l
 }
 
-// config returns a Config whose callbacks record into ev; progress after
-// the start is not recorded (it depends on timing), only counted.
-func (ev *events) config(cfg files.Config) files.Config {
+// opts returns env options with uploads on and hooks that record into ev;
+// progress after the start is not recorded (it depends on timing), only
+// counted.
+func (ev *events) opts(cfg files.Config) opts {
 	cfg.Uploads = true
-	cfg.OnUpload = func(r *http.Request, res files.PutResult) {
+	var hooks files.Hooks
+	hooks.OnUpload = func(r *http.Request, res files.PutResult) {
 		ev.add("finish %s %d %s", res.Path, res.Size, res.SHA256)
 	}
-	cfg.OnUploadProgress = func(r *http.Request, path string, received, size int64) {
+	hooks.OnUploadProgress = func(r *http.Request, path string, received, size int64) {
 		ev.add("progress %s %d %d", path, received, size)
 	}
-	cfg.OnUploadAbort = func(r *http.Request, path string, received int64, err error) {
+	hooks.OnUploadAbort = func(r *http.Request, path string, received int64, err error) {
 		reason := "other"
 		switch {
 		case errors.Is(err, files.ErrIncomplete):
@@ -71,7 +73,7 @@ func (ev *events) config(cfg files.Config) files.Config {
 		}
 		ev.add("abort %s %d %s", path, received, reason)
 	}
-	return cfg
+	return opts{cfg: cfg, hooks: hooks}
 }
 
 // cutPut sends a PUT over raw TCP whose headers promise the whole body but
@@ -105,19 +107,16 @@ func cutPut(t *testing.T, e *env, done <-chan string, target string, hdr map[str
 }
 
 // doneEnv is newEnv with a handler that reports each finished request.
-func doneEnv(t *testing.T, cfg files.Config) (*env, chan string) {
+func doneEnv(t *testing.T, o opts) (*env, chan string) {
 	done := make(chan string, 16)
-	e := newEnv(t, opts{
-		cfg: cfg,
-		wrap: func(h http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				h.ServeHTTP(w, r)
-				done <- r.URL.Path
-			})
-		},
-		setup: func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, ".filehub-tmp-abc")) },
-	})
-	return e, done
+	o.wrap = func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(w, r)
+			done <- r.URL.Path
+		})
+	}
+	o.setup = func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, ".filehub-tmp-abc")) }
+	return newEnv(t, o), done
 }
 
 // offset asks how many bytes of the upload key to target are held.
@@ -139,7 +138,7 @@ func offset(t *testing.T, e *env, target, key string) int64 {
 func TestResumeAfterCut(t *testing.T) {
 	t.Parallel()
 	var ev events
-	e, done := doneEnv(t, ev.config(files.Config{}))
+	e, done := doneEnv(t, ev.opts(files.Config{}))
 	const size = 1 << 20
 	body := randomBytes(size, 7)
 	const key = "k3y-0123456789"
@@ -283,7 +282,7 @@ func TestResumeRefused(t *testing.T) {
 // TestResumeStartOver: a request from byte 0 starts a held upload over.
 func TestResumeStartOver(t *testing.T) {
 	t.Parallel()
-	e, done := doneEnv(t, files.Config{Uploads: true})
+	e, done := doneEnv(t, opts{cfg: files.Config{Uploads: true}})
 	body := randomBytes(64<<10, 9)
 	const key = "over-key-123"
 	cutPut(t, e, done, "/over.bin?resume="+key, nil, body[:1000], len(body))
@@ -330,7 +329,7 @@ func TestPartialLimits(t *testing.T) {
 	t.Parallel()
 	t.Run("expiry", func(t *testing.T) {
 		t.Parallel()
-		e, done := doneEnv(t, files.Config{Uploads: true, PartialTTL: 50 * time.Millisecond})
+		e, done := doneEnv(t, opts{cfg: files.Config{Uploads: true, PartialTTL: 50 * time.Millisecond}})
 		cutPut(t, e, done, "/exp.bin?resume=expiry-key", nil, make([]byte, 1000), 2000)
 		// Nothing to wait on: the timer removes the file in the background.
 		waitFor(t, "the partial to expire", func() bool { return len(temps(t, e.dir)) == 0 })
@@ -340,7 +339,7 @@ func TestPartialLimits(t *testing.T) {
 	})
 	t.Run("count", func(t *testing.T) {
 		t.Parallel()
-		e, done := doneEnv(t, files.Config{Uploads: true, MaxPartials: 2})
+		e, done := doneEnv(t, opts{cfg: files.Config{Uploads: true, MaxPartials: 2}})
 		for i := range 3 {
 			cutPut(t, e, done, fmt.Sprintf("/n%d.bin?resume=count-key", i), nil, make([]byte, 100+i), 1000)
 		}
@@ -355,7 +354,7 @@ func TestPartialLimits(t *testing.T) {
 	})
 	t.Run("bytes", func(t *testing.T) {
 		t.Parallel()
-		e, done := doneEnv(t, files.Config{Uploads: true, MaxUpload: 1000, MaxPartialBytes: 1500})
+		e, done := doneEnv(t, opts{cfg: files.Config{Uploads: true, MaxUpload: 1000, MaxPartialBytes: 1500}})
 		for i := range 3 {
 			cutPut(t, e, done, fmt.Sprintf("/b%d.bin?resume=bytes-key", i), nil, make([]byte, 600), 1000)
 		}
@@ -367,7 +366,7 @@ func TestPartialLimits(t *testing.T) {
 	})
 	t.Run("close", func(t *testing.T) {
 		t.Parallel()
-		e, done := doneEnv(t, files.Config{Uploads: true})
+		e, done := doneEnv(t, opts{cfg: files.Config{Uploads: true}})
 		cutPut(t, e, done, "/c.bin?resume=close-key", nil, make([]byte, 100), 1000)
 		if tmp := temps(t, e.dir); len(tmp) != 2 {
 			t.Fatalf("temp files %q", tmp)
@@ -414,7 +413,9 @@ func TestUploadProgress(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var ev events
-			e := newEnv(t, opts{cfg: ev.config(files.Config{ProgressInterval: tc.every})})
+			o := ev.opts(files.Config{})
+			o.hooks.ProgressInterval = tc.every
+			e := newEnv(t, o)
 			resp, _ := e.do(t, http.MethodPut, "/up.bin", nil, strings.NewReader(body))
 			if resp.StatusCode != 201 {
 				t.Fatalf("PUT = %d", resp.StatusCode)
@@ -425,7 +426,7 @@ func TestUploadProgress(t *testing.T) {
 	t.Run("refused before receiving", func(t *testing.T) {
 		t.Parallel()
 		var ev events
-		e := newEnv(t, opts{cfg: ev.config(files.Config{MaxUpload: 10})})
+		e := newEnv(t, ev.opts(files.Config{MaxUpload: 10}))
 		e.do(t, http.MethodPut, "/myfile1.txt", nil, strings.NewReader("x"))                 // 409
 		e.do(t, http.MethodPut, "/big.bin", nil, strings.NewReader(strings.Repeat("x", 11))) // 413 from Content-Length
 		if got := ev.take(); len(got) != 0 {
@@ -439,8 +440,7 @@ func TestUploadProgress(t *testing.T) {
 	t.Run("cut", func(t *testing.T) {
 		t.Parallel()
 		var ev events
-		cfg := ev.config(files.Config{})
-		e, done := doneEnv(t, cfg)
+		e, done := doneEnv(t, ev.opts(files.Config{}))
 		cutPut(t, e, done, "/cut.bin", nil, make([]byte, 5000), 10000)
 		if got := ev.take(); fmt.Sprint(got) != fmt.Sprint([]string{"progress cut.bin 0 10000", "abort cut.bin 5000 incomplete"}) {
 			t.Errorf("got %q", got)

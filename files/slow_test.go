@@ -83,10 +83,9 @@ func TestBodyIdle(t *testing.T) {
 	t.Parallel()
 	const idle = 300 * time.Millisecond
 	var ev events
-	e := newEnv(t, opts{
-		cfg:   ev.config(files.Config{BodyIdleTimeout: idle}),
-		setup: func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, ".filehub-tmp-abc")) },
-	})
+	o := ev.opts(files.Config{BodyIdleTimeout: idle})
+	o.setup = func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, ".filehub-tmp-abc")) }
+	e := newEnv(t, o)
 	for _, tc := range []struct {
 		name, target string
 		hdr          []string

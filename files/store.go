@@ -56,7 +56,7 @@ const (
 	// defaultMaxUpload is Config.MaxUpload's default (1 GiB).
 	defaultMaxUpload = 1 << 30
 
-	// defaultProgressInterval is Config.ProgressInterval's default: four
+	// defaultProgressInterval is Hooks.ProgressInterval's default: four
 	// progress reports a second move a bar smoothly and cost the room little.
 	defaultProgressInterval = 250 * time.Millisecond
 
@@ -157,31 +157,6 @@ type Config struct {
 	Uploads bool
 	// MaxUpload is the largest upload in bytes. Defaults to 1 GiB.
 	MaxUpload int64
-	// OnFetch is called after every successful GET of a file (200 or 206;
-	// not HEAD, not 304) with the clean slash path (no leading slash) and
-	// the bytes of body actually written. It runs on the request's
-	// goroutine after the body was sent, so it must not block. May be nil.
-	OnFetch func(r *http.Request, path string, bytes int64)
-	// OnUpload is called after a successful PUT, before the reply is
-	// written, so a client that has its reply knows the callback has run.
-	// It must not block. May be nil.
-	OnUpload func(r *http.Request, res PutResult)
-	// OnUploadProgress is called as a PUT's body arrives: once when the
-	// upload starts receiving (received is 0, or the bytes already held when
-	// a resumable upload goes on), then at most once per ProgressInterval.
-	// size is the whole file's size, -1 when the client did not say. The
-	// final count is OnUpload's, or OnUploadAbort's. It runs on the
-	// request's goroutine, so it must not block. May be nil.
-	OnUploadProgress func(r *http.Request, path string, received, size int64)
-	// OnUploadAbort is called when an upload that OnUploadProgress
-	// announced does not finish: err wraps ErrIncomplete for a body cut off
-	// (a resumable upload then holds received bytes), or says why it was
-	// refused (ErrTooLarge, ErrBadRange, ErrExists…). It must not block.
-	// May be nil.
-	OnUploadAbort func(r *http.Request, path string, received int64, err error)
-	// ProgressInterval is the least time between two OnUploadProgress calls
-	// of one upload. Defaults to 250 ms (at most four a second).
-	ProgressInterval time.Duration
 	// PartialTTL is how long a resumable upload that was cut off keeps its
 	// received bytes after its last piece ended. They are kept on disk,
 	// beside the destination, so that they survive a restart and serve
@@ -283,9 +258,6 @@ func Open(dir string, cfg Config) (*Store, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.ProgressInterval <= 0 {
-		cfg.ProgressInterval = defaultProgressInterval
 	}
 	if cfg.PartialTTL <= 0 {
 		cfg.PartialTTL = staleTemp

@@ -49,7 +49,7 @@ func sum(s string) string {
 func TestPut(t *testing.T) {
 	t.Parallel()
 	uploads := make(chan files.PutResult, 8)
-	e := newEnv(t, opts{cfg: files.Config{Uploads: true, OnUpload: func(r *http.Request, res files.PutResult) {
+	e := newEnv(t, opts{cfg: files.Config{Uploads: true}, hooks: files.Hooks{OnUpload: func(r *http.Request, res files.PutResult) {
 		uploads <- res
 	}}})
 	for _, tc := range []struct {

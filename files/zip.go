@@ -223,7 +223,7 @@ func (h *handler) zip(w http.ResponseWriter, r *http.Request, name string) {
 		h.s.log.Debug("files: zip cut short", "path", name, "err", err)
 		panic(http.ErrAbortHandler)
 	}
-	if cb := h.s.cfg.OnFetch; cb != nil {
+	if cb := h.hooks.OnFetch; cb != nil {
 		cb(r, ZipPath(name), fw.n)
 	}
 }

@@ -59,7 +59,7 @@ func TestZip(t *testing.T) {
 	t.Parallel()
 	fetches := make(chan string, 8)
 	e := newEnv(t, opts{
-		cfg: files.Config{OnFetch: func(r *http.Request, p string, n int64) { fetches <- p }},
+		hooks: files.Hooks{OnFetch: func(r *http.Request, p string, n int64) { fetches <- p }},
 		setup: func(t *testing.T, dir string) {
 			// A link back up (a loop for a naive walk), and a FIFO that
 			// would block a reader forever.
