@@ -485,7 +485,7 @@ func TestNamesAndPresence(t *testing.T) {
 		t.Fatalf("welcome %v", b.welcome)
 	}
 	lim := b.welcome.obj("limits")
-	if lim.num("inline") != 1<<20 || lim.num("message") != 64<<10 || lim.num("upload") != 0 {
+	if lim.num("inline") != 1<<20 || lim.num("message") != 400<<10 || lim.num("upload") != 0 {
 		t.Fatalf("limits %v", lim)
 	}
 	j, _ := a.readUntil(func(f frame) bool { return f.kind() == "presence" && f.obj("who").str("name") == "alice-2" })
@@ -695,7 +695,7 @@ func TestMessageTooBig(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, labDir(t))
 	cl := dial(t, ts, "name=big")
-	cl.send(map[string]any{"kind": "chat", "text": strings.Repeat("x", 64<<10)})
+	cl.send(map[string]any{"kind": "chat", "text": strings.Repeat("x", 400<<10)})
 	if code := cl.closeCode(); code != websocket.CloseMessageTooBig {
 		t.Fatalf("close %d, want 1009", code)
 	}

@@ -86,7 +86,7 @@ func TestMetricsMove(t *testing.T) {
 	if got := metric(t, ts, nil, `filehub_frames_in_total{kind="unknown"}`); got != 1 {
 		t.Fatalf("unknown frames in = %v, want 1", got)
 	}
-	cl.send(map[string]any{"kind": "chat", "text": strings.Repeat("x", 64<<10)})
+	cl.send(map[string]any{"kind": "chat", "text": strings.Repeat("x", 400<<10)})
 	if code := cl.closeCode(); code != websocket.CloseMessageTooBig {
 		t.Fatalf("close %d", code)
 	}

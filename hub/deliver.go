@@ -170,6 +170,28 @@ func (h *Hub) frame(v any) *Message {
 // publishFrame encodes v once and publishes it to the room.
 func (h *Hub) publishFrame(room string, v any) { h.publish(room, h.frame(v)) }
 
+// FolderChanged tells every room on this node of changes to the served
+// folder, an fs frame each. Every node watches the folder it serves, so
+// this never goes through the broker.
+func (h *Hub) FolderChanged(changes ...Change) {
+	if len(changes) == 0 {
+		return
+	}
+	msgs := make([]*Message, 0, len(changes))
+	for _, c := range changes {
+		if m := h.frame(fsFrame{Kind: kindFS, Change: c}); m != nil {
+			msgs = append(msgs, m)
+		}
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, r := range h.rooms {
+		for _, m := range msgs {
+			r.enqueue(m)
+		}
+	}
+}
+
 // deliver queues m for this node's members of the room. It only queues: the
 // room's own goroutine does the fan-out. A message for a room with no
 // member here is dropped, unless it belongs to the history, which the room

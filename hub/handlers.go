@@ -17,8 +17,12 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// maxChat is the longest chat text, in characters.
-const maxChat = 4096
+// The longest chat text, snippet and snippet title, in characters.
+const (
+	maxChat    = 4096
+	maxSnippet = 65536
+	maxTitle   = 128
+)
 
 // onMessage handles one text frame. melody calls it on the session's read
 // goroutine, one frame at a time, so it must not block: file streams run in
@@ -100,6 +104,25 @@ func (h *Hub) dispatch(mb *member, kind, id string, data []byte) error {
 		}
 		if m := h.frame(chatFrame{Kind: kindChat, From: mb.ref(), Text: req.Text, At: h.cfg.Now().UTC()}); m != nil {
 			m.Chat = true
+			h.publish(mb.room.name, m)
+		}
+		return nil
+	case kindSnippet:
+		var req snippetRequest
+		if err := decodeBody(data, &req); err != nil {
+			return err
+		}
+		switch n := utf8.RuneCountInString(req.Text); {
+		case n > maxSnippet:
+			return &protoError{code: codeTooLarge, msg: fmt.Sprintf("text is over %d characters", maxSnippet)}
+		case n < 1:
+			return badRequest("text must be 1-%d characters", maxSnippet)
+		}
+		if utf8.RuneCountInString(req.Title) > maxTitle {
+			return &protoError{code: codeTooLarge, msg: fmt.Sprintf("title is over %d characters", maxTitle)}
+		}
+		if m := h.frame(snippetFrame{Kind: kindSnippet, From: mb.ref(), Text: req.Text, Title: req.Title, At: h.cfg.Now().UTC()}); m != nil {
+			m.Chat = true // kept with the chat, for later joiners
 			h.publish(mb.room.name, m)
 		}
 		return nil

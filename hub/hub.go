@@ -57,14 +57,15 @@ type Config struct {
 	// Inline is the largest file sent whole in a file frame; larger ones are
 	// streamed. Defaults to 1 MiB.
 	Inline int64
-	// MaxMessage is the largest message a client may send. Defaults to 64 KiB.
+	// MaxMessage is the largest message a client may send. Defaults to
+	// 400 KiB: a snippet of 65,536 characters, escaped.
 	MaxMessage int64
 	// FeedSize is how many feed events each room keeps for since.
 	// Defaults to 200.
 	FeedSize int
 	// ChatHistory and ChatHistoryBytes bound the chat and snippet messages
 	// each room keeps for welcome.chat, in messages and in bytes (the newest
-	// is always kept). Default to 100 and 256 KiB.
+	// is always kept). Default to 100 and 1 MiB.
 	ChatHistory, ChatHistoryBytes int
 	// IdleRooms is how many rooms without members keep their history, and
 	// RoomTTL how long; the least recently left go first. A room without
@@ -156,10 +157,10 @@ func (c Config) withDefaults() Config {
 		c.DefaultRoom = "lobby"
 	}
 	def64(&c.Inline, 1<<20)
-	def64(&c.MaxMessage, 64<<10)
+	def64(&c.MaxMessage, 400<<10)
 	def(&c.FeedSize, 200)
 	def(&c.ChatHistory, 100)
-	def(&c.ChatHistoryBytes, 256<<10)
+	def(&c.ChatHistoryBytes, 1<<20)
 	def(&c.IdleRooms, 256)
 	defDur(&c.RoomTTL, time.Hour)
 	if c.Rate <= 0 {

@@ -546,3 +546,67 @@ func TestInvalidUTF8(t *testing.T) {
 		return
 	}
 }
+
+// TestSnippet: a snippet reaches the room exactly as typed (markup is text,
+// whitespace kept) and stays for later joiners, with the chat.
+func TestSnippet(t *testing.T) {
+	t.Parallel()
+	th := newTestHub(t, Config{}, nil)
+	a := th.dial(t, "room=sn&name=a", false)
+	b := th.dial(t, "room=sn&name=b", false)
+	text := "<script>alert(1)</script>\n\tindented  two spaces\r\n" + strings.Repeat("é", 65536-60)
+	a.send(map[string]any{"kind": "snippet", "text": text, "title": "<b>notes</b>"})
+	for _, cl := range []*wsClient{a, b} {
+		for {
+			m := cl.read()
+			if m.kind() != "snippet" {
+				continue
+			}
+			if m["text"] != text || m["title"] != "<b>notes</b>" || m["from"].(map[string]any)["name"] != "a" {
+				t.Fatalf("snippet %.80v", m)
+			}
+			break
+		}
+	}
+	a.send(map[string]any{"kind": "snippet", "id": "big", "text": strings.Repeat("x", 65537)})
+	for {
+		if m := a.read(); m.kind() == "error" {
+			if m["code"] != codeTooLarge || m["id"] != "big" {
+				t.Fatalf("error %v", m)
+			}
+			break
+		}
+	}
+	late := th.dial(t, "room=sn&name=late", false)
+	_ = late
+	th.mu.RLock()
+	r := th.rooms["sn"]
+	th.mu.RUnlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.hist.chat) != 1 || !strings.Contains(string(r.hist.chat[0]), `"kind":"snippet"`) {
+		t.Fatalf("history holds %d messages", len(r.hist.chat))
+	}
+}
+
+// TestFolderChanged: a change to the folder reaches every room on the node
+// as an fs frame.
+func TestFolderChanged(t *testing.T) {
+	t.Parallel()
+	th := newTestHub(t, Config{}, nil)
+	a := th.dial(t, "room=x&name=a", false)
+	b := th.dial(t, "room=y&name=b", false)
+	at := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	th.FolderChanged(Change{Op: FSAdd, Path: "docs/new.txt", Size: 5, Modified: at}, Change{Op: FSRemove, Path: "old"})
+	for _, cl := range []*wsClient{a, b} {
+		var got []string
+		for len(got) < 2 {
+			if m := cl.read(); m.kind() == "fs" {
+				got = append(got, fmt.Sprint(m["op"], " ", m["path"], " ", m["size"], " ", m["dir"]))
+			}
+		}
+		if got[0] != "add docs/new.txt 5 false" || got[1] != "remove old 0 false" {
+			t.Fatalf("fs frames %v", got)
+		}
+	}
+}

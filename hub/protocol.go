@@ -17,13 +17,14 @@ import (
 
 // Kinds a client sends.
 const (
-	kindGet    = "get"
-	kindShare  = "share"
-	kindList   = "list"
-	kindChat   = "chat"
-	kindRename = "rename"
-	kindWho    = "who"
-	kindPing   = "ping"
+	kindGet     = "get"
+	kindShare   = "share"
+	kindList    = "list"
+	kindChat    = "chat"
+	kindSnippet = "snippet"
+	kindRename  = "rename"
+	kindWho     = "who"
+	kindPing    = "ping"
 )
 
 // Kinds the server sends.
@@ -44,6 +45,7 @@ const (
 	kindPong           = "pong"
 	kindError          = "error"
 	kindBatch          = "batch"
+	kindFS             = "fs"
 )
 
 // Presence events.
@@ -100,10 +102,11 @@ type envelope struct {
 
 // Requests, the second decoding step.
 type (
-	pathRequest   struct{ Path string }
-	chatRequest   struct{ Text string }
-	renameRequest struct{ Name string }
-	whoRequest    struct{ Limit int } // extension: at most Limit members (0: all)
+	pathRequest    struct{ Path string }
+	chatRequest    struct{ Text string }
+	snippetRequest struct{ Text, Title string }
+	renameRequest  struct{ Name string }
+	whoRequest     struct{ Limit int } // extension: at most Limit members (0: all)
 )
 
 // MemberRef identifies a session to the others.
@@ -220,6 +223,37 @@ type chatFrame struct {
 	From MemberRef `json:"from"`
 	Text string    `json:"text"`
 	At   time.Time `json:"at"`
+}
+
+// snippetFrame is text to copy, shown as text, never as markup.
+type snippetFrame struct {
+	Kind  string    `json:"kind"`
+	From  MemberRef `json:"from"`
+	Text  string    `json:"text"`
+	Title string    `json:"title"`
+	At    time.Time `json:"at"`
+}
+
+// Change is one change to the served folder, made by anything (an upload,
+// a shell, a sync tool), as an fs frame tells it.
+type Change struct {
+	Op       string    `json:"op"` // FSAdd, FSChange, FSRemove
+	Path     string    `json:"path"`
+	Dir      bool      `json:"dir"`
+	Size     int64     `json:"size"`
+	Modified time.Time `json:"modified"`
+}
+
+// Change ops.
+const (
+	FSAdd    = "add"
+	FSChange = "change"
+	FSRemove = "remove"
+)
+
+type fsFrame struct {
+	Kind string `json:"kind"`
+	Change
 }
 
 type membersFrame struct {
