@@ -171,6 +171,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		OnUpload:         h.RecordUpload,
 		OnUploadProgress: h.RecordUploadProgress,
 		OnUploadAbort:    h.RecordUploadAbort,
+		OnShare:          h.ShareUpload,
 	})
 	echoes := echo.New(echo.Config{AllowOrigins: o.allowOrigins, Logger: log.With("component", "echo")})
 

@@ -262,7 +262,9 @@ func (b *Broker) Publish(room string, m *hub.Message) {
 			wire.Frame = nil // file bytes never travel: each node reads the file
 		}
 		data, err := json.Marshal(&wire) // before the hub's pass reads m
-		b.hub.Deliver(room, m)
+		if !m.Elsewhere {
+			b.hub.Deliver(room, m)
+		}
 		if err != nil {
 			b.log.Error("cluster: encoding a message", "err", err)
 			return

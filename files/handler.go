@@ -63,6 +63,13 @@ func Handler(s *Store, hooks Hooks) http.Handler {
 // room's feed hears of fetches and uploads through them, while the Store
 // knows nothing of rooms or HTTP requests. All may be nil.
 type Hooks struct {
+	// OnShare is called for a PUT with ?share=1 (a plain upload, not
+	// ?resume) once its temp file exists, before a byte is read. file
+	// reads the upload's bytes as they arrive (with ReadAt: it is shared;
+	// the callee owns it and closes it); size is what the client said, -1
+	// when it did not. The Growth returned (nil: none) hears of every write
+	// and of the end. May be nil: ?share=1 then uploads as usual.
+	OnShare func(r *http.Request, path string, size int64, file *os.File) Growth
 	// OnFetch is called after every successful GET of a file (200 or 206;
 	// not HEAD, not 304) with the clean slash path (no leading slash) and
 	// the bytes of body actually written. It runs on the request's
@@ -93,6 +100,16 @@ type Hooks struct {
 type handler struct {
 	s     *Store
 	hooks Hooks
+}
+
+// Growth is how a room follows an upload shared as it arrives (Hooks.OnShare).
+type Growth interface {
+	// Wrote is told the bytes in the temp file after each write, on the
+	// upload's goroutine: it must not block.
+	Wrote(total int64)
+	// Done is told the upload is complete and in place (err nil, res its
+	// result) or will not be (err why).
+	Done(res PutResult, err error)
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -292,6 +309,15 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	ow := q.Get("overwrite")
 	overwrite := ow == "1" || ow == "true"
+	sh := q.Get("share")
+	share := sh == "1" || sh == "true"
+	if share && q.Has("resume") {
+		// The room would watch bytes that may arrive on another node, or
+		// after a restart: sharing as it arrives is for a plain upload.
+		h.fail(w, r, fmt.Errorf("files: put %q: share with resume: %w", r.URL.Path, ErrShareResume))
+		return
+	}
+	var growth Growth
 	body := &progressReader{r: clock.reader(http.MaxBytesReader(w, r.Body, cfg.MaxUpload))}
 	var (
 		res     PutResult
@@ -312,10 +338,28 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, fmt.Errorf("files: put %q: Content-Range without ?resume: %w", r.URL.Path, ErrBadRange))
 			return
 		}
-		res, err = h.s.put(r.URL.Path, body, overwrite, func(p string) {
+		res, err = h.s.put(r.URL.Path, body, overwrite, func(p string, openTemp func() (*os.File, error)) func(int64) {
 			started = p
 			h.startProgress(r, body, p, 0, r.ContentLength)
+			if !share || h.hooks.OnShare == nil {
+				return nil
+			}
+			f, err := openTemp()
+			if err != nil {
+				h.s.log.Warn("files: opening an upload to share it", "path", p, "err", err)
+				return nil
+			}
+			growth = h.hooks.OnShare(r, p, r.ContentLength, f)
+			if growth == nil {
+				return nil
+			}
+			return growth.Wrote
 		})
+	}
+	if growth != nil {
+		// Before the room hears the upload finished or aborted: a stream
+		// ends with the file in place, or with an error.
+		growth.Done(res, err)
 	}
 	if err != nil {
 		if started != "" && h.hooks.OnUploadAbort != nil {

@@ -118,6 +118,9 @@ var (
 	// receiving, or the upload being received by another request that
 	// will not let go. Trying again later may succeed.
 	ErrBusy = errors.New("too many resumable uploads at once")
+	// ErrShareResume is ?share=1 with ?resume: sharing an upload as it
+	// arrives is for a plain upload (400).
+	ErrShareResume = errors.New("share=1 needs a plain upload, without resume")
 )
 
 // HTTPStatus is the one table from errors to HTTP statuses: nil is 200,
@@ -130,7 +133,7 @@ func HTTPStatus(err error) int {
 		return http.StatusOK
 	case errors.Is(err, ErrIdle): // before ErrIncomplete, which it comes with
 		return http.StatusRequestTimeout
-	case errors.Is(err, ErrBadPath), errors.Is(err, ErrIsDir), errors.Is(err, ErrIncomplete),
+	case errors.Is(err, ErrBadPath), errors.Is(err, ErrIsDir), errors.Is(err, ErrIncomplete), errors.Is(err, ErrShareResume),
 		errors.Is(err, ErrBadRange), errors.Is(err, io.ErrUnexpectedEOF): // an upload cut off mid-body
 		return http.StatusBadRequest
 	case errors.Is(err, fs.ErrNotExist):
@@ -581,7 +584,7 @@ func (s *Store) Put(name string, r io.Reader, overwrite bool) (PutResult, error)
 
 // put is Put, calling began (when not nil) with the clean path once the
 // checks passed and the temp file exists, before the first byte is read.
-func (s *Store) put(name string, r io.Reader, overwrite bool, began func(p string)) (res PutResult, err error) {
+func (s *Store) put(name string, r io.Reader, overwrite bool, began beganFunc) (res PutResult, err error) {
 	t, err := s.putTarget(name, overwrite)
 	if err != nil {
 		return res, err
@@ -604,13 +607,18 @@ func (s *Store) put(name string, r io.Reader, overwrite bool, began func(p strin
 		}
 		s.removeTemp(t.dir, tmp)
 	}()
+	var wrote func(int64)
 	if began != nil {
-		began(p)
+		wrote = began(p, func() (*os.File, error) { return t.dir.OpenFile(tmp, os.O_RDONLY, 0) })
 	}
 
 	h := sha256.New()
 	src := &readErr{r: io.LimitReader(r, s.cfg.MaxUpload+1)}
-	n, err := s.copyChunks(io.MultiWriter(f, h), src)
+	dst := io.MultiWriter(f, h)
+	if wrote != nil {
+		dst = &tellWriter{w: dst, wrote: wrote}
+	}
+	n, err := s.copyBuffered(dst, src, wrote != nil)
 	if err != nil {
 		return res, s.receiveErr(p, src, err)
 	}
@@ -628,6 +636,28 @@ func (s *Store) put(name string, r io.Reader, overwrite bool, began func(p strin
 		return res, err
 	}
 	return PutResult{Path: p, Size: n, SHA256: hex.EncodeToString(h.Sum(nil)), Created: !overwrite || !t.existed}, nil
+}
+
+// beganFunc is told, once an upload's temp file exists and before a byte
+// is read, the clean path and a way to open the temp file for reading
+// (valid during the call only). It may return a func told the bytes
+// written so far after each write to the temp file.
+type beganFunc func(p string, openTemp func() (*os.File, error)) (wrote func(total int64))
+
+// tellWriter tells wrote the bytes written through it so far.
+type tellWriter struct {
+	w     io.Writer
+	n     int64
+	wrote func(int64)
+}
+
+func (t *tellWriter) Write(b []byte) (int, error) {
+	n, err := t.w.Write(b)
+	t.n += int64(n)
+	if n > 0 {
+		t.wrote(t.n)
+	}
+	return n, err
 }
 
 // target is where an upload goes, checked.
@@ -705,6 +735,13 @@ func (s *Store) putTarget(name string, overwrite bool) (target, error) {
 // shorter). Whatever was read before src failed is written before the error
 // is returned, so a resumable upload keeps every byte that arrived.
 func (s *Store) copyChunks(dst io.Writer, src io.Reader) (int64, error) {
+	return s.copyBuffered(dst, src, false)
+}
+
+// copyBuffered is copyChunks; eager writes what each read returned at
+// once, for an upload the room follows as it arrives (a slow uploader's
+// bytes must not wait for 256 KiB to gather).
+func (s *Store) copyBuffered(dst io.Writer, src io.Reader, eager bool) (int64, error) {
 	bp, _ := s.bufs.Get().(*[]byte)
 	if bp == nil {
 		b := make([]byte, copyBuf)
@@ -720,6 +757,9 @@ func (s *Store) copyChunks(dst io.Writer, src io.Reader) (int64, error) {
 			var m int
 			m, rerr = src.Read(buf[n:])
 			n += m
+			if eager && n > 0 {
+				break
+			}
 		}
 		if n > 0 {
 			w, werr := dst.Write(buf[:n])

@@ -29,6 +29,10 @@ type Message struct {
 	// a node that receives a Share without Frame reads the file (from the
 	// folder the nodes share) and inlines it. A broker sends Share alone.
 	Share *Share `json:"share,omitempty"`
+	// Elsewhere marks a message for the other nodes only: this node
+	// delivers its own form itself (a growing share: its members follow
+	// the upload on streams; the others get the plain share).
+	Elsewhere bool `json:"-"`
 	// Echo marks a history message this node delivered already when it
 	// was published (a chat line, so that chat keeps working here when the
 	// broker is unreachable): the history keeps it, nobody is sent it again.
@@ -119,7 +123,7 @@ type Node interface {
 // not be encoded, already logged) is ignored.
 func (h *Hub) publish(room string, m *Message) {
 	switch {
-	case m == nil:
+	case m == nil, m.Elsewhere && h.cfg.Broker == nil:
 	case h.cfg.Broker != nil:
 		h.cfg.Broker.Publish(room, m)
 	default:

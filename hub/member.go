@@ -139,8 +139,9 @@ type inflight struct {
 // outFrame is a frame waiting in a member's queue.
 type outFrame struct {
 	b     []byte
-	at    int64 // when it was queued (UnixNano)
-	batch bool  // a text frame that is already a batch (built by the room)
+	at    int64  // when it was queued (UnixNano)
+	seq   uint64 // the member's count of frames queued before it: their order
+	batch bool   // a text frame that is already a batch (built by the room)
 }
 
 // fifo is a queue of frames: a slice consumed from head, grown on demand and
@@ -226,7 +227,7 @@ func (mb *member) enqueue(b []byte, batch, binary bool, now int64) {
 	mb.framesOut++
 	mb.bytesOut += int64(len(b))
 	mb.queued += int64(len(b))
-	f := outFrame{b: b, at: now, batch: batch}
+	f := outFrame{b: b, at: now, seq: uint64(mb.framesOut), batch: batch}
 	switch {
 	case !mb.writing.busy:
 		mb.writeLocked(f, binary)
@@ -299,8 +300,10 @@ func (mb *member) setOldestLocked() {
 // sent is called by melody's write goroutine once a text or binary frame has
 // been written. It hands the writer what waited meanwhile: text frames
 // first (for a batch=1 session the leading run of them, packed into one
-// batch frame, else the next one), then a stream chunk; when both wait they
-// alternate, so neither starves the other.
+// batch frame, else the next one), then a stream chunk. A chunk queued
+// before the first text frame waiting gets every other write, so neither
+// starves the other; a chunk never goes before a text frame queued ahead of
+// it (a stream's file-start before its bytes).
 func (mb *member) sent() {
 	mb.sendMu.Lock()
 	defer mb.sendMu.Unlock()
@@ -319,11 +322,14 @@ func (mb *member) sent() {
 		mb.queued = 0
 		return
 	}
-	if mb.binary.len() > 0 && (mb.text.len() == 0 || !wasBinary) {
-		f := mb.binary.pending()[0]
-		mb.binary.pop(1)
-		mb.writeLocked(f, true)
-		return
+	if b := mb.binary.pending(); len(b) > 0 {
+		t := mb.text.pending()
+		if len(t) == 0 || b[0].seq < t[0].seq && !wasBinary {
+			f := b[0]
+			mb.binary.pop(1)
+			mb.writeLocked(f, true)
+			return
+		}
 	}
 	q := mb.text.pending()
 	if len(q) == 0 {

@@ -74,6 +74,7 @@ const (
 	codeRateLimited = "rate_limited"
 	codeInternal    = "internal"
 	codeChanged     = "changed" // extension: the file changed while it was streamed
+	codeAborted     = "aborted" // extension: a growing share\'s upload did not finish
 )
 
 // Close codes the server sends, each with the reason a client should act on.
@@ -193,6 +194,9 @@ type fileStartFrame struct {
 	ID     string `json:"id,omitempty"`
 	Stream uint32 `json:"stream"`
 	fileMeta
+	// Growing: the file is still being uploaded; Size is what the uploader
+	// said it would be (-1: it did not say).
+	Growing bool `json:"growing,omitempty"`
 }
 
 type fileEndFrame struct {
@@ -209,6 +213,9 @@ type sharedFrame struct {
 	URL      string `json:"url"`
 	Encoding string `json:"encoding,omitempty"`
 	Content  string `json:"content,omitempty"`
+	// Stream is this member's stream of a file shared as it uploads: the
+	// bytes follow on it, from byte 0.
+	Stream uint32 `json:"stream,omitempty"`
 }
 
 type listingFrame struct {
@@ -313,6 +320,7 @@ func abortReason(err error) string {
 type errorFrame struct {
 	Kind    string `json:"kind"`
 	ID      string `json:"id,omitempty"`
+	Stream  uint32 `json:"stream,omitempty"` // the stream it ends, for a stream nobody asked for (a growing share)
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }

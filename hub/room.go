@@ -44,6 +44,8 @@ type room struct {
 	openErr error
 	pending int // joins under way
 
+	growing map[*growing]struct{} // uploads shared as they arrive, which joiners follow too
+
 	batchers  int       // members that joined with batch=1
 	lastFlush time.Time // when the last pass started
 
@@ -115,6 +117,9 @@ func (r *room) joinLocked(mb *member) *Message {
 		w.Recovered = &recovered
 	}
 	mb.sendJSON(w)
+	for g := range r.growing {
+		g.follow(mb) // from byte 0, like those who were there
+	}
 	if h.cfg.Broker != nil {
 		return nil
 	}
