@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,7 @@ type fanoutConfig struct {
 	joinRate float64
 	drain    time.Duration
 	readBuf  int
+	spread   string // more nodes' HOST:PORTs, comma-separated: subscribers go round-robin
 	// sweep only
 	bound   time.Duration
 	factor  float64
@@ -50,6 +52,7 @@ func runFanout(ctx context.Context, cmd string, args []string, stdout, stderr io
 	fs.Float64Var(&c.joinRate, "join-rate", 1000, "new sessions per second while joining")
 	fs.DurationVar(&c.drain, "drain", 3*time.Second, "how long to wait for deliveries after the last send; later ones are lost")
 	fs.IntVar(&c.readBuf, "read-buffer", 32<<10, "each subscriber's read buffer in bytes (batch frames can be large)")
+	fs.StringVar(&c.spread, "spread", "", "other nodes of the same room, HOST:PORT comma-separated: subscribers are spread round-robin over the target and these; the publisher stays on the target")
 	fs.DurationVar(&c.bound, "bound", 100*time.Millisecond, "sweep: the p99 latency a rate must stay under")
 	fs.Float64Var(&c.factor, "factor", 1.5, "sweep: each step's rate is the last one's times this")
 	fs.Float64Var(&c.upTo, "max-rate", 50000, "sweep: stop at this rate even if it passes")
@@ -73,6 +76,13 @@ func runFanout(ctx context.Context, cmd string, args []string, stdout, stderr io
 		return fmt.Errorf("-join-rate must be in (0, %d]", maxRate)
 	case c.factor <= 1 || c.refine < 0 || c.refine > 10 || c.retries < 0 || c.retries > 5:
 		return errors.New("-factor must be over 1, -refine 0-10 and -retries 0-5")
+	}
+	if c.spread != "" {
+		for _, addr := range strings.Split(c.spread, ",") {
+			if err := checkLoopback(strings.TrimSpace(addr), c.allowRemote); err != nil {
+				return fmt.Errorf("-spread: %w", err)
+			}
+		}
 	}
 	var rows []row
 	for rep := range c.repeat {
@@ -210,9 +220,7 @@ type audience struct {
 
 func newAudience(ctx context.Context, c *fanoutConfig, t target) (*audience, error) {
 	a := &audience{c: c, t: t, base: time.Now(), subs: make([]*subscriber, c.n)}
-	conns, err := dialAll(ctx, c.n, c.joinRate, c.readBuf, func(i int) string {
-		return c.wsURL(t, c.room, "sub-"+strconv.Itoa(i), c.batch)
-	})
+	conns, err := dialAll(ctx, c.n, c.joinRate, c.readBuf, a.subURL)
 	if err != nil {
 		return nil, fmt.Errorf("joining: %w", err)
 	}
@@ -224,6 +232,17 @@ func newAudience(ctx context.Context, c *fanoutConfig, t target) (*audience, err
 		return nil, err
 	}
 	return a, nil
+}
+
+// subURL is subscriber i's URL: on the target, or with -spread on the
+// next node in turn.
+func (a *audience) subURL(i int) string {
+	t := a.t
+	if a.c.spread != "" {
+		nodes := append([]string{t.Addr}, strings.Split(a.c.spread, ",")...)
+		t.Addr = strings.TrimSpace(nodes[i%len(nodes)])
+	}
+	return a.c.wsURL(t, a.c.room, "sub-"+strconv.Itoa(i), a.c.batch)
 }
 
 // joinPublisher opens the publishing session. The publisher is in the room
@@ -267,7 +286,7 @@ func (a *audience) rejoin(ctx context.Context) error {
 		default:
 			continue
 		}
-		conn, err := dial(ctx, a.c.wsURL(a.t, a.c.room, "sub-"+strconv.Itoa(i), a.c.batch), a.c.readBuf)
+		conn, err := dial(ctx, a.subURL(i), a.c.readBuf)
 		if err != nil {
 			return fmt.Errorf("rejoining: %w", err)
 		}

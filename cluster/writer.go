@@ -60,25 +60,97 @@ func (b *Broker) enqueue(j job) {
 	}
 }
 
-// writer does the queued writes in order.
+// writer does the queued writes in order. Chat lines that wait together
+// are published together, without waiting for each one's ack (a busy room
+// chats faster than a round trip); feed events wait for theirs, since
+// each names the one before it.
 func (b *Broker) writer() {
 	defer close(b.written)
-	for j := range b.jobs {
-		for attempt := 0; ; attempt++ {
-			err := b.do(j)
-			if err == nil {
-				break
+	var next *job
+	for {
+		var j job
+		if next != nil {
+			j, next = *next, nil
+		} else {
+			var ok bool
+			if j, ok = <-b.jobs; !ok {
+				return
 			}
-			if time.Since(j.at) > maxJobAge || b.isDone() {
-				b.log.Warn("cluster: giving up a write", "kind", j.kind, "room", j.room, "err", err)
-				break
-			}
-			// NATS is away, or busy: try again, sooner at first.
-			wait := min(time.Duration(attempt+1)*100*time.Millisecond, 2*time.Second)
+		}
+		if j.kind != jobChat {
+			b.retry(j)
+			continue
+		}
+		batch := []job{j}
+	gather:
+		for len(batch) < maxChatBatch {
 			select {
-			case <-time.After(wait):
-			case <-b.done:
+			case j2, ok := <-b.jobs:
+				if !ok {
+					break gather
+				}
+				if j2.kind != jobChat {
+					next = &j2
+					break gather
+				}
+				batch = append(batch, j2)
+			default:
+				break gather
 			}
+		}
+		b.publishChat(batch)
+	}
+}
+
+// maxChatBatch bounds the chat lines published before their acks are in.
+const maxChatBatch = 256
+
+// publishChat publishes chat lines without waiting between them, then
+// waits for their acks; those that failed are retried one by one (their
+// message ids keep a line that did get stored from being stored twice).
+func (b *Broker) publishChat(batch []job) {
+	futures := make([]jetstream.PubAckFuture, len(batch))
+	for i, j := range batch {
+		msg := nats.NewMsg(chatSubject(j.room))
+		msg.Data = j.frame
+		msg.Header.Set(jetstream.MsgIDHeader, j.id)
+		msg.Header.Set(hdrNode, b.instance)
+		futures[i], _ = b.js.PublishMsgAsync(msg)
+	}
+	timeout := time.After(opTimeout)
+	for i, f := range futures {
+		ok := false
+		if f != nil {
+			select {
+			case <-f.Ok():
+				ok = true
+			case <-f.Err():
+			case <-timeout:
+			}
+		}
+		if !ok {
+			b.retry(batch[i])
+		}
+	}
+}
+
+// retry does j until it succeeds, or gives up after maxJobAge (or when the
+// broker is closing), waiting a little longer after each failure.
+func (b *Broker) retry(j job) {
+	for attempt := 0; ; attempt++ {
+		err := b.do(j)
+		if err == nil {
+			return
+		}
+		if time.Since(j.at) > maxJobAge || b.isDone() {
+			b.log.Warn("cluster: giving up a write", "kind", j.kind, "room", j.room, "err", err)
+			return
+		}
+		// NATS is away, or busy: try again, sooner at first.
+		wait := min(time.Duration(attempt+1)*100*time.Millisecond, 2*time.Second)
+		select {
+		case <-time.After(wait):
+		case <-b.done:
 		}
 	}
 }
