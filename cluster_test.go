@@ -163,6 +163,15 @@ func TestClusterOneRoom(t *testing.T) {
 	if got := feedSeqs(t, late.welcome); len(got) != 1 || got[0] != seqs[0] {
 		t.Fatalf("welcome.feed on b = %v, want [%d]", got, seqs[0])
 	}
+	// A rename to a name taken on another node gets a suffix, and every
+	// node hears of it.
+	onA.send(map[string]any{"kind": "rename", "name": "cid"})
+	for _, cl := range []*client{onA, onB, onC} {
+		f, _ := cl.readUntil(func(f frame) bool { return f.kind() == "presence" && f.str("event") == "rename" })
+		if f.obj("who").str("name") != "cid-2" {
+			t.Fatalf("rename to a taken name: %v", f)
+		}
+	}
 	if a.logs.text() == "" || strings.Contains(a.logs.text()+b.logs.text()+c.logs.text(), "panic") {
 		t.Fatal("a node panicked")
 	}

@@ -67,7 +67,7 @@ func (b *Broker) claim(ctx context.Context, room, id, name string) (string, erro
 			}
 		}
 	}
-	return "", errNoRoom
+	return "", errNoName
 }
 
 // release deletes member id's key for name, if it is still id's, by the

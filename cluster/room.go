@@ -277,5 +277,5 @@ func (b *Broker) Publish(room string, m *hub.Message) {
 	}
 }
 
-// errNoRoom is a name no room can give: every suffix taken.
-var errNoRoom = errors.New("cluster: no free name")
+// errNoName is a name no room can give: every suffix taken.
+var errNoName = errors.New("cluster: no free name")

@@ -172,6 +172,13 @@ func (h *Hub) rename(mb *member, name string) {
 			return
 		}
 		mb.room.rename(mb, got)
+		h.bmu.Lock()
+		list := h.browsers[mb.browser]
+		latest := len(list) > 0 && list[len(list)-1] == mb
+		h.bmu.Unlock()
+		if latest { // its page's fetches on other nodes go by the new name
+			b.SetBrowser(browserKey(mb.browser), mb.room.name, MemberRef{ID: mb.id, Name: got})
+		}
 	})
 }
 
