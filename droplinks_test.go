@@ -355,6 +355,13 @@ func TestDropLinkStateDir(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(xdg, "filehub")); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("the state folder: %v %v, want mode 0700", fi, err)
 	}
+	// FILEHUB_STATE_DIR is -state-dir.
+	env := filepath.Join(t.TempDir(), "state")
+	ts3 := startServerEnv(t, map[string]string{"HOME": home, "FILEHUB_STATE_DIR": env}, "-addr", "127.0.0.1:0", "-root", dir)
+	dropOwner{t: t, ts: ts3}.create(map[string]any{"path": "", "expires": "1h"})
+	if ents, _ := os.ReadDir(env); len(ents) != 1 {
+		t.Fatalf("FILEHUB_STATE_DIR holds %v", ents)
+	}
 }
 
 // TestDropLinkDefaults: without label or room, a link's uploads show as
