@@ -64,6 +64,15 @@ var (
 	ErrConflict = errors.New("drops: changed meanwhile")
 )
 
+// problem is an invalid request (ErrInvalid), with what is wrong in words
+// safe to send back.
+type problem struct{ msg string }
+
+func (p *problem) Error() string { return "drops: invalid request: " + p.msg }
+func (p *problem) Unwrap() error { return ErrInvalid }
+
+func invalid(format string, a ...any) error { return &problem{fmt.Sprintf(format, a...)} }
+
 // Keeper keeps the links, each as an opaque value under a key, with a
 // revision that changes with every change. Every change is conditional on
 // the revision (compare-and-swap), which is what makes the limits hold
@@ -244,24 +253,24 @@ func ParseExpiry(s string) (time.Duration, error) {
 // gives it; the caller checked that it is one) from req.
 func (l *Links) Create(ctx context.Context, folder string, req Request) (Link, error) {
 	if req.Expires == "" {
-		return Link{}, fmt.Errorf("%w: expires is required", ErrInvalid)
+		return Link{}, invalid("expires is required: a duration such as 24h or 7d")
 	}
 	d, err := ParseExpiry(req.Expires)
 	if err != nil {
-		return Link{}, fmt.Errorf("%w: expires: %v", ErrInvalid, err)
+		return Link{}, invalid("expires: %v", err)
 	}
 	if d < minExpiry || d > l.cfg.MaxExpiry {
-		return Link{}, fmt.Errorf("%w: expires must be between %v and %v", ErrInvalid, minExpiry, l.cfg.MaxExpiry)
+		return Link{}, invalid("expires must be between %s and %s", durationWords(minExpiry), durationWords(l.cfg.MaxExpiry))
 	}
 	if req.MaxBytes < 0 || req.MaxFiles < 0 {
-		return Link{}, fmt.Errorf("%w: max_bytes and max_files are 0 (no limit) or more", ErrInvalid)
+		return Link{}, invalid("max_bytes and max_files are 0 (no limit) or more")
 	}
 	label := strings.TrimSpace(req.Label)
 	if !validLabel(label) {
-		return Link{}, fmt.Errorf("%w: label must be at most %d printable characters", ErrInvalid, maxLabel)
+		return Link{}, invalid("label must be at most %d printable characters", maxLabel)
 	}
 	if req.Room != defaultRoom && !validRoom(req.Room) {
-		return Link{}, fmt.Errorf("%w: room must be 1-64 of A-Z a-z 0-9 . _ -", ErrInvalid)
+		return Link{}, invalid("room must be 1-64 of A-Z a-z 0-9 . _ -")
 	}
 	live, err := l.List(ctx)
 	if err != nil {
@@ -286,6 +295,25 @@ func (l *Links) Create(ctx context.Context, folder string, req Request) (Link, e
 	l.log.Info("drop link created", "link", Ref(link.ID), "path", folder, "label", label, "room", req.Room,
 		"expires", link.Expires, "max_bytes", link.MaxBytes, "max_files", link.MaxFiles)
 	return link, nil
+}
+
+// durationWords writes d as people read it: "1 minute", "30 days".
+func durationWords(d time.Duration) string {
+	plural := func(n int64, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return strconv.FormatInt(n, 10) + " " + unit + "s"
+	}
+	switch {
+	case d%(24*time.Hour) == 0:
+		return plural(int64(d/(24*time.Hour)), "day")
+	case d%time.Hour == 0:
+		return plural(int64(d/time.Hour), "hour")
+	case d%time.Minute == 0:
+		return plural(int64(d/time.Minute), "minute")
+	}
+	return d.String()
 }
 
 // validLabel: at most maxLabel characters, valid UTF-8, no control or

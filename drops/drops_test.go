@@ -229,11 +229,14 @@ func TestCreate(t *testing.T) {
 		{`not json`, 400},
 		{`{"path":` + strings.Repeat(" ", 9000) + `"x"}`, 400},
 	} {
-		if a := e.do(t, "POST", "/_/drops", strings.NewReader(tc.body), "Accept", "application/json"); a.status != tc.status {
+		if a := e.do(t, "POST", "/_/drops", strings.NewReader(tc.body), "Accept", "application/json"); a.status != tc.status || strings.Contains(a.body, "plain name") {
 			t.Errorf("POST %.60s: %d %s, want %d", tc.body, a.status, a.body, tc.status)
 		} else if !strings.Contains(a.body, `"error"`) {
 			t.Errorf("POST %.60s: %s, want a JSON error", tc.body, a.body)
 		}
+	}
+	if a := e.do(t, "POST", "/_/drops", strings.NewReader(`{"path":"incoming/","expires":"31d"}`)); !strings.Contains(a.body, "between 1 minute and 30 days") {
+		t.Errorf("the refusal of 31d says %q", a.body)
 	}
 	// Only the two good ones are listed.
 	a := e.do(t, "GET", "/_/drops", nil)

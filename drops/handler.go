@@ -151,11 +151,14 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) {
 	var req Request
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequest))
 	if err := dec.Decode(&req); err != nil {
-		h.fail(w, r, "", invalid("the body must be a JSON object such as {\"path\":\"incoming/\",\"expires\":\"24h\"}"))
+		h.fail(w, r, "", invalid(`the body must be a JSON object such as {"path":"incoming/","expires":"24h"}`))
 		return
 	}
 	info, err := h.store.Stat(req.Path)
 	switch {
+	case err != nil && status(err) == http.StatusBadRequest:
+		h.fail(w, r, "", invalid("path is not a folder of this server"))
+		return
 	case err != nil:
 		h.fail(w, r, "", err)
 		return
@@ -331,15 +334,6 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	}
 	return n, err
 }
-
-// problem is an invalid request, with what is wrong in words safe to
-// send back.
-type problem struct{ msg string }
-
-func (p *problem) Error() string { return "drops: invalid request: " + p.msg }
-func (p *problem) Unwrap() error { return ErrInvalid }
-
-func invalid(msg string) error { return &problem{msg} }
 
 // status is the one table from errors to HTTP statuses; files' errors go
 // through files.HTTPStatus.
