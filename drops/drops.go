@@ -146,15 +146,22 @@ type Request struct {
 	Room     string `json:"room"`
 }
 
-// Limits of a request.
 const (
-	minExpiry   = time.Minute
-	maxLabel    = 64 // characters
-	idAlphabet  = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-	idLen       = 26 // rand.Text: 26 base32 characters, 130 bits
-	casTries    = 32 // a change tried again from a newer revision, at most
-	refLen      = 8  // hex characters of Ref
-	defaultRoom = "" // the hub's default room
+	// minExpiry is the shortest a link may work: less is a mistake.
+	minExpiry = time.Minute
+	// maxLabel bounds a label, in characters: it is a name in the feed.
+	maxLabel = 64
+	// idAlphabet and idLen are what rand.Text makes: 26 base32
+	// characters, 130 random bits.
+	idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	idLen      = 26
+	// casTries bounds how often a change is tried again from a newer
+	// revision: far more than uploads racing for one link need.
+	casTries = 32
+	// refLen is how many hex digits of the id's hash Ref keeps.
+	refLen = 8
+	// defaultRoom is a link made without a room: the hub's default room.
+	defaultRoom = ""
 )
 
 // Config configures Links. Zero values mean the default.
