@@ -24,6 +24,7 @@ import (
 // options is the parsed configuration.
 type options struct {
 	addr, root, token, logLevel, logFormat string
+	stateDir                               string // drop links across restarts; "": the default
 	tlsCert, tlsKey                        string
 	upload, showHidden, readOnly, metrics  bool
 	pprof                                  bool
@@ -81,6 +82,9 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (op
 	def(boolValue{&o.readOnly}, "read-only", "READ_ONLY", "refuse uploads whatever else is set")
 	def(&o.maxUpload, "max-upload", "MAX_UPLOAD", "largest upload: a `size` in bytes or with a unit, such as 512MiB or 1GiB")
 	def(boolValue{&o.showHidden}, "show-hidden", "SHOW_HIDDEN", "serve dotfiles such as .env and .git")
+	def(stringValue{&o.stateDir, nil}, "state-dir", "STATE_DIR",
+		"the `folder` where drop links are kept across restarts; never one inside the served folder. "+
+			"Default: $XDG_STATE_HOME/filehub, or ~/.local/state/filehub. With -nats they are kept in NATS instead")
 	def(durationValue{&o.bodyIdle}, "body-idle-timeout", "BODY_IDLE_TIMEOUT",
 		"cut an upload whose body sends less than 1 KiB in this `duration` (0: 30s)")
 	def(stringValue{&o.token, nil}, "token", "TOKEN",

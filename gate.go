@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,6 +127,11 @@ func doorOf(r *http.Request) door {
 	switch p := r.URL.Path; {
 	case p == "/_/healthz", p == "/_/readyz", strings.HasPrefix(p, "/_/static/"):
 		return doorOpen
+	case strings.HasPrefix(path.Clean(p), "/_/drop/"):
+		// A drop link's page and uploads: the id in the URL is the key
+		// (package drops). Cleaned first, so that /_/drop/x/../../drops,
+		// the owner's door, is not taken for one.
+		return doorOpen
 	case p == "/ws", p == "/_/echo":
 		return doorSocket
 	case p == "/_/login" && r.Method == http.MethodPost:
@@ -222,7 +228,7 @@ func (g *tokenGate) failed(r *http.Request, group netip.Prefix, now time.Time) b
 		g.log.Warn("wrong tokens: locking the client's network out", "remote", r.RemoteAddr, "network", group.String(),
 			"every", g.cfg.FailEvery)
 	case left > 0:
-		g.log.Info("wrong token", "remote", r.RemoteAddr, "path", r.URL.Path)
+		g.log.Info("wrong token", "remote", r.RemoteAddr, "path", logPath(r.URL.Path))
 	}
 	return left >= 0
 }

@@ -9,7 +9,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -35,6 +37,7 @@ import (
 	"time"
 
 	"filehub/cluster"
+	"filehub/drops"
 	"filehub/echo"
 	"filehub/files"
 	"filehub/hub"
@@ -135,6 +138,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	store, err := files.Open(o.root, files.Config{
 		ShowHidden:      o.showHidden,
 		Uploads:         o.upload && !o.readOnly,
+		ReadOnly:        o.readOnly,
 		MaxUpload:       int64(o.maxUpload),
 		BodyIdleTimeout: o.bodyIdle,
 		Logger:          log.With("component", "files"),
@@ -173,6 +177,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		OnUploadAbort:    h.RecordUploadAbort,
 		OnShare:          h.ShareUpload,
 	})
+	// Drop links: kept in NATS when there are several nodes, else in a
+	// state file outside the served folder. Their uploads reach the feed
+	// through hooks, as the files handler's do; drops never imports hub.
+	var keeper drops.Keeper
+	if nodes != nil {
+		kctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		keeper, err = nodes.DropKeeper(kctx)
+		cancel()
+	} else {
+		keeper, err = dropState(o, folder, getenv, log)
+	}
+	if err != nil {
+		return err
+	}
+	links := drops.New(drops.Config{Keeper: keeper, Logger: log.With("component", "drops")})
+	dropDoors := drops.NewHandlers(links, store, web.DropPage, drops.Hooks{
+		OnUpload: func(l drops.Link, res files.PutResult) { h.RecordDropUpload(dropLink(l), res) },
+		OnUploadProgress: func(l drops.Link, path string, received, size int64) {
+			h.RecordDropProgress(dropLink(l), path, received, size)
+		},
+		OnUploadAbort: func(l drops.Link, path string, received int64, err error) {
+			h.RecordDropAbort(dropLink(l), path, received, err)
+		},
+	})
 	echoes := echo.New(echo.Config{AllowOrigins: o.allowOrigins, Logger: log.With("component", "echo")})
 
 	ln, err := net.Listen("tcp", o.addr)
@@ -191,6 +219,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	handler := routes(routeDeps{
 		files: fh, hub: h, echo: echoes, ready: &ready, metrics: metricsHandler(o.metrics, reg), pprof: o.pprof,
 		cluster: broker,
+		drops:   dropDoors,
 		info:    infoHandler(filepath.Base(folder), lan),
 	})
 	if o.token != "" {
@@ -294,6 +323,99 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// dropLink is a drop link as the room sees it upload.
+func dropLink(l drops.Link) hub.DropLink {
+	return hub.DropLink{Room: l.Room, Ref: drops.Ref(l.ID), Label: l.Label}
+}
+
+// dropState opens the state file of the drop links of folder: in
+// -state-dir, else in the user's state folder ($XDG_STATE_HOME/filehub,
+// ~/.local/state/filehub), one file per served folder. The file holds the
+// links' ids, each a key, so it is never inside the served folder, where
+// some configuration (-show-hidden) could serve it: an explicit -state-dir
+// there is refused, and a default one there (a server of the home folder)
+// leaves the links in memory, with a warning, as does having no home.
+func dropState(o options, folder string, getenv func(string) string, log *slog.Logger) (drops.Keeper, error) {
+	dir := o.stateDir
+	if dir == "" {
+		switch {
+		case getenv("XDG_STATE_HOME") != "":
+			dir = filepath.Join(getenv("XDG_STATE_HOME"), "filehub")
+		case getenv("HOME") != "":
+			dir = filepath.Join(getenv("HOME"), ".local", "state", "filehub")
+		default:
+			log.Warn("drop links are kept in memory and do not survive a restart: no home folder; set -state-dir")
+			return drops.Memory(), nil
+		}
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, badUsage(false, "-state-dir %s: %w", dir, err)
+	}
+	if within(folder, abs) {
+		if o.stateDir != "" {
+			return nil, badUsage(false, "-state-dir %s is inside the served folder %s, which would serve the drop links' keys; choose a folder outside it", dir, folder)
+		}
+		log.Warn("drop links are kept in memory and do not survive a restart: the default state folder is inside the served folder; set -state-dir",
+			"state_dir", abs)
+		return drops.Memory(), nil
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, badUsage(false, "-state-dir %s: %w", dir, rootCause(err))
+	}
+	sum := sha256.Sum256([]byte(folder))
+	file := filepath.Join(abs, "drops-"+hex.EncodeToString(sum[:8])+".json")
+	k, err := drops.OpenFile(file)
+	if err != nil {
+		return nil, badUsage(false, "-state-dir: %w", err)
+	}
+	log.Debug("drop links kept in", "file", file)
+	return k, nil
+}
+
+// within tells whether dir is folder or inside it, with the symlinks of
+// the part of each that exists resolved.
+func within(folder, dir string) bool {
+	folder, dir = realPath(folder), realPath(dir)
+	rel, err := filepath.Rel(folder, dir)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// realPath resolves the symlinks of the longest part of the absolute path
+// p that exists, and keeps the rest as it is.
+func realPath(p string) string {
+	rest := ""
+	for {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(r, rest)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return filepath.Join(p, rest)
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+		p = parent
+	}
+}
+
+// logPath is a request's path as the logs keep it: a drop link's id is
+// the key to it, so it is replaced by the link's Ref ("/_/drop/~1a2b3c4d/x").
+func logPath(p string) string {
+	for _, prefix := range []string{"/_/drop/", "/_/drops/"} {
+		rest, ok := strings.CutPrefix(p, prefix)
+		if !ok || rest == "" {
+			continue
+		}
+		id, tail, more := strings.Cut(rest, "/")
+		out := prefix + "~" + drops.Ref(id)
+		if more {
+			out += "/" + tail
+		}
+		return out
+	}
+	return p
 }
 
 // connectCluster connects to NATS for -nats. It fails, rather than falling
@@ -524,6 +646,7 @@ type routeDeps struct {
 	pprof   bool
 	info    http.Handler
 	cluster hub.Broker // nil: a single node
+	drops   drops.Handlers
 }
 
 // routes lists the whole HTTP surface.
@@ -559,6 +682,14 @@ func routes(d routeDeps) http.Handler {
 		mux.Handle("GET /_/debug/pprof/", pprofHandler())
 	}
 	mux.Handle("GET /_/echo", d.echo)
+	// Drop links. The owner's doors need the token, like every door; the
+	// guest's (/_/drop/…) are open in the gate (doorOf): the id is the key.
+	mux.Handle("POST /_/drops", d.drops.Create)
+	mux.Handle("GET /_/drops", d.drops.List)
+	mux.Handle("DELETE /_/drops/{id}", d.drops.Revoke)
+	mux.Handle("GET /_/drop/{id}", d.drops.Page)
+	mux.Handle("GET /_/drop/{id}/{name...}", d.drops.Other)
+	mux.Handle("PUT /_/drop/{id}/{name...}", d.drops.Upload)
 	mux.Handle("GET /ws", d.hub)
 	mux.Handle("GET /{path...}", fh)
 	mux.Handle("PUT /{path...}", fh)

@@ -60,7 +60,8 @@ func trustProxies(nets []netip.Prefix, next http.Handler) http.Handler {
 }
 
 // accessLog writes one line per request: never the query (it may carry a
-// token) and never a header value; slog quotes control characters.
+// token), never a header value, never a drop link's id (logPath); slog
+// quotes control characters.
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -72,7 +73,7 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 		} else if status == 0 {
 			status = http.StatusOK
 		}
-		log.Info("http", "method", r.Method, "path", r.URL.Path, "status", status,
+		log.Info("http", "method", r.Method, "path", logPath(r.URL.Path), "status", status,
 			"bytes", rec.n, "duration", time.Since(start).Round(time.Microsecond), "remote", r.RemoteAddr)
 	})
 }

@@ -128,3 +128,14 @@ func (r *clockReader) Read(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// IdleBody holds the body of an upload received by another handler than
+// Handler's (a drop link's) to the same rule: it is cut after idle without
+// 1 KiB of progress, and a read then fails with an error wrapping ErrIdle
+// and ErrIncomplete (408). Call it first thing in the handler, before the
+// request is refused for any reason: net/http reads (discards) a refused
+// body after the handler returns, and that read must not last forever
+// either. idle <= 0 turns the timeout off.
+func IdleBody(w http.ResponseWriter, body io.Reader, idle time.Duration) io.Reader {
+	return newBodyClock(w, idle).reader(body)
+}

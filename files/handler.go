@@ -298,7 +298,7 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 	// First of all: even a refused upload's body is read (discarded) by
 	// net/http after the handler returns, and must not be held open forever.
 	clock := newBodyClock(w, cfg.BodyIdleTimeout)
-	if !cfg.Uploads {
+	if !cfg.Uploads || cfg.ReadOnly {
 		h.fail(w, r, fmt.Errorf("files: put %q: uploads are off: %w", r.URL.Path, ErrForbidden))
 		return
 	}

@@ -87,7 +87,7 @@ var (
 	// backslash, control characters, invalid UTF-8, "//", too long (400).
 	ErrBadPath = errors.New("bad path")
 	// ErrForbidden is a request the configuration refuses: uploads turned
-	// off, or writing over a folder (403).
+	// off, a read-only store, or writing over a folder (403).
 	ErrForbidden = errors.New("forbidden")
 	// ErrTooLarge is an upload over Config.MaxUpload (413).
 	ErrTooLarge = errors.New("upload too large")
@@ -158,6 +158,10 @@ type Config struct {
 	ShowHidden bool
 	// Uploads accepts PUT. Defaults to false (PUT answers 403).
 	Uploads bool
+	// ReadOnly refuses every write, whatever Uploads says: Put, resumable
+	// uploads and PutNew (the drop links' door, which Uploads does not
+	// govern) all answer ErrForbidden. Defaults to false.
+	ReadOnly bool
 	// MaxUpload is the largest upload in bytes. Defaults to 1 GiB.
 	MaxUpload int64
 	// PartialTTL is how long a resumable upload that was cut off keeps its
@@ -584,11 +588,90 @@ func (s *Store) Put(name string, r io.Reader, overwrite bool) (PutResult, error)
 
 // put is Put, calling began (when not nil) with the clean path once the
 // checks passed and the temp file exists, before the first byte is read.
-func (s *Store) put(name string, r io.Reader, overwrite bool, began beganFunc) (res PutResult, err error) {
+func (s *Store) put(name string, r io.Reader, overwrite bool, began beganFunc) (PutResult, error) {
 	t, err := s.putTarget(name, overwrite)
 	if err != nil {
-		return res, err
+		return PutResult{}, err
 	}
+	return s.write(t, r, overwrite, s.cfg.MaxUpload, began)
+}
+
+// PutNew stores the bytes of r as a new file, name, in the folder dir: the
+// door of uploads that Config.Uploads does not govern (a drop link). It is
+// Put without overwrite, and stricter about the name:
+//
+//   - name is one plain element, not a path: no "/", no backslash, no
+//     control character, valid UTF-8, at most 255 bytes, neither "." nor
+//     "..", not a dotfile (whatever Config.ShowHidden says) and not a temp
+//     name. Anything else is ErrBadPath, before dir is looked at.
+//   - dir is checked as every other path (Clean), and must resolve, symlinks
+//     followed, to a folder that is neither hidden nor outside the folder.
+//   - an existing name is ErrExists (never replaced, even by an upload
+//     racing this one: the final step is link(2)); a read-only Store
+//     refuses with ErrForbidden.
+//
+// limit bounds the bytes read from r (more gives ErrTooLarge); a negative
+// limit, or one over Config.MaxUpload, means Config.MaxUpload. began, when not nil,
+// is called with the clean path once the checks passed, before the first
+// byte is read.
+func (s *Store) PutNew(dir, name string, r io.Reader, limit int64, began func(p string)) (PutResult, error) {
+	if s.cfg.ReadOnly {
+		return PutResult{}, fmt.Errorf("files: put %q in %q: read-only: %w", name, dir, ErrForbidden)
+	}
+	if err := ValidName(name); err != nil {
+		return PutResult{}, err
+	}
+	d, err := s.Clean(dir)
+	if err != nil {
+		return PutResult{}, err
+	}
+	t, err := s.targetOf(path.Join(d, name))
+	if err != nil {
+		return PutResult{}, err
+	}
+	if t.existed {
+		t.dir.Close()
+		return PutResult{}, fmt.Errorf("files: put %q: %w", t.p, ErrExists)
+	}
+	if limit < 0 || limit > s.cfg.MaxUpload {
+		limit = s.cfg.MaxUpload
+	}
+	var b beganFunc
+	if began != nil {
+		b = func(p string, _ func() (*os.File, error)) func(int64) {
+			began(p)
+			return nil
+		}
+	}
+	return s.write(t, r, false, limit, b)
+}
+
+// ValidName tells whether PutNew takes name (nil), or why not (an error
+// wrapping ErrBadPath): one element, not hidden, not a temp name, nothing
+// Clean would refuse. It touches no file, so a caller can refuse a bad
+// name before it reserves anything for the upload.
+func ValidName(name string) error {
+	switch {
+	case name == "", name == ".", name == "..":
+		return fmt.Errorf("files: name %q: %w", name, ErrBadPath)
+	case len(name) > maxElem:
+		return fmt.Errorf("files: a name of %d bytes: %w", len(name), ErrBadPath)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("files: name %q is not UTF-8: %w", name, ErrBadPath)
+	case strings.HasPrefix(name, "."): // a dotfile, or a temp name
+		return fmt.Errorf("files: name %q is hidden: %w", name, ErrBadPath)
+	}
+	for _, r := range name {
+		if r == '/' || r == '\\' || unicode.IsControl(r) {
+			return fmt.Errorf("files: name %q has %U: %w", name, r, ErrBadPath)
+		}
+	}
+	return nil
+}
+
+// write receives r into a temp file in t's folder, at most limit bytes,
+// and moves it to t's name; it closes t's folder.
+func (s *Store) write(t target, r io.Reader, overwrite bool, limit int64, began beganFunc) (res PutResult, err error) {
 	defer t.dir.Close()
 	p := t.p
 	// O_EXCL: never an existing file, nor a symlink planted under the name.
@@ -613,7 +696,7 @@ func (s *Store) put(name string, r io.Reader, overwrite bool, began beganFunc) (
 	}
 
 	h := sha256.New()
-	src := &readErr{r: io.LimitReader(r, s.cfg.MaxUpload+1)}
+	src := &readErr{r: io.LimitReader(r, limit+1)}
 	dst := io.MultiWriter(f, h)
 	if wrote != nil {
 		dst = &tellWriter{w: dst, wrote: wrote}
@@ -622,8 +705,8 @@ func (s *Store) put(name string, r io.Reader, overwrite bool, began beganFunc) (
 	if err != nil {
 		return res, s.receiveErr(p, src, err)
 	}
-	if n > s.cfg.MaxUpload {
-		return res, fmt.Errorf("files: put %q: over %d bytes: %w", p, s.cfg.MaxUpload, ErrTooLarge)
+	if n > limit {
+		return res, fmt.Errorf("files: put %q: over %d bytes: %w", p, limit, ErrTooLarge)
 	}
 	if err = f.Sync(); err != nil {
 		return res, fmt.Errorf("files: put %q: sync: %w", p, err)
@@ -675,9 +758,14 @@ type target struct {
 // .env is .env). Any other link there is replaced by an upload with
 // overwrite, never written through.
 func (s *Store) target(name string) (target, error) {
-	if !s.cfg.Uploads {
+	if !s.cfg.Uploads || s.cfg.ReadOnly {
 		return target{}, fmt.Errorf("files: put %q: uploads are off: %w", name, ErrForbidden)
 	}
+	return s.targetOf(name)
+}
+
+// targetOf is target whatever Config.Uploads says.
+func (s *Store) targetOf(name string) (target, error) {
 	if strings.HasSuffix(name, "/") {
 		return target{}, fmt.Errorf("files: put %q: a folder name: %w", name, ErrBadPath)
 	}

@@ -84,3 +84,57 @@ func (h *Hub) RecordUploadAbort(r *http.Request, path string, received int64, er
 	room, who := h.attribute(r)
 	h.publishFrame(room, uploadAbortFrame{Kind: kindUploadAbort, By: who, Path: path, Received: received, Reason: abortReason(err)})
 }
+
+// DropLink is a drop link as the room sees it uploading: main builds it
+// from the link, which hub does not know.
+type DropLink struct {
+	// Room is the room the link was made from; "" or a name the protocol
+	// refuses is the default room.
+	Room string
+	// Ref tells links apart (the drops package's Ref: a prefix of a hash
+	// of the id); never the id itself, which is the key to the link.
+	Ref string
+	// Label is the name the link's owner gave it; "" shows as "drop link".
+	Label string
+}
+
+// dropRoom is where the link's uploads are told.
+func (h *Hub) dropRoom(d DropLink) string {
+	if !validRoom(d.Room) {
+		return h.cfg.DefaultRoom
+	}
+	return d.Room
+}
+
+// member is who uploads through the link, in frames and the feed: its
+// label, with an id that no session has.
+func (d DropLink) member() MemberRef {
+	name := d.Label
+	if name == "" {
+		name = "drop link"
+	}
+	return MemberRef{ID: "drop-" + d.Ref, Name: name}
+}
+
+// RecordDropUpload tells the link's room that an upload through it
+// finished, and puts it in the feed with via "drop" and the link's label.
+func (h *Hub) RecordDropUpload(d DropLink, res files.PutResult) {
+	h.cfg.Metrics.Uploads.WithLabelValues("finished").Inc()
+	h.cfg.Metrics.UploadBytes.Add(float64(res.Size))
+	room, who := h.dropRoom(d), d.member()
+	h.publishFrame(room, uploadFinishFrame{Kind: kindUploadFinish, By: who, Path: res.Path, Size: res.Size, SHA256: res.SHA256})
+	h.publish(room, &Message{Event: &Event{Who: who.Name, Action: actionUpload, Path: res.Path, Via: viaDrop, Bytes: res.Size, At: h.cfg.Now().UTC()}})
+}
+
+// RecordDropProgress tells the link's room how far an upload through it
+// got: received of size bytes (-1: unknown). Throttled by the caller.
+func (h *Hub) RecordDropProgress(d DropLink, path string, received, size int64) {
+	h.publishFrame(h.dropRoom(d), uploadProgressFrame{Kind: kindUploadProgress, By: d.member(), Path: path, Received: received, Size: size})
+}
+
+// RecordDropAbort tells the link's room that an upload through it will not
+// finish, with a one-word reason.
+func (h *Hub) RecordDropAbort(d DropLink, path string, received int64, err error) {
+	h.cfg.Metrics.Uploads.WithLabelValues("aborted").Inc()
+	h.publishFrame(h.dropRoom(d), uploadAbortFrame{Kind: kindUploadAbort, By: d.member(), Path: path, Received: received, Reason: abortReason(err)})
+}

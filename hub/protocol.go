@@ -62,6 +62,7 @@ const (
 	actionUpload = "upload"
 	viaHTTP      = "http"
 	viaWS        = "ws"
+	viaDrop      = "drop" // an upload through a drop link
 )
 
 // Error codes carried by error frames and by the JSON body of a refused handshake.

@@ -21,6 +21,8 @@ import { qrSVG } from './qr.js';
 import { Viewer } from './viewer.js';
 import { filesView } from './view-files.js';
 import { roomView } from './view-room.js';
+import { dropsView } from './view-drops.js';
+import { shareTextView } from './share-text.js';
 
 // A blocked resource or script would otherwise fail quietly; as a console
 // error it is seen by people debugging and fails the browser tests.
@@ -337,6 +339,11 @@ const { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat } = 
   S, members, request, viewer, showNotice, arrived, viewFile: files.viewFile, viewerProgress: files.viewerProgress, zipURL: files.zipURL,
 });
 
+// Drop links and shared text: their own modules, wired here.
+let inviteBase = null; // the address for other devices, when this page is on a loopback one
+dropsView({ S, room, base: () => inviteBase });
+shareTextView({ request, connected: () => conn.isOpen });
+
 let titleRoom = room;
 let unreadChat = 0; // messages that came while the page was hidden: "(3) room · filehub"
 
@@ -390,7 +397,11 @@ function setupInvite(info) {
     const select = clear($('invite-addr'));
     for (const u of lan) select.append(h('option', { value: u }, u));
     $('invite-addrs').hidden = lan.length < 2;
-    select.onchange = () => showInvite(roomURL(select.value));
+    select.onchange = () => {
+      inviteBase = select.value;
+      showInvite(roomURL(select.value));
+    };
+    inviteBase = lan[0];
     showInvite(roomURL(lan[0]));
   } else {
     showInvite(roomURL(location.href));
