@@ -6,11 +6,11 @@ package main
 // gorilla client joined with batch=1, and changes made by the test through
 // the OS (os.WriteFile, os.Rename, os.RemoveAll), never through filehub.
 //
-// Absence is proved with barriers, not with waiting: the watcher settles
-// paths in the order of their last events, so once a visible file created
-// after the hidden ones has arrived, whatever the hidden ones would have
-// caused has been settled too; and a ping's pong comes after everything
-// the room delivered before it, the rest of that pass included.
+// Absence is proved with barriers, not with waiting (fsClient.drain): the
+// watcher settles paths in the order of their last events, so a visible
+// file created after the others settles with them or after them; and its
+// calls to FolderChanged are sequential, so a second such file, created
+// once the first has arrived, comes after everything of the first's call.
 
 import (
 	"fmt"
@@ -31,8 +31,9 @@ const fsWithin = time.Second
 // unpacked, and counts the WebSocket frames that carried fs messages.
 type fsClient struct {
 	*client
-	queue    []frame
-	wsFrames int // WebSocket frames with at least one fs message
+	queue     []frame
+	wsFrames  int // WebSocket frames with at least one fs message
+	sentinels int
 }
 
 func dialFS(t *testing.T, ts *testServer, room string) *fsClient {
@@ -79,7 +80,27 @@ func (c *fsClient) fsUntil(done func(got []frame) bool) []frame {
 	}
 }
 
-// fsBarrier pings and returns the fs messages that came before the pong.
+// drain returns every fs message still on its way for changes made before
+// it was called, up to two sentinel files of its own that it creates in
+// dir, one after the other has arrived. The first settles no sooner than
+// those changes (a path settles in the order of its last event), but the
+// hub may deliver the rest of its call after it; the second comes in a
+// later call, after all of them.
+func (c *fsClient) drain(dir string) []frame {
+	c.t.Helper()
+	var got []frame
+	for range 2 {
+		c.sentinels++
+		name := fmt.Sprintf("zz-sentinel-%d", c.sentinels)
+		writeFile(c.t, filepath.Join(dir, name), "")
+		got = append(got, c.fsUntil(func(got []frame) bool { return got[len(got)-1].str("path") == name })...)
+		got = got[:len(got)-1]
+	}
+	return got
+}
+
+// fsBarrier pings and returns the fs messages that came before the pong:
+// everything the room delivered before, for a server that does not watch.
 func (c *fsClient) fsBarrier() []frame {
 	c.t.Helper()
 	id := c.request("ping", nil)
@@ -226,9 +247,7 @@ func TestWatchOSChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.expect(start, "remove x")
-	writeFile(t, in("sentinel.txt"), "")
-	c.expect(time.Now(), "add sentinel.txt")
-	if rest := c.fsBarrier(); len(rest) > 0 {
+	if rest := c.drain(dir); len(rest) > 0 {
 		t.Fatalf("unexpected fs frames %v", rest)
 	}
 }
@@ -257,11 +276,7 @@ func TestWatchCoalesces(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// The sentinel's events come after the last write's, so it cannot
-	// settle before slow.bin does; the barrier takes the rest of its pass.
-	writeFile(t, filepath.Join(dir, "sentinel"), "")
-	got := c.fsUntil(func(got []frame) bool { return got[len(got)-1].str("path") == "sentinel" })
-	got = append(got, c.fsBarrier()...)
+	got := c.drain(dir)
 	var slow []frame
 	for _, f := range got {
 		if f.str("path") == "slow.bin" {
@@ -269,7 +284,7 @@ func TestWatchCoalesces(t *testing.T) {
 		}
 	}
 	if len(slow) == 0 || len(slow) > 2 {
-		t.Fatalf("slow.bin announced %d times, want 1 or 2: %v", len(slow), slow)
+		t.Fatalf("slow.bin announced %d times, want 1 or 2: %v; all: %v", len(slow), slow, got)
 	}
 	if last := slow[len(slow)-1]; last.num("size") != pieces*piece {
 		t.Fatalf("last announcement %v, want size %d", last, pieces*piece)
@@ -321,11 +336,8 @@ func TestWatchHidden(t *testing.T) {
 	}
 	os.Remove(in("sub/.filehub-tmp-feedface"))
 
-	start := time.Now()
-	writeFile(t, in("after.txt"), "visible")
-	c.expect(start, "add after.txt")
-	if rest := c.fsBarrier(); len(rest) > 0 {
-		t.Fatalf("hidden changes announced: %v", rest)
+	if got := c.drain(dir); len(got) > 0 {
+		t.Fatalf("hidden changes announced: %v", got)
 	}
 }
 
@@ -360,17 +372,20 @@ func TestWatchBurst(t *testing.T) {
 	})
 	elapsed := time.Since(start)
 	events := metric(t, ts, nil, "filehub_watch_events_total") - eventsBefore
-	if dup := c.fsBarrier(); len(dup) > 0 {
+	frames := c.wsFrames
+	if dup := c.drain(dir); len(dup) > 0 {
 		t.Fatalf("announced again: %v", dup)
 	}
-	t.Logf("%d files copied in %v, all announced %v after the first; %.0f inotify events, %d WebSocket frames",
-		n, copied.Round(time.Millisecond), elapsed.Round(time.Millisecond), events, c.wsFrames)
+	t.Logf("%d files copied in %v, all announced %v after the copy began; %.0f inotify events, %d WebSocket frames",
+		n, copied.Round(time.Millisecond), elapsed.Round(time.Millisecond), events, frames)
 	if elapsed > fsWithin {
 		t.Fatalf("the %d files took %v to arrive, want at most %v", n, elapsed, fsWithin)
 	}
-	// Each file is at least an IN_CREATE and an IN_MODIFY.
-	if events < 2*n || c.wsFrames > 10 {
-		t.Fatalf("%.0f inotify events became %d WebSocket frames, want at least %d events in at most 10 frames", events, c.wsFrames, 2*n)
+	// Each file is at least an IN_CREATE and an IN_MODIFY. One or two
+	// frames is usual; 20 leaves room for a machine so loaded that the
+	// copy spreads over many settle passes.
+	if events < 2*n || frames > 20 {
+		t.Fatalf("%.0f inotify events became %d WebSocket frames, want at least %d events in at most 20 frames", events, frames, 2*n)
 	}
 }
 

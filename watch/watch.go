@@ -57,7 +57,7 @@ const (
 	defaultLimit = 4096
 	// defaultInterval is Config.Interval's default: a change on a network
 	// volume shows within a few seconds, and a rescan of 10,000 files
-	// costs about 10 ms of CPU (BENCHMARKS.md), well under 1% of a core.
+	// costs about 40 ms of CPU (BENCHMARKS.md), about 1% of a core.
 	defaultInterval = 3 * time.Second
 	// defaultQuiet is Config.Quiet's default: long enough that a program
 	// writing a file in pieces (cp's 128 KiB writes, a compiler's output)
@@ -171,6 +171,16 @@ type entry struct {
 // Start fails only when the folder cannot be listed. Without inotify (a
 // system without it, or out of inotify instances) it rescans instead.
 func Start(dir string, store *files.Store, notify func(...hub.Change), cfg Config) (*Watcher, error) {
+	w, err := newWatcher(dir, store, notify, cfg)
+	if err != nil {
+		return nil, err
+	}
+	go w.run()
+	return w, nil
+}
+
+// newWatcher is Start without the goroutine: the watcher, walked.
+func newWatcher(dir string, store *files.Store, notify func(...hub.Change), cfg Config) (*Watcher, error) {
 	if cfg.Limit <= 0 {
 		cfg.Limit = defaultLimit
 	}
@@ -229,7 +239,6 @@ func Start(dir string, store *files.Store, notify func(...hub.Change), cfg Confi
 	}
 	w.log.Info("watch: watching the folder", "mode", mode, "folders", len(w.dirs), "entries", nfiles,
 		"watched", w.watched, "took", time.Since(began).Round(time.Millisecond))
-	go w.run()
 	return w, nil
 }
 
@@ -279,8 +288,12 @@ func (w *Watcher) run() {
 		case <-w.stop:
 			return
 		case ev, ok := <-events:
-			if !ok { // closed under us: only Close does that, and it stops us first
-				return
+			if !ok {
+				// Only closing it does that, and fallBack, which closes it,
+				// also forgets it: should fsnotify ever stop on its own,
+				// the rooms are not left without news.
+				w.fallBack("inotify stopped")
+				break
 			}
 			w.event(ev)
 			// A new path is due no sooner than those waiting, so a set
@@ -291,7 +304,8 @@ func (w *Watcher) run() {
 			}
 		case err, ok := <-errs:
 			if !ok {
-				return
+				w.fallBack("inotify stopped")
+				break
 			}
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
 				// The kernel dropped events: which paths they were is lost,
