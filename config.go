@@ -126,7 +126,7 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (op
 		"watch at most this many `folders` with inotify; a larger tree is rescanned every -watch-interval instead (0: 4096)")
 	def(durationValue{&o.watchInterval}, "watch-interval", "WATCH_INTERVAL",
 		"the `duration` between two rescans of the folder, when it is rescanned: past -watch-limit, without inotify, "+
-			"or on a network file system (NFS, SMB), where inotify misses other machines' writes (0: 3s)")
+			"or on a network file system (NFS, SMB), where inotify misses other machines' writes (0: 3s; at least 100ms)")
 	def(boolValue{&o.printVersion}, "version", "", "print the version and exit")
 	// No environment variable: set in a container's environment, it would
 	// turn every start of the server into a check.
