@@ -41,7 +41,15 @@ type options struct {
 	natsCert, natsKey string
 	natsReplicas      int
 	natsNodeTTL       time.Duration
+	// The live folder.
+	watch         bool
+	watchLimit    int
+	watchInterval time.Duration
 }
+
+// minWatchInterval bounds -watch-interval from below: each rescan lists the
+// whole tree, and a few a second is already more than anyone needs.
+const minWatchInterval = 100 * time.Millisecond
 
 // usageError is a mistake in how filehub was started: a flag, an
 // environment variable, the folder. main exits 2 for it, and adds a hint
@@ -62,7 +70,7 @@ func badUsage(hint bool, format string, a ...any) error {
 // command line wins), and the folder given as a plain argument. For -h it
 // writes the usage to stdout and returns flag.ErrHelp.
 func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (options, error) {
-	o := options{addr: "127.0.0.1:8080", root: ".", logLevel: "info", logFormat: "text", metrics: true, maxUpload: 1 << 30}
+	o := options{addr: "127.0.0.1:8080", root: ".", logLevel: "info", logFormat: "text", metrics: true, maxUpload: 1 << 30, watch: true}
 	fs := flag.NewFlagSet("filehub", flag.ContinueOnError)
 	// flag would print each error, then the whole usage, to this writer:
 	// main prints one line instead.
@@ -116,6 +124,13 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (op
 		"how many NATS servers keep the room history and members: 1 for one server, 3 for a three-server cluster (0: 1)")
 	def(durationValue{&o.natsNodeTTL}, "nats-node-ttl", "NATS_NODE_TTL",
 		"how long a node that stopped answering counts as alive: its members leave the rooms after about this `duration` (0: 10s)")
+	def(boolValue{&o.watch}, "watch", "WATCH",
+		"tell open pages of every change to the folder, whoever makes it (a shell, a sync tool): -watch=false turns it off")
+	def(intValue{&o.watchLimit}, "watch-limit", "WATCH_LIMIT",
+		"watch at most this many `folders` with inotify; a larger tree is rescanned every -watch-interval instead (0: 4096)")
+	def(durationValue{&o.watchInterval}, "watch-interval", "WATCH_INTERVAL",
+		"the `duration` between two rescans of the folder, when it is rescanned: past -watch-limit, without inotify, "+
+			"or on a network file system (NFS, SMB), where inotify misses other machines' writes (0: 3s; at least 100ms)")
 	def(boolValue{&o.printVersion}, "version", "", "print the version and exit")
 	// No environment variable: set in a container's environment, it would
 	// turn every start of the server into a check.
@@ -171,6 +186,9 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (op
 	}
 	if (o.natsCert == "") != (o.natsKey == "") {
 		return o, badUsage(true, "-nats-tls-cert and -nats-tls-key go together")
+	}
+	if o.watchInterval != 0 && o.watchInterval < minWatchInterval {
+		return o, badUsage(true, "-watch-interval: %s is under %s: a rescan lists the whole folder", o.watchInterval, minWatchInterval)
 	}
 	if o.nats == "" && (o.node != "" || o.natsCreds != "" || o.natsCA != "" || o.natsCert != "" || o.natsReplicas != 0 || o.natsNodeTTL != 0) {
 		return o, badUsage(true, "-node and the other -nats-… settings need -nats")

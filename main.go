@@ -41,6 +41,7 @@ import (
 	"filehub/echo"
 	"filehub/files"
 	"filehub/hub"
+	"filehub/watch"
 	"filehub/web"
 
 	"github.com/nats-io/nats.go"
@@ -207,6 +208,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err // "listen tcp 127.0.0.1:8080: bind: address already in use"
 	}
+	// After listening (a port in use stops the start before a long walk of
+	// the tree), before serving: what lands in the folder once a page can
+	// connect reaches it. Each node watches the folder it serves; changes
+	// never travel between nodes.
+	var watcher *watch.Watcher
+	if o.watch {
+		watcher, err = watch.Start(folder, store, h.FolderChanged, watch.Config{
+			Limit:    o.watchLimit,
+			Interval: o.watchInterval,
+			Logger:   log.With("component", "watch"),
+			Metrics:  watch.NewMetrics(reg),
+		})
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer watcher.Close() // on the early returns below; stopped before the hub's Close otherwise
+	}
 	bound := ln.Addr().(*net.TCPAddr)
 	scheme := "http"
 	if tlsConf != nil {
@@ -315,6 +334,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
+	if watcher != nil {
+		watcher.Close() // nothing more for the rooms, which are closing
+	}
 	if herr := h.Close(sctx); err == nil {
 		err = herr
 	}

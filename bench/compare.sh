@@ -6,7 +6,7 @@
 # $OUT (default /tmp/filehub-bench). Takes about 20 minutes.
 #
 #   bash bench/compare.sh            # everything
-#   bash bench/compare.sh fanout     # one part: fanout, plain, idle, rtt, http, wrk
+#   bash bench/compare.sh fanout     # one part: fanout, plain, idle, rtt, http, wrk, fswatch
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/filehub-bench}
@@ -91,5 +91,16 @@ if part wrk && command -v wrk >/dev/null; then
 			done
 		done
 	done | tee "$OUT/wrk.txt"
+fi
+if part fswatch; then
+	# A file's creation (by the tool, through the OS) to its fs frame: one
+	# at a time, then all at once; then what watching a tree of 10,000
+	# files costs filehub at start and in memory, watched, rescanned
+	# (-watch-limit 1: every 3 s, 5 times while it settles) and unwatched.
+	$B fswatch -target "$fh" -dir "$OUT/data" -n 300 -every 20ms -repeat "$REPEAT" -json | tee "$OUT/fswatch.txt"
+	$B fswatch -target "$fh" -dir "$OUT/data" -n 300 -every 0 -repeat "$REPEAT" -json | tee -a "$OUT/fswatch.txt"
+	[ -d "$OUT/tree" ] || $B fstree -dir "$OUT/tree" -folders 500 -files 20
+	$B startup -bin "$OUT/filehub" -dir "$OUT/tree" -config watch= -config rescan=-watch-limit=1 -config nowatch=-watch=false \
+		-settle 16s -repeat "$REPEAT" -json | tee "$OUT/startup.txt"
 fi
 echo "# load average after: $(cat /proc/loadavg)" | tee -a "$OUT/machine.txt"

@@ -9,6 +9,9 @@
 //	go run ./bench presence   -target … -n 10000 -churn 50       presence bytes per page per second
 //	go run ./bench rtt        -target … -get 1k.bin              ping/pong and private get round trips
 //	go run ./bench http       -url http://127.0.0.1:8080/1k.bin  requests/s and MB/s
+//	go run ./bench fswatch    -target … -dir DIR -n 300          a file's creation to its fs frame
+//	go run ./bench fstree     -dir DIR -folders 500 -files 20     a tree to watch
+//	go run ./bench startup    -bin ./filehub -dir DIR            start-up time and memory, with and without -watch
 //	go run ./bench baseline   -addr 127.0.0.1:9001               plain melody Broadcast server
 //	go run ./bench gorilla    -addr 127.0.0.1:9002               gorilla chat-like server
 //	go run ./bench fileserver -addr 127.0.0.1:9003 -root DIR     Go's bare http.FileServer
@@ -48,6 +51,11 @@ Load (against running servers; -target NAME=HOST:PORT[@PID], repeatable):
   presence    N pages in one room while others join and leave: bytes per page per second
   rtt         ping/pong and private get round trips
   http        GET one URL on C connections: requests/s and MB/s
+  fswatch     files created in the served folder (-dir): creation to fs frame
+
+The live folder:
+  fstree      make a tree of folders and files to watch
+  startup     start a filehub binary on a folder: start-up time, RSS, Go heap
 
 Baselines (servers, until interrupted):
   baseline    plain melody: m.Broadcast of every message, at /ws
@@ -75,6 +83,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runRTT(ctx, rest, stdout, stderr)
 	case "http":
 		return runHTTP(ctx, rest, stdout, stderr)
+	case "fswatch":
+		return runFSWatch(ctx, rest, stdout, stderr)
+	case "fstree":
+		return runFSTree(ctx, rest, stdout, stderr)
+	case "startup":
+		return runStartup(ctx, rest, stdout, stderr)
 	case "baseline", "gorilla", "fileserver":
 		return runBaseline(ctx, cmd, rest, stdout, stderr)
 	case "-h", "-help", "--help", "help":
