@@ -190,9 +190,7 @@ func (h *Hub) FolderChanged(changes ...Change) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for _, r := range h.rooms {
-		for _, m := range msgs {
-			r.enqueue(m)
-		}
+		r.enqueue(msgs...) // together: nothing comes between them
 	}
 }
 
@@ -222,16 +220,16 @@ func (h *Hub) deliver(name string, m *Message) {
 	}
 }
 
-// enqueue adds m to the room's queue and starts its goroutine if it is not
+// enqueue adds ms to the room's queue and starts its goroutine if it is not
 // running. Called with h.mu held (read or write), so that the sweeper,
 // which retires rooms under the write lock, never retires one with work.
-func (r *room) enqueue(m *Message) {
+func (r *room) enqueue(ms ...*Message) {
 	r.mu.Lock()
 	if r.removed {
 		r.mu.Unlock()
 		return
 	}
-	r.inbox = append(r.inbox, m)
+	r.inbox = append(r.inbox, ms...)
 	start := !r.running
 	r.running = true
 	r.mu.Unlock()
@@ -369,22 +367,58 @@ func (r *room) recordLocked(msgs []*Message) {
 	}
 }
 
-// fanout queues frames to members, outside the room lock. A batch frame is
-// built once per pass, and only when a member asked for batches.
+// fanout queues frames to members, outside the room lock. Batch frames
+// are built once per pass, and only when a member asked for batches; each
+// holds at most maxBatch bytes (a larger frame goes alone), so a pass of a
+// thousand fs frames, or of thirty shares, is not one frame of megabytes
+// that holds everything behind it until it is written.
 func (r *room) fanout(frames [][]byte, members []*member, now int64) {
-	var batch []byte
+	var batches []packed
 	for _, mb := range members {
 		if len(frames) > 1 && mb.batch {
-			if batch == nil {
-				batch = buildBatch(frames)
+			if batches == nil {
+				batches = buildBatches(frames)
 			}
-			mb.sendBatchAt(batch, now)
+			for _, b := range batches {
+				if b.batch {
+					mb.sendBatchAt(b.frame, now)
+				} else {
+					mb.sendAt(b.frame, now)
+				}
+			}
 			continue
 		}
 		for _, f := range frames {
 			mb.sendAt(f, now)
 		}
 	}
+}
+
+// packed is a frame of a pass for batch=1 members: a batch frame, or a
+// frame too large to share one, as it is.
+type packed struct {
+	frame []byte
+	batch bool
+}
+
+// buildBatches packs runs of frames into batch frames of at most maxBatch
+// bytes; a frame that does not fit with others goes alone, as it is.
+func buildBatches(frames [][]byte) []packed {
+	var out []packed
+	for i := 0; i < len(frames); {
+		size, j := len(batchPrefix)+len(batchSuffix), i
+		for j < len(frames) && (j == i || size+len(frames[j])+1 <= maxBatch) {
+			size += len(frames[j]) + 1
+			j++
+		}
+		if j-i == 1 {
+			out = append(out, packed{frame: frames[i]})
+		} else {
+			out = append(out, packed{frame: buildBatch(frames[i:j]), batch: true})
+		}
+		i = j
+	}
+	return out
 }
 
 func buildBatch(frames [][]byte) []byte {

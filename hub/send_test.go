@@ -224,3 +224,45 @@ func TestBatchBuilding(t *testing.T) {
 		t.Fatalf("a frame over maxBatch must still go: batchRun = %d", n)
 	}
 }
+
+// TestBuildBatches: a pass's frames go to batch=1 members as batch frames
+// of at most maxBatch bytes, in order; a frame too large to share one goes
+// alone, as it is.
+func TestBuildBatches(t *testing.T) {
+	t.Parallel()
+	small := func(i int) []byte { return fmt.Appendf(nil, `{"kind":"fs","n":%d,"pad":"%s"}`, i, bytes.Repeat([]byte("p"), 100)) }
+	var frames [][]byte
+	for i := range 2000 {
+		frames = append(frames, small(i))
+		if i == 1000 {
+			frames = append(frames, []byte(`{"kind":"shared","content":"`+string(bytes.Repeat([]byte("c"), 2*maxBatch))+`"}`))
+		}
+	}
+	var got []string
+	alone := 0
+	for _, p := range buildBatches(frames) {
+		if !p.batch {
+			alone++
+			got = append(got, string(p.frame))
+			continue
+		}
+		if len(p.frame) > maxBatch {
+			t.Fatalf("a batch of %d bytes, over %d", len(p.frame), maxBatch)
+		}
+		var b struct{ Frames []json.RawMessage }
+		if err := json.Unmarshal(p.frame, &b); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range b.Frames {
+			got = append(got, string(f))
+		}
+	}
+	if alone != 1 || len(got) != len(frames) {
+		t.Fatalf("%d frames out (%d alone), want %d (1 alone)", len(got), alone, len(frames))
+	}
+	for i, f := range frames {
+		if got[i] != string(f) {
+			t.Fatalf("frame %d out of order", i)
+		}
+	}
+}
