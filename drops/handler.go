@@ -279,16 +279,14 @@ func (h *handlers) upload(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, id, err)
 		return
 	}
-	pr := &progressReader{r: body}
+	pr := files.NewProgress(body)
 	size := r.ContentLength
 	var started string
 	put, err := h.store.PutNew(link.Path, name, pr, res.Bytes, func(p string) {
 		started = p
 		if cb := h.hooks.OnUploadProgress; cb != nil {
 			cb(link, p, 0, size)
-			pr.every = h.hooks.ProgressInterval
-			pr.next = time.Now().Add(pr.every)
-			pr.report = func(n int64) { cb(link, p, n, size) }
+			pr.Start(h.hooks.ProgressInterval, func(n int64) { cb(link, p, n, size) })
 		}
 	})
 	// The request's end is often why an upload failed: settle regardless.
@@ -297,7 +295,7 @@ func (h *handlers) upload(w http.ResponseWriter, r *http.Request) {
 	scancel()
 	if err != nil {
 		if started != "" && h.hooks.OnUploadAbort != nil {
-			h.hooks.OnUploadAbort(link, started, pr.n, err)
+			h.hooks.OnUploadAbort(link, started, pr.N(), err)
 		}
 		h.fail(w, r, id, err)
 		return
@@ -311,28 +309,6 @@ func (h *handlers) upload(w http.ResponseWriter, r *http.Request) {
 		Size   int64  `json:"size"`
 		SHA256 string `json:"sha256"`
 	}{name, put.Size, put.SHA256})
-}
-
-// progressReader counts an upload's bytes and reports them at most once
-// per interval.
-type progressReader struct {
-	r      io.Reader
-	n      int64
-	every  time.Duration
-	next   time.Time
-	report func(n int64) // nil until the upload began
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.n += int64(n)
-	if p.report != nil && n > 0 {
-		if now := time.Now(); !now.Before(p.next) {
-			p.next = now.Add(p.every)
-			p.report(p.n)
-		}
-	}
-	return n, err
 }
 
 // status is the one table from errors to HTTP statuses; files' errors go

@@ -318,7 +318,7 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var growth Growth
-	body := &progressReader{r: clock.reader(http.MaxBytesReader(w, r.Body, cfg.MaxUpload))}
+	body := NewProgress(clock.reader(http.MaxBytesReader(w, r.Body, cfg.MaxUpload)))
 	var (
 		res     PutResult
 		err     error
@@ -387,7 +387,7 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 // putResumable parses a resumable PUT and receives it; started is set to
 // the clean path once the upload began receiving.
 func (h *handler) putResumable(r *http.Request, key string, overwrite bool,
-	body *progressReader, clock *bodyClock, started *string) (partResult, error) {
+	body *Progress, clock *bodyClock, started *string) (partResult, error) {
 	if !validKey(key) {
 		return partResult{}, fmt.Errorf("files: put %q: bad resume key: %w", r.URL.Path, ErrBadRange)
 	}
@@ -415,7 +415,7 @@ func (h *handler) putResumable(r *http.Request, key string, overwrite bool,
 }
 
 // startProgress reports an upload's start and arms body's throttled reports.
-func (h *handler) startProgress(r *http.Request, body *progressReader, p string, received, size int64) {
+func (h *handler) startProgress(r *http.Request, body *Progress, p string, received, size int64) {
 	cb := h.hooks.OnUploadProgress
 	if cb == nil {
 		return
@@ -424,23 +424,34 @@ func (h *handler) startProgress(r *http.Request, body *progressReader, p string,
 		size = -1
 	}
 	cb(r, p, received, size)
-	body.every = h.hooks.ProgressInterval
-	body.next = time.Now().Add(body.every)
-	body.report = func(n int64) { cb(r, p, n, size) }
+	body.Start(h.hooks.ProgressInterval, func(n int64) { cb(r, p, n, size) })
 }
 
-// progressReader counts an upload's bytes and reports them at most once
-// per interval, so that a fast upload costs the room a few frames a second,
-// not one per read.
-type progressReader struct {
+// Progress counts the bytes read through it, and once Start was called
+// reports the count at most once per interval, so that a fast upload costs
+// the room a few frames a second, not one per read. The files handler and
+// the drop links' use it for their uploads' progress.
+type Progress struct {
 	r      io.Reader
-	n      int64 // bytes of the file received: the held offset plus this body's
+	n      int64 // bytes of the file received: for a resumed upload, the held offset plus this body's
 	every  time.Duration
 	next   time.Time
-	report func(n int64) // nil until the upload began
+	report func(n int64) // nil until Start
 }
 
-func (p *progressReader) Read(b []byte) (int, error) {
+// NewProgress counts what is read from r.
+func NewProgress(r io.Reader) *Progress { return &Progress{r: r} }
+
+// Start begins reporting the count to report, at most once per every.
+func (p *Progress) Start(every time.Duration, report func(n int64)) {
+	p.every, p.report = every, report
+	p.next = time.Now().Add(every)
+}
+
+// N is the count so far.
+func (p *Progress) N() int64 { return p.n }
+
+func (p *Progress) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
 	p.n += int64(n)
 	if p.report != nil && n > 0 {
