@@ -263,19 +263,24 @@ export class Listing {
 // ---------------------------------------------------------------- the feed's notes
 
 /** noteWindow: changes within this long of the last one join its note (ms). */
-export const noteWindow = 5000;
+export const noteWindow = 3000;
 const uploadMemory = 60000; // ms an upload the feed tells of is not "appeared"
 const seenLimit = 10000; // paths of one note remembered, so that one is counted once
 
 /**
  * noteText says what a note tells, in plain words: "report.pdf appeared",
- * "report.pdf and 199 others appeared", "docs/old/ was removed".
+ * "report.pdf and notes.md appeared", "report.pdf, a.txt and 198 others
+ * appeared", "docs/old/ was removed". names: the first (at most two) paths.
  */
-export function noteText(kind, first, count) {
-  const more = count - 1;
-  const others = more > 0 ? ` and ${more} ${more === 1 ? 'other' : 'others'}` : '';
-  if (kind === 'appeared') return `${first}${others} appeared`;
-  return `${first}${others} ${more > 0 ? 'were' : 'was'} removed`;
+export function noteText(kind, names, count) {
+  const shown = names.slice(0, Math.min(2, count));
+  const more = count - shown.length;
+  let who;
+  if (more > 0) who = `${shown.join(', ')} and ${more} ${more === 1 ? 'other' : 'others'}`;
+  else if (shown.length === 2) who = `${shown[0]} and ${shown[1]}`;
+  else who = shown[0] ?? '';
+  if (kind === 'appeared') return `${who} appeared`;
+  return `${who} ${count > 1 ? 'were' : 'was'} removed`;
 }
 
 /**
@@ -321,14 +326,15 @@ export class FsNotes {
       if (paths.length === 0) continue;
       let n = this.notes[kind];
       const fresh = !n || now - n.last > this.window;
-      if (fresh) n = this.notes[kind] = { first: paths[0], count: 0, last: now, seen: new Set() };
+      if (fresh) n = this.notes[kind] = { names: [], count: 0, last: now, seen: new Set() };
       for (const p of paths) {
         if (n.seen.has(p)) continue;
         if (n.seen.size < seenLimit) n.seen.add(p); // beyond it, a path named twice counts twice
+        if (n.names.length < 2) n.names.push(p);
         n.count++;
       }
       n.last = now;
-      out.push({ kind, text: noteText(kind, n.first, n.count), fresh });
+      out.push({ kind, text: noteText(kind, n.names, n.count), fresh });
     }
     return out;
   }

@@ -43,7 +43,6 @@ const listingState = $('listing-state');
 // Says why the page shows another folder than the one opened (it was removed).
 const listingNote = h('p', { class: 'hint note', 'data-testid': 'listing-note', role: 'status', hidden: true });
 listingBody.closest('.tablewrap').before(listingNote);
-const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
 
 const fsCoalesce = 100; // ms: fs frames arriving within this are drawn together
 const listing = new Listing();
@@ -174,28 +173,29 @@ function drawDiff({ added = [], changed = [], removed = [] }) {
     if (tr === focused) refocus = tr.nextElementSibling || tr.previousElementSibling;
     tr.remove();
   }
+  const moved = []; // a file that became a folder (or back): a new row, in the folders' place
   for (const name of changed) {
     const e = listing.get(name);
     const tr = rows.get(name);
     if (!e || !tr) continue;
-    if ((tr.dataset.kind === 'dir') !== e.dir) { // a file became a folder: a new row
-      const fresh = makeRow(e);
-      tr.replaceWith(fresh);
-      rows.set(name, fresh);
-      flash(fresh, 'change');
+    if ((tr.dataset.kind === 'dir') !== e.dir) {
+      if (tr === focused) refocus = tr.nextElementSibling || tr.previousElementSibling;
+      tr.remove();
+      rows.delete(name);
+      moved.push(name);
     } else {
       fillRow(tr, e);
       flash(tr, 'change');
     }
   }
-  if (added.length > 0) {
-    const fresh = new Set();
-    for (const name of added) {
+  if (added.length + moved.length > 0) {
+    const fresh = new Map(); // <tr> -> how it is highlighted
+    for (const name of [...added, ...moved]) {
       const e = listing.get(name);
       if (!e || rows.has(name)) continue;
       const tr = makeRow(e);
       rows.set(name, tr);
-      fresh.add(tr);
+      fresh.set(tr, moved.includes(name) ? 'change' : 'add');
     }
     // Existing rows are in order already and never move (moving a row
     // would take the focus from it); new ones go in before the first row
@@ -206,7 +206,7 @@ function drawDiff({ added = [], changed = [], removed = [] }) {
       if (!tr) continue;
       if (fresh.has(tr)) {
         listingBody.insertBefore(tr, cursor);
-        flash(tr, 'add');
+        flash(tr, fresh.get(tr));
       } else if (tr === cursor) {
         cursor = tr.nextElementSibling;
       }
@@ -214,29 +214,52 @@ function drawDiff({ added = [], changed = [], removed = [] }) {
   }
   if (refocus?.isConnected) refocus.querySelector('button')?.focus({ preventScroll: true });
   if (anchor) {
-    const moved = anchor.el.getBoundingClientRect().top - anchor.top;
-    if (Math.abs(moved) >= 1) window.scrollBy(0, moved);
+    const shift = anchor.el.getBoundingClientRect().top - anchor.top;
+    if (Math.abs(shift) >= 1) window.scrollBy(0, shift);
   }
   renderCount();
 }
 
+// Where the person's attention was last: the mouse (or a finger), or the
+// keyboard's focus. On a wide screen the listing is one column of three: a
+// row that appears above the screen moves either that column or the others,
+// so the page keeps still the one the person is looking at.
+let pointer = null; // [x, y] of the last pointer event
+let attention = 'focus';
+document.addEventListener('pointermove', (e) => {
+  pointer = [e.clientX, e.clientY];
+  attention = 'pointer';
+}, { passive: true });
+document.addEventListener('pointerdown', (e) => {
+  pointer = [e.clientX, e.clientY];
+  attention = 'pointer';
+}, { passive: true });
+document.addEventListener('keydown', () => {
+  attention = 'focus';
+}, { passive: true });
+
 /**
- * anchorOf picks what the person looks at: the focused row when it is on
- * screen, else the first row (or, below the listing, the first part of the
- * files section) whose bottom is below the top of the screen.
+ * anchorOf picks what the person looks at, to keep it where it is on the
+ * screen: what is under the pointer, or the focused element, whichever
+ * moved last; else the first row of the listing on screen (or, below the
+ * listing, the first part of the files section). skip: names of rows that
+ * are going away.
  */
 function anchorOf(skip) {
   const hdr = document.querySelector('header.top');
   const top = hdr && getComputedStyle(hdr).position === 'sticky' ? hdr.getBoundingClientRect().bottom : 0;
-  const onScreen = (el) => {
-    const r = el.getBoundingClientRect();
-    return r.height > 0 && r.bottom > top && r.top < window.innerHeight ? r : null;
+  const usable = (el) => {
+    if (!(el instanceof Element) || hdr?.contains(el) || el === document.body || el === document.documentElement) return null;
+    const row = el.closest('#listing tr');
+    if (row && skip.has(row.dataset.name)) return null;
+    const a = row || el;
+    const r = a.getBoundingClientRect();
+    return r.height > 0 && r.bottom > top && r.top < window.innerHeight ? { el: a, top: r.top } : null;
   };
-  const focusRow = document.activeElement?.closest?.('#listing tr');
-  if (focusRow && !skip.has(focusRow.dataset.name)) {
-    const r = onScreen(focusRow);
-    if (r) return { el: focusRow, top: r.top };
-  }
+  const atPointer = () => (pointer ? usable(document.elementFromPoint(pointer[0], pointer[1])) : null);
+  const atFocus = () => usable(document.activeElement);
+  const found = attention === 'pointer' ? atPointer() || atFocus() : atFocus() || atPointer();
+  if (found) return found;
   for (const el of [...listingBody.rows, listingState, $('upload')]) {
     if (skip.has(el.dataset?.name)) continue;
     const r = el.getBoundingClientRect();
@@ -245,11 +268,11 @@ function anchorOf(skip) {
   return null;
 }
 
-/** flash highlights a row that appeared or changed (the animation is off for reduced motion). */
+/** flash highlights a row that appeared or changed (style.css: without motion when so asked). */
 function flash(tr, how) {
   tr.classList.remove('live');
   tr.dataset.live = how;
-  if (!reducedMotion.matches) void tr.offsetWidth; // restart the animation
+  void tr.offsetWidth; // restarts the animation of a row highlighted before
   tr.classList.add('live');
 }
 

@@ -115,7 +115,7 @@ function note(kind, text, fresh) {
   clear(li).append(h('span', { class: 'text' }, text), ' · ', h('time', { class: 'at' }, formatTime(new Date())));
   feedList.prepend(li); // the top of the feed, also when updated
   trimFeed();
-  arrived('room');
+  if (fresh) arrived('room');
 }
 
 function trimFeed() {
