@@ -243,6 +243,17 @@ export class Listing {
     }
   }
 
+  /** forget drops what is known of dir ('a/') and the folders in it: the server says it is gone. */
+  forget(dir) {
+    dir = dirKey(dir);
+    this.dropTree(dir);
+    if (this.dir.startsWith(dir)) {
+      this.entries = new Map();
+      this.loaded = false;
+      this.flight = null;
+    }
+  }
+
   /** invalidate marks every listing stale (after a reconnect: fs frames may have been missed). */
   invalidate() {
     for (const d of this.cache.keys()) this.stale.add(d);

@@ -5,7 +5,7 @@
 // uploads.js; app.js gives it the page's state and wires it to the room
 // (filesView).
 
-import { h, $, clear, setText } from './dom.js';
+import { h, $, clear, setText, narrow } from './dom.js';
 import { cleanPath, fileURL, baseName, dirName, formatSize, formatDate, nameOf, idOf, httpErrorCode } from './format.js';
 import { httpGet, httpListing } from './requests.js';
 import { Upload } from './uploads.js';
@@ -85,6 +85,7 @@ async function loadListing(dir, { force = false, gone = '' } = {}) {
       if (S.dir !== dir) return;
       if (dir !== '' && (gone || (err.code === 'not_found' && rowsDir === dir))) {
         // Removed meanwhile: the nearest folder above that still exists.
+        listing.forget(dir);
         loadListing(dirName(dir.replace(/\/$/, '')), { gone: gone || dir });
         return;
       }
@@ -223,47 +224,49 @@ function drawDiff({ added = [], changed = [], removed = [] }) {
 // Where the person's attention was last: the mouse (or a finger), or the
 // keyboard's focus. On a wide screen the listing is one column of three: a
 // row that appears above the screen moves either that column or the others,
-// so the page keeps still the one the person is looking at.
-let pointer = null; // [x, y] of the last pointer event
-let attention = 'focus';
-document.addEventListener('pointermove', (e) => {
-  pointer = [e.clientX, e.clientY];
+// so the page keeps still the column the person is looking at.
+let pointerX = null; // x of the last pointer event
+let attention = 'pointer';
+const onPointer = (e) => {
+  pointerX = e.clientX;
   attention = 'pointer';
-}, { passive: true });
-document.addEventListener('pointerdown', (e) => {
-  pointer = [e.clientX, e.clientY];
-  attention = 'pointer';
-}, { passive: true });
+};
+document.addEventListener('pointermove', onPointer, { passive: true });
+document.addEventListener('pointerdown', onPointer, { passive: true });
 document.addEventListener('keydown', () => {
   attention = 'focus';
 }, { passive: true });
 
 /**
- * anchorOf picks what the person looks at, to keep it where it is on the
- * screen: what is under the pointer, or the focused element, whichever
- * moved last; else the first row of the listing on screen (or, below the
- * listing, the first part of the files section). skip: names of rows that
- * are going away.
+ * anchorOf picks what is at the top of the screen (below the sticky
+ * header) in the column the person looks at, to keep it where it is: rows
+ * that appear above the screen then do not push what the person reads, and
+ * rows that appear on the screen push down what is below them, as a list
+ * does. skip: names of rows that are going away.
  */
 function anchorOf(skip) {
   const hdr = document.querySelector('header.top');
   const top = hdr && getComputedStyle(hdr).position === 'sticky' ? hdr.getBoundingClientRect().bottom : 0;
-  const usable = (el) => {
-    if (!(el instanceof Element) || hdr?.contains(el) || el === document.body || el === document.documentElement) return null;
+  let x = null;
+  const focused = document.activeElement;
+  if (attention === 'focus' && focused instanceof HTMLElement && focused !== document.body) {
+    const r = focused.getBoundingClientRect();
+    if (r.width > 0 && r.bottom > top && r.top < window.innerHeight) x = r.left + r.width / 2;
+  }
+  if (x === null && pointerX !== null && pointerX < window.innerWidth) x = pointerX;
+  if (x === null) {
+    const r = listingBody.getBoundingClientRect();
+    x = r.left + r.width / 2;
+  }
+  const layout = $('layout');
+  for (let y = top + 2; y < Math.min(window.innerHeight, top + 240); y += 12) {
+    const el = document.elementFromPoint(x, y);
+    if (!el || !layout.contains(el) || el === layout || el.classList.contains('col')) continue; // a gap
+    if (narrow.matches && el.closest('.viewer[data-open]')) return null; // the viewer covers the page
     const row = el.closest('#listing tr');
-    if (row && skip.has(row.dataset.name)) return null;
+    if (row && skip.has(row.dataset.name)) continue;
     const a = row || el;
-    const r = a.getBoundingClientRect();
-    return r.height > 0 && r.bottom > top && r.top < window.innerHeight ? { el: a, top: r.top } : null;
-  };
-  const atPointer = () => (pointer ? usable(document.elementFromPoint(pointer[0], pointer[1])) : null);
-  const atFocus = () => usable(document.activeElement);
-  const found = attention === 'pointer' ? atPointer() || atFocus() : atFocus() || atPointer();
-  if (found) return found;
-  for (const el of [...listingBody.rows, listingState, $('upload')]) {
-    if (skip.has(el.dataset?.name)) continue;
-    const r = el.getBoundingClientRect();
-    if (r.height > 0 && r.bottom > top) return r.top < window.innerHeight ? { el, top: r.top } : null;
+    return { el: a, top: a.getBoundingClientRect().top };
   }
   return null;
 }

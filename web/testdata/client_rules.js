@@ -416,6 +416,12 @@
   L.begin();
   L.load('a/', []);
   eq('the shown folder itself removed', L.apply([fsf('remove', 'a', 0, true)]).gone, '');
+  L.open('x/');
+  L.begin();
+  L.load('x/', [ent('y')]);
+  L.forget('x/');
+  L.open('');
+  eq('a folder the server says is gone is not cached', [L.cache.has('x/'), L.open('x/').entries], [false, null]);
   eq('ordering', [ent('b'), ent('A', 0, true), ent('a')].sort(compareEntries).map((e) => e.name), ['A', 'a', 'b']);
 
   // The feed's notes: 200 files at once are one line.
