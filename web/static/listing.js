@@ -72,7 +72,7 @@ export class Listing {
     // The fs frames that came while a listing was on its way: the server may
     // have read the folder before or after them, so they are applied again
     // on top of its answer (applying a frame twice changes nothing).
-    this.flight = null; // {dir, frames}
+    this.flight = null; // {dir, frames, n: listings on their way}
   }
 
   /**
