@@ -27,108 +27,33 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// watcherWait is how long the first change to the folder may take to reach
-// the page through the server's watcher before the test decides that the
-// server has none and plays its fs frames itself (see folderOps).
-const watcherWait = 3 * time.Second
-
 // folderOps changes the served folder through the OS, as a shell or a sync
-// tool would, and makes sure the open pages hear of it. A server that
-// watches its folder sends the fs frames itself; one that does not yet
-// (the watcher is merged separately) gets them played into the pages by
-// web/testdata/ws_harness.js, exactly as the hub's FolderChanged sends them.
-// Which of the two is decided once, at the first change, by waiting
-// watcherWait for the page to show it.
+// tool would: the server's watcher tells the open pages (fs frames), and
+// the test waits on what the pages show.
 type folderOps struct {
-	dir     string
-	tabs    []*tab
-	watcher int // 0: not known yet, 1: the server sends fs frames, -1: it does not
+	dir string
 }
 
-// fsFrame is the fs frame of the change at rel, as the hub sends it.
-func (f *folderOps) fsFrame(t *testing.T, op, rel string) map[string]any {
+// write creates (or replaces) files through the OS.
+func (f *folderOps) write(t *testing.T, files map[string]string) {
 	t.Helper()
-	fr := map[string]any{"kind": "fs", "op": op, "path": rel, "dir": false, "size": 0, "modified": time.Now().UTC().Format(time.RFC3339Nano)}
-	if op != "remove" {
-		fi, err := os.Stat(filepath.Join(f.dir, filepath.FromSlash(rel)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		fr["dir"], fr["size"], fr["modified"] = fi.IsDir(), fi.Size(), fi.ModTime().UTC().Format(time.RFC3339Nano)
-	}
-	return fr
-}
-
-// write creates (or replaces) files through the OS, then lets the pages
-// know; shown is a predicate on the first tab that holds once the change
-// is drawn.
-func (f *folderOps) write(t *testing.T, files map[string]string, shown string) {
-	t.Helper()
-	var frames []map[string]any
 	for rel, content := range files {
 		p := filepath.Join(f.dir, filepath.FromSlash(rel))
-		op := "add"
-		if _, err := os.Stat(p); err == nil {
-			op = "change"
-		}
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		frames = append(frames, f.fsFrame(t, op, rel))
 	}
-	f.settle(t, frames, shown)
 }
 
-// remove removes a file or a folder (with everything in it) through the OS.
-func (f *folderOps) remove(t *testing.T, rel string, shown string) {
+// remove removes a file or a folder, with everything in it, through the OS.
+func (f *folderOps) remove(t *testing.T, rel string) {
 	t.Helper()
-	p := filepath.Join(f.dir, filepath.FromSlash(rel))
-	fi, err := os.Stat(p)
-	if err != nil {
+	if err := os.RemoveAll(filepath.Join(f.dir, filepath.FromSlash(rel))); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.RemoveAll(p); err != nil {
-		t.Fatal(err)
-	}
-	fr := f.fsFrame(t, "remove", rel)
-	fr["dir"] = fi.IsDir() // a removed folder is one remove, for the folder
-	f.settle(t, []map[string]any{fr}, shown)
-}
-
-func (f *folderOps) settle(t *testing.T, frames []map[string]any, shown string) {
-	t.Helper()
-	if f.watcher == 0 {
-		if pollFor(f.tabs[0], shown, watcherWait) {
-			f.watcher = 1
-			t.Log("the server's watcher sends fs frames: the folder is changed through the OS only")
-			return
-		}
-		f.watcher = -1
-		t.Logf("no fs frame within %v of a change through the OS (the server has no watcher yet): the test plays them", watcherWait)
-	}
-	if f.watcher > 0 {
-		return
-	}
-	b, err := json.Marshal(map[string]any{"kind": "batch", "frames": frames})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tb := range f.tabs {
-		tb.do(t, "play the fs frames", chromedp.Evaluate[chromedp.Void](`__fh.inject(`+string(b)+`)`))
-	}
-}
-
-// pollFor says whether the predicate holds within d (false on timeout),
-// for a wait whose outcome decides what the test does next.
-func pollFor(tb *tab, expr string, d time.Duration) bool {
-	ctx, cancel := context.WithTimeout(tb.ctx, d+2*time.Second)
-	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d)))
-	return err == nil
 }
 
 // rowLive is a predicate: the row of path is listed and highlighted as how
@@ -191,10 +116,10 @@ func TestBrowserLive(t *testing.T) {
 	for _, tb := range []*tab{ann, bob} {
 		tb.waitFor(t, "connected, the listing shown", statusOpen+` && `+memberCount(2)+` && document.querySelector(`+jsString(row("m-39.txt"))+`)`)
 	}
-	folder := &folderOps{dir: dir, tabs: []*tab{ann, bob}}
+	folder := &folderOps{dir: dir}
 
 	t.Run("AppearsAndGoes", func(t *testing.T) {
-		folder.write(t, map[string]string{"fresh.txt": "fresh-marker\n"}, `document.querySelector(`+jsString(row("fresh.txt"))+`)`)
+		folder.write(t, map[string]string{"fresh.txt": "fresh-marker\n"})
 		for _, tb := range []*tab{ann, bob} {
 			tb.waitFor(t, "fresh.txt listed and highlighted", rowLive("fresh.txt", "add")+` && `+feedNote("appeared", "fresh.txt appeared"))
 		}
@@ -210,13 +135,13 @@ func TestBrowserLive(t *testing.T) {
 		}
 		// bob asked for reduced motion: a mark in the margin, no fade.
 		reduceMotion(t, bob, "reduce")
-		folder.write(t, map[string]string{"fresh.txt": "fresh-marker, longer now\n"}, rowLive("fresh.txt", "change"))
+		folder.write(t, map[string]string{"fresh.txt": "fresh-marker, longer now\n"})
 		bob.waitFor(t, "the new size in place", rowLive("fresh.txt", "change")+` && document.querySelector(`+jsString(row("fresh.txt")+` td.num`)+`).textContent === '25 B'`)
 		if got := eval[[]string](t, bob, `[document.querySelector(`+jsString(row("fresh.txt"))+`), document.querySelector(`+jsString(row("fresh.txt")+` td`)+`)].map((e) => getComputedStyle(e).animationName)`); strings.Join(got, " ") != "none live-mark" {
 			t.Errorf("with reduced motion the row animates %q, want none and a mark (live-mark)", got)
 		}
 		reduceMotion(t, bob, "")
-		folder.remove(t, "fresh.txt", noRow("fresh.txt"))
+		folder.remove(t, "fresh.txt")
 		for _, tb := range []*tab{ann, bob} {
 			tb.waitFor(t, "fresh.txt gone", noRow("fresh.txt")+` && `+feedNote("removed", "fresh.txt was removed"))
 		}
@@ -245,7 +170,7 @@ func TestBrowserLive(t *testing.T) {
 			files[fmt.Sprintf("a-%02d.txt", i)] = fmt.Sprintf("new %d\n", i)
 		}
 		all50 := `document.querySelectorAll('tr[data-path^="a-"]').length === 50`
-		folder.write(t, files, all50)
+		folder.write(t, files)
 		for _, tb := range []*tab{ann, bob} {
 			tb.waitFor(t, "the 50 files listed", all50+` && `+rowLive("a-00.txt", "add"))
 			if got := eval[float64](t, tb, topOf); got < before[tb]-2 || got > before[tb]+2 {
@@ -264,7 +189,7 @@ func TestBrowserLive(t *testing.T) {
 			t.Errorf("%d feed lines for 50 files that appeared at once, want 1", n)
 		}
 		// What ann is reading changed in the folder: the viewer says so, and keeps it.
-		folder.write(t, map[string]string{"notes.md": "notes-marker\nline two\nline three\n"}, rowLive("notes.md", "change"))
+		folder.write(t, map[string]string{"notes.md": "notes-marker\nline two\nline three\n"})
 		ann.waitFor(t, "the viewer says the file changed", `document.querySelector('[data-testid=viewer-stale]')?.dataset.state === 'changed' &&
 			document.querySelector('[data-testid=viewer] [data-testid=content]').textContent === 'notes-marker\nline two\n'`)
 		for _, tb := range []*tab{ann, bob} {
@@ -277,13 +202,13 @@ func TestBrowserLive(t *testing.T) {
 		ann.waitFor(t, "docs/ shown", `document.querySelector(`+jsString(row("docs/sub/"))+`)`)
 		ann.do(t, "open docs/sub", chromedp.Click(chromedp.CSS(row("docs/sub/")+` .name button`)))
 		ann.waitFor(t, "docs/sub/ shown", `document.querySelector(`+jsString(row("docs/sub/b.md"))+`)`)
-		folder.remove(t, "docs", `document.querySelector(`+jsString(row("m-00.txt"))+`)`)
+		folder.remove(t, "docs")
 		ann.waitFor(t, "back at the root, told why", `document.querySelector(`+jsString(row("m-00.txt"))+`) && !document.querySelector(`+jsString(row("docs/"))+`) &&
 			document.querySelector('[data-testid=crumbs] [aria-current]').textContent === document.querySelector('[data-testid=crumbs] li:first-child button').textContent &&
 			document.querySelector('[data-testid=listing-note]').textContent.includes('docs/ was removed')`)
 		bob.waitFor(t, "docs/ gone from bob's listing", noRow("docs/")+` && `+feedNote("removed", "docs/"))
 		// Opening another folder clears the note.
-		folder.write(t, map[string]string{"more/x.txt": "x\n"}, `document.querySelector(`+jsString(row("more/"))+`)`)
+		folder.write(t, map[string]string{"more/x.txt": "x\n"})
 		ann.waitFor(t, "more/ listed", `document.querySelector(`+jsString(row("more/"))+`)`)
 		ann.do(t, "open more", chromedp.Click(chromedp.CSS(row("more/")+` .name button`)))
 		ann.waitFor(t, "more/ shown without the note", `document.querySelector(`+jsString(row("more/x.txt"))+`) && document.querySelector('[data-testid=listing-note]').hidden`)
@@ -426,16 +351,7 @@ func testShareAsItUploads(t *testing.T, ts *testServer, ann, bob *tab) {
 	ann.do(t, "upload lecture.bin", chromedp.SetUploadFiles(chromedp.CSS(`[data-testid=upload-input]`), []string{src}))
 	upRow := `document.querySelector('[data-testid=upload][data-path="lecture.bin"]')`
 	card := `[data-testid=share-card][data-path="lecture.bin"][data-growing]`
-	// The server's side of ?share=1 may not be there yet: then ann's
-	// upload ends with no card filling in bob's page.
-	filling := `Number(document.querySelector(` + jsString(card) + `)?.dataset.received) > 0`
-	if !pollFor(bob, filling, browserWait) {
-		ann.waitFor(t, "the upload done", upRow+`?.dataset.state === 'ok'`)
-		if !eval[bool](t, bob, `!!document.querySelector(`+jsString(card)+`)`) {
-			t.Skip("the server does not share uploads as they arrive yet: no shared frame with a stream for PUT ?share=1")
-		}
-		t.Fatalf("bob's card never filled\n%s", bob.state())
-	}
+	bob.waitFor(t, "the card filling", `Number(document.querySelector(`+jsString(card)+`)?.dataset.received) > 0`)
 	if got := eval[string](t, ann, upRow+`.dataset.state + ' ' + `+upRow+`.textContent`); !strings.HasPrefix(got, "uploading ") || !strings.Contains(got, "can’t resume if interrupted") {
 		t.Errorf("ann's upload row while bob's card fills: %q, want uploading, saying it can't resume", got)
 	}
@@ -447,6 +363,10 @@ func testShareAsItUploads(t *testing.T, ts *testServer, ann, bob *tab) {
 		t.Errorf("the card verified %s, want %s", got, sum)
 	}
 	ann.waitFor(t, "ann's upload done", upRow+`?.dataset.state === 'ok'`)
+	// Everyone in the room received it: who-has-it says so.
+	bob.do(t, "to the files", chromedp.Tap(chromedp.CSS(`[data-testid=tab-files]`)))
+	bob.waitFor(t, "everyone has lecture.bin", holdersOf("lecture.bin")+`.startsWith('everyone,')`)
+	bob.do(t, "to the shares", chromedp.Tap(chromedp.CSS(`[data-testid=tab-shared]`)))
 
 	// Cancelled mid-way: bob's card fails and offers nothing.
 	src2 := filepath.Join(t.TempDir(), "draft.bin")

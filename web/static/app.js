@@ -332,7 +332,7 @@ const { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, not
   S, members, request, viewer, showNotice, arrived, viewFile: files.viewFile, viewerProgress: files.viewerProgress, zipURL: files.zipURL,
 });
 files.useRoom({ note });
-const addGrowingShare = growingShares({ requests, viewer, shareCard, pushCard });
+const addGrowingShare = growingShares({ requests, viewer, shareCard, pushCard, noteEvents: files.noteEvents });
 
 let titleRoom = room;
 let unreadChat = 0; // messages that came while the page was hidden: "(3) room · filehub"

@@ -15,10 +15,12 @@ import { isSVG } from './content.js';
 
 /**
  * growingShares returns addGrowingShare(msg) for `shared` frames with a
- * stream. c: requests (the room's, with follow), viewer, and from the room
- * side shareCard and pushCard (to put the card among the other shares).
+ * stream. c: requests (the room's, with follow), viewer, from the room
+ * side shareCard and pushCard (to put the card among the other shares),
+ * and noteEvents (who has which file: the room received this one; the
+ * server's feed records the upload, not a share).
  */
-export function growingShares({ requests, viewer, shareCard, pushCard }) {
+export function growingShares({ requests, viewer, shareCard, pushCard, noteEvents = () => {} }) {
   return function addGrowingShare(msg) {
     const by = nameOf(msg.by);
     const path = cleanPath(msg.path);
@@ -78,6 +80,7 @@ export function growingShares({ requests, viewer, shareCard, pushCard }) {
         card.dataset.size = String(file.size);
         card.dataset.state = 'done';
         renderInfo();
+        noteEvents([{ action: 'share', who: by, path, via: 'ws', at: new Date().toISOString() }]);
         if (!file.blob) { // more than the page holds: the served file
           clear(box).append(h('p', { class: 'hint' }, `${formatSize(file.size)}: too large to keep in this page.`));
           actions.append(h('a', { class: 'button', href: `${url}${url.includes('?') ? '&' : '?'}download`, download: baseName(path), 'aria-label': `Download ${path}` }, 'Download'));
