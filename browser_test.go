@@ -729,8 +729,10 @@ func testRecovery(t *testing.T, browserCtx context.Context, ts *testServer) {
 		carol.waitFor(t, what+": rejoined", statusOpen+fmt.Sprintf(` && __fh.welcomes === %d`, n))
 	}
 
-	// A short drop the server recovers from: nothing missed, nothing twice,
-	// the listing is not fetched again.
+	// A short drop the server recovers from: nothing missed, nothing twice.
+	// The listing is fetched again, once: fs frames are not part of the
+	// room's history, so what changed in the folder meanwhile is not in the
+	// welcome (the page draws the difference, keeping its place).
 	reconnect("a recovered reconnect", `{ epoch: 'E1', recovered: true, chat: __fh.chats.slice() }`, 2)
 	if got, want := eval[string](t, carol, `__fh.urls[1]`), fmt.Sprintf("since=%d&epoch=E1", lastSeq); !strings.Contains(got, want) {
 		t.Errorf("reconnect URL %s: want %s", got, want)
@@ -741,9 +743,7 @@ func testRecovery(t *testing.T, browserCtx context.Context, ts *testServer) {
 	if n := eval[int](t, carol, chatCount("hello-1")); n != 1 {
 		t.Errorf("after a recovered reconnect hello-1 shows %d times, want 1", n)
 	}
-	if n := eval[int](t, carol, `__fh.kinds('list').length - __fh.listsBefore`); n != 0 {
-		t.Errorf("a recovered reconnect listed the folder again (%d requests)", n)
-	}
+	carol.waitFor(t, "the folder listed again, once", `__fh.kinds('list').length - __fh.listsBefore === 1`)
 
 	// The history was lost (another epoch): said in the feed, the listing
 	// reloaded, the chat the server still holds added once.

@@ -230,7 +230,9 @@ func TestBatchBuilding(t *testing.T) {
 // alone, as it is.
 func TestBuildBatches(t *testing.T) {
 	t.Parallel()
-	small := func(i int) []byte { return fmt.Appendf(nil, `{"kind":"fs","n":%d,"pad":"%s"}`, i, bytes.Repeat([]byte("p"), 100)) }
+	small := func(i int) []byte {
+		return fmt.Appendf(nil, `{"kind":"fs","n":%d,"pad":"%s"}`, i, bytes.Repeat([]byte("p"), 100))
+	}
 	var frames [][]byte
 	for i := range 2000 {
 		frames = append(frames, small(i))

@@ -1,18 +1,19 @@
 // filehub room page: the module that wires the models to the DOM. The
 // models hold the state and the protocol, with no DOM (conn.js: the socket;
 // requests.js: requests, replies and streams; feed.js: the room's history;
-// members.js: who is here; uploads.js: resumable uploads); the views draw
-// (view-files.js: the listing, the form, uploads; view-room.js: members,
-// feed, shares, chat; viewer.js: one file). This module routes the room's
-// frames, shows the connection, lays the sections out (one at a time on a
-// phone) and asks for a name.
+// members.js: who is here; uploads.js: uploads; listing.js: the live
+// listing; holders.js: who has which file); the views draw (view-files.js:
+// the listing, the form, uploads; view-room.js: members, feed, shares, chat;
+// view-growing.js: shares that fill as they upload; viewer.js: one file).
+// This module routes the room's frames, shows the connection, lays the
+// sections out (one at a time on a phone) and asks for a name.
 //
 // Wire format: see the protocol document of the project (kinds, fields and
 // close codes are used here exactly as specified there). Every string from
 // the server or from people is rendered as text (see dom.js).
 
 import { h, $, clear, setText, storage, narrow } from './dom.js';
-import { cleanPath, dirName, nameOf, idOf } from './format.js';
+import { nameOf, idOf } from './format.js';
 import { Connection } from './conn.js';
 import { FeedState, ChatState, sharesIn } from './feed.js';
 import { Members } from './members.js';
@@ -23,6 +24,7 @@ import { filesView } from './view-files.js';
 import { roomView } from './view-room.js';
 import { dropsView } from './view-drops.js';
 import { shareTextView } from './share-text.js';
+import { growingShares } from './view-growing.js';
 
 // A blocked resource or script would otherwise fail quietly; as a console
 // error it is seen by people debugging and fails the browser tests.
@@ -93,14 +95,14 @@ function onFrame(msg) {
       if (answered) members.reply(msg);
       return renderMembers();
     case 'feed': return onFeed(msg);
-    case 'shared': return addShare(msg);
+    case 'shared': return Number.isInteger(msg.stream) ? addGrowingShare(msg) : addShare(msg);
     case 'chat':
     case 'snippet': {
       const m = chat.live(msg);
       if (m) addChat(m, true);
       return undefined;
     }
-    case 'fs': return onFs(msg);
+    case 'fs': return files.onFs(msg);
     case 'upload-progress':
     case 'upload-finish':
     case 'upload-abort': return onRoomUpload(msg);
@@ -125,12 +127,10 @@ function onWelcome(msg) {
   if (missed) addGap();
   for (const e of events) addFeed(e, false);
   for (const e of sharesIn(events)) addShareFromFeed(e);
+  files.noteEvents(events);
   for (const m of chat.welcome(msg.chat)) addChat(m, false);
   setupUpload();
-  // After a recovered reconnect the listing is still right, unless the
-  // events missed meanwhile touched this folder.
-  if (first || missed) loadListing(S.dir);
-  else if (events.some((e) => e.action === 'upload' && dirName(e.path) === S.dir)) refreshListingSoon();
+  files.joined(first);
 }
 
 function onFeed(msg) {
@@ -138,12 +138,7 @@ function onFeed(msg) {
   if (!e) return;
   if (e.afterGap) addGap();
   addFeed(e, true);
-  if (e.action === 'upload' && dirName(e.path) === S.dir) refreshListingSoon();
-}
-
-function onFs(msg) {
-  const path = cleanPath(msg.path);
-  if (dirName(path) === S.dir || `${path}/` === S.dir) refreshListingSoon();
+  files.noteEvents([e]);
 }
 
 // ---------------------------------------------------------------- status
@@ -334,10 +329,12 @@ document.addEventListener('keydown', (e) => {
 // ---------------------------------------------------------------- views
 
 const files = filesView({ S, request, viewer, connected: () => conn.isOpen });
-const { loadListing, refreshListingSoon, renderCrumbs, setupUpload, onRoomUpload } = files;
-const { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat } = roomView({
+const { renderCrumbs, setupUpload, onRoomUpload } = files;
+const { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard } = roomView({
   S, members, request, viewer, showNotice, arrived, viewFile: files.viewFile, viewerProgress: files.viewerProgress, zipURL: files.zipURL,
 });
+files.useRoom({ note });
+const addGrowingShare = growingShares({ requests, viewer, shareCard, pushCard, noteEvents: files.noteEvents });
 
 // Drop links and shared text: their own modules, wired here.
 let inviteBase = null; // the address for other devices, when this page is on a loopback one

@@ -8,6 +8,13 @@
 // of the whole file: the chunks are hashed as they arrive and become one
 // Blob at the end, so a large file is held once, not copied two or three
 // times on the way.
+//
+// A file still being uploaded with ?share=1 comes the same way to every
+// member of the uploader's room, without a request: `shared` with a
+// stream number, then `file-start` (growing: true), the bytes as they reach
+// the server's disk, and `file-end`, or an `error` naming the stream if
+// the upload was cut off. follow() takes such a stream; its bytes become a
+// file only when file-end says the upload is complete, never before.
 
 import { sha256 } from './vendor/noble-hashes/sha2.js';
 import { cleanPath, fileURL, base64ToBytes, hex, httpErrorCode, idOf } from './format.js';
@@ -15,6 +22,8 @@ import { blobType } from './content.js';
 
 export const requestTimeout = 20000; // ms for a reply to a request (a stream resets it)
 export const streamStall = 30000; // ms without a binary frame before a stream is given up
+export const growingStall = 120000; // ms without a frame of a growing upload before it is given up (the server itself cuts an upload idle for 30 s, and says so)
+export const keepMax = 1 << 30; // bytes of one followed upload the page holds (a larger one is offered as a download)
 const progressEvery = 80; // ms between progress callbacks of one transfer
 
 /** ReqError is a failed request: the server's error code, or `disconnected`, `timeout`, `network`. */
@@ -56,21 +65,34 @@ export function verdict(gotHex, wantHex) {
  * finish() builds the one Blob and drops the chunks.
  */
 export class Assembly {
-  constructor(type) {
+  /** limit: beyond this many bytes the chunks are dropped (overflow), only counted. */
+  constructor(type, limit = Infinity) {
     this.type = type;
+    this.limit = limit;
     this.chunks = [];
     this.received = 0;
+    this.overflow = false;
     this.hash = sha256.create();
   }
 
   push(chunk) {
-    this.chunks.push(chunk);
     this.received += chunk.length;
+    if (this.overflow) return;
+    if (this.received > this.limit) {
+      this.overflow = true;
+      this.chunks = [];
+      return;
+    }
+    this.chunks.push(chunk);
     this.hash.update(chunk);
   }
 
-  /** finish returns {blob, sha256 (hex), verify} against wantHex. */
+  /**
+   * finish returns {blob, sha256 (hex), verify} against wantHex; after an
+   * overflow blob is null and nothing was verified.
+   */
   finish(wantHex) {
+    if (this.overflow) return { blob: null, sha256: '', verify: { state: 'unknown', text: 'too large to keep in this page: download it' } };
     const blob = new Blob(this.chunks, { type: blobType(this.type) });
     this.chunks = [];
     const got = hex(this.hash.digest());
@@ -90,13 +112,15 @@ export class Requests {
    * @param {(msg: object) => boolean} o.send
    * @param {number} [o.timeout] ms for a reply
    * @param {number} [o.stall] ms between the frames of a stream
+   * @param {number} [o.growStall] ms between the frames of a followed upload
    */
-  constructor({ send, timeout = requestTimeout, stall = streamStall }) {
+  constructor({ send, timeout = requestTimeout, stall = streamStall, growStall = growingStall }) {
     this.send = send;
     this.timeout = timeout;
     this.stall = stall;
+    this.growStall = growStall;
     this.pending = new Map(); // id -> request
-    this.streams = new Map(); // stream number -> {p, meta, asm, last}
+    this.streams = new Map(); // stream number -> {p, meta, asm, last} of a get, or {grow, meta, asm, last, timer} of follow
     this.next = 0;
     // Unique per page, so a reply is never taken for another page's request.
     this.prefix = `${Math.random().toString(36).slice(2, 8)}-`;
@@ -151,10 +175,48 @@ export class Requests {
     p.reject(new ReqError(code, message));
   }
 
-  /** failAll fails every request, e.g. when the connection is lost. */
+  /** failAll fails every request and followed upload, e.g. when the connection is lost. */
   failAll(code, message) {
     for (const p of [...this.pending.values()]) this.fail(p, code, message);
+    for (const st of [...this.streams.values()]) if (st.grow) this.unfollow(st, code, message);
     this.streams.clear();
+  }
+
+  /**
+   * follow takes a `shared` frame with a stream: a file the room receives as
+   * it is uploaded. The handlers get onStart(meta) at file-start (meta.size
+   * is the expected size, -1 when unknown), onProgress(received, size),
+   * then either onDone({...meta, size, blob, sha256, verify}) once the
+   * upload is complete (blob null when it was over keep bytes), or
+   * onFail(code, message): `aborted` (the upload was cut off), `timeout`,
+   * `disconnected`. It returns false for a frame without a usable stream.
+   */
+  follow(msg, { onStart, onProgress, onDone, onFail, keep = keepMax } = {}) {
+    if (!Number.isInteger(msg?.stream) || msg.stream < 0) return false;
+    const old = this.streams.get(msg.stream);
+    if (old?.grow) this.unfollow(old, 'aborted', 'replaced by another upload');
+    else if (old) return false; // a get's stream: not ours to take
+    const st = {
+      n: msg.stream, grow: { onStart, onProgress, onDone, onFail }, keep,
+      meta: fileFromFrame({ ...msg, content: undefined }), asm: null, last: 0, timer: 0,
+    };
+    this.streams.set(msg.stream, st);
+    this.armGrow(st);
+    return true;
+  }
+
+  armGrow(st) {
+    clearTimeout(st.timer);
+    st.timer = setTimeout(() => this.unfollow(st, 'timeout', 'the upload stopped sending'), this.growStall ?? growingStall);
+  }
+
+  unfollow(st, code, message) {
+    clearTimeout(st.timer);
+    if (this.streams.get(st.n) === st) this.streams.delete(st.n);
+    if (st.done) return;
+    st.done = true;
+    if (st.asm) st.asm.chunks = []; // never offered as the file
+    st.grow.onFail?.(code, message);
   }
 
   /**
@@ -182,6 +244,10 @@ export class Requests {
       case 'error': {
         const p = typeof msg.id === 'string' ? this.pending.get(msg.id) : undefined;
         const st = p ? undefined : this.streams.get(msg.stream);
+        if (st?.grow) {
+          this.unfollow(st, String(msg.code || 'aborted'), String(msg.message || ''));
+          return true;
+        }
         const q = p || st?.p;
         if (!q) return false;
         this.fail(q, String(msg.code || 'internal'), String(msg.message || ''));
@@ -236,6 +302,21 @@ export class Requests {
   }
 
   start(msg) {
+    const grown = Number.isInteger(msg.stream) ? this.streams.get(msg.stream) : undefined;
+    if (grown?.grow) {
+      if (grown.asm) return true; // a second file-start: keep what came
+      const meta = fileFromFrame({ ...msg, content: undefined });
+      if (!meta.path) meta.path = grown.meta.path;
+      const size = Number(msg.size);
+      meta.size = Number.isFinite(size) && size >= 0 ? size : -1;
+      grown.meta = meta;
+      grown.asm = new Assembly(meta.type || grown.meta.type, grown.keep);
+      if (meta.size > grown.keep) grown.asm.overflow = true; // too large to hold: only counted
+      this.armGrow(grown);
+      grown.grow.onStart?.(meta);
+      grown.grow.onProgress?.(0, meta.size);
+      return true;
+    }
     const p = this.match(msg, ['get']);
     if (!p || p.stream !== undefined || !Number.isInteger(msg.stream)) return false;
     const meta = fileFromFrame({ ...msg, content: undefined });
@@ -251,6 +332,17 @@ export class Requests {
     if (!(buf instanceof ArrayBuffer) || buf.byteLength < 4) return false;
     const st = this.streams.get(new DataView(buf).getUint32(0, false));
     if (!st) return false; // a stream we gave up on, or not ours
+    if (st.grow) {
+      if (!st.asm) st.asm = new Assembly(st.meta.type, st.keep); // bytes before file-start: take them
+      st.asm.push(new Uint8Array(buf, 4));
+      this.armGrow(st);
+      const now = Date.now();
+      if (now - st.last > progressEvery) {
+        st.last = now;
+        st.grow.onProgress?.(st.asm.received, st.meta.size);
+      }
+      return true;
+    }
     st.asm.push(new Uint8Array(buf, 4));
     this.arm(st.p, this.stall);
     const now = Date.now();
@@ -265,6 +357,15 @@ export class Requests {
     const st = this.streams.get(msg.stream);
     if (!st) return false;
     this.streams.delete(msg.stream);
+    if (st.grow) {
+      clearTimeout(st.timer);
+      st.done = true;
+      const asm = st.asm || new Assembly(st.meta.type, st.keep); // an empty file
+      const { blob, sha256: sum, verify } = asm.finish(msg.sha256);
+      st.grow.onProgress?.(asm.received, asm.received);
+      st.grow.onDone?.({ ...st.meta, size: asm.received, blob, sha256: sum, verify });
+      return true;
+    }
     const { blob, sha256: sum, verify } = st.asm.finish(msg.sha256);
     st.p.onProgress?.(st.asm.received, st.asm.received);
     this.settle(st.p, { ...st.meta, size: blob.size, blob, sha256: sum, verify });

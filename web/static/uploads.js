@@ -7,6 +7,11 @@
 // the pure functions afterPut and afterProbe; Upload runs them over a
 // transport, which the page gives as XHR (fetch has no upload progress over
 // HTTP/1.1) and the tests as a fake.
+//
+// An upload shared with the room as it arrives is a plain PUT
+// /path?share=1: every member of the room receives the bytes as they reach
+// the server, so it cannot resume (the server answers 400 to ?resume with
+// ?share); a lost connection ends it, and the room is told it was cut off.
 
 export const uploadBackoff = [1000, 2000, 4000, 8000, 15000, 30000]; // ms before each new try
 export const uploadTries = 8; // tries in a row without progress before giving up
@@ -87,6 +92,11 @@ export const xhrTransport = {
   },
 };
 
+/** shareURL is the URL of a plain PUT that shares the upload with the room as it arrives. */
+export function shareURL(url, overwrite = false) {
+  return `${url}?share=1${overwrite ? '&overwrite=1' : ''}`;
+}
+
 /**
  * Upload sends one file. onState receives each state:
  *   {state: 'uploading', sent}
@@ -101,16 +111,18 @@ export class Upload {
    * @param {Blob} o.file the bytes (a File)
    * @param {string} o.url the file's URL, e.g. /docs/a.txt
    * @param {boolean} [o.overwrite]
+   * @param {boolean} [o.share] share with the room as it uploads: one plain PUT, never resumed
    * @param {(status: number) => string} o.codeOf HTTP status to error code
    * @param {object} [o.transport] xhrTransport unless a test gives another
    * @param {(ms: number, signal: AbortSignal) => Promise} [o.wait] sleep unless a test gives another
    * @param {(s: object) => void} o.onState
    */
-  constructor({ file, url, overwrite = false, key = uploadKey(), codeOf, transport = xhrTransport, wait = sleep, onState }) {
+  constructor({ file, url, overwrite = false, share = false, key = uploadKey(), codeOf, transport = xhrTransport, wait = sleep, onState }) {
     this.file = file;
     this.size = file.size;
+    this.share = share;
     this.stateURL = `${url}?resume=${key}`;
-    this.putURL = `${this.stateURL}${overwrite ? '&overwrite=1' : ''}`;
+    this.putURL = share ? shareURL(url, overwrite) : `${this.stateURL}${overwrite ? '&overwrite=1' : ''}`;
     this.codeOf = codeOf;
     this.transport = transport;
     this.wait = wait;
@@ -135,6 +147,7 @@ export class Upload {
   }
 
   async start() {
+    if (this.share) return this.startShared();
     const signal = this.abort.signal;
     let offset = 0;
     let tries = 0; // in a row, without progress
@@ -195,6 +208,29 @@ export class Upload {
         offset = next.offset;
         break;
       }
+    }
+  }
+
+  /** startShared sends the file in one plain PUT: no resume, no retry. */
+  async startShared() {
+    const signal = this.abort.signal;
+    if (this.cancelled) return this.emit({ state: 'cancelled' });
+    this.emit({ state: 'uploading', sent: 0 });
+    let res;
+    try {
+      res = await this.transport.put(this.putURL, this.file, {}, (loaded) => {
+        if (!this.cancelled) this.emit({ state: 'uploading', sent: loaded });
+      }, signal);
+    } catch (err) {
+      if (this.cancelled) return this.emit({ state: 'cancelled' });
+      return this.emit({ state: 'error', code: 'interrupted', why: `${err?.message || 'connection lost'}; an upload shared as it goes cannot resume` });
+    }
+    const next = afterPut(res.status, null, this.size, this.codeOf);
+    switch (next.do) {
+      case 'done': return this.emit({ state: 'ok', replaced: next.replaced });
+      case 'exists': return this.emit({ state: 'exists' });
+      case 'retry': return this.emit({ state: 'error', code: this.codeOf(res.status), why: `${next.why}; an upload shared as it goes cannot resume` });
+      default: return this.emit({ state: 'error', code: next.code, why: next.why });
     }
   }
 }

@@ -1,22 +1,28 @@
-// The files side of the page (DOM): the listing and its folder path, the
+// The files side of the page (DOM): the listing and its folder path, kept
+// live by the room's fs frames, with who in the room has each file; the
 // form that opens any path, opening files into the viewer, and the upload
-// rows. The models it drives are requests.js and uploads.js; app.js gives
-// it the page's state and wires it to the room (filesView).
+// rows. The models it drives are listing.js, holders.js, requests.js and
+// uploads.js; app.js gives it the page's state and wires it to the room
+// (filesView).
 
-import { h, $, clear, setText } from './dom.js';
+import { h, $, clear, setText, narrow } from './dom.js';
 import { cleanPath, fileURL, baseName, dirName, formatSize, formatDate, nameOf, idOf, httpErrorCode } from './format.js';
 import { httpGet, httpListing } from './requests.js';
 import { Upload } from './uploads.js';
 import { viaText } from './viewer.js';
+import { Listing, FsNotes, dirKey } from './listing.js';
+import { Holders, holdersLine, howText } from './holders.js';
 
 const openMax = 1 << 30; // bytes: larger files are downloaded, never read into the page
+const holdersLimit = 200; // feed events who-has-it counts: as many as the room keeps
 
 // Given by filesView: the page's state, the room's requests, the viewer and
-// whether the room is connected.
+// whether the room is connected; by useRoom: the room side's feed notes.
 let S;
 let request;
 let viewer;
 let connected;
+let room = { note: () => {} };
 
 /** zipURL is the URL of a folder ('' or 'a/b/') downloaded as one zip file. */
 function zipURL(dir) {
@@ -26,38 +32,86 @@ function zipURL(dir) {
 
 // ---------------------------------------------------------------- files
 
+// The listing is live: listing.js holds the shown folder's entries and
+// applies the room's fs frames to them; this part draws the difference,
+// row by row, so that the person keeps their place: rows that did not
+// change are never rebuilt (focus stays where it was), and what appears
+// above the part of the page on screen does not push it away.
+
 const listingBody = $('listing');
 const listingState = $('listing-state');
+// Says why the page shows another folder than the one opened (it was removed).
+const listingNote = h('p', { class: 'hint note', 'data-testid': 'listing-note', role: 'status', hidden: true });
+listingBody.closest('.tablewrap').before(listingNote);
+
+const fsCoalesce = 100; // ms: fs frames arriving within this are drawn together
+const listing = new Listing();
+const holders = new Holders(holdersLimit);
+const fsNotes = new FsNotes();
+const rows = new Map(); // name -> <tr> of the folder drawn
+let rowsDir = null; // the folder whose rows are drawn
+let fsSeen = false; // the server sends fs frames: uploads need no refresh of the listing
+let fsQueue = [];
+let fsTimer = 0;
 let listingTimer = 0;
 
 function refreshListingSoon() {
   clearTimeout(listingTimer);
-  listingTimer = setTimeout(() => loadListing(S.dir), 300);
+  listingTimer = setTimeout(() => loadListing(S.dir, { force: true }), 300);
 }
 
-async function loadListing(dir) {
+/**
+ * loadListing opens a folder ('' or 'a/b/'): its cached rows at once when
+ * it was shown before, then a listing from the server when it is not known
+ * or may have changed (force: ask anyway). gone: the folder replaces one
+ * that was removed; when it is gone too, its parent is tried.
+ */
+async function loadListing(dir, { force = false, gone = '' } = {}) {
+  dir = dirKey(dir);
+  if (!gone) setNote('');
   S.dir = dir;
   renderCrumbs();
+  const { entries, list } = listing.open(dir);
+  if (entries && rowsDir !== dir) drawAll(entries);
+  if (!list && !force) return;
+  listing.begin();
   let res;
   try {
     const path = dir.replace(/\/$/, '');
     res = connected() ? await request(path ? { kind: 'list', path } : { kind: 'list' }) : await httpListing(fileURL(dir, true));
   } catch (err) {
-    if (S.dir !== dir) return;
     if (err.code === 'not_found' || err.code === 'forbidden') {
-      clear(listingBody);
+      listing.fail(dir);
+      if (S.dir !== dir) return;
+      if (dir !== '' && (gone || (err.code === 'not_found' && rowsDir === dir))) {
+        // Removed meanwhile: the nearest folder above that still exists.
+        listing.forget(dir);
+        loadListing(dirName(dir.replace(/\/$/, '')), { gone: gone || dir });
+        return;
+      }
+      clearRows(dir);
       setText(listingState, `${err.code}: cannot list ${dir || '/'}`);
       return;
     }
     try {
       res = await httpListing(fileURL(dir, true));
     } catch (err2) {
-      setText(listingState, `${err2.code || 'error'}: could not list ${dir || '/'}`);
+      listing.fail(dir);
+      if (S.dir === dir) setText(listingState, `${err2.code || 'error'}: could not list ${dir || '/'}`);
       return;
     }
   }
   if (S.dir !== dir) return; // navigated elsewhere meanwhile
-  renderListing(Array.isArray(res?.entries) ? res.entries : []);
+  const d = listing.load(dir, Array.isArray(res?.entries) ? res.entries : []);
+  if (!d) return;
+  if (gone) setNote(`The folder ${gone} was removed; this is the nearest folder that still exists.`);
+  if (d.whole || rowsDir !== dir) drawAll(listing.sorted());
+  else drawDiff(d);
+}
+
+function setNote(text) {
+  listingNote.hidden = !text;
+  setText(listingNote, text);
 }
 
 function renderCrumbs() {
@@ -74,54 +128,310 @@ function renderCrumbs() {
   parts.forEach((p, i) => ol.append(crumb(p, `${parts.slice(0, i + 1).join('/')}/`, i === parts.length - 1)));
 }
 
-function renderListing(entries) {
+function clearRows(dir) {
   clear(listingBody);
-  const sorted = [...entries].sort((a, b) => (b.dir ? 1 : 0) - (a.dir ? 1 : 0) || String(a.name).localeCompare(String(b.name)));
-  if (S.dir) {
-    const up = dirName(S.dir.replace(/\/$/, ''));
+  rows.clear();
+  rowsDir = dir;
+}
+
+/** drawAll draws the shown folder from scratch (another folder was shown). */
+function drawAll(entries) {
+  clearRows(listing.dir);
+  if (listing.dir) {
+    const up = dirName(listing.dir.replace(/\/$/, ''));
     listingBody.append(h('tr', { class: 'dir up' },
       h('td', { class: 'name' }, h('button', { type: 'button', onclick: () => loadListing(up), 'aria-label': 'Up one folder' }, '..')),
       h('td', { class: 'num' }), h('td', { class: 'acts' })));
   }
-  for (const e of sorted) {
-    const name = String(e.name ?? '');
-    if (!name) continue;
-    const path = S.dir + name.replace(/\/$/, '');
-    if (e.dir) {
-      const dir = `${path}/`;
-      listingBody.append(h('tr', { class: 'dir', 'data-path': dir, 'data-testid': 'entry' },
-        h('td', { class: 'name' }, h('button', { type: 'button', onclick: () => loadListing(dir), 'aria-label': `Open folder ${name}` }, name),
-          h('span', { class: 'sub' }, ['folder', formatDate(e.modified)].filter(Boolean).join(' · '))),
-        h('td', { class: 'num' }, '—'),
-        h('td', { class: 'acts' }, h('div', { class: 'actions' },
-          h('button', { type: 'button', onclick: () => loadListing(dir), 'aria-label': `Open folder ${name}` }, 'Open'),
-          h('a', { class: 'button', 'data-testid': 'zip', href: zipURL(dir), download: `${name}.zip`, 'aria-label': `Download folder ${name} as a zip file` }, 'Zip')))));
-      continue;
-    }
-    const size = Number(e.size);
-    listingBody.append(h('tr', { 'data-path': path, 'data-testid': 'entry' },
-      h('td', { class: 'name' }, h('button', { type: 'button', onclick: () => viewFile(path, 'ws', size), title: `Open ${name}, only for you` }, name),
-        h('span', { class: 'sub' }, [formatDate(e.modified), String(e.type || '').replace(/;.*$/, '')].filter(Boolean).join(' · '))),
-      h('td', { class: 'num' }, formatSize(e.size)),
-      h('td', { class: 'acts' }, h('div', { class: 'actions' },
-        h('button', {
-          type: 'button', 'data-testid': 'view', onclick: () => viewFile(path, 'ws', size),
-          title: `Only you see it. ${viaText.ws[1]}`, 'aria-label': `Open ${name}, only for you`,
-        }, 'Open'),
-        h('button', {
-          type: 'button', 'data-testid': 'share', onclick: () => shareFile(path),
-          title: 'Everyone in the room gets it', 'aria-label': `Share ${name} with the room`,
-        }, 'Share'),
-        h('button', {
-          type: 'button', 'data-testid': 'open-http', onclick: () => viewFile(path, 'http', size),
-          title: `Only you see it. ${viaText.http[1]}`, 'aria-label': `Open ${name} over HTTP, only for you`,
-        }, 'Open over HTTP'),
-        h('a', {
-          class: 'button', 'data-testid': 'download', href: `${fileURL(path)}?download`, download: name,
-          title: 'Save it with the browser', 'aria-label': `Download ${name}`,
-        }, 'Download')))));
+  for (const e of entries) {
+    const tr = makeRow(e);
+    rows.set(e.name, tr);
+    listingBody.append(tr);
   }
-  setText(listingState, sorted.length === 0 ? 'This folder is empty.' : `${sorted.length} ${sorted.length === 1 ? 'entry' : 'entries'}`);
+  renderCount();
+}
+
+function renderCount() {
+  const n = rows.size;
+  setText(listingState, n === 0 ? 'This folder is empty.' : `${n} ${n === 1 ? 'entry' : 'entries'}`);
+}
+
+/**
+ * drawDiff draws what changed in the shown folder: rows added in their
+ * place, changed ones updated where they are, removed ones taken out, the
+ * added and changed briefly highlighted. What the person looks at stays
+ * where it is on the screen.
+ */
+function drawDiff({ added = [], changed = [], removed = [] }) {
+  if (added.length + changed.length + removed.length === 0) return;
+  const anchor = anchorOf(new Set(removed));
+  const focused = document.activeElement instanceof HTMLElement && listingBody.contains(document.activeElement) ? document.activeElement.closest('tr') : null;
+  let refocus = null;
+  for (const name of removed) {
+    const tr = rows.get(name);
+    if (!tr) continue;
+    rows.delete(name);
+    if (tr === focused) refocus = tr.nextElementSibling || tr.previousElementSibling;
+    tr.remove();
+  }
+  const moved = []; // a file that became a folder (or back): a new row, in the folders' place
+  for (const name of changed) {
+    const e = listing.get(name);
+    const tr = rows.get(name);
+    if (!e || !tr) continue;
+    if ((tr.dataset.kind === 'dir') !== e.dir) {
+      if (tr === focused) refocus = tr.nextElementSibling || tr.previousElementSibling;
+      tr.remove();
+      rows.delete(name);
+      moved.push(name);
+    } else {
+      fillRow(tr, e);
+      flash(tr, 'change');
+    }
+  }
+  if (added.length + moved.length > 0) {
+    const fresh = new Map(); // <tr> -> how it is highlighted
+    for (const name of [...added, ...moved]) {
+      const e = listing.get(name);
+      if (!e || rows.has(name)) continue;
+      const tr = makeRow(e);
+      rows.set(name, tr);
+      fresh.set(tr, moved.includes(name) ? 'change' : 'add');
+    }
+    // Existing rows are in order already and never move (moving a row
+    // would take the focus from it); new ones go in before the first row
+    // that sorts after them.
+    let cursor = listingBody.querySelector('tr[data-testid=entry]');
+    for (const e of listing.sorted()) {
+      const tr = rows.get(e.name);
+      if (!tr) continue;
+      if (fresh.has(tr)) {
+        listingBody.insertBefore(tr, cursor);
+        flash(tr, fresh.get(tr));
+      } else if (tr === cursor) {
+        cursor = tr.nextElementSibling;
+      }
+    }
+  }
+  if (refocus?.isConnected) refocus.querySelector('button')?.focus({ preventScroll: true });
+  if (anchor) {
+    const shift = anchor.el.getBoundingClientRect().top - anchor.top;
+    if (Math.abs(shift) >= 1) window.scrollBy(0, shift);
+  }
+  renderCount();
+}
+
+// Where the person's attention was last: the mouse (or a finger), or the
+// keyboard's focus. On a wide screen the listing is one column of three: a
+// row that appears above the screen moves either that column or the others,
+// so the page keeps still the column the person is looking at.
+let pointerX = null; // x of the last pointer event
+let attention = 'pointer';
+const onPointer = (e) => {
+  pointerX = e.clientX;
+  attention = 'pointer';
+};
+document.addEventListener('pointermove', onPointer, { passive: true });
+document.addEventListener('pointerdown', onPointer, { passive: true });
+document.addEventListener('keydown', () => {
+  attention = 'focus';
+}, { passive: true });
+
+/**
+ * anchorOf picks what is at the top of the screen (below the sticky
+ * header) in the column the person looks at, to keep it where it is: rows
+ * that appear above the screen then do not push what the person reads, and
+ * rows that appear on the screen push down what is below them, as a list
+ * does. skip: names of rows that are going away.
+ */
+function anchorOf(skip) {
+  const hdr = document.querySelector('header.top');
+  const top = hdr && getComputedStyle(hdr).position === 'sticky' ? hdr.getBoundingClientRect().bottom : 0;
+  let x = null;
+  const focused = document.activeElement;
+  if (attention === 'focus' && focused instanceof HTMLElement && focused !== document.body) {
+    const r = focused.getBoundingClientRect();
+    if (r.width > 0 && r.bottom > top && r.top < window.innerHeight) x = r.left + r.width / 2;
+  }
+  if (x === null && pointerX !== null && pointerX < window.innerWidth) x = pointerX;
+  if (x === null) {
+    const r = listingBody.getBoundingClientRect();
+    x = r.left + r.width / 2;
+  }
+  const layout = $('layout');
+  for (let y = top + 2; y < Math.min(window.innerHeight, top + 240); y += 12) {
+    const el = document.elementFromPoint(x, y);
+    if (!el || !layout.contains(el) || el === layout || el.classList.contains('col')) continue; // a gap
+    if (narrow.matches && el.closest('.viewer[data-open]')) return null; // the viewer covers the page
+    const row = el.closest('#listing tr');
+    if (row && skip.has(row.dataset.name)) continue;
+    const a = row || el;
+    return { el: a, top: a.getBoundingClientRect().top };
+  }
+  return null;
+}
+
+/** flash highlights a row that appeared or changed (style.css: without motion when so asked). */
+function flash(tr, how) {
+  tr.classList.remove('live');
+  tr.dataset.live = how;
+  void tr.offsetWidth; // restarts the animation of a row highlighted before
+  tr.classList.add('live');
+}
+
+function entryPath(name) {
+  return listing.dir + name;
+}
+
+/** makeRow builds the row of an entry; fillRow fills what changes. */
+function makeRow(e) {
+  const name = e.name;
+  const path = entryPath(name);
+  if (e.dir) {
+    const dir = `${path}/`;
+    const tr = h('tr', { class: 'dir', 'data-path': dir, 'data-name': name, 'data-kind': 'dir', 'data-testid': 'entry' },
+      h('td', { class: 'name' }, h('button', { type: 'button', onclick: () => loadListing(dir), 'aria-label': `Open folder ${name}` }, name),
+        h('span', { class: 'sub' })),
+      h('td', { class: 'num' }, '—'),
+      h('td', { class: 'acts' }, h('div', { class: 'actions' },
+        h('button', { type: 'button', onclick: () => loadListing(dir), 'aria-label': `Open folder ${name}` }, 'Open'),
+        h('a', { class: 'button', 'data-testid': 'zip', href: zipURL(dir), download: `${name}.zip`, 'aria-label': `Download folder ${name} as a zip file` }, 'Zip'))));
+    fillRow(tr, e);
+    return tr;
+  }
+  const size = () => Number(listing.get(name)?.size ?? e.size);
+  const tr = h('tr', { 'data-path': path, 'data-name': name, 'data-kind': 'file', 'data-testid': 'entry' },
+    h('td', { class: 'name' }, h('button', { type: 'button', onclick: () => viewFile(path, 'ws', size()), title: `Open ${name}, only for you` }, name),
+      h('span', { class: 'sub' }),
+      h('span', { class: 'holders', 'data-testid': 'holders', hidden: true })),
+    h('td', { class: 'num' }),
+    h('td', { class: 'acts' }, h('div', { class: 'actions' },
+      h('button', {
+        type: 'button', 'data-testid': 'view', onclick: () => viewFile(path, 'ws', size()),
+        title: `Only you see it. ${viaText.ws[1]}`, 'aria-label': `Open ${name}, only for you`,
+      }, 'Open'),
+      h('button', {
+        type: 'button', 'data-testid': 'share', onclick: () => shareFile(path),
+        title: 'Everyone in the room gets it', 'aria-label': `Share ${name} with the room`,
+      }, 'Share'),
+      h('button', {
+        type: 'button', 'data-testid': 'open-http', onclick: () => viewFile(path, 'http', size()),
+        title: `Only you see it. ${viaText.http[1]}`, 'aria-label': `Open ${name} over HTTP, only for you`,
+      }, 'Open over HTTP'),
+      h('a', {
+        class: 'button', 'data-testid': 'download', href: `${fileURL(path)}?download`, download: name,
+        title: 'Save it with the browser', 'aria-label': `Download ${name}`,
+      }, 'Download'))));
+  fillRow(tr, e);
+  return tr;
+}
+
+function fillRow(tr, e) {
+  const sub = tr.querySelector('.sub');
+  if (e.dir) {
+    setText(sub, ['folder', formatDate(e.modified)].filter(Boolean).join(' · '));
+    return;
+  }
+  setText(sub, [formatDate(e.modified), String(e.type || '').replace(/;.*$/, '')].filter(Boolean).join(' · '));
+  setText(tr.querySelector('td.num'), formatSize(e.size));
+  fillHolders(tr, entryPath(e.name));
+}
+
+/** fillHolders shows who in the room has the file: "ann, bob and 3 others". */
+function fillHolders(tr, path) {
+  const el = tr.querySelector('.holders');
+  if (!el) return;
+  const who = holders.of(path);
+  const line = holdersLine(who, S.you?.name || '');
+  el.hidden = !line;
+  clear(el);
+  if (!line) return;
+  el.append(h('span', { class: 'sr' }, 'Has it: '));
+  if (line.room) el.append(h('span', { class: 'chip room', 'data-testid': 'holder' }, 'everyone'));
+  for (const n of line.names) el.append(h('span', { class: n === 'you' ? 'chip me' : 'chip', 'data-testid': 'holder' }, n));
+  if (line.more > 0) el.append(h('span', { class: 'chip more' }, `+${line.more}`));
+  const how = [];
+  if (who.room) how.push(`${who.sharedBy || 'someone'} shared it with the room`);
+  for (const p of who.people) if (p.action !== 'share') how.push(howText(p));
+  el.title = `Has it: ${line.text}. ${how.join('; ')}.`;
+  el.dataset.text = line.text;
+}
+
+// ---------------------------------------------------------------- the room's news
+
+/**
+ * noteEvents takes feed events (new ones, oldest first): who has which
+ * file, and uploads, which the feed tells of itself.
+ */
+function noteEvents(events) {
+  const touched = new Set();
+  for (const e of events) {
+    for (const p of holders.add(e)) touched.add(p);
+    if (e.action === 'upload' && typeof e.path === 'string') {
+      fsNotes.uploaded(e.path);
+      // A server that does not send fs frames: list the folder again.
+      if (!fsSeen && dirName(e.path) === S.dir) refreshListingSoon();
+    }
+  }
+  for (const p of touched) {
+    if (dirName(p) !== listing.dir) continue;
+    const tr = rows.get(p.slice(listing.dir.length));
+    if (tr) fillHolders(tr, p);
+  }
+}
+
+/** onFs takes an fs frame: the folder changed. Frames close together are drawn together. */
+function onFs(msg) {
+  fsSeen = true;
+  fsQueue.push(msg);
+  if (!fsTimer) fsTimer = setTimeout(flushFs, fsCoalesce);
+}
+
+function flushFs() {
+  fsTimer = 0;
+  const frames = fsQueue;
+  fsQueue = [];
+  for (const n of fsNotes.take(frames)) room.note(n.kind, n.text, n.fresh);
+  markViewed(frames);
+  const r = listing.apply(frames);
+  if (r.gone !== null) {
+    loadListing(r.gone, { gone: r.goneFrom });
+    return;
+  }
+  if (rowsDir === listing.dir && listing.loaded) drawDiff(r);
+}
+
+/** markViewed says in the viewer when the file it shows changed or went. */
+function markViewed(frames) {
+  const root = viewer.root;
+  if (root.dataset.state !== 'shown') return;
+  const path = root.dataset.path;
+  let what = '';
+  for (const f of frames) {
+    const p = cleanPath(f.path);
+    if (p === path) what = f.op === 'remove' ? 'removed' : 'changed';
+    else if (f.op === 'remove' && path.startsWith(`${p}/`)) what = 'removed';
+  }
+  if (!what) return;
+  root.querySelector('[data-testid=viewer-stale]')?.remove();
+  const note = h('p', { class: 'hint stale', 'data-testid': 'viewer-stale', 'data-state': what },
+    what === 'removed' ? 'This file was removed from the folder since you opened it. ' : 'This file changed in the folder since you opened it. ');
+  if (what === 'changed') note.append(h('button', { type: 'button', class: 'small', onclick: () => viewFile(path, 'ws', 0) }, 'Open it again'));
+  root.querySelector('[data-testid=viewer-path]')?.after(note);
+}
+
+/**
+ * joined takes a welcome: the first lists the folder; after a reconnect
+ * every listing may be out of date (fs frames are not in the room's
+ * history), so the shown folder is listed again and drawn as a difference.
+ */
+function joined(first) {
+  if (first) {
+    loadListing(S.dir);
+    return;
+  }
+  listing.invalidate();
+  loadListing(S.dir, { force: true });
 }
 
 function viewerProgress(path) {
@@ -226,9 +536,15 @@ function setupUpload() {
   uploadWired = true;
   const input = $('upload-input');
   input.addEventListener('change', () => {
-    for (const f of input.files) uploadFile(f, false);
+    for (const f of input.files) uploadFile(f, false, null, sharing());
     input.value = '';
   });
+  const share = $('upload-share');
+  const renderShare = () => {
+    $('upload-share-hint').hidden = !share.checked;
+  };
+  share.addEventListener('change', renderShare);
+  renderShare();
   const zone = $('files');
   zone.addEventListener('dragover', (e) => {
     if (!e.dataTransfer || ![...e.dataTransfer.types].includes('Files')) return;
@@ -244,14 +560,25 @@ function setupUpload() {
     if (!e.dataTransfer || e.dataTransfer.files.length === 0) return;
     e.preventDefault();
     if ($('upload').hidden) return;
-    for (const f of e.dataTransfer.files) uploadFile(f, false);
+    for (const f of e.dataTransfer.files) uploadFile(f, false, null, sharing());
   });
 }
 
-function uploadFile(file, overwrite, li) {
+/** sharing says whether uploads started now go to the room as they upload. */
+function sharing() {
+  return $('upload-share').checked;
+}
+
+/**
+ * uploadFile uploads one file into the folder shown, with a row that shows
+ * its progress and a Cancel button. share: a plain PUT that the room
+ * receives as it arrives (no resume); otherwise a resumable upload.
+ */
+function uploadFile(file, overwrite, li, share) {
   const path = S.dir + file.name;
   const row = li || h('li', { 'data-testid': 'upload', 'data-path': path });
   if (!li) uploadsList.prepend(row);
+  row.dataset.share = share ? 'true' : 'false';
   const show = (state, ...parts) => {
     row.dataset.state = state;
     clear(row).append(...parts);
@@ -260,42 +587,46 @@ function uploadFile(file, overwrite, li) {
     show('error', h('span', { class: 'code' }, 'too_large'), ` ${path}: ${formatSize(file.size)} is over the limit of ${formatSize(S.limits.upload)}`);
     return;
   }
-  const label = h('span', null, `Uploading ${path}…`);
+  fsNotes.uploaded(path); // the feed tells of it: not "appeared" as well
+  const doing = share ? 'Uploading and sharing' : 'Uploading';
+  const label = h('span', null, `${doing} ${path}…`);
   const bar = h('progress', { max: '100', value: '0', 'aria-label': `Upload of ${path}` });
+  const note = share ? h('span', { class: 'hint' }, ' Shared with the room as it uploads: it can’t resume if interrupted.') : null;
   const pct = (n) => (file.size > 0 ? Math.min(100, Math.floor((n / file.size) * 100)) : 100);
   const up = new Upload({
     file,
     url: fileURL(path),
     overwrite,
+    share,
     codeOf: httpErrorCode,
     onState: (s) => {
       switch (s.state) {
         case 'uploading':
         case 'resuming':
-          if (row.dataset.state !== s.state || !row.contains(bar)) show(s.state, label, bar, cancel);
+          if (row.dataset.state !== s.state || !row.contains(bar)) show(s.state, label, note, bar, cancel);
           bar.value = pct(s.sent);
-          if (s.state === 'uploading') setText(label, `Uploading ${path}: ${formatSize(s.sent)} of ${formatSize(file.size)} (${pct(s.sent)}%)`);
+          if (s.state === 'uploading') setText(label, `${doing} ${path}: ${formatSize(s.sent)} of ${formatSize(file.size)} (${pct(s.sent)}%)`);
           else if (s.wait > 0) setText(label, `${s.why}: resuming ${path} at ${pct(s.sent)}% in ${Math.round(s.wait / 1000)} s…`);
           else setText(label, `Resuming ${path} at ${pct(s.sent)}%…`);
           return;
         case 'ok':
-          show('ok', `✓ uploaded ${path} (${formatSize(file.size)})${s.replaced ? ', replaced the old one' : ''}`);
-          refreshListingSoon();
+          show('ok', `✓ uploaded ${path} (${formatSize(file.size)})${s.replaced ? ', replaced the old one' : ''}${share ? ', shared with the room as it uploaded' : ''}`);
+          if (!fsSeen) refreshListingSoon();
           return;
         case 'exists':
           show('exists', `${path} already exists. `,
-            h('button', { type: 'button', class: 'small danger', onclick: () => uploadFile(file, true, row) }, 'Overwrite'), ' ',
+            h('button', { type: 'button', class: 'small danger', onclick: () => uploadFile(file, true, row, share) }, 'Overwrite'), ' ',
             h('button', { type: 'button', class: 'small', onclick: () => show('cancelled', `kept the existing ${path}`) }, 'Keep it'));
           return;
         case 'cancelled':
-          show('cancelled', `cancelled the upload of ${path}`);
+          show('cancelled', `cancelled the upload of ${path}${share ? '; the room was told it did not finish' : ''}`);
           return;
         default:
           show('error', h('span', { class: 'code' }, s.code), ` ${path}: upload failed (${s.why})`);
       }
     },
   });
-  const cancel = h('button', { type: 'button', class: 'small', onclick: () => up.cancel(), 'aria-label': `Cancel the upload of ${path}` }, 'Cancel');
+  const cancel = h('button', { type: 'button', class: 'small', 'data-testid': 'upload-cancel', onclick: () => up.cancel(), 'aria-label': `Cancel the upload of ${path}` }, 'Cancel');
   up.start();
 }
 
@@ -303,6 +634,7 @@ function onRoomUpload(msg) {
   const by = msg.by;
   if (S.you && (idOf(by) ? idOf(by) === S.you.id : nameOf(by) === S.you.name)) return; // our own: the upload row shows it
   const path = cleanPath(msg.path);
+  fsNotes.uploaded(path); // the feed tells of it: not "appeared" as well
   const key = `${idOf(by) || nameOf(by)}|${path}`;
   let li = roomUploads.get(key);
   if (!li) {
@@ -329,7 +661,7 @@ function onRoomUpload(msg) {
     clear(li).append(`✓ ${nameOf(by)} uploaded ${path} (${formatSize(size)})`);
     roomUploads.delete(key);
     setTimeout(() => li.remove(), 15000);
-    if (dirName(path) === S.dir) refreshListingSoon();
+    if (!fsSeen && dirName(path) === S.dir) refreshListingSoon();
   }
   // Uploads need the section visible even where this page cannot upload.
   $('upload').hidden = false;
@@ -343,5 +675,13 @@ function onRoomUpload(msg) {
  */
 export function filesView(c) {
   ({ S, request, viewer, connected } = c);
-  return { loadListing, refreshListingSoon, renderCrumbs, viewFile, viewerProgress, setupUpload, onRoomUpload, zipURL };
+  return {
+    loadListing, refreshListingSoon, renderCrumbs, viewFile, viewerProgress, setupUpload, onRoomUpload, zipURL,
+    onFs, noteEvents, joined, useRoom,
+  };
+}
+
+/** useRoom takes the room side's note(kind, text, fresh): a line of the page's own in the feed. */
+function useRoom(r) {
+  room = r;
 }

@@ -100,6 +100,24 @@ function addGap() {
   trimFeed();
 }
 
+/**
+ * note shows a line of the page's own in the feed, such as "report.pdf
+ * and 199 others appeared" (listing.js's FsNotes): kind names it, fresh
+ * false updates the last line of that kind rather than adding one.
+ */
+const notes = new Map(); // kind -> its last <li>
+function note(kind, text, fresh) {
+  let li = notes.get(kind);
+  if (fresh || !li?.isConnected) {
+    li = h('li', { class: 'note', 'data-testid': 'feed-note', 'data-kind': kind });
+    notes.set(kind, li);
+  }
+  clear(li).append(h('span', { class: 'text' }, text), ' · ', h('time', { class: 'at' }, formatTime(new Date())));
+  feedList.prepend(li); // the top of the feed, also when updated
+  trimFeed();
+  if (fresh) arrived('room');
+}
+
 function trimFeed() {
   while (feedList.children.length > feedLimit) feedList.lastElementChild.remove();
   $('feed-empty').hidden = feedList.children.length > 0;
@@ -281,5 +299,5 @@ chatInput.addEventListener('keydown', (e) => {
  */
 export function roomView(c) {
   ({ S, members, request, viewer, showNotice, arrived, viewFile, viewerProgress, zipURL } = c);
-  return { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat };
+  return { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard };
 }

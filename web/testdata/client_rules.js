@@ -11,6 +11,8 @@
   const { formatSize, httpErrorCode, hex } = await import('/_/static/format.js');
   const { sha256 } = await import('/_/static/vendor/noble-hashes/sha2.js');
   const { encode } = await import('/_/static/qr.js');
+  const { Listing, FsNotes, noteText, compareEntries } = await import('/_/static/listing.js');
+  const { Holders, holdersLine } = await import('/_/static/holders.js');
   const fails = [];
   const eq = (name, got, want) => {
     if (JSON.stringify(got) !== JSON.stringify(want)) fails.push(`${name}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
@@ -338,6 +340,213 @@
   tr = script([{ status: 413 }]);
   up = new Upload({ file: blob, url: '/up.bin', key: 'k', codeOf: code, transport: tr, wait: async () => {} });
   eq('413 is final', (await up.start()).code, 'too_large');
+
+  // ------------------------------------------------ the live listing (listing.js)
+  const ent = (name, size = 1, dir = false, modified = '2026-01-01T00:00:00Z') => ({ name, size, dir, modified, type: dir ? '' : 'text/plain' });
+  const fsf = (op, path, size = 1, dir = false, modified = '2026-01-02T00:00:00Z') => ({ kind: 'fs', op, path, size, dir, modified });
+  const names = (l) => l.sorted().map((e) => e.name);
+  let L = new Listing(3);
+  eq('a folder never listed: nothing to draw, list it', L.open(''), { entries: null, list: true });
+  L.begin();
+  eq('the first listing is drawn whole', L.load('', [ent('b.txt'), ent('docs', 0, true), ent('a.txt')]).whole, true);
+  eq('folders first, then by name', names(L), ['docs', 'a.txt', 'b.txt']);
+  eq('an add in the folder shown', L.apply([fsf('add', 'c.txt', 5)]), { gone: null, added: ['c.txt'], changed: [], removed: [] });
+  eq('a change keeps the type the listing gave', [L.apply([fsf('change', 'c.txt', 9)]).changed, L.get('c.txt').size, L.get('a.txt').type], [['c.txt'], 9, 'text/plain']);
+  eq('the same change twice changes nothing', L.apply([fsf('change', 'c.txt', 9)]), { gone: null, added: [], changed: [], removed: [] });
+  eq('a remove', L.apply([fsf('remove', 'b.txt')]).removed, ['b.txt']);
+  eq('added and removed in one batch: nothing to draw', L.apply([fsf('add', 'tmp'), fsf('remove', 'tmp')]), { gone: null, added: [], changed: [], removed: [] });
+  eq('removed and added again in one batch: changed', L.apply([fsf('remove', 'a.txt'), fsf('add', 'a.txt', 7)]).changed, ['a.txt']);
+  eq('a change elsewhere does not touch the folder shown', L.apply([fsf('add', 'docs/x.md')]), { gone: null, added: [], changed: [], removed: [] });
+  eq('something deep in a new folder: the folder appears', [L.apply([fsf('add', 'new/deep/x.md')]).added, L.get('new')?.dir], [['new'], true]);
+  eq('hostile paths are not entries', [L.apply([fsf('add', '../x'), fsf('add', '')]).added.length, L.get('..')], [0, undefined]);
+  // Times compare as times: the watcher may say it in another zone.
+  L.apply([fsf('change', 'c.txt', 9, false, '2026-01-02T01:00:00+01:00')]);
+  eq('the same time in another zone is no change', L.apply([fsf('change', 'c.txt', 9, false, '2026-01-02T00:00:00Z')]).changed, []);
+
+  // Other folders: cached, marked stale when they change, listed again on open.
+  L.open('docs/');
+  L.begin();
+  L.load('docs/', [ent('a.md')]);
+  eq('back to a folder seen before: drawn from the cache, not listed', L.open('').list, false);
+  L.apply([fsf('add', 'docs/b.md')]);
+  eq('a change in it marks it stale', [...L.stale], ['docs/']);
+  const back = L.open('docs/');
+  eq('opened again: the cached rows at once, and listed', [back.entries.map((e) => e.name), back.list], [['a.md'], true]);
+  L.begin();
+  eq('the listing is drawn as a difference', L.load('docs/', [ent('a.md'), ent('b.md')]), { whole: false, added: ['b.md'], changed: [], removed: [] });
+  eq('no longer stale', L.stale.has('docs/'), false);
+  for (const d of ['x/', 'y/', 'z/']) {
+    L.open(d);
+    L.begin();
+    L.load(d, []);
+  }
+  eq('the cache is bounded', [...L.cache.keys()].length <= 3, true);
+  L.invalidate();
+  eq('after a reconnect every listing is stale', L.open('').list, true);
+
+  // A listing on its way when frames come: they are applied again on top
+  // of its answer, whether the server read the folder before or after them.
+  L = new Listing();
+  L.open('');
+  L.begin();
+  L.load('', [ent('a.txt')]);
+  L.begin();
+  eq('frames while a listing is on its way are drawn at once', L.apply([fsf('add', 'late.txt'), fsf('remove', 'a.txt')]),
+    { gone: null, added: ['late.txt'], changed: [], removed: ['a.txt'] });
+  eq('a listing read before them does not undo them', [L.load('', [ent('a.txt')]), names(L)],
+    [{ whole: false, added: [], changed: [], removed: [] }, ['late.txt']]);
+  L.begin();
+  L.apply([fsf('add', 'later.txt')]);
+  eq('nor does one read after them', [L.load('', [ent('late.txt', 1, false, '2026-01-02T00:00:00Z'), ent('later.txt', 1, false, '2026-01-02T00:00:00Z')]), names(L)],
+    [{ whole: false, added: [], changed: [], removed: [] }, ['late.txt', 'later.txt']]);
+  L.begin();
+  eq('what a listing adds that no frame said is drawn', L.load('', [ent('late.txt', 1, false, '2026-01-02T00:00:00Z'), ent('later.txt', 1, false, '2026-01-02T00:00:00Z'), ent('missed.txt')]).added, ['missed.txt']);
+  eq('a listing of another folder than the one shown is dropped', L.load('elsewhere/', [ent('x')]), null);
+
+  // The folder shown removed (or a folder above it): the nearest one above.
+  L = new Listing();
+  for (const d of ['', 'a/', 'a/b/', 'a/b/c/']) {
+    L.open(d);
+    L.begin();
+    L.load(d, []);
+  }
+  eq('a folder above the shown one removed', L.apply([fsf('remove', 'a/b', 0, true)]), { gone: 'a/', goneFrom: 'a/b/', added: [], changed: [], removed: [] });
+  eq('its subtree is forgotten', [...L.cache.keys()].filter((d) => d.startsWith('a/b/')), []);
+  L.open('a/');
+  L.begin();
+  L.load('a/', []);
+  eq('the shown folder itself removed', L.apply([fsf('remove', 'a', 0, true)]).gone, '');
+  L.open('x/');
+  L.begin();
+  L.load('x/', [ent('y')]);
+  L.forget('x/');
+  L.open('');
+  eq('a folder the server says is gone is not cached', [L.cache.has('x/'), L.open('x/').entries], [false, null]);
+  eq('ordering', [ent('b'), ent('A', 0, true), ent('a')].sort(compareEntries).map((e) => e.name), ['A', 'a', 'b']);
+
+  // The feed's notes: 200 files at once are one line.
+  eq('note words', [noteText('appeared', ['r.pdf'], 1), noteText('appeared', ['r.pdf', 'a'], 2), noteText('appeared', ['r.pdf', 'a'], 3), noteText('appeared', ['r.pdf', 'a'], 200),
+    noteText('removed', ['x/'], 1), noteText('removed', ['x', 'y'], 4)],
+  ['r.pdf appeared', 'r.pdf and a appeared', 'r.pdf, a and 1 other appeared', 'r.pdf, a and 198 others appeared', 'x/ was removed', 'x, y and 2 others were removed']);
+  const N = new FsNotes(5000);
+  const many = Array.from({ length: 200 }, (_, i) => fsf('add', `in/f${String(i).padStart(3, '0')}.txt`));
+  eq('200 files in one batch: one note', N.take(many, 1000), [{ kind: 'appeared', text: 'in/f000.txt, in/f001.txt and 198 others appeared', fresh: true }]);
+  eq('more soon after: the same note, updated', N.take([fsf('add', 'in/g.txt'), fsf('change', 'in/f000.txt')], 3000), [{ kind: 'appeared', text: 'in/f000.txt, in/f001.txt and 199 others appeared', fresh: false }]);
+  eq('a path named again is counted once', N.take([fsf('add', 'in/g.txt')], 4000)[0].text, 'in/f000.txt, in/f001.txt and 199 others appeared');
+  eq('later: a new note', N.take([fsf('add', 'z.txt')], 20000), [{ kind: 'appeared', text: 'z.txt appeared', fresh: true }]);
+  eq('removals are their own note; a folder says so', N.take([fsf('remove', 'old', 0, true)], 20000), [{ kind: 'removed', text: 'old/ was removed', fresh: true }]);
+  N.uploaded('up.bin', 30000);
+  eq('an upload the feed tells of is not said again', N.take([fsf('add', 'up.bin')], 31000), []);
+  eq('changes alone say nothing', N.take([fsf('change', 'z.txt')], 60000), []);
+
+  // ------------------------------------------------ who has it (holders.js)
+  const fe = (who, action, path, via = 'ws') => ({ seq: 1, at: 'T', who, action, path, via, bytes: 1 });
+  const H = new Holders(5);
+  eq('a fetch: that person has it', H.add(fe('ann', 'fetch', '/handout.pdf')), ['handout.pdf']);
+  H.add(fe('bob', 'fetch', 'handout.pdf', 'http'));
+  H.add(fe('ann', 'fetch', 'handout.pdf'));
+  eq('newest first, each once', H.of('handout.pdf').people.map((p) => p.name), ['ann', 'bob']);
+  eq('a zip is not a file', H.add(fe('ann', 'fetch', 'docs/?zip')), []);
+  eq('an unknown action counts for nothing', H.add(fe('ann', 'peek', 'x')), []);
+  eq('an upload: the uploader has it', [H.add(fe('cy', 'upload', 'up.bin', 'http')), H.of('up.bin').people[0].action], [['up.bin'], 'upload']);
+  H.add(fe('dee', 'share', 'handout.pdf'));
+  eq('a share: everyone in the room', [H.of('handout.pdf').room, H.of('handout.pdf').sharedBy], [true, 'dee']);
+  eq('nobody has what nobody fetched', H.of('other.txt'), null);
+  // Bounded as the feed: the oldest events no longer count.
+  eq('past the limit the oldest event goes', H.add(fe('eve', 'fetch', 'e.txt')).sort(), ['e.txt', 'handout.pdf']);
+  eq('ann still has it by a later event', H.of('handout.pdf').people.map((p) => p.name), ['dee', 'ann', 'bob']);
+  for (let i = 0; i < 5; i++) H.add(fe('zed', 'fetch', 'z.txt'));
+  eq('all gone once their events are', [H.of('handout.pdf'), H.of('up.bin'), H.paths.size], [null, null, 1]);
+
+  const line = (people, room = false, you = '') => holdersLine({ room, sharedBy: 'x', people: people.map((name) => ({ name })) }, you)?.text;
+  eq('one, two, three, many', [line(['ann']), line(['ann', 'bob']), line(['ann', 'bob', 'cy']), line(['ann', 'bob', 'cy', 'dee', 'eve'])],
+    ['ann', 'ann and bob', 'ann, bob and 1 other', 'ann, bob and 3 others']);
+  eq('you first', line(['ann', 'bob', 'me'], false, 'me'), 'you, ann and 1 other');
+  eq('a share', [line([], true), line(['ann'], true)], ['everyone in the room', 'everyone in the room (ann)']);
+  eq('nobody', holdersLine(null), null);
+
+  // ------------------------------------------------ a share that fills as it uploads (requests.follow)
+  {
+    const sent2 = [];
+    const r2 = new Requests({ send: (m) => (sent2.push(m), true), growStall: 200 });
+    const upBody = new Uint8Array(150000).map((_, i) => (i * 13 + 1) & 255);
+    const upDigest = hex(sha256(upBody));
+    const seen = [];
+    let done = null;
+    let failed = null;
+    const hooks = {
+      onStart: (meta) => seen.push(['start', meta.size, meta.path]),
+      onProgress: (n, size) => seen.push(['progress', n, size]),
+      onDone: (fl) => { done = fl; },
+      onFail: (code) => { failed = code; },
+    };
+    eq('a shared frame with a stream is followed', r2.follow({ kind: 'shared', by: { id: 'u', name: 'ann' }, path: 'up.bin', size: upBody.length, type: 'text/html', stream: 4 }, hooks), true);
+    eq('file-start of it is taken', r2.handle({ kind: 'file-start', stream: 4, path: 'up.bin', size: upBody.length, type: 'text/html', growing: true }), true);
+    for (let i = 0; i < upBody.length; i += 40000) r2.binary(frame(4, upBody.subarray(i, i + 40000)));
+    eq('nothing is offered before file-end', done, null);
+    eq('file-end', r2.handle({ kind: 'file-end', stream: 4, sha256: upDigest }), true);
+    eq('one Blob of the file, typed by content.js', [done.blob.size, done.blob.type, done.verify.state, done.sha256], [upBody.length, 'application/octet-stream', 'ok', upDigest]);
+    eq('its bytes', hex(sha256(new Uint8Array(await done.blob.arrayBuffer()))), upDigest);
+    eq('progress from 0 to the end', [seen[0], seen[1], seen[seen.length - 1]], [['start', upBody.length, 'up.bin'], ['progress', 0, upBody.length], ['progress', upBody.length, upBody.length]]);
+
+    done = null;
+    r2.follow({ kind: 'shared', path: 'cut.bin', stream: 5 }, hooks);
+    r2.handle({ kind: 'file-start', stream: 5, path: 'cut.bin', size: -1, growing: true });
+    r2.binary(frame(5, new Uint8Array([1, 2, 3])));
+    eq('an error naming the stream: aborted, and taken', [r2.handle({ kind: 'error', stream: 5, code: 'aborted', message: 'cut' }), failed, done], [true, 'aborted', null]);
+    eq('its bytes are dropped afterwards', r2.binary(frame(5, new Uint8Array([4]))), false);
+    eq('its file-end is not a file', r2.handle({ kind: 'file-end', stream: 5, sha256: '' }), false);
+
+    failed = null;
+    r2.follow({ kind: 'shared', path: 'bad.bin', stream: 6 }, hooks);
+    r2.handle({ kind: 'file-start', stream: 6, path: 'bad.bin', size: 2, growing: true });
+    r2.binary(frame(6, new Uint8Array([1, 2])));
+    r2.handle({ kind: 'file-end', stream: 6, sha256: '00'.repeat(32) });
+    eq('a digest that does not match is said', done.verify.state, 'bad');
+
+    failed = null;
+    r2.follow({ kind: 'shared', path: 'lost.bin', stream: 7 }, hooks);
+    r2.failAll('disconnected', 'gone');
+    eq('a lost connection fails a followed upload', failed, 'disconnected');
+    failed = null;
+    r2.follow({ kind: 'shared', path: 'slow.bin', stream: 8 }, hooks);
+    await new Promise((res) => setTimeout(res, 300));
+    eq('a followed upload that stops sending is given up', failed, 'timeout');
+
+    failed = null;
+    done = null;
+    r2.follow({ kind: 'shared', path: 'huge.bin', stream: 9 }, { ...hooks, keep: 4 });
+    r2.handle({ kind: 'file-start', stream: 9, path: 'huge.bin', size: -1, growing: true });
+    r2.binary(frame(9, new Uint8Array([1, 2, 3])));
+    r2.binary(frame(9, new Uint8Array([4, 5, 6])));
+    r2.handle({ kind: 'file-end', stream: 9, sha256: 'ab' });
+    eq('over what the page keeps: no Blob, the size', [done.blob, done.size, failed], [null, 6, null]);
+
+    const getFirst = r2.request({ kind: 'get', path: 'g.bin' });
+    r2.handle({ kind: 'file-start', id: sent2[sent2.length - 1].id, stream: 10, path: 'g.bin', size: 1 });
+    eq('a shared frame cannot take a stream a get holds', [r2.follow({ kind: 'shared', path: 'g.bin', stream: 10 }, hooks), r2.streams.get(10)?.grow], [false, undefined]);
+    r2.failAll('disconnected', '');
+    await getFirst.catch(() => {});
+  }
+
+  // ------------------------------------------------ uploads shared as they go: one plain PUT
+  tr = script([{ status: 201 }]);
+  states = [];
+  up = new Upload({ file: blob, url: '/up.bin', share: true, codeOf: code, transport: tr, wait: async () => {}, onState: (s) => states.push(s.state) });
+  eq('shared: one PUT with share=1, no resume key', [(await up.start()).state, tr.calls], ['ok', [['PUT', '/up.bin?share=1', '', 10]]]);
+  tr = script([{ loaded: 4, lost: true }, { status: 200, held: '4' }]);
+  up = new Upload({ file: blob, url: '/up.bin', share: true, codeOf: code, transport: tr, wait: async () => {} });
+  const cut = await up.start();
+  eq('shared and cut off: never resumed', [cut.state, cut.code, tr.calls.length], ['error', 'interrupted', 1]);
+  tr = script([{ status: 409, held: null }, { status: 200 }]);
+  up = new Upload({ file: blob, url: '/up.bin', share: true, codeOf: code, transport: tr, wait: async () => {} });
+  eq('shared onto an existing file: asked', (await up.start()).state, 'exists');
+  up = new Upload({ file: blob, url: '/up.bin', share: true, overwrite: true, codeOf: code, transport: tr, wait: async () => {} });
+  await up.start();
+  eq('shared and overwriting', tr.calls[1][1], '/up.bin?share=1&overwrite=1');
+  tr = script([{ status: 503 }]);
+  up = new Upload({ file: blob, url: '/up.bin', share: true, codeOf: code, transport: tr, wait: async () => {} });
+  eq('shared and refused by a busy server: failed, not retried', [(await up.start()).state, tr.calls.length], ['error', 1]);
 
   // ------------------------------------------------ QR goldens
   // The SHA-256 of the module matrix ("0"/"1" rows joined by newlines) of
