@@ -114,14 +114,14 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (op
 	def(floatValue{&o.rate}, "rate", "RATE",
 		"`messages` per second each session may send, burst twice that (0: the default, 20); raise it for load tests")
 	def(stringValue{&o.nats, nil}, "nats", "NATS",
-		"NATS server `URLs`, comma-separated: several filehub nodes serving the same folder then act as one room (README: Many nodes)")
+		"NATS server `URLs`, comma-separated: several filehub nodes serving the same folder then act as one room (docs/operations.md: Many nodes, one room)")
 	def(stringValue{&o.node, nil}, "node", "NODE", "this node's `name` among the nodes (default: the host name)")
 	def(stringValue{&o.natsCreds, nil}, "nats-creds", "NATS_CREDS", "NATS credentials `file` (a .creds file with a JWT and an NKey seed)")
 	def(stringValue{&o.natsCA, nil}, "nats-tls-ca", "NATS_TLS_CA", "CA certificate `file` (PEM) to verify the NATS servers with")
 	def(stringValue{&o.natsCert, nil}, "nats-tls-cert", "NATS_TLS_CERT", "client certificate `file` (PEM) for NATS servers that ask for one")
 	def(stringValue{&o.natsKey, nil}, "nats-tls-key", "NATS_TLS_KEY", "private key `file` (PEM) for -nats-tls-cert")
 	def(intValue{&o.natsReplicas}, "nats-replicas", "NATS_REPLICAS",
-		"how many NATS servers keep the room history and members: 1 for one server, 3 for a three-server cluster (0: 1)")
+		"`N`: how many NATS servers keep the room history and members: 1 for one server, 3 for a three-server cluster (0: 1)")
 	def(durationValue{&o.natsNodeTTL}, "nats-node-ttl", "NATS_NODE_TTL",
 		"how long a node that stopped answering counts as alive: its members leave the rooms after about this `duration` (0: 10s)")
 	def(boolValue{&o.watch}, "watch", "WATCH",

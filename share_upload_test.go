@@ -30,7 +30,8 @@ type growingReader struct {
 	cl     *client
 	stream uint32
 	got    bytes.Buffer
-	end    frame // file-end or error
+	end    frame   // file-end or error
+	others []frame // the other text frames read meanwhile
 }
 
 // start reads until this member's shared frame with a stream and its
@@ -70,6 +71,8 @@ func (g *growingReader) readUntil(t *testing.T, n int) {
 		}
 		if (f.kind() == "file-end" || f.kind() == "error") && uint32(f.num("stream")) == g.stream {
 			g.end = f
+		} else {
+			g.others = append(g.others, f)
 		}
 	}
 }
@@ -81,7 +84,6 @@ func TestShareAsItUploads(t *testing.T) {
 	uploader := dialJar(t, ts, "room=up&name=uploader", jar)
 	ann := dial(t, ts, "room=up&name=ann")
 	bob := dial(t, ts, "room=up&name=bob")
-	_ = uploader
 
 	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB
 	sum := sha256.Sum256(body)
@@ -126,6 +128,26 @@ func TestShareAsItUploads(t *testing.T) {
 		g.readUntil(t, len(body)+1)
 		if g.end.kind() != "file-end" || g.end.str("sha256") != hex.EncodeToString(sum[:]) || !bytes.Equal(g.got.Bytes(), body) {
 			t.Fatalf("%s: %d bytes, end %v", g.cl.name(), g.got.Len(), g.end)
+		}
+	}
+	// The feed says it was shared, for pages that join later; the uploader
+	// was sent no stream of its own bytes.
+	isShare := func(f frame) bool { return f.kind() == "feed" && f.obj("event").str("action") == "share" }
+	var ev frame
+	for _, f := range ga.others {
+		if isShare(f) {
+			ev = f
+		}
+	}
+	if ev == nil {
+		ev, _ = ann.readUntil(isShare)
+	}
+	if e := ev.obj("event"); e.str("path") != "handout.bin" || e.str("who") != "uploader" {
+		t.Fatalf("share event %v", e)
+	}
+	for _, f := range uploader.barrier() {
+		if f.kind() == "file-start" || f.kind() == "shared" && f.num("stream") != 0 {
+			t.Fatalf("the uploader was sent its own bytes: %v", f)
 		}
 	}
 }

@@ -1,5 +1,5 @@
 // Command bench measures a running filehub, and the baselines it is compared
-// with, from the outside: it speaks the room protocol of ../shared/protocol.md
+// with, from the outside: it speaks the room protocol of docs/protocol.md
 // over real loopback connections and reads the server's CPU and memory from
 // /proc when given its PID.
 //
@@ -8,7 +8,7 @@
 //	go run ./bench idle       -target … -n 10000 -share a.txt    memory per idle session
 //	go run ./bench presence   -target … -n 10000 -churn 50       presence bytes per page per second
 //	go run ./bench rtt        -target … -get 1k.bin              ping/pong and private get round trips
-//	go run ./bench http       -url http://127.0.0.1:8080/1k.bin  requests/s and MB/s
+//	go run ./bench http       -target … -file /1k.bin            requests/s and MB/s
 //	go run ./bench fswatch    -target … -dir DIR -n 300          a file's creation to its fs frame
 //	go run ./bench fstree     -dir DIR -folders 500 -files 20     a tree to watch
 //	go run ./bench startup    -bin ./filehub -dir DIR            start-up time and memory, with and without -watch

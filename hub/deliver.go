@@ -58,7 +58,8 @@ type Presence struct {
 type Share struct {
 	By MemberRef `json:"by"`
 	fileMeta
-	URL string `json:"url"`
+	URL     string `json:"url"`
+	Growing bool   `json:"growing,omitempty"` // still being uploaded: there is nothing to read yet
 }
 
 // history reports whether m belongs to the room's history.

@@ -48,7 +48,7 @@ func (h *Hub) ShareUpload(r *http.Request, p string, size int64, file *os.File) 
 	if size < 0 {
 		meta.Size = -1
 	}
-	s := Share{By: who, fileMeta: meta, URL: fileURL(p)}
+	s := Share{By: who, fileMeta: meta, URL: fileURL(p), Growing: true}
 	h.publish(roomName, &Message{Share: &s, Elsewhere: true})
 	h.mu.RLock()
 	rm := h.rooms[roomName]
@@ -70,7 +70,9 @@ func (h *Hub) ShareUpload(r *http.Request, p string, size int64, file *os.File) 
 	}
 	rm.growing[g] = struct{}{}
 	for _, mb := range rm.members {
-		g.follow(mb)
+		if mb.id != who.ID { // the uploader has the bytes
+			g.follow(mb)
+		}
 	}
 	rm.mu.Unlock()
 	return g
@@ -85,7 +87,9 @@ func (g *growing) Wrote(total int64) {
 	g.mu.Unlock()
 }
 
-// Done implements files.Growth.
+// Done implements files.Growth. A finished upload was shared with the
+// room: the feed says so (after the upload event the hook records), so
+// that pages joining later know everyone got it.
 func (g *growing) Done(res files.PutResult, err error) {
 	g.mu.Lock()
 	g.done, g.res, g.err = true, res, err
@@ -95,6 +99,11 @@ func (g *growing) Done(res files.PutResult, err error) {
 	delete(g.room.growing, g)
 	g.room.mu.Unlock()
 	g.release()
+	if err == nil {
+		h := g.h
+		h.publish(g.room.name, &Message{Event: &Event{Who: g.share.By.Name, Action: actionShare, Path: res.Path,
+			Via: viaHTTP, Bytes: res.Size, At: h.cfg.Now().UTC()}})
+	}
 }
 
 func (g *growing) release() {
@@ -110,7 +119,7 @@ func (g *growing) follow(mb *member) {
 	mb.streamMu.Lock()
 	if len(mb.streams) >= h.cfg.MaxStreams {
 		mb.streamMu.Unlock()
-		if b, err := json.Marshal(sharedFrame{Kind: kindShared, By: g.share.By, fileMeta: g.share.fileMeta, URL: g.share.URL}); err == nil {
+		if b, err := json.Marshal(sharedFrame{Kind: kindShared, By: g.share.By, fileMeta: g.share.fileMeta, URL: g.share.URL, Growing: true}); err == nil {
 			mb.send(b)
 		}
 		return

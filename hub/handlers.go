@@ -270,8 +270,8 @@ func (h *Hub) share(mb *member, path string) error {
 // announced without content, so nobody is handed bytes that differ from
 // what the frame says.
 func (h *Hub) shareFrame(s *Share) []byte {
-	frame := sharedFrame{Kind: kindShared, By: s.By, fileMeta: s.fileMeta, URL: s.URL}
-	if s.Size <= h.cfg.Inline {
+	frame := sharedFrame{Kind: kindShared, By: s.By, fileMeta: s.fileMeta, URL: s.URL, Growing: s.Growing}
+	if s.Size <= h.cfg.Inline && !s.Growing {
 		f, info, err := h.store.Open(s.Path)
 		if err == nil {
 			if info.Size == s.Size && info.Modified.Equal(s.Modified) {

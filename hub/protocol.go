@@ -217,6 +217,10 @@ type sharedFrame struct {
 	// Stream is this member's stream of a file shared as it uploads: the
 	// bytes follow on it, from byte 0.
 	Stream uint32 `json:"stream,omitempty"`
+	// Growing: the file is still being uploaded (and this member follows
+	// it on no stream: it is at its streams' limit, or on another node);
+	// upload-finish tells when it is in place.
+	Growing bool `json:"growing,omitempty"`
 }
 
 type listingFrame struct {
