@@ -16,22 +16,34 @@ import (
 // is told recovered: false, never silently given a gap.
 type history struct {
 	epoch   string
-	feed    []Event // the last Config.FeedSize events, oldest first
+	feed    []Event // the last Config.FeedSize events, oldest first (see events)
+	max     int     // FeedSize
 	lastSeq uint64  // the newest event's seq; 0 before the first
 	chat    []json.RawMessage
 	chatLen int // bytes in chat
 }
 
-// addEvent appends e, whose Seq and Prev are set, dropping the oldest past
-// max events.
+// addEvent appends e, whose Seq and Prev are set, keeping the last max
+// events. The slice grows to twice max before the old half is dropped in
+// one copy: an event costs O(1), not a shift of the whole feed (every HTTP
+// fetch is an event).
 func (hs *history) addEvent(e Event, max int) {
-	if len(hs.feed) >= max {
+	hs.max = max
+	if len(hs.feed) >= 2*max {
 		n := copy(hs.feed, hs.feed[len(hs.feed)-max+1:])
 		clear(hs.feed[n:])
 		hs.feed = hs.feed[:n]
 	}
 	hs.feed = append(hs.feed, e)
 	hs.lastSeq = e.Seq
+}
+
+// events is the feed kept: the last max events.
+func (hs *history) events() []Event {
+	if hs.max > 0 && len(hs.feed) > hs.max {
+		return hs.feed[len(hs.feed)-hs.max:]
+	}
+	return hs.feed
 }
 
 // addChat appends one encoded chat or snippet frame, dropping the oldest
@@ -57,7 +69,8 @@ func (hs *history) addChat(frame []byte, max, maxBytes int) {
 // after since must follow since directly (its Prev at or before since), so
 // that none between them was dropped.
 func (hs *history) after(since uint64, epoch string) ([]Event, bool) {
-	i, _ := slices.BinarySearchFunc(hs.feed, since+1, func(e Event, s uint64) int {
+	kept := hs.events()
+	i, _ := slices.BinarySearchFunc(kept, since+1, func(e Event, s uint64) int {
 		switch {
 		case e.Seq < s:
 			return -1
@@ -66,7 +79,7 @@ func (hs *history) after(since uint64, epoch string) ([]Event, bool) {
 		}
 		return 0
 	})
-	feed := slices.Clone(hs.feed[i:])
+	feed := slices.Clone(kept[i:])
 	if feed == nil {
 		feed = []Event{}
 	}
