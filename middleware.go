@@ -64,6 +64,12 @@ func trustProxies(nets []netip.Prefix, next http.Handler) http.Handler {
 // quotes control characters.
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !log.Enabled(r.Context(), slog.LevelInfo) {
+			// -log-level warn: not even the wrapper, nor the boxing of
+			// the line's values, on the path of every request.
+			next.ServeHTTP(w, r)
+			return
+		}
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)

@@ -158,9 +158,11 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 
 	hd := w.Header()
 	hd.Set("Content-Type", info.Type) // set, so ServeContent never sniffs
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Content-Security-Policy", "sandbox")
-	hd.Set("Cache-Control", "no-cache") // always revalidate: files change under the same name
+	// The same on every file: shared values, set without Set's copy (the
+	// keys are canonical already, and nothing writes into the values).
+	hd["X-Content-Type-Options"] = nosniff
+	hd["Content-Security-Policy"] = sandbox
+	hd["Cache-Control"] = noCache // always revalidate: files change under the same name
 	hd.Set("ETag", etag(info))
 	if r.URL.Query().Has("download") {
 		cd := mime.FormatMediaType("attachment", map[string]string{"filename": info.Name})
@@ -176,6 +178,13 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 		cb(r, name, fw.n)
 	}
 }
+
+// Header values every served file carries.
+var (
+	nosniff = []string{"nosniff"}
+	sandbox = []string{"sandbox"}
+	noCache = []string{"no-cache"}
+)
 
 // etag changes whenever size or modification time does, which is what a
 // rename-into-place upload changes.

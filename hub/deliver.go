@@ -233,6 +233,12 @@ func (r *room) enqueue(ms ...*Message) {
 	r.inbox = append(r.inbox, ms...)
 	start := !r.running
 	r.running = true
+	if r.waiting {
+		select { // the goroutine lingers: this is its work
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
 	r.mu.Unlock()
 	if start && !r.h.goWorker(r.run) {
 		r.mu.Lock()
@@ -255,12 +261,43 @@ func (r *room) run() {
 			timer.Stop()
 		}
 	}()
+	wait := func(d time.Duration, wake <-chan struct{}) bool {
+		if timer == nil {
+			timer = time.NewTimer(d)
+		} else {
+			timer.Reset(d)
+		}
+		select {
+		case <-timer.C:
+		case <-wake:
+			timer.Stop() // since Go 1.23 no stale tick can follow a Stop
+		case <-h.done: // shutting down: the members are being closed
+			r.mu.Lock()
+			r.running, r.waiting = false, false
+			r.inbox = nil
+			r.mu.Unlock()
+			return false
+		}
+		return true
+	}
 	for {
 		r.mu.Lock()
 		if len(r.inbox) == 0 {
-			r.running = false
+			// Stay a moment for more: a room with steady traffic (an HTTP
+			// fetch a millisecond is a feed event a millisecond) keeps its
+			// goroutine instead of starting one per message.
+			r.waiting = true
 			r.mu.Unlock()
-			return
+			if !wait(linger, r.wake) {
+				return
+			}
+			r.mu.Lock()
+			r.waiting = false
+			if len(r.inbox) == 0 {
+				r.running = false
+				r.mu.Unlock()
+				return
+			}
 		}
 		msgs := r.inbox
 		r.inbox, r.spare = r.spare[:0], nil
@@ -281,25 +318,16 @@ func (r *room) run() {
 		r.mu.Unlock()
 
 		if d := h.cfg.BatchDelay; d > 0 && batchers > 0 {
-			if wait := d - time.Since(start); wait > 0 {
-				if timer == nil {
-					timer = time.NewTimer(wait)
-				} else {
-					timer.Reset(wait)
-				}
-				select {
-				case <-timer.C:
-				case <-h.done: // shutting down: the members are being closed
-					r.mu.Lock()
-					r.running = false
-					r.inbox = nil
-					r.mu.Unlock()
-					return
-				}
+			if left := d - time.Since(start); left > 0 && !wait(left, nil) {
+				return
 			}
 		}
 	}
 }
+
+// linger is how long a room's goroutine waits for more work before it
+// ends.
+const linger = 20 * time.Millisecond
 
 // deliverPass encodes the feed events of a pass and fans its frames out to
 // members, in order: runs of broadcast frames to everyone, each frame meant

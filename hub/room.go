@@ -32,10 +32,12 @@ type room struct {
 	hist    history
 	inbox   []*Message // published, waiting for run
 	spare   []*Message
-	running bool      // run is under way
-	shared  bool      // a pass may be reading members' array
-	removed bool      // no longer in the registry: nothing more is queued
-	idle    time.Time // when the last member left; zero while it has members
+	running bool          // run is under way
+	waiting bool          // run lingers for more work (see linger)
+	wake    chan struct{} // tells a lingering run there is work
+	shared  bool          // a pass may be reading members' array
+	removed bool          // no longer in the registry: nothing more is queued
+	idle    time.Time     // when the last member left; zero while it has members
 	// opened is closed once the broker has replayed the room's history and
 	// roster to this node (at once on a single node); openErr says why
 	// that failed.
@@ -60,7 +62,7 @@ type remoteMember struct {
 }
 
 func newRoom(h *Hub, name string) *room {
-	r := &room{h: h, name: name, names: make(map[string]string),
+	r := &room{h: h, name: name, names: make(map[string]string), wake: make(chan struct{}, 1),
 		hist: history{epoch: randomHex(8)}, idle: h.cfg.Now(), opened: make(chan struct{})}
 	if h.cfg.Broker == nil {
 		r.opening = true
