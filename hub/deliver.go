@@ -317,7 +317,11 @@ func (r *room) run() {
 		r.spare = msgs[:0]
 		r.mu.Unlock()
 
-		if d := h.cfg.BatchDelay; d > 0 && batchers > 0 {
+		// Gather before the next pass: a busy room with batch=1 members
+		// writes one batch frame per member per BatchDelay; a room nobody
+		// is in on this node (the default room, recording the anonymous
+		// fetches of a busy server) keeps history at no one's expense.
+		if d := h.cfg.BatchDelay; d > 0 && (batchers > 0 || len(members) == 0) {
 			if left := d - time.Since(start); left > 0 && !wait(left, nil) {
 				return
 			}
