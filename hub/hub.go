@@ -363,6 +363,7 @@ func (h *Hub) maintain() {
 			if now.Sub(lastRetire) >= time.Second {
 				lastRetire = now
 				h.retireRooms()
+				h.trimQueues()
 			}
 		}
 	}
@@ -392,6 +393,17 @@ func (h *Hub) dropLagging(now time.Time) {
 		if !mb.closing.Load() {
 			h.cfg.Metrics.SlowDrops.WithLabelValues(dropLag).Inc()
 			mb.close(closeTryAgainLater, "could not keep up ("+dropLag+")")
+		}
+	}
+}
+
+// trimQueues lets idle sessions give back the arrays of their queues.
+func (h *Hub) trimQueues() {
+	for _, r := range h.allRooms() {
+		for _, mb := range r.snapshot() {
+			if mb.oldest.Load() == 0 {
+				mb.trim()
+			}
 		}
 	}
 }

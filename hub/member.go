@@ -16,20 +16,35 @@ import (
 // member is one session in one room: the typed value the handshake passes to
 // melody and memberOf reads back.
 type member struct {
-	h        *Hub
+	// The send path (see send), first and together: a fan-out to ten
+	// thousand members touches these, and little else, of each. sendMu is
+	// held while a frame is handed to melody (a non-blocking channel
+	// send), so frames never overtake one another, whichever goroutine
+	// sends them.
+	sendMu  sync.Mutex
+	closing atomic.Bool
+	batch   bool
+	writing inflight
+	queued  int64 // bytes waiting or being written: what the byte budget bounds
+	// oldest is when the oldest undelivered frame was queued (UnixNano), 0
+	// when none: kept under sendMu, read by the hub's sweeper without it.
+	oldest atomic.Int64
+	text   fifo // text frames waiting for the writer, oldest first
+	binary fifo // stream chunks waiting for the writer
+	// framesOut and bytesOut count what was queued, for the session's log line.
+	framesOut, bytesOut int64
+	h                   *Hub
+	s                   *melody.Session // set in onConnect, before any frame is sent
+
 	room     *room  // set in onConnect before the member is visible to anyone; never changes
 	roomName string // the room it asked to join
 	id       string // public, shown to the room
 	browser  string // secret, the cookie that attributes HTTP fetches
 	remote   string // the client's address, for logs and anonymous feed entries
-	batch    bool
 	since    uint64 // the join's since, with hasSince
 	epoch    string // the join's epoch
 	joined   time.Time
-
 	hasSince bool
-
-	s *melody.Session // set in onConnect, before any frame is sent
 
 	// name is guarded by room.mu: renames must see the room's names.
 	name string
@@ -41,21 +56,6 @@ type member struct {
 	strikes *rate.Limiter // refusals beyond one a second, once rate limited
 	content *rate.Limiter // bytes of file content its requests may make the server send
 
-	// The send path; see send. sendMu is held while a frame is handed to
-	// melody (a non-blocking channel send), so frames never overtake one
-	// another, whichever goroutine sends them.
-	sendMu  sync.Mutex
-	text    fifo // text frames waiting for the writer, oldest first
-	binary  fifo // stream chunks waiting for the writer
-	writing inflight
-	queued  int64 // bytes waiting or being written: what the byte budget bounds
-	// framesOut and bytesOut count what was queued, for the session's log line.
-	framesOut, bytesOut int64
-	// oldest is when the oldest undelivered frame was queued (UnixNano), 0
-	// when none: kept under sendMu, read by the hub's sweeper without it.
-	oldest atomic.Int64
-
-	closing   atomic.Bool
 	closeCode atomic.Int32
 	framesIn  atomic.Int64
 	bytesIn   atomic.Int64
@@ -144,8 +144,10 @@ type outFrame struct {
 	batch bool   // a text frame that is already a batch (built by the room)
 }
 
-// fifo is a queue of frames: a slice consumed from head, grown on demand and
-// let go once drained, so an idle session holds no array.
+// fifo is a queue of frames: a slice consumed from head, grown on demand,
+// and kept while the session is busy (a queue that drains between bursts
+// must not allocate its array again for each); the sweeper lets go of it
+// once the session is idle (member.trim), so an idle session holds none.
 type fifo struct {
 	q    []outFrame
 	head int
@@ -174,9 +176,6 @@ func (f *fifo) pop(n int) {
 	if f.head == len(f.q) {
 		f.head = 0
 		f.q = f.q[:0]
-		if cap(f.q) > 64 {
-			f.q = nil // a burst is over
-		}
 	}
 }
 
@@ -467,6 +466,19 @@ func (mb *member) closeConn(code int, reason string) {
 	case <-t.C:
 		conn.Close() // the close frame went out; the client never answered
 	}
+}
+
+// trim lets go of the queues' arrays when nothing waits in them: the
+// sweeper calls it about once a second, so an idle session holds none.
+func (mb *member) trim() {
+	mb.sendMu.Lock()
+	if mb.text.len() == 0 {
+		mb.text.reset()
+	}
+	if mb.binary.len() == 0 {
+		mb.binary.reset()
+	}
+	mb.sendMu.Unlock()
 }
 
 // sentTotals reports what was queued to the session, for its log line.
