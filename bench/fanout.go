@@ -30,6 +30,7 @@ type fanoutConfig struct {
 	drain    time.Duration
 	readBuf  int
 	spread   string // more nodes' HOST:PORTs, comma-separated: subscribers go round-robin
+	pubAt    string // the publisher's node, HOST:PORT, when not the target
 	// sweep only
 	bound   time.Duration
 	factor  float64
@@ -52,6 +53,7 @@ func runFanout(ctx context.Context, cmd string, args []string, stdout, stderr io
 	fs.Float64Var(&c.joinRate, "join-rate", 1000, "new sessions per second while joining")
 	fs.DurationVar(&c.drain, "drain", 3*time.Second, "how long to wait for deliveries after the last send; later ones are lost")
 	fs.IntVar(&c.readBuf, "read-buffer", 32<<10, "each subscriber's read buffer in bytes (batch frames can be large)")
+	fs.StringVar(&c.pubAt, "publisher", "", "another node of the same room, HOST:PORT, for the publisher: what one hop between nodes adds")
 	fs.StringVar(&c.spread, "spread", "", "other nodes of the same room, HOST:PORT comma-separated: subscribers are spread round-robin over the target and these; the publisher stays on the target")
 	fs.DurationVar(&c.bound, "bound", 100*time.Millisecond, "sweep: the p99 latency a rate must stay under")
 	fs.Float64Var(&c.factor, "factor", 1.5, "sweep: each step's rate is the last one's times this")
@@ -76,6 +78,11 @@ func runFanout(ctx context.Context, cmd string, args []string, stdout, stderr io
 		return fmt.Errorf("-join-rate must be in (0, %d]", maxRate)
 	case c.factor <= 1 || c.refine < 0 || c.refine > 10 || c.retries < 0 || c.retries > 5:
 		return errors.New("-factor must be over 1, -refine 0-10 and -retries 0-5")
+	}
+	if c.pubAt != "" {
+		if err := checkLoopback(c.pubAt, c.allowRemote); err != nil {
+			return fmt.Errorf("-publisher: %w", err)
+		}
 	}
 	if c.spread != "" {
 		for _, addr := range strings.Split(c.spread, ",") {
@@ -249,7 +256,11 @@ func (a *audience) subURL(i int) string {
 // too and receives every message: it must read, or it would be the slow
 // client.
 func (a *audience) joinPublisher(ctx context.Context) error {
-	pub, err := dial(ctx, a.c.wsURL(a.t, a.c.room, "publisher", a.c.batch), 4096)
+	t := a.t
+	if a.c.pubAt != "" {
+		t.Addr = a.c.pubAt
+	}
+	pub, err := dial(ctx, a.c.wsURL(t, a.c.room, "publisher", a.c.batch), 4096)
 	if err != nil {
 		return fmt.Errorf("publisher: %w", err)
 	}
