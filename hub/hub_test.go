@@ -351,6 +351,53 @@ func TestStreamFileChanged(t *testing.T) {
 	}
 }
 
+// TestStreamFileTruncated: a file cut shorter while it is streamed (a log
+// rotated, a file rewritten with >) ends the stream with an error too, and
+// gives its slot back: the chunk whose read failed must not be lost, or the
+// stream would wait for it forever, never answering, holding one of
+// MaxStreams until the session ends.
+func TestStreamFileTruncated(t *testing.T) {
+	t.Parallel()
+	body := strings.Repeat("t", 16<<20)
+	th := newTestHub(t, Config{Inline: 1000, MaxStreams: 1}, map[string]string{"big.bin": body, "small.bin": strings.Repeat("s", 2000)})
+	cl := th.dial(t, "room=c&name=c", false)
+	cl.send(map[string]any{"kind": "get", "id": "g", "path": "big.bin"})
+	for cl.read().kind() != "file-start" {
+	}
+	if err := os.Truncate(filepath.Join(th.dir, "big.bin"), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	for done := false; !done; {
+		m, _, err := cl.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m.kind() {
+		case "file-end":
+			t.Fatalf("stream of a truncated file ended with %v", m)
+		case "error":
+			if m["code"] != codeChanged || m["id"] != "g" {
+				t.Fatalf("error %v", m)
+			}
+			done = true
+		}
+	}
+	// The slot is free again: the next download is not refused.
+	cl.send(map[string]any{"kind": "get", "id": "g2", "path": "small.bin"})
+	for {
+		m, _, err := cl.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m.kind() {
+		case "file-end":
+			return
+		case "error":
+			t.Fatalf("after a truncated stream: %v", m)
+		}
+	}
+}
+
 // TestStreamsBounded: more than MaxStreams downloads at once are refused,
 // and a session that leaves mid-stream leaves no goroutine or open file.
 func TestStreamsBounded(t *testing.T) {

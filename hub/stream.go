@@ -110,6 +110,9 @@ func (h *Hub) pump(mb *member, st *stream, f *os.File, size int64) (string, erro
 		frame := buf[:4+n]
 		binary.BigEndian.PutUint32(frame, st.n)
 		if _, err := io.ReadFull(f, frame[4:]); err != nil {
+			// The file got shorter. This buffer is sent no frame: give it
+			// back, or drain would wait for it until the session ends.
+			st.free <- buf
 			return "", changed(err)
 		}
 		hash.Write(frame[4:])
