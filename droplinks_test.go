@@ -355,6 +355,24 @@ func TestDropLinkStateDir(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(xdg, "filehub")); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("the state folder: %v %v, want mode 0700", fi, err)
 	}
+	// A home where the default state folder cannot be made (HOME=/ for
+	// docker run --user, or a systemd DynamicUser, on a read-only system;
+	// here a file where the folder would go): the server starts, links in
+	// memory, with a warning. An explicit -state-dir there is an error.
+	badHome := t.TempDir()
+	if err := os.WriteFile(filepath.Join(badHome, ".local"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts4 := startServerEnv(t, map[string]string{"HOME": badHome}, "-addr", "127.0.0.1:0", "-root", dir)
+	dropOwner{t: t, ts: ts4}.create(map[string]any{"path": "", "expires": "1h"})
+	if !strings.Contains(ts4.logs.text(), "cannot be made") {
+		t.Errorf("no warning that the default state folder cannot be made:\n%s", ts4.logs.text())
+	}
+	err := run(t.Context(), []string{"-addr", "127.0.0.1:0", "-state-dir", filepath.Join(badHome, ".local", "state"), dir}, func(string) string { return "" }, io.Discard, io.Discard)
+	var ue *usageError
+	if !errors.As(err, &ue) {
+		t.Errorf("an explicit -state-dir that cannot be made: %v, want a usage error", err)
+	}
 	// FILEHUB_STATE_DIR is -state-dir.
 	env := filepath.Join(t.TempDir(), "state")
 	ts3 := startServerEnv(t, map[string]string{"HOME": home, "FILEHUB_STATE_DIR": env}, "-addr", "127.0.0.1:0", "-root", dir)

@@ -358,7 +358,8 @@ func dropLink(l drops.Link) hub.DropLink {
 // links' ids, each a key, so it is never inside the served folder, where
 // some configuration (-show-hidden) could serve it: an explicit -state-dir
 // there is refused, and a default one there (a server of the home folder)
-// leaves the links in memory, with a warning, as does having no home.
+// leaves the links in memory, with a warning, as does having no home, or
+// one where the default folder cannot be made.
 func dropState(o options, folder string, getenv func(string) string, log *slog.Logger) (drops.Keeper, error) {
 	dir := o.stateDir
 	if dir == "" {
@@ -385,6 +386,14 @@ func dropState(o options, folder string, getenv func(string) string, log *slog.L
 		return drops.Memory(), nil
 	}
 	if err := os.MkdirAll(abs, 0o700); err != nil {
+		if o.stateDir == "" {
+			// A home this user cannot write: HOME=/ under docker run
+			// --user or a systemd DynamicUser, a read-only system. Not a
+			// reason to refuse to serve; -state-dir, if given, is.
+			log.Warn("drop links are kept in memory and do not survive a restart: the default state folder cannot be made; set -state-dir",
+				"state_dir", abs, "err", rootCause(err))
+			return drops.Memory(), nil
+		}
 		return nil, badUsage(false, "-state-dir %s: %w", dir, rootCause(err))
 	}
 	sum := sha256.Sum256([]byte(folder))
