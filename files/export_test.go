@@ -22,3 +22,6 @@ func Resolve(s *Store, p string) (string, fs.FileInfo, error) { return s.resolve
 
 // ParseContentRange is parseContentRange.
 var ParseContentRange = parseContentRange
+
+// SmallFile is smallFile: files up to it are sent by read and write.
+const SmallFile = smallFile

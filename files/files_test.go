@@ -9,12 +9,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"mime"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -528,6 +530,86 @@ func TestOnFetch(t *testing.T) {
 	}
 	if len(got) != 0 {
 		t.Errorf("extra OnFetch: %+v", <-got)
+	}
+}
+
+// TestSendPaths serves files on both sides of SmallFile (read and write
+// below it, sendfile above): whole, a range and two ranges, byte for byte,
+// with the bytes sent counted for the feed.
+func TestSendPaths(t *testing.T) {
+	t.Parallel()
+	sizes := []int{0, 1, files.SmallFile - 1, files.SmallFile, files.SmallFile + 1, 1 << 20}
+	content := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('a' + i*7%26)
+		}
+		return b
+	}
+	got := make(chan int64, 4)
+	e := newEnv(t, opts{
+		setup: func(t *testing.T, dir string) {
+			for _, n := range sizes {
+				writeFile(t, filepath.Join(dir, "sizes", strconv.Itoa(n)), string(content(n)))
+			}
+		},
+		hooks: files.Hooks{OnFetch: func(r *http.Request, path string, n int64) { got <- n }},
+	})
+	for _, n := range sizes {
+		want := content(n)
+		for _, tc := range []struct {
+			name, rng string
+			body      []byte
+			status    int
+		}{
+			{"whole", "", want, 200},
+			{"tail", "bytes=-1", want[max(n-1, 0):], 206},
+			{"middle", "bytes=1-2", want[min(1, n):min(3, n)], 206},
+		} {
+			if n < 3 && tc.rng != "" {
+				continue // bytes=1-2 starts past a 1-byte file (416, TestRanges)
+			}
+			t.Run(strconv.Itoa(n)+"/"+tc.name, func(t *testing.T) {
+				var hdr map[string]string
+				if tc.rng != "" {
+					hdr = map[string]string{"Range": tc.rng}
+				}
+				resp, body := e.do(t, http.MethodGet, "/sizes/"+strconv.Itoa(n), hdr, nil)
+				if resp.StatusCode != tc.status || body != string(tc.body) {
+					t.Fatalf("status %d, %d bytes; want %d, %d bytes", resp.StatusCode, len(body), tc.status, len(tc.body))
+				}
+				select {
+				case c := <-got:
+					if c != int64(len(tc.body)) {
+						t.Errorf("counted %d bytes sent, want %d", c, len(tc.body))
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("no OnFetch")
+				}
+			})
+		}
+		if n < 3 {
+			continue
+		}
+		t.Run(strconv.Itoa(n)+"/two ranges", func(t *testing.T) {
+			resp, body := e.do(t, http.MethodGet, "/sizes/"+strconv.Itoa(n), map[string]string{"Range": "bytes=0-0,2-2"}, nil)
+			<-got
+			mt, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+			if resp.StatusCode != 206 || mt != "multipart/byteranges" {
+				t.Fatalf("status %d, %s", resp.StatusCode, mt)
+			}
+			mr := multipart.NewReader(strings.NewReader(body), params["boundary"])
+			for _, w := range [][]byte{want[0:1], want[2:3]} {
+				p, err := mr.NextPart()
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(p)
+				if string(b) != string(w) {
+					t.Errorf("part %q, want %q", b, w)
+				}
+			}
+		})
 	}
 }
 
