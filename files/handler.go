@@ -559,8 +559,8 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 // fetchWriter counts the body bytes and records the status of a GET for
 // Hooks.OnFetch. It implements io.ReaderFrom by delegation so that
 // http.ServeContent still reaches sendfile(2) through it (for files over
-// smallFile), and Unwrap so that
-// http.ResponseController finds the real writer.
+// smallFile), and Unwrap so that http.ResponseController finds the real
+// writer.
 type fetchWriter struct {
 	http.ResponseWriter
 	status int
