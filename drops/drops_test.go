@@ -273,6 +273,14 @@ func TestUploadRules(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(e.dir, "incoming", "a.txt")); string(got) != "hello" {
 		t.Fatalf("incoming/a.txt now holds %q", got)
 	}
+	// Nor over a folder: the name is taken, 409 (the page then tries
+	// "photos (2)"), not a 403 saying the server takes no uploads.
+	if err := os.Mkdir(filepath.Join(e.dir, "incoming", "photos"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if a := e.put(t, c.ID, "photos", "x"); a.status != 409 || !strings.Contains(a.body, "already there") {
+		t.Fatalf("a folder's name: %d %s", a.status, a.body)
+	}
 	// Past max_bytes (5 of 10 used): 413, however the size is told.
 	if a := e.put(t, c.ID, "b.txt", "123456"); a.status != 413 {
 		t.Fatalf("6 bytes with 5 left: %d", a.status)

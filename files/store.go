@@ -626,6 +626,11 @@ func (s *Store) PutNew(dir, name string, r io.Reader, limit int64, began func(p 
 		return PutResult{}, err
 	}
 	t, err := s.targetOf(path.Join(d, name))
+	if errors.Is(err, errFolderName) {
+		// The name is taken, by a folder: for a door that never replaces
+		// anything that is the same answer as a file there (409).
+		return PutResult{}, fmt.Errorf("files: put %q in %q: a folder: %w", name, dir, ErrExists)
+	}
 	if err != nil {
 		return PutResult{}, err
 	}
@@ -791,7 +796,7 @@ func (s *Store) targetOf(name string) (target, error) {
 	}
 	switch typ := fi.Mode().Type(); {
 	case typ.IsDir():
-		err = fmt.Errorf("files: put %q: a folder: %w", p, ErrForbidden)
+		err = fmt.Errorf("files: put %q: %w", p, errFolderName)
 	case typ&fs.ModeSymlink != 0:
 		if to, _, rerr := s.resolve(path.Join(dir.rel, t.base)); rerr == nil && s.hiddenRel(to) {
 			err = fmt.Errorf("files: put %q: %w", p, errHiddenTarget)
@@ -808,6 +813,10 @@ func (s *Store) targetOf(name string) (target, error) {
 	t.existed = true
 	return t, nil
 }
+
+// errFolderName is an upload to a folder's name: refused (403) by PUT,
+// taken (409) for PutNew.
+var errFolderName = fmt.Errorf("a folder: %w", ErrForbidden)
 
 // putTarget is target, refusing an existing name without overwrite.
 func (s *Store) putTarget(name string, overwrite bool) (target, error) {
