@@ -65,6 +65,7 @@ type partial struct {
 	path    string    // clean destination path, for the log
 	dir     string    // its folder, links resolved: where its files are
 	held    int64     // bytes its file holds, counted as they are written (MaxPartialBytes)
+	total   int64     // the file's size, -1 unknown: set while a request receives it
 	touched time.Time // when a piece last ended or was cut
 	active  *receiver // the request writing it; nil while it waits
 	client  string    // the address of the request writing it (clientOf)
@@ -251,7 +252,7 @@ func (s *Store) putPart(ctx context.Context, name string, r io.Reader, q resumeR
 		return res, fmt.Errorf("files: put %q: a piece ending at %d of %d bytes: %w", p, q.end, st.Total, ErrBadRange)
 	}
 	offset := st.Offset
-	s.setHeld(pt, offset)
+	s.setHeld(pt, offset, st.Total)
 	// Drop whatever a cut piece or a crash left past the offset.
 	if err := lp.f.Truncate(offset); err != nil {
 		drop()
@@ -411,10 +412,10 @@ func (s *Store) settle(pt *partial, rc *receiver, held int64, keep bool) {
 	s.removeParts(evicted)
 }
 
-// setHeld sets the bytes pt holds, once its state was read.
-func (s *Store) setHeld(pt *partial, n int64) {
+// setHeld sets the bytes pt holds, and the file's size, once its state was read.
+func (s *Store) setHeld(pt *partial, n, total int64) {
 	s.parts.mu.Lock()
-	pt.held = n
+	pt.held, pt.total = n, total
 	s.parts.mu.Unlock()
 }
 
@@ -589,6 +590,18 @@ func (s *Store) partState(name, key string) (p string, offset, total int64, err 
 	}
 	defer t.dir.Close()
 	id := partID(t.p, key)
+	// A request of this process still receiving it (its client may have
+	// seen the connection die before the server did) has written more than
+	// the state on disk says, which is saved only when a piece ends. Going
+	// on from what it wrote takes it over; from 0 would throw that away.
+	s.parts.mu.Lock()
+	if pt := s.parts.m[id]; pt != nil && pt.active != nil && pt.dir == t.dir.rel {
+		offset, total = pt.held, pt.total
+	}
+	s.parts.mu.Unlock()
+	if offset > 0 {
+		return t.p, offset, total, nil
+	}
 	st, err := readState(t.dir.Root, ".", id)
 	if err != nil || st.Path != t.p || st.expired(s.cfg.PartialTTL) {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
