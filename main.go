@@ -289,6 +289,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Shutdown ignores hijacked connections: the hub closes its sessions
 	// with 1001 itself, first, so pages reconnect elsewhere or later.
 	srv.RegisterOnShutdown(h.Shutdown)
+	// Resumable uploads save what they hold now, not when the process ends.
+	srv.RegisterOnShutdown(store.StopUploads)
 	srv.RegisterOnShutdown(echoes.Close)
 
 	if bound.IP.IsUnspecified() {

@@ -83,6 +83,9 @@ type partials struct {
 	m      map[string]*partial // by id
 	timer  *time.Timer         // armed for the oldest waiting partial's expiry
 	closed bool
+	// stopping is set by StopUploads: the server is shutting down, and
+	// nothing more is received.
+	stopping bool
 }
 
 // resumeReq is what one request of a resumable upload says.
@@ -291,6 +294,11 @@ func (s *Store) putPart(ctx context.Context, name string, r io.Reader, q resumeR
 			return res, serr
 		}
 		keep(offset)
+		if s.stopping() {
+			// Cut by StopUploads: the client is still there, and goes on
+			// later (503), not a client that went away (400).
+			err = fmt.Errorf("%w, %d bytes held (%w)", errStopping, offset, err)
+		}
 		return partResult{Offset: offset}, err
 	}
 	if n > want {
@@ -346,6 +354,10 @@ func (s *Store) acquire(ctx context.Context, id string, t target, q resumeReq) (
 		if ps.closed {
 			ps.mu.Unlock()
 			return nil, nil, fmt.Errorf("files: put %q: %w", p, os.ErrClosed)
+		}
+		if ps.stopping {
+			ps.mu.Unlock()
+			return nil, nil, fmt.Errorf("files: put %q: %w", p, errStopping)
 		}
 		pt := ps.m[id]
 		if pt == nil || pt.active == nil {
@@ -628,6 +640,39 @@ func (s *Store) loadedParts() {
 	if n > 0 {
 		s.log.Info("files: resumable uploads to go on with", "count", n)
 	}
+}
+
+// errStopping is a resumable upload refused, or cut, because the server
+// is shutting down: ErrBusy (503), to go on with later.
+var errStopping = fmt.Errorf("the server is stopping: %w", ErrBusy)
+
+// StopUploads is for a server shutting down: it cuts the body of every
+// resumable upload this process receives, so that each saves what it holds
+// at once and its request ends with 503 (try again), rather than going on
+// until the process exits and losing the piece it was receiving. The client
+// goes on with the next server on this folder, or another node. Resumable
+// uploads that come later are refused (503). Plain uploads are left to
+// finish. It does not wait: the requests end on their own.
+func (s *Store) StopUploads() {
+	ps := &s.parts
+	ps.mu.Lock()
+	ps.stopping = true
+	var cut []*receiver
+	for _, pt := range ps.m {
+		if pt.active != nil {
+			cut = append(cut, pt.active)
+		}
+	}
+	ps.mu.Unlock()
+	for _, rc := range cut {
+		rc.stop()
+	}
+}
+
+func (s *Store) stopping() bool {
+	s.parts.mu.Lock()
+	defer s.parts.mu.Unlock()
+	return s.parts.stopping
 }
 
 // closeParts stops the timer. The partials stay on disk, for the next

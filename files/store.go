@@ -133,6 +133,8 @@ func HTTPStatus(err error) int {
 		return http.StatusOK
 	case errors.Is(err, ErrIdle): // before ErrIncomplete, which it comes with
 		return http.StatusRequestTimeout
+	case errors.Is(err, errStopping): // before ErrIncomplete too: a body the shutdown cut
+		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrBadPath), errors.Is(err, ErrIsDir), errors.Is(err, ErrIncomplete), errors.Is(err, ErrShareResume),
 		errors.Is(err, ErrBadRange), errors.Is(err, io.ErrUnexpectedEOF): // an upload cut off mid-body
 		return http.StatusBadRequest
