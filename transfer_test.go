@@ -306,3 +306,39 @@ func TestResumeAcrossGracefulStop(t *testing.T) {
 		t.Fatalf("resumed PUT = %d %s, want 201 with sha256 %s", resp.StatusCode, out, sum)
 	}
 }
+
+// TestStopCutsStalledUpload: a plain upload still sending when the server
+// stops has the 10 s every request gets, then is cut; the stop is a clean
+// one all the same (run returns nil: exit status 0), and the cut upload
+// leaves no temp file behind, as any upload cut off mid-body.
+func TestStopCutsStalledUpload(t *testing.T) {
+	t.Parallel()
+	dir := labDir(t)
+	ts := startServer(t, dir, "-upload")
+	conn, err := net.Dial("tcp", ts.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PUT /docs/stalled.bin HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n", ts.Addr, 1<<20)
+	if _, err := conn.Write(make([]byte, 4096)); err != nil { // and nothing more
+		t.Fatal(err)
+	}
+	temps := func() []string {
+		m, _ := filepath.Glob(filepath.Join(dir, "docs", ".filehub-tmp-*"))
+		return m
+	}
+	// The upload began: the filesystem offers nothing to wait on.
+	for deadline := time.Now().Add(readTimeout); len(temps()) == 0; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the upload did not begin")
+		}
+	}
+	ts.Stop() // run must return nil
+	if left := temps(); len(left) != 0 {
+		t.Errorf("the cut upload left %v", left)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "docs", "stalled.bin")); !os.IsNotExist(err) {
+		t.Errorf("docs/stalled.bin: %v", err)
+	}
+}
