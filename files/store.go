@@ -913,13 +913,27 @@ func (s *Store) removeTemp(dir *folder, tmp string) {
 
 // commit moves a finished temp file, in t's folder, to t's name.
 func (s *Store) commit(t target, tmp string, overwrite bool) error {
+	// The folder is held open, and its temp file with it: renamed or
+	// removed while the body arrived, it would take the file somewhere
+	// else than t.p (its new name, a hidden folder, outside the served
+	// folder). Gone from its path, it is refused as a folder that is gone.
+	here, err := t.dir.Stat(".")
+	if err == nil {
+		var there fs.FileInfo
+		if there, err = s.root.Lstat(t.dir.rel); err == nil && !os.SameFile(here, there) {
+			err = fs.ErrNotExist
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("files: put %q: its folder moved or went away: %w", t.p, errors.Join(fs.ErrNotExist, err))
+	}
 	if overwrite {
 		if err := t.dir.Rename(tmp, t.base); err != nil {
 			return s.fsErr("put", t.p, err)
 		}
 		return nil
 	}
-	err := t.dir.Link(tmp, t.base)
+	err = t.dir.Link(tmp, t.base)
 	switch {
 	case err == nil:
 		if err := t.dir.Remove(tmp); err != nil {
