@@ -32,6 +32,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -81,6 +82,57 @@ func exitCode(err error, stderr io.Writer) int {
 // shutdownTimeout bounds a graceful stop: sessions get 1001 and in-flight
 // requests finish, or are cut when it runs out.
 const shutdownTimeout = 10 * time.Second
+
+// cutWait bounds the wait, after shutdownTimeout, for the handlers of the
+// requests that were cut to return.
+const cutWait = 5 * time.Second
+
+// inflight counts the requests being handled, for a shutdown that had to
+// cut connections to wait for their handlers.
+type inflight struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{} // closed when n comes to 0; nil until wait asks
+}
+
+func (f *inflight) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.n++
+		f.mu.Unlock()
+		defer f.done()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (f *inflight) done() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n--; f.n == 0 && f.zero != nil {
+		close(f.zero)
+		f.zero = nil
+	}
+}
+
+// wait returns once no request is being handled, or with ctx's error.
+func (f *inflight) wait(ctx context.Context) error {
+	f.mu.Lock()
+	if f.n == 0 {
+		f.mu.Unlock()
+		return nil
+	}
+	if f.zero == nil {
+		f.zero = make(chan struct{})
+	}
+	zero := f.zero
+	f.mu.Unlock()
+	select {
+	case <-zero:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // newLogger builds the one logger of the process; parseFlags has checked
 // level and format.
@@ -279,6 +331,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	handler = trustProxies(proxies, accessLog(log.With("component", "http"), handler))
+	var running inflight
+	handler = running.wrap(handler)
 	srv := &http.Server{
 		Handler:           handler,
 		TLSConfig:         tlsConf,
@@ -289,6 +343,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Shutdown ignores hijacked connections: the hub closes its sessions
 	// with 1001 itself, first, so pages reconnect elsewhere or later.
 	srv.RegisterOnShutdown(h.Shutdown)
+	// Resumable uploads save what they hold now, not when the process ends.
+	srv.RegisterOnShutdown(store.StopUploads)
 	srv.RegisterOnShutdown(echoes.Close)
 
 	if bound.IP.IsUnspecified() {
@@ -334,6 +390,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// Requests still running after their 10 s (an upload sending
+		// slowly) are cut, as promised; their handlers then clean up (an
+		// upload removes its temp file) before the process exits.
+		log.Warn("shutdown: cutting the requests still running", "after", shutdownTimeout)
+		srv.Close()
+		cctx, ccancel := context.WithTimeout(context.Background(), cutWait)
+		defer ccancel()
+		if werr := running.wait(cctx); werr != nil {
+			log.Warn("shutdown: requests still running after the cut", "err", werr)
+		}
+		sctx, err = cctx, nil
+	}
 	if watcher != nil {
 		watcher.Close() // nothing more for the rooms, which are closing
 	}

@@ -6,6 +6,7 @@ package main
 // cut upload resumes, and zip downloads appear in the feed.
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -233,4 +234,111 @@ func TestUploadFramesReachRoom(t *testing.T) {
 			t.Errorf("GET /?zip = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
 	})
+}
+
+// TestResumeAcrossGracefulStop: a resumable upload still receiving when the
+// server is stopped (SIGTERM, a restart) keeps what arrived. The stop cuts
+// its body, so it saves its state at once instead of being killed with
+// the process at the end of the shutdown's 10 s; its client is told 503
+// (try again), and goes on from the held offset with the next server.
+func TestResumeAcrossGracefulStop(t *testing.T) {
+	t.Parallel()
+	dir := labDir(t)
+	ts := startServer(t, dir, "-upload")
+	const size = 1 << 20
+	body, sum := seeded(size, 3)
+	const key = "graceful-stop-key"
+	conn, err := net.Dial("tcp", ts.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(readTimeout))
+	fmt.Fprintf(conn, "PUT /docs/stop.bin?resume=%s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n", key, ts.Addr, size)
+	if _, err := conn.Write(body[:size/2]); err != nil { // and the connection stays open
+		t.Fatal(err)
+	}
+	// The server wrote some of it: the filesystem offers nothing to wait on.
+	const written = 256 << 10
+	for deadline := time.Now().Add(readTimeout); ; time.Sleep(2 * time.Millisecond) {
+		parts, _ := filepath.Glob(filepath.Join(dir, "docs", ".filehub-tmp-*.part"))
+		if len(parts) == 1 {
+			if fi, err := os.Stat(parts[0]); err == nil && fi.Size() >= written {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the upload wrote nothing")
+		}
+	}
+	start := time.Now()
+	ts.Stop() // run must return nil
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the stop took %v: it waited for the upload", d)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("the cut upload got no answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("the cut upload = %d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+
+	ts = startServer(t, dir, "-upload")
+	req, _ := http.NewRequest(http.MethodHead, ts.URL+"/docs/stop.bin?resume="+key, nil)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	off, _ := strconv.Atoi(resp.Header.Get("Upload-Offset"))
+	if off < written || off > size/2 {
+		t.Fatalf("after the restart Upload-Offset %q, want %d to %d", resp.Header.Get("Upload-Offset"), written, size/2)
+	}
+	req, _ = http.NewRequest(http.MethodPut, ts.URL+"/docs/stop.bin?resume="+key, bytes.NewReader(body[off:]))
+	req.Header.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, size-1, size))
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 201 || !strings.Contains(string(out), sum) {
+		t.Fatalf("resumed PUT = %d %s, want 201 with sha256 %s", resp.StatusCode, out, sum)
+	}
+}
+
+// TestStopCutsStalledUpload: a plain upload still sending when the server
+// stops has the 10 s every request gets, then is cut; the stop is a clean
+// one all the same (run returns nil: exit status 0), and the cut upload
+// leaves no temp file behind, as any upload cut off mid-body.
+func TestStopCutsStalledUpload(t *testing.T) {
+	t.Parallel()
+	dir := labDir(t)
+	ts := startServer(t, dir, "-upload")
+	conn, err := net.Dial("tcp", ts.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PUT /docs/stalled.bin HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n", ts.Addr, 1<<20)
+	if _, err := conn.Write(make([]byte, 4096)); err != nil { // and nothing more
+		t.Fatal(err)
+	}
+	temps := func() []string {
+		m, _ := filepath.Glob(filepath.Join(dir, "docs", ".filehub-tmp-*"))
+		return m
+	}
+	// The upload began: the filesystem offers nothing to wait on.
+	for deadline := time.Now().Add(readTimeout); len(temps()) == 0; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the upload did not begin")
+		}
+	}
+	ts.Stop() // run must return nil
+	if left := temps(); len(left) != 0 {
+		t.Errorf("the cut upload left %v", left)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "docs", "stalled.bin")); !os.IsNotExist(err) {
+		t.Errorf("docs/stalled.bin: %v", err)
+	}
 }

@@ -115,6 +115,7 @@ type Broker struct {
 
 	msgID   atomic.Uint64
 	jobs    chan job      // writes that must happen, in order, when NATS can take them
+	jobsMu  sync.RWMutex  // held to send on jobs (read) and to close it (write)
 	written chan struct{} // closed when the writer has done the last job
 	done    chan struct{}
 	wg      sync.WaitGroup // heartbeat, watchNodes, reconnected
@@ -257,10 +258,9 @@ func (b *Broker) Err() error {
 // go at once, and what waits to be written is written, for a few seconds.
 // Call it after the hub's Close, which makes the sessions leave.
 func (b *Broker) Close() error {
-	if !b.closed.CompareAndSwap(false, true) {
+	if !b.closeJobs() {
 		return nil
 	}
-	close(b.jobs)
 	select { // the writer does what is left, the leaves of the sessions among it
 	case <-b.written:
 	case <-time.After(5 * time.Second):

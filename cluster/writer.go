@@ -49,15 +49,29 @@ const maxJobAge = 5 * time.Minute
 // enqueue queues a write; a full queue (NATS away for long, under load)
 // drops it, logged, rather than blocking a session or a request.
 func (b *Broker) enqueue(j job) {
+	// The read lock keeps Close from closing the queue during the send,
+	// which never blocks.
+	b.jobsMu.RLock()
+	defer b.jobsMu.RUnlock()
 	if b.closed.Load() {
-		return
+		return // closing: dropped
 	}
-	defer func() { _ = recover() }() // closed by Close meanwhile: dropped
 	select {
 	case b.jobs <- j:
 	default:
 		b.log.Warn("cluster: write queue full, dropping a write", "kind", j.kind, "room", j.room)
 	}
+}
+
+// closeJobs closes the queue, once: it reports whether this call did.
+func (b *Broker) closeJobs() bool {
+	b.jobsMu.Lock()
+	defer b.jobsMu.Unlock()
+	if !b.closed.CompareAndSwap(false, true) {
+		return false
+	}
+	close(b.jobs)
+	return true
 }
 
 // writer does the queued writes in order. Chat lines that wait together

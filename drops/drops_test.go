@@ -227,6 +227,10 @@ func TestCreate(t *testing.T) {
 		{`{"path":".hidden/","expires":"1h"}`, 404},
 		{`{"path":"_/","expires":"1h"}`, 404},
 		{`not json`, 400},
+		// A limit misspelt is no limit: refused, never a link without it.
+		{`{"path":"incoming/","expires":"1h","max_file":1}`, 400},
+		{`{"path":"incoming/","expires":"1h","maxBytes":10}`, 400},
+		{`{"path":"incoming/","expires":"1h"} {"max_files":1}`, 400},
 		{`{"path":` + strings.Repeat(" ", 9000) + `"x"}`, 400},
 	} {
 		if a := e.do(t, "POST", "/_/drops", strings.NewReader(tc.body), "Accept", "application/json"); a.status != tc.status || strings.Contains(a.body, "plain name") {
@@ -237,6 +241,9 @@ func TestCreate(t *testing.T) {
 	}
 	if a := e.do(t, "POST", "/_/drops", strings.NewReader(`{"path":"incoming/","expires":"31d"}`)); !strings.Contains(a.body, "between 1 minute and 30 days") {
 		t.Errorf("the refusal of 31d says %q", a.body)
+	}
+	if a := e.do(t, "POST", "/_/drops", strings.NewReader(`{"path":"incoming/","expires":"1h","max_file":1}`)); !strings.Contains(a.body, `"max_file"`) {
+		t.Errorf("the refusal of max_file says %q", a.body)
 	}
 	// Only the two good ones are listed.
 	a := e.do(t, "GET", "/_/drops", nil)
@@ -272,6 +279,14 @@ func TestUploadRules(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(e.dir, "incoming", "a.txt")); string(got) != "hello" {
 		t.Fatalf("incoming/a.txt now holds %q", got)
+	}
+	// Nor over a folder: the name is taken, 409 (the page then tries
+	// "photos (2)"), not a 403 saying the server takes no uploads.
+	if err := os.Mkdir(filepath.Join(e.dir, "incoming", "photos"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if a := e.put(t, c.ID, "photos", "x"); a.status != 409 || !strings.Contains(a.body, "already there") {
+		t.Fatalf("a folder's name: %d %s", a.status, a.body)
 	}
 	// Past max_bytes (5 of 10 used): 413, however the size is told.
 	if a := e.put(t, c.ID, "b.txt", "123456"); a.status != 413 {

@@ -150,8 +150,19 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) {
 	}
 	var req Request
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequest))
-	if err := dec.Decode(&req); err != nil {
-		h.fail(w, r, "", invalid(`the body must be a JSON object such as {"path":"incoming/","expires":"24h"}`))
+	// A field misspelt ("max_file") must not make a link without that
+	// limit: unknown fields, and anything after the object, are refused.
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&req)
+	if err == nil && dec.Decode(new(json.RawMessage)) != io.EOF {
+		err = errors.New("more after the object")
+	}
+	if err != nil {
+		msg := `the body must be a JSON object such as {"path":"incoming/","expires":"24h"}`
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			msg = "unknown field " + f + ": the fields are path, expires, max_bytes, max_files, label and room"
+		}
+		h.fail(w, r, "", invalid("%s", msg))
 		return
 	}
 	info, err := h.store.Stat(req.Path)

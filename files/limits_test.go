@@ -128,6 +128,8 @@ func TestStalledUploadsYield(t *testing.T) {
 func TestPartialsPerClient(t *testing.T) {
 	t.Parallel()
 	o, started := starts(files.Config{MaxPartials: 8, MaxPartialsPerClient: 2, BodyIdleTimeout: time.Minute})
+	let := make(chan string, 8) // the uploads that let go of their partial, cut off
+	o.hooks.OnUploadAbort = func(r *http.Request, path string, received int64, err error) { let <- path }
 	e := newEnv(t, o)
 	var stalled []*slowConn
 	for i := range 2 {
@@ -160,10 +162,17 @@ func TestPartialsPerClient(t *testing.T) {
 
 	// One of the two lets go (its connection drops): its slot is free.
 	stalled[0].Close()
-	waitFor(t, "the dropped upload to let go", func() bool {
-		resp, _ := e.do(t, http.MethodHead, "/mine0.bin?resume=client-key-0", nil, nil)
-		return resp.Header.Get("Upload-Offset") == "10"
-	})
+	select {
+	case p := <-let:
+		if p != "mine0.bin" {
+			t.Fatalf("%s let go, not mine0.bin", p)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the dropped upload did not let go")
+	}
+	if resp, _ := e.do(t, http.MethodHead, "/mine0.bin?resume=client-key-0", nil, nil); resp.Header.Get("Upload-Offset") != "10" {
+		t.Errorf("the dropped upload holds %q bytes, want 10", resp.Header.Get("Upload-Offset"))
+	}
 	again := dialFrom(t, e, "127.0.0.1")
 	again.start(t, "PUT", "/mine2.bin?resume=client-key-2", "Content-Length: 5", "Connection: close")
 	again.send(t, "again")

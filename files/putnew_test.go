@@ -44,10 +44,10 @@ func TestPutNew(t *testing.T) {
 			{"docs", "new.txt", files.ErrExists},
 			{"docs", "a.md", files.ErrExists},
 			{"", "myfile1.txt", files.ErrExists},
-			{"", "link-in", files.ErrExists},    // a link is a name taken
-			{"", "dangling", files.ErrExists},   // even a broken one: never written through
-			{"", "abs-link", files.ErrExists},   // nor one that leaves the folder
-			{"docs", "sub", files.ErrForbidden}, // a folder
+			{"", "link-in", files.ErrExists},  // a link is a name taken
+			{"", "dangling", files.ErrExists}, // even a broken one: never written through
+			{"", "abs-link", files.ErrExists}, // nor one that leaves the folder
+			{"docs", "sub", files.ErrExists},  // a folder: the name is taken
 			{"docs", "", files.ErrBadPath},
 			{"docs", ".", files.ErrBadPath},
 			{"docs", "..", files.ErrBadPath},

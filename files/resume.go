@@ -65,6 +65,7 @@ type partial struct {
 	path    string    // clean destination path, for the log
 	dir     string    // its folder, links resolved: where its files are
 	held    int64     // bytes its file holds, counted as they are written (MaxPartialBytes)
+	total   int64     // the file's size, -1 unknown: set while a request receives it
 	touched time.Time // when a piece last ended or was cut
 	active  *receiver // the request writing it; nil while it waits
 	client  string    // the address of the request writing it (clientOf)
@@ -82,6 +83,9 @@ type partials struct {
 	m      map[string]*partial // by id
 	timer  *time.Timer         // armed for the oldest waiting partial's expiry
 	closed bool
+	// stopping is set by StopUploads: the server is shutting down, and
+	// nothing more is received.
+	stopping bool
 }
 
 // resumeReq is what one request of a resumable upload says.
@@ -251,7 +255,7 @@ func (s *Store) putPart(ctx context.Context, name string, r io.Reader, q resumeR
 		return res, fmt.Errorf("files: put %q: a piece ending at %d of %d bytes: %w", p, q.end, st.Total, ErrBadRange)
 	}
 	offset := st.Offset
-	s.setHeld(pt, offset)
+	s.setHeld(pt, offset, st.Total)
 	// Drop whatever a cut piece or a crash left past the offset.
 	if err := lp.f.Truncate(offset); err != nil {
 		drop()
@@ -290,6 +294,11 @@ func (s *Store) putPart(ctx context.Context, name string, r io.Reader, q resumeR
 			return res, serr
 		}
 		keep(offset)
+		if s.stopping() {
+			// Cut by StopUploads: the client is still there, and goes on
+			// later (503), not a client that went away (400).
+			err = fmt.Errorf("%w, %d bytes held (%w)", errStopping, offset, err)
+		}
 		return partResult{Offset: offset}, err
 	}
 	if n > want {
@@ -345,6 +354,10 @@ func (s *Store) acquire(ctx context.Context, id string, t target, q resumeReq) (
 		if ps.closed {
 			ps.mu.Unlock()
 			return nil, nil, fmt.Errorf("files: put %q: %w", p, os.ErrClosed)
+		}
+		if ps.stopping {
+			ps.mu.Unlock()
+			return nil, nil, fmt.Errorf("files: put %q: %w", p, errStopping)
 		}
 		pt := ps.m[id]
 		if pt == nil || pt.active == nil {
@@ -411,10 +424,10 @@ func (s *Store) settle(pt *partial, rc *receiver, held int64, keep bool) {
 	s.removeParts(evicted)
 }
 
-// setHeld sets the bytes pt holds, once its state was read.
-func (s *Store) setHeld(pt *partial, n int64) {
+// setHeld sets the bytes pt holds, and the file's size, once its state was read.
+func (s *Store) setHeld(pt *partial, n, total int64) {
 	s.parts.mu.Lock()
-	pt.held = n
+	pt.held, pt.total = n, total
 	s.parts.mu.Unlock()
 }
 
@@ -589,6 +602,18 @@ func (s *Store) partState(name, key string) (p string, offset, total int64, err 
 	}
 	defer t.dir.Close()
 	id := partID(t.p, key)
+	// A request of this process still receiving it (its client may have
+	// seen the connection die before the server did) has written more than
+	// the state on disk says, which is saved only when a piece ends. Going
+	// on from what it wrote takes it over; from 0 would throw that away.
+	s.parts.mu.Lock()
+	if pt := s.parts.m[id]; pt != nil && pt.active != nil && pt.dir == t.dir.rel {
+		offset, total = pt.held, pt.total
+	}
+	s.parts.mu.Unlock()
+	if offset > 0 {
+		return t.p, offset, total, nil
+	}
 	st, err := readState(t.dir.Root, ".", id)
 	if err != nil || st.Path != t.p || st.expired(s.cfg.PartialTTL) {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -615,6 +640,39 @@ func (s *Store) loadedParts() {
 	if n > 0 {
 		s.log.Info("files: resumable uploads to go on with", "count", n)
 	}
+}
+
+// errStopping is a resumable upload refused, or cut, because the server
+// is shutting down: ErrBusy (503), to go on with later.
+var errStopping = fmt.Errorf("the server is stopping: %w", ErrBusy)
+
+// StopUploads is for a server shutting down: it cuts the body of every
+// resumable upload this process receives, so that each saves what it holds
+// at once and its request ends with 503 (try again), rather than going on
+// until the process exits and losing the piece it was receiving. The client
+// goes on with the next server on this folder, or another node. Resumable
+// uploads that come later are refused (503). Plain uploads are left to
+// finish. It does not wait: the requests end on their own.
+func (s *Store) StopUploads() {
+	ps := &s.parts
+	ps.mu.Lock()
+	ps.stopping = true
+	var cut []*receiver
+	for _, pt := range ps.m {
+		if pt.active != nil {
+			cut = append(cut, pt.active)
+		}
+	}
+	ps.mu.Unlock()
+	for _, rc := range cut {
+		rc.stop()
+	}
+}
+
+func (s *Store) stopping() bool {
+	s.parts.mu.Lock()
+	defer s.parts.mu.Unlock()
+	return s.parts.stopping
 }
 
 // closeParts stops the timer. The partials stay on disk, for the next

@@ -323,6 +323,58 @@ func TestResumeTakeover(t *testing.T) {
 	}
 }
 
+// TestResumeOffsetWhileReceiving: the page asks for the offset when its
+// connection dropped, often before the server saw it die. The answer is
+// what the request still receiving wrote, not 0 (the page would start
+// over, and the bytes already received would be thrown away); going on
+// from it takes that request over and ends with the whole file.
+func TestResumeOffsetWhileReceiving(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{cfg: files.Config{Uploads: true}})
+	body := randomBytes(600<<10, 11)
+	const key = "receiving-key"
+	pw, status := pipePut(t, e, "/live.bin?resume="+key)
+	if _, err := pw.Write(body[:600<<10-1]); err != nil { // all but the last byte: the request stays open
+		t.Fatal(err)
+	}
+	const written = 512 << 10 // two whole writes of 256 KiB; the rest waits in the server's buffer
+	waitFor(t, "the first request's writes", func() bool {
+		for _, name := range temps(t, e.dir) {
+			if fi, err := os.Stat(name); err == nil && strings.HasSuffix(name, ".part") && fi.Size() == written {
+				return true
+			}
+		}
+		return false
+	})
+	if got := offset(t, e, "/live.bin", key); got != written {
+		t.Fatalf("Upload-Offset while receiving = %d, want %d", got, written)
+	}
+	// The page goes on from there, as after any drop: the stale request is
+	// cut, keeps what it buffered, and the answer says where to go on.
+	from, tries := int64(written), 0
+	for {
+		cr := fmt.Sprintf("bytes %d-%d/%d", from, len(body)-1, len(body))
+		resp, out := e.do(t, http.MethodPut, "/live.bin?resume="+key, map[string]string{"Content-Range": cr}, bytes.NewReader(body[from:]))
+		if resp.StatusCode == 201 {
+			break
+		}
+		if tries++; resp.StatusCode != 409 || tries > 2 {
+			t.Fatalf("PUT %s = %d %q", cr, resp.StatusCode, out)
+		}
+		n, err := strconv.ParseInt(resp.Header.Get("Upload-Offset"), 10, 64)
+		if err != nil || n < from {
+			t.Fatalf("409 with Upload-Offset %q after going on from %d", resp.Header.Get("Upload-Offset"), from)
+		}
+		from = n
+	}
+	if code := <-status; code == 201 || code == 200 {
+		t.Errorf("the stale request also succeeded: %d", code)
+	}
+	if got := readFile(t, filepath.Join(e.dir, "live.bin")); got != string(body) {
+		t.Fatal("live.bin is not the body")
+	}
+}
+
 // TestPartialLimits: held partials expire after PartialTTL, and beyond
 // MaxPartials the oldest goes first; Close leaves them for the next Store.
 func TestPartialLimits(t *testing.T) {

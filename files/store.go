@@ -133,6 +133,8 @@ func HTTPStatus(err error) int {
 		return http.StatusOK
 	case errors.Is(err, ErrIdle): // before ErrIncomplete, which it comes with
 		return http.StatusRequestTimeout
+	case errors.Is(err, errStopping): // before ErrIncomplete too: a body the shutdown cut
+		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrBadPath), errors.Is(err, ErrIsDir), errors.Is(err, ErrIncomplete), errors.Is(err, ErrShareResume),
 		errors.Is(err, ErrBadRange), errors.Is(err, io.ErrUnexpectedEOF): // an upload cut off mid-body
 		return http.StatusBadRequest
@@ -626,6 +628,11 @@ func (s *Store) PutNew(dir, name string, r io.Reader, limit int64, began func(p 
 		return PutResult{}, err
 	}
 	t, err := s.targetOf(path.Join(d, name))
+	if errors.Is(err, errFolderName) {
+		// The name is taken, by a folder: for a door that never replaces
+		// anything that is the same answer as a file there (409).
+		return PutResult{}, fmt.Errorf("files: put %q in %q: a folder: %w", name, dir, ErrExists)
+	}
 	if err != nil {
 		return PutResult{}, err
 	}
@@ -791,7 +798,7 @@ func (s *Store) targetOf(name string) (target, error) {
 	}
 	switch typ := fi.Mode().Type(); {
 	case typ.IsDir():
-		err = fmt.Errorf("files: put %q: a folder: %w", p, ErrForbidden)
+		err = fmt.Errorf("files: put %q: %w", p, errFolderName)
 	case typ&fs.ModeSymlink != 0:
 		if to, _, rerr := s.resolve(path.Join(dir.rel, t.base)); rerr == nil && s.hiddenRel(to) {
 			err = fmt.Errorf("files: put %q: %w", p, errHiddenTarget)
@@ -808,6 +815,10 @@ func (s *Store) targetOf(name string) (target, error) {
 	t.existed = true
 	return t, nil
 }
+
+// errFolderName is an upload to a folder's name: refused (403) by PUT,
+// taken (409) for PutNew.
+var errFolderName = fmt.Errorf("a folder: %w", ErrForbidden)
 
 // putTarget is target, refusing an existing name without overwrite.
 func (s *Store) putTarget(name string, overwrite bool) (target, error) {
@@ -902,13 +913,27 @@ func (s *Store) removeTemp(dir *folder, tmp string) {
 
 // commit moves a finished temp file, in t's folder, to t's name.
 func (s *Store) commit(t target, tmp string, overwrite bool) error {
+	// The folder is held open, and its temp file with it: renamed or
+	// removed while the body arrived, it would take the file somewhere
+	// else than t.p (its new name, a hidden folder, outside the served
+	// folder). Gone from its path, it is refused as a folder that is gone.
+	here, err := t.dir.Stat(".")
+	if err == nil {
+		var there fs.FileInfo
+		if there, err = s.root.Lstat(t.dir.rel); err == nil && !os.SameFile(here, there) {
+			err = fs.ErrNotExist
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("files: put %q: its folder moved or went away: %w", t.p, errors.Join(fs.ErrNotExist, err))
+	}
 	if overwrite {
 		if err := t.dir.Rename(tmp, t.base); err != nil {
 			return s.fsErr("put", t.p, err)
 		}
 		return nil
 	}
-	err := t.dir.Link(tmp, t.base)
+	err = t.dir.Link(tmp, t.base)
 	switch {
 	case err == nil:
 		if err := t.dir.Remove(tmp); err != nil {

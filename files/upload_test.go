@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -428,5 +430,59 @@ func TestSweep(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "keep-old.txt")); err != nil {
 		t.Errorf("an old ordinary file was swept: %v", err)
+	}
+}
+
+// TestPutFolderMoved: a folder renamed or removed while an upload into it
+// arrives. The upload's temp file moved with it, so linking it in place
+// would put the file somewhere else than the answer says (the folder's new
+// name, a hidden folder, or outside the served folder): it is refused as
+// for a folder that is gone (404), and leaves nothing, wherever it went.
+func TestPutFolderMoved(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		target string // the upload
+		change func(dir string) error
+		look   string // the folder the temp file went with
+	}{
+		{"renamed", "/docs/x.bin", func(dir string) error {
+			return os.Rename(filepath.Join(dir, "docs"), filepath.Join(dir, "moved"))
+		}, "moved"},
+		{"replaced", "/docs/x.bin", func(dir string) error {
+			if err := os.Rename(filepath.Join(dir, "docs"), filepath.Join(dir, "old")); err != nil {
+				return err
+			}
+			return os.Mkdir(filepath.Join(dir, "docs"), 0o755)
+		}, "old"},
+		{"resumable, renamed", "/docs/x.bin?resume=moved-key-1", func(dir string) error {
+			return os.Rename(filepath.Join(dir, "docs"), filepath.Join(dir, "moved"))
+		}, "moved"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, opts{cfg: files.Config{Uploads: true}})
+			pw, status := pipePut(t, e, tc.target)
+			if _, err := pw.Write([]byte("first half ")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the temp file", func() bool { return len(temps(t, filepath.Join(e.dir, "docs"))) > 0 })
+			if err := tc.change(e.dir); err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(pw, "second half")
+			pw.Close()
+			if code := <-status; code != http.StatusNotFound {
+				t.Errorf("the upload = %d, want 404", code)
+			}
+			for _, d := range []string{"docs", tc.look} {
+				if _, err := os.Stat(filepath.Join(e.dir, d, "x.bin")); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("%s/x.bin: %v", d, err)
+				}
+				if left := temps(t, filepath.Join(e.dir, d)); len(left) != 0 {
+					t.Errorf("left %v", left)
+				}
+			}
+		})
 	}
 }
