@@ -12,15 +12,25 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"filehub/files"
 )
 
 // RecordFetch puts an HTTP fetch of path (bytes long) in the feed: in the
 // room of the session whose page made it, when its browser cookie names a
 // live session, otherwise in the default room as "anonymous (ADDRESS)".
+//
+// Each member's fetches, and everyone else's together, have a budget of
+// feed events (Config.FetchEvents); a fetch beyond it is served but not
+// announced.
 func (h *Hub) RecordFetch(r *http.Request, path string, bytes int64) {
 	h.cfg.Metrics.Fetches.WithLabelValues(viaHTTP).Inc()
-	room, who := h.attribute(r)
+	room, who, mb := h.attributeMember(r)
+	if !h.fetchBudget(mb).Allow() {
+		h.cfg.Metrics.FetchesUnannounced.Inc()
+		return
+	}
 	h.publish(room, &Message{Event: &Event{Who: who.Name, Action: actionFetch, Path: path, Via: viaHTTP, Bytes: bytes, At: h.cfg.Now().UTC()}})
 }
 
@@ -28,7 +38,26 @@ func (h *Hub) RecordFetch(r *http.Request, path string, bytes int64) {
 // newest session that joined with the request's browser cookie, else the
 // default room and the client's address.
 func (h *Hub) attribute(r *http.Request) (room string, who MemberRef) {
-	var mb *member
+	room, who, _ = h.attributeMember(r)
+	return room, who
+}
+
+// fetchBudget is the limiter of feed events for fetches by mb's page, or
+// by anyone without a session here when mb is nil.
+func (h *Hub) fetchBudget(mb *member) *rate.Limiter {
+	if mb == nil {
+		return h.otherFetches
+	}
+	if l := mb.fetches.Load(); l != nil {
+		return l
+	}
+	mb.fetches.CompareAndSwap(nil, rate.NewLimiter(h.cfg.FetchEvents, h.cfg.FetchEventBurst))
+	return mb.fetches.Load()
+}
+
+// attributeMember is attribute, with the session found on this node (nil
+// when there is none).
+func (h *Hub) attributeMember(r *http.Request) (room string, who MemberRef, mb *member) {
 	if c, err := r.Cookie(browserCookie); err == nil {
 		h.bmu.Lock()
 		if list := h.browsers[c.Value]; len(list) > 0 {
@@ -37,17 +66,17 @@ func (h *Hub) attribute(r *http.Request) (room string, who MemberRef) {
 		h.bmu.Unlock()
 	}
 	if mb != nil {
-		return mb.room.name, mb.ref()
+		return mb.room.name, mb.ref(), mb
 	}
 	if c, err := r.Cookie(browserCookie); err == nil && h.cfg.Broker != nil {
 		// The page's session may be on another node.
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 		defer cancel()
 		if room, ref, ok := h.cfg.Broker.Browser(ctx, browserKey(c.Value)); ok {
-			return room, ref
+			return room, ref, nil
 		}
 	}
-	return h.cfg.DefaultRoom, MemberRef{Name: "anonymous (" + remoteHost(r) + ")"}
+	return h.cfg.DefaultRoom, MemberRef{Name: "anonymous (" + remoteHost(r) + ")"}, nil
 }
 
 // browserKey is what a broker is told of a browser cookie: its hash, so

@@ -88,6 +88,16 @@ type Config struct {
 	// own reading. Default to 16 MiB/s and 64 MiB.
 	ContentRate  float64
 	ContentBurst int64
+	// FetchEvents and FetchEventBurst bound the feed events that a
+	// member's HTTP fetches make (a token bucket per member): beyond it a
+	// fetch is served but not announced, so that a loop of GETs (or a
+	// video player's range requests) cannot flood every member with
+	// events and push the room's history out. Fetches by no member of
+	// this node (anonymous ones, a page whose session is on another node)
+	// share one bucket five times as large. Default to 20 a second, burst
+	// 100: a page opening a folder of images shows them all.
+	FetchEvents     rate.Limit
+	FetchEventBurst int
 	// MaxLag and QueueBytes are the slow-consumer policy: a session is
 	// closed with 1013 when its oldest undelivered frame has waited longer
 	// than MaxLag, or when the frames waiting for it would exceed
@@ -172,6 +182,10 @@ func (c Config) withDefaults() Config {
 		c.ContentRate = 16 << 20
 	}
 	def64(&c.ContentBurst, 64<<20)
+	if c.FetchEvents <= 0 {
+		c.FetchEvents = 20
+	}
+	def(&c.FetchEventBurst, 100)
 	defDur(&c.MaxLag, 10*time.Second)
 	def64(&c.QueueBytes, 64<<20)
 	defDur(&c.PingPeriod, 25*time.Second)
@@ -223,8 +237,11 @@ type Hub struct {
 	bmu      sync.Mutex
 	browsers map[string][]*member // browser cookie → its sessions that joined, newest last
 
-	seq      atomic.Uint64 // feed sequence, shared by all rooms (on a single node)
-	nodeName string        // the broker's name for this node
+	seq atomic.Uint64 // feed sequence, shared by all rooms (on a single node)
+	// otherFetches is the feed budget of fetches by no member of this node
+	// (Config.FetchEvents).
+	otherFetches *rate.Limiter
+	nodeName     string // the broker's name for this node
 
 	sessions sync.WaitGroup // session goroutines
 	spawnMu  sync.Mutex
@@ -242,6 +259,8 @@ func New(store *files.Store, cfg Config) *Hub {
 		rooms:    make(map[string]*room),
 		browsers: make(map[string][]*member),
 		done:     make(chan struct{}),
+		// Five times a member's: shared by everyone without a session here.
+		otherFetches: rate.NewLimiter(5*cfg.FetchEvents, 5*cfg.FetchEventBurst),
 	}
 	if b := h.cfg.Broker; b != nil {
 		h.nodeName = b.Node()

@@ -55,6 +55,9 @@ type member struct {
 	limiter *rate.Limiter
 	strikes *rate.Limiter // refusals beyond one a second, once rate limited
 	content *rate.Limiter // bytes of file content its requests may make the server send
+	// fetches is the feed budget of its page's HTTP fetches (Config.FetchEvents),
+	// made on first use by whichever request comes first.
+	fetches atomic.Pointer[rate.Limiter]
 
 	closeCode atomic.Int32
 	framesIn  atomic.Int64

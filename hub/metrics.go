@@ -12,22 +12,23 @@ import (
 // fixed sets (kinds, codes, transports), never from rooms, names or paths,
 // so that the number of series stays bounded whatever clients send.
 type Metrics struct {
-	Sessions          prometheus.Gauge
-	Rooms             prometheus.Gauge
-	Joins             prometheus.Counter
-	Leaves            prometheus.Counter
-	FramesIn          *prometheus.CounterVec // by kind
-	FramesOut         *prometheus.CounterVec // by kind
-	BytesIn           prometheus.Counter
-	BytesOut          prometheus.Counter
-	Fetches           *prometheus.CounterVec // by via
-	UploadBytes       prometheus.Counter
-	Uploads           *prometheus.CounterVec // by outcome
-	Errors            *prometheus.CounterVec // by code
-	Closes            *prometheus.CounterVec // by close code
-	HandshakeRefusals *prometheus.CounterVec // by reason
-	SlowDrops         *prometheus.CounterVec // by reason: lag or bytes
-	FanoutSeconds     prometheus.Histogram
+	Sessions           prometheus.Gauge
+	Rooms              prometheus.Gauge
+	Joins              prometheus.Counter
+	Leaves             prometheus.Counter
+	FramesIn           *prometheus.CounterVec // by kind
+	FramesOut          *prometheus.CounterVec // by kind
+	BytesIn            prometheus.Counter
+	BytesOut           prometheus.Counter
+	Fetches            *prometheus.CounterVec // by via
+	FetchesUnannounced prometheus.Counter
+	UploadBytes        prometheus.Counter
+	Uploads            *prometheus.CounterVec // by outcome
+	Errors             *prometheus.CounterVec // by code
+	Closes             *prometheus.CounterVec // by close code
+	HandshakeRefusals  *prometheus.CounterVec // by reason
+	SlowDrops          *prometheus.CounterVec // by reason: lag or bytes
+	FanoutSeconds      prometheus.Histogram
 }
 
 // NewMetrics builds the collectors and registers them with reg; a nil reg
@@ -40,21 +41,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "filehub", Name: name, Help: help}, []string{label})
 	}
 	m := &Metrics{
-		Sessions:          prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "filehub", Name: "sessions", Help: "WebSocket sessions open now."}),
-		Rooms:             prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "filehub", Name: "rooms", Help: "Rooms held now: with members here, or idle and keeping their history."}),
-		Joins:             counter("joins_total", "Sessions that joined a room."),
-		Leaves:            counter("leaves_total", "Sessions that left a room."),
-		FramesIn:          vec("frames_in_total", "Frames received from clients, by kind (invalid: not decodable, unknown: not a known kind).", "kind"),
-		FramesOut:         vec("frames_out_total", "Frames queued to sessions, by kind (a batch counts once).", "kind"),
-		BytesIn:           counter("bytes_in_total", "Bytes of frames received from clients."),
-		BytesOut:          counter("bytes_out_total", "Bytes of frames queued to sessions."),
-		Fetches:           vec("fetches_total", "Files fetched, by transport (http or ws).", "via"),
-		UploadBytes:       counter("upload_bytes_total", "Bytes of finished uploads."),
-		Uploads:           vec("uploads_total", "Uploads, by outcome (finished, aborted).", "outcome"),
-		Errors:            vec("errors_total", "Error frames sent, by protocol code.", "code"),
-		Closes:            vec("closes_total", "Sessions ended, by close code (1006: no close frame).", "code"),
-		HandshakeRefusals: vec("handshake_refusals_total", "WebSocket handshakes refused before the upgrade, by reason.", "reason"),
-		SlowDrops:         vec("slow_consumer_drops_total", "Sessions closed with 1013 for falling behind, by reason (lag: the oldest undelivered frame waited too long; bytes: the queue outgrew its budget).", "reason"),
+		Sessions:           prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "filehub", Name: "sessions", Help: "WebSocket sessions open now."}),
+		Rooms:              prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "filehub", Name: "rooms", Help: "Rooms held now: with members here, or idle and keeping their history."}),
+		Joins:              counter("joins_total", "Sessions that joined a room."),
+		Leaves:             counter("leaves_total", "Sessions that left a room."),
+		FramesIn:           vec("frames_in_total", "Frames received from clients, by kind (invalid: not decodable, unknown: not a known kind).", "kind"),
+		FramesOut:          vec("frames_out_total", "Frames queued to sessions, by kind (a batch counts once).", "kind"),
+		BytesIn:            counter("bytes_in_total", "Bytes of frames received from clients."),
+		BytesOut:           counter("bytes_out_total", "Bytes of frames queued to sessions."),
+		Fetches:            vec("fetches_total", "Files fetched, by transport (http or ws).", "via"),
+		FetchesUnannounced: counter("fetches_unannounced_total", "HTTP fetches served but not put in the feed: their client's feed budget was spent (Config.FetchEvents)."),
+		UploadBytes:        counter("upload_bytes_total", "Bytes of finished uploads."),
+		Uploads:            vec("uploads_total", "Uploads, by outcome (finished, aborted).", "outcome"),
+		Errors:             vec("errors_total", "Error frames sent, by protocol code.", "code"),
+		Closes:             vec("closes_total", "Sessions ended, by close code (1006: no close frame).", "code"),
+		HandshakeRefusals:  vec("handshake_refusals_total", "WebSocket handshakes refused before the upgrade, by reason.", "reason"),
+		SlowDrops:          vec("slow_consumer_drops_total", "Sessions closed with 1013 for falling behind, by reason (lag: the oldest undelivered frame waited too long; bytes: the queue outgrew its budget).", "reason"),
 		FanoutSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "filehub", Name: "broadcast_fanout_seconds",
 			Help:    "Time a room's delivery pass took to queue its frames to every member.",
@@ -63,7 +65,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.Sessions, m.Rooms, m.Joins, m.Leaves, m.FramesIn, m.FramesOut, m.BytesIn, m.BytesOut,
-			m.Fetches, m.UploadBytes, m.Uploads, m.Errors, m.Closes, m.HandshakeRefusals, m.SlowDrops, m.FanoutSeconds)
+			m.Fetches, m.FetchesUnannounced, m.UploadBytes, m.Uploads, m.Errors, m.Closes, m.HandshakeRefusals, m.SlowDrops, m.FanoutSeconds)
 	}
 	return m
 }
