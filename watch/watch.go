@@ -37,6 +37,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -66,6 +67,8 @@ const (
 	// defaultMaxDelay is Config.MaxDelay's default: a file written without
 	// pause (a log, a download) is still announced about every second.
 	defaultMaxDelay = time.Second
+	// maxDenied bounds Watcher.denied: about a megabyte of paths.
+	maxDenied = 10000
 )
 
 // Config configures a Watcher. The zero value watches with the defaults.
@@ -127,6 +130,7 @@ type Watcher struct {
 	dir    string // the folder, absolute, in the OS's spelling
 	prefix string // dir with a trailing separator: events' names start with it
 	store  *files.Store
+	stat   func(p string) (files.Info, error) // store.Stat; a test's stands for the kernel's permission checks, which root skips
 	notify func(...hub.Change)
 	cfg    Config
 	log    *slog.Logger
@@ -143,7 +147,15 @@ type Watcher struct {
 	quiet    bool              // the first walk: nothing is announced
 	dirs     map[string]*folder
 	pend     *pending
-	out      []hub.Change // this pass's changes, given to notify at its end
+	// denied holds the paths whose events could not be settled because a
+	// folder above them could not be searched (chmod 000): nothing will
+	// tell of them again, so they are settled again when a folder above
+	// them changes (its permissions given back). At most maxDenied; past
+	// it, deniedLost says that some were forgotten, and the next change of
+	// a folder rescans the whole tree instead.
+	denied     map[string]bool
+	deniedLost bool
+	out        []hub.Change // this pass's changes, given to notify at its end
 }
 
 // folder is what the watcher last saw of a folder that it walked (a real
@@ -209,8 +221,9 @@ func newWatcher(dir string, store *files.Store, notify func(...hub.Change), cfg 
 	w := &Watcher{
 		dir: abs, prefix: strings.TrimSuffix(abs, string(filepath.Separator)) + string(filepath.Separator), store: store, notify: notify, cfg: cfg, log: cfg.Logger, m: cfg.Metrics,
 		stop: make(chan struct{}), done: make(chan struct{}),
-		dirs: make(map[string]*folder), pend: newPending(cfg.Quiet, cfg.MaxDelay),
+		dirs: make(map[string]*folder), pend: newPending(cfg.Quiet, cfg.MaxDelay), denied: make(map[string]bool),
 	}
+	w.stat = store.Stat
 	if _, err := store.List("."); err != nil {
 		return nil, fmt.Errorf("watch: listing the folder: %w", err)
 	}
@@ -405,18 +418,22 @@ func (w *Watcher) reconcile(p string) {
 		if root := w.dirs["."]; w.fsw != nil && !root.watched {
 			w.adopt(".")
 		}
+		w.retry(".")
 		return
 	}
-	info, err := w.store.Stat(p)
+	info, err := w.stat(p)
 	switch {
 	case err == nil:
 		w.apply(p, &info)
+		if info.Dir {
+			w.retry(p)
+		}
 	case gone(err):
 		// When the folder it was in has gone too, the folder is the one
 		// removal to announce (rm -r): the page drops everything below it.
 		top := p
 		for parent := path.Dir(top); parent != "."; parent = path.Dir(parent) {
-			if _, err := w.store.Stat(parent); !gone(err) {
+			if _, err := w.stat(parent); !gone(err) {
 				break
 			}
 			top = parent
@@ -424,8 +441,38 @@ func (w *Watcher) reconcile(p string) {
 		w.apply(top, nil)
 	default:
 		// Unreadable (EACCES, EIO): left as last seen rather than
-		// announced gone, as a listing still shows it.
+		// announced gone, as a listing still shows it, and settled again
+		// when a folder above it changes (see retry).
 		w.log.Debug("watch: stat", "path", p, "err", err)
+		if len(w.denied) < maxDenied {
+			w.denied[p] = true
+		} else {
+			w.deniedLost = true
+		}
+	}
+}
+
+// retry settles again the paths below the folder p (every one, for the
+// folder itself) whose events could not be settled: p changed, most likely
+// its permissions were given back, and what happened below it while it
+// could not be searched is told of now, or never.
+func (w *Watcher) retry(p string) {
+	if w.deniedLost {
+		clear(w.denied)
+		w.deniedLost = false
+		w.rescanAll()
+		return
+	}
+	var again []string
+	for q := range w.denied {
+		if p == "." || strings.HasPrefix(q, p+"/") {
+			again = append(again, q)
+			delete(w.denied, q)
+		}
+	}
+	slices.Sort(again) // a folder before what is in it, as in a pass
+	for _, q := range again {
+		w.reconcile(q)
 	}
 }
 
@@ -453,7 +500,7 @@ func (w *Watcher) apply(p string, cur *files.Info) {
 		for w.dirs[path.Dir(q)] == nil {
 			q = path.Dir(q)
 		}
-		if info, err := w.store.Stat(q); err == nil {
+		if info, err := w.stat(q); err == nil {
 			w.apply(q, &info)
 		}
 		return

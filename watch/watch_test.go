@@ -9,11 +9,14 @@ package watch
 
 import (
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -375,5 +378,57 @@ func BenchmarkStart(b *testing.B) {
 			b.Fatalf("%d folders watched, want 521", w.watched)
 		}
 		w.Close()
+	}
+}
+
+// TestUnsearchableFolder: what changed in a folder while it could not be
+// searched (chmod 000 before its events settled) is announced once its
+// permissions are given back: nothing else would tell of it, and pages
+// would list it wrong for good.
+func TestUnsearchableFolder(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	q := filepath.Join(dir, "q")
+	write(t, filepath.Join(q, "inner", "old.txt"), "old")
+	store, err := files.Open(dir, files.Config{})
+	mustDo(t, err)
+	t.Cleanup(func() { store.Close() })
+	r := &recorder{t: t, ch: make(chan hub.Change, 1<<16)}
+	// A long quiet period: the chmod below comes microseconds after the
+	// writes, long before they settle.
+	w, err := newWatcher(dir, store, func(cs ...hub.Change) {
+		for _, c := range cs {
+			r.ch <- c
+		}
+	}, Config{Quiet: time.Second, MaxDelay: 2 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	mustDo(t, err)
+	if os.Geteuid() == 0 {
+		// Root searches any folder: the watcher is refused as the kernel
+		// refuses anyone else, by the modes of the folders on the way.
+		w.stat = func(p string) (files.Info, error) {
+			for d := path.Dir(p); d != "."; d = path.Dir(d) {
+				if fi, err := os.Stat(filepath.Join(dir, d)); err == nil && fi.Mode().Perm()&0o111 == 0 {
+					return files.Info{}, &fs.PathError{Op: "stat", Path: p, Err: syscall.EACCES}
+				}
+			}
+			return store.Stat(p)
+		}
+	}
+	r.w = w
+	go w.run()
+	t.Cleanup(func() { os.Chmod(q, 0o755); w.Close() })
+
+	write(t, filepath.Join(q, "new.txt"), "new")
+	write(t, filepath.Join(q, "inner", "deep.txt"), "deep")
+	mustDo(t, os.Remove(filepath.Join(q, "inner", "old.txt")))
+	mustDo(t, os.Chmod(q, 0))
+	if rest := r.settled(dir); len(rest) > 0 {
+		t.Fatalf("while q cannot be searched, nothing can be told of it: %q", rest)
+	}
+	mustDo(t, os.Chmod(q, 0o755))
+	r.expect("add q/new.txt", "add q/inner/deep.txt", "remove q/inner/old.txt")
+	if rest := r.settled(dir); len(rest) > 0 {
+		t.Fatalf("unexpected %q", rest)
 	}
 }
