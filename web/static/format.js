@@ -87,6 +87,22 @@ export function formatDate(v) {
   return d.toLocaleString([], { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false });
 }
 
+// Explicit bidi formatting: embeddings and overrides, then isolates.
+const bidiControls = /[\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * isolated is what someone wrote (a file's name), ready to go inside a
+ * sentence of the page's own: when it holds explicit bidi formatting (a
+ * right-to-left override), it is set apart with FSI…PDI, without isolates
+ * of its own that could close that early, so that nothing in it turns the
+ * rest of the sentence around. Other strings come back as they are.
+ */
+export function isolated(s) {
+  s = String(s);
+  if (!bidiControls.test(s)) return s;
+  return `\u2068${s.replace(/[\u2066-\u2069]/g, '')}\u2069`;
+}
+
 /** nameOf reads a person from a frame field: {id,name} or a plain string. */
 export function nameOf(who) {
   if (who && typeof who === 'object') return String(who.name ?? who.id ?? '?');

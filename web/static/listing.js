@@ -17,7 +17,7 @@
 //   - fs frames are not part of the room's history: after any reconnect
 //     every listing may be out of date (all stale, the shown one listed again).
 
-import { cleanPath, dirName } from './format.js';
+import { cleanPath, dirName, isolated } from './format.js';
 
 /** cacheLimit is how many folders' listings are kept besides the shown one. */
 export const cacheLimit = 16;
@@ -284,7 +284,7 @@ const seenLimit = 10000; // paths of one note remembered, so that one is counted
  * appeared", "docs/old/ was removed". names: the first (at most two) paths.
  */
 export function noteText(kind, names, count) {
-  const shown = names.slice(0, Math.min(2, count));
+  const shown = names.slice(0, Math.min(2, count)).map(isolated);
   const more = count - shown.length;
   let who;
   if (more > 0) who = `${shown.join(', ')} and ${more} ${more === 1 ? 'other' : 'others'}`;

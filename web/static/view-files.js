@@ -6,7 +6,7 @@
 // (filesView).
 
 import { h, $, clear, setText, narrow } from './dom.js';
-import { cleanPath, fileURL, baseName, dirName, formatSize, formatDate, nameOf, idOf, httpErrorCode } from './format.js';
+import { cleanPath, fileURL, baseName, dirName, formatSize, formatDate, nameOf, idOf, httpErrorCode, isolated } from './format.js';
 import { httpGet, httpListing } from './requests.js';
 import { Upload } from './uploads.js';
 import { viaText } from './viewer.js';
@@ -90,21 +90,21 @@ async function loadListing(dir, { force = false, gone = '' } = {}) {
         return;
       }
       clearRows(dir);
-      setText(listingState, `${err.code}: cannot list ${dir || '/'}`);
+      setText(listingState, `${err.code}: cannot list ${isolated(dir || '/')}`);
       return;
     }
     try {
       res = await httpListing(fileURL(dir, true));
     } catch (err2) {
       listing.fail(dir);
-      if (S.dir === dir) setText(listingState, `${err2.code || 'error'}: could not list ${dir || '/'}`);
+      if (S.dir === dir) setText(listingState, `${err2.code || 'error'}: could not list ${isolated(dir || '/')}`);
       return;
     }
   }
   if (S.dir !== dir) return; // navigated elsewhere meanwhile
   const d = listing.load(dir, Array.isArray(res?.entries) ? res.entries : []);
   if (!d) return;
-  if (gone) setNote(`The folder ${gone} was removed; this is the nearest folder that still exists.`);
+  if (gone) setNote(`The folder ${isolated(gone)} was removed; this is the nearest folder that still exists.`);
   if (d.whole || rowsDir !== dir) drawAll(listing.sorted());
   else drawDiff(d);
 }
@@ -465,9 +465,9 @@ function tooLargeToOpen(path, size) {
 async function shareFile(path) {
   try {
     await request({ kind: 'share', path });
-    setText(listingState, `Shared ${path} with the room.`);
+    setText(listingState, `Shared ${isolated(path)} with the room.`);
   } catch (err) {
-    setText(listingState, `Could not share ${path}: ${err.code}${err.message ? ` (${err.message})` : ''}`);
+    setText(listingState, `Could not share ${isolated(path)}: ${err.code}${err.message ? ` (${err.message})` : ''}`);
   }
 }
 
@@ -493,7 +493,7 @@ form.addEventListener('submit', async (ev) => {
   }
   delete result.dataset.code;
   const bar = h('progress', { max: '100', 'aria-label': `Fetching ${path}` });
-  formResult('loading', `${toRoom && via === 'ws' ? 'sharing' : 'fetching'} ${path}… `, bar);
+  formResult('loading', `${toRoom && via === 'ws' ? 'sharing' : 'fetching'} ${isolated(path)}… `, bar);
   const onProgress = (received, size) => {
     if (size > 0) bar.value = Math.min(100, Math.floor((received / size) * 100));
   };
@@ -503,21 +503,21 @@ form.addEventListener('submit', async (ev) => {
       if (via === 'http') {
         const f = await httpGet(path, { onProgress });
         await request({ kind: 'share', path });
-        formResult('ok', `✓ fetched ${path} (${formatSize(f.size)}) ${how} and shared it with the room`);
+        formResult('ok', `✓ fetched ${isolated(path)} (${formatSize(f.size)}) ${how} and shared it with the room`);
       } else {
         await request({ kind: 'share', path });
-        formResult('ok', `✓ shared ${path} with the room`);
+        formResult('ok', `✓ shared ${isolated(path)} with the room`);
       }
     } else {
       const f = await fetchFile(path, via, onProgress);
-      formResult('ok', `✓ ${path}: ${formatSize(f.size)} ${how}, only for you (see the viewer)`);
+      formResult('ok', `✓ ${isolated(path)}: ${formatSize(f.size)} ${how}, only for you (see the viewer)`);
       await viewer.show({ ...f, via, url: fileURL(path) });
     }
     result.dataset.code = 'ok';
   } catch (err) {
     const code = err.code || 'error';
     result.dataset.code = code;
-    formResult('error', h('span', { class: 'code', 'data-testid': 'get-result-code' }, code), ` ${path} ${how}${err.message && err.message !== code ? `: ${err.message}` : ''}`);
+    formResult('error', h('span', { class: 'code', 'data-testid': 'get-result-code' }, code), ` ${isolated(path)} ${how}${err.message && err.message !== code ? `: ${err.message}` : ''}`);
   }
 });
 

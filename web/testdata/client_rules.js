@@ -428,6 +428,10 @@
   eq('note words', [noteText('appeared', ['r.pdf'], 1), noteText('appeared', ['r.pdf', 'a'], 2), noteText('appeared', ['r.pdf', 'a'], 3), noteText('appeared', ['r.pdf', 'a'], 200),
     noteText('removed', ['x/'], 1), noteText('removed', ['x', 'y'], 4)],
   ['r.pdf appeared', 'r.pdf and a appeared', 'r.pdf, a and 1 other appeared', 'r.pdf, a and 198 others appeared', 'x/ was removed', 'x, y and 2 others were removed']);
+  // A right-to-left override in a name ends with the name (FSI…PDI), and
+  // an isolate of its own cannot end that early.
+  eq('note words, a name with an override', [noteText('appeared', ['a\u202eexe.pdf'], 1), noteText('removed', ['x\u2069\u202ey', 'z'], 2)],
+    ['\u2068a\u202eexe.pdf\u2069 appeared', '\u2068x\u202ey\u2069 and z were removed']);
   const N = new FsNotes(5000);
   const many = Array.from({ length: 200 }, (_, i) => fsf('add', `in/f${String(i).padStart(3, '0')}.txt`));
   eq('200 files in one batch: one note', N.take(many, 1000), [{ kind: 'appeared', text: 'in/f000.txt, in/f001.txt and 198 others appeared', fresh: true }]);
