@@ -361,12 +361,15 @@ func (w *Watcher) event(ev fsnotify.Event) {
 	if err != nil {
 		return
 	}
-	if p != "." && ev.Has(fsnotify.Remove|fsnotify.Rename) {
+	if p != "." && ev.Has(fsnotify.Remove|fsnotify.Rename|fsnotify.Create) {
 		// A watched folder that went (or moved) takes its watches' names
 		// with it: the watches below it would report under the old path,
 		// and one of them, moved back, would shadow a new watch of the
 		// same folder. Its snapshot stays until it settles, to tell what
-		// was in it.
+		// was in it. A name created where a folder was watched is one
+		// moved over it (rename(2) replaces an empty folder): the kernel
+		// dropped that folder's watch with no remove, and the one now
+		// there is walked and watched when it settles.
 		w.unwatch(p)
 	}
 	w.pend.touch(p, time.Now())

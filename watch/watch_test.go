@@ -193,6 +193,28 @@ func TestFolderComesBack(t *testing.T) {
 	r.expect("add d/last.txt")
 }
 
+// TestFolderRenamedOverFolder: a folder moved over an empty one (mv -T,
+// rename(2)) takes its place: inotify drops the old one's watch without a
+// word (an attribute change, no remove), so the watcher must walk and
+// watch the folder now at that name, what it holds included.
+func TestFolderRenamedOverFolder(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustDo(t, os.Mkdir(filepath.Join(dir, "old"), 0o755))
+	write(t, filepath.Join(dir, "new", "s", "f1"), "1")
+	write(t, filepath.Join(dir, "new", "f2"), "2")
+	r := start(t, dir, false, Config{})
+	// syscall.Rename: os.Rename refuses to replace a folder.
+	mustDo(t, syscall.Rename(filepath.Join(dir, "new"), filepath.Join(dir, "old")))
+	r.expect("remove new", "add old/f2", "add old/s", "add old/s/f1")
+	write(t, filepath.Join(dir, "old", "f3"), "3")
+	write(t, filepath.Join(dir, "old", "s", "f4"), "4")
+	r.expect("add old/f3", "add old/s/f4")
+	if rest := r.settled(dir); len(rest) > 0 {
+		t.Fatalf("unexpected %q", rest)
+	}
+}
+
 // TestLinks: a link loop costs nothing; a link to a folder is listed, not
 // walked, and what changes behind it is announced under its real path.
 func TestLinks(t *testing.T) {
