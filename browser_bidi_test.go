@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 // TestBrowserBidiIsolated: a right-to-left override in what someone else
@@ -73,6 +75,24 @@ func TestBrowserBidiIsolated(t *testing.T) {
 		return a < r.getBoundingClientRect().left;
 	})()`); !got {
 		t.Errorf("the note's own words are drawn right to left: %q", eval[string](t, ann, note+`.textContent`))
+	}
+	// And the viewer's word on a file too large to show, which names it.
+	big := "big" + rlo + "nib.dat"
+	if err := os.WriteFile(filepath.Join(dir, big), make([]byte, 9<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ann.waitFor(t, "the big file listed", `!!document.querySelector(`+jsString(row(big))+`)`)
+	ann.do(t, "open it", chromedp.Click(chromedp.CSS(row(big)+` td.name button`)))
+	hint := `document.querySelector('[data-testid=no-preview]')`
+	ann.waitFor(t, "too large to show", hint+`?.textContent.endsWith('too large to show here.')`)
+	if got := eval[bool](t, ann, `(() => {
+		const n = `+hint+`.firstChild, i = n.textContent.lastIndexOf('large'), r = document.createRange();
+		r.setStart(n, i); r.setEnd(n, i + 1);
+		const a = r.getBoundingClientRect().left;
+		r.setStart(n, i + 4); r.setEnd(n, i + 5);
+		return a < r.getBoundingClientRect().left;
+	})()`); !got {
+		t.Errorf("the viewer's own words are drawn right to left: %q", eval[string](t, ann, hint+`.textContent`))
 	}
 	shot(t, ann, "bidi")
 	ann.checkClean(t)

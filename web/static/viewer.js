@@ -4,7 +4,7 @@
 // every Blob URL it makes follows content.js's rule (see there).
 
 import { h, clear } from './dom.js';
-import { formatSize, formatDate, baseName, lineCount, fileURL } from './format.js';
+import { formatSize, formatDate, baseName, lineCount, fileURL, isolated } from './format.js';
 import { kindOf, inlineMax, previewBytes, maxShownChars } from './content.js';
 
 /** How a file came, in plain words; the technical name goes in a tooltip. */
@@ -86,7 +86,7 @@ export async function renderBody(file, urls, { limit = maxShownChars, lines = In
     return { kind, large, node: h('img', { src: u, alt: `image ${name}`, 'data-testid': 'content-image' }) };
   }
   const why = large
-    ? `${name} is ${formatSize(size)}: too large to show here.`
+    ? `${isolated(name)} is ${formatSize(size)}: too large to show here.`
     : `No preview for this type of file${file.type ? ` (${file.type.replace(/;.*$/, '')})` : ''}.`;
   return { kind: large ? 'large' : 'binary', large, node: h('p', { class: 'hint', 'data-testid': 'no-preview' }, why) };
 }
