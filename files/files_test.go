@@ -96,14 +96,16 @@ func writeLab(t *testing.T, dir, outside string) {
 		"weird/<b>x.txt":    "x",
 		"weird/a:b.txt":     "y",
 		"weird/sp ace.txt":  "z",
-		".env":              secret,
-		".hidden":           secret,
-		".git/config":       secret,
-		"docs/.secret":      secret,
-		".filehub-tmp-abc":  secret,
-		"_/x":               secret,
-		"_/index.html":      secret,
-		"ws":                secret,
+		// Shows as "invoiceexe.pdf": a bidirectional override, refused.
+		"weird/invoice\u202efdp.exe": secret,
+		".env":                       secret,
+		".hidden":                    secret,
+		".git/config":                secret,
+		"docs/.secret":               secret,
+		".filehub-tmp-abc":           secret,
+		"_/x":                        secret,
+		"_/index.html":               secret,
+		"ws":                         secret,
 	} {
 		writeFile(t, filepath.Join(dir, filepath.FromSlash(name)), body)
 	}

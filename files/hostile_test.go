@@ -59,6 +59,11 @@ func hostileTable() []hostile {
 		{"tab", "/my%09file.txt", 400, 400, false},
 		{"DEL", "/%7f", 400, 400, false},
 		{"C1 NEL", "/%c2%85", 400, 400, false},
+		// Bidirectional controls: a name that reads as another.
+		{"right-to-left override", "/weird/invoice%e2%80%aefdp.exe", 400, 400, false},
+		{"right-to-left isolate", "/a%e2%81%a7b.txt", 400, 400, false},
+		{"right-to-left mark", "/a%e2%80%8fb.txt", 400, 400, false},
+		{"arabic letter mark", "/a%d8%9cb.txt", 400, 400, false},
 		// Backslashes, raw and encoded.
 		{"backslash", `/..\outside\secret.txt`, 400, 400, false},
 		{"encoded backslash", "/..%5coutside%5csecret.txt", 400, 400, false},

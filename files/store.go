@@ -338,7 +338,7 @@ func (s *Store) Config() Config { return s.cfg }
 // "/docs/a.md", "docs/" and "" (the root) and returns "." for the root, else
 // a slash path without leading or trailing slash; "." elements are dropped.
 // It returns an error wrapping ErrBadPath for a name no file can have (NUL,
-// backslash, control characters, invalid UTF-8, "..", "//" or an empty
+// backslash, control characters, bidirectional controls, invalid UTF-8, "..", "//" or an empty
 // element, an element over 255 bytes or a name over 4096), and one wrapping
 // fs.ErrNotExist for hidden names (any element starting with "." unless
 // ShowHidden; temp files always) and reserved ones: "_" and everything
@@ -352,7 +352,7 @@ func (s *Store) Clean(name string) (string, error) {
 		return "", fmt.Errorf("files: %q is not UTF-8: %w", name, ErrBadPath)
 	}
 	for _, r := range name {
-		if r == '\\' || unicode.IsControl(r) { // IsControl covers NUL, DEL and C1
+		if r == '\\' || refusedRune(r) {
 			return "", fmt.Errorf("files: %q has %U: %w", name, r, ErrBadPath)
 		}
 	}
@@ -669,11 +669,20 @@ func ValidName(name string) error {
 		return fmt.Errorf("files: name %q is hidden: %w", name, ErrBadPath)
 	}
 	for _, r := range name {
-		if r == '/' || r == '\\' || unicode.IsControl(r) {
+		if r == '/' || r == '\\' || refusedRune(r) {
 			return fmt.Errorf("files: name %q has %U: %w", name, r, ErrBadPath)
 		}
 	}
 	return nil
+}
+
+// refusedRune reports whether no name may hold r: a control character
+// (NUL, DEL, C1 included), or a bidirectional control, which makes a name
+// read as another: "invoice\u202efdp.exe" shows as "invoiceexe.pdf".
+func refusedRune(r rune) bool {
+	// None of the bidirectional controls is below U+061C: an ASCII name
+	// never looks in the table.
+	return unicode.IsControl(r) || r >= 0x61c && unicode.Is(unicode.Bidi_Control, r)
 }
 
 // write receives r into a temp file in t's folder, at most limit bytes,
