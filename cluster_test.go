@@ -377,3 +377,26 @@ func TestClusterUnreachable(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestClusterOwnChatKeptOnce: a chat line reaches its own node's members
+// at once and comes back from the history later; a later joiner on that
+// node finds it once in welcome.chat, not twice.
+func TestClusterOwnChatKeptOnce(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t)
+	dir := labDir(t)
+	a := startServer(t, dir, clusterArgs(ns, "a")...)
+	ann := dial(t, a, "room=once&name=ann")
+	ann.send(map[string]any{"kind": "chat", "text": "said once"})
+	ann.readKind("chat")
+	// The feed event of a get is stored after the chat line and comes back
+	// through the history after it: once ann has it, a has had the line
+	// back from the history too.
+	ann.reply(ann.request("get", map[string]any{"path": "myfile1.txt"}))
+	ann.readKind("feed")
+	late := dial(t, a, "room=once&name=late")
+	chat, _ := late.welcome["chat"].([]any)
+	if len(chat) != 1 {
+		t.Fatalf("welcome.chat on the node that said it = %v, want the line once", late.welcome["chat"])
+	}
+}
