@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // natsServer is a NATS server with JetStream for a test, which the test
@@ -398,5 +400,49 @@ func TestClusterOwnChatKeptOnce(t *testing.T) {
 	chat, _ := late.welcome["chat"].([]any)
 	if len(chat) != 1 {
 		t.Fatalf("welcome.chat on the node that said it = %v, want the line once", late.welcome["chat"])
+	}
+}
+
+// TestClusterNodeComesBack: a node that stops answering for longer than
+// the node TTL (a frozen VM, a long pause) has its key expire and its
+// members deleted by the others, though its sessions are still open. When
+// it comes back it registers them again: the others see them join again,
+// and their names stay theirs.
+func TestClusterNodeComesBack(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t)
+	dir := labDir(t)
+	a := startServer(t, dir, clusterArgs(ns, "a")...)
+	b := startServer(t, dir, clusterArgs(ns, "b")...)
+	bob := dial(t, b, "room=back&name=bob")
+	dial(t, a, "room=back&name=ann")
+	bob.readUntil(func(f frame) bool { return f.kind() == "presence" && f.obj("who").str("name") == "ann" })
+
+	// What the others see when a's key expires: it is gone.
+	nc, err := nats.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, "FILEHUB_NODES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Delete(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := bob.readUntil(func(f frame) bool { return f.kind() == "presence" && f.obj("who").str("name") == "ann" })
+	if left.str("event") != "leave" {
+		t.Fatalf("presence %v, want ann's leave", left)
+	}
+	back, _ := bob.readUntil(func(f frame) bool { return f.kind() == "presence" && f.obj("who").str("name") == "ann" })
+	if back.str("event") != "join" || back.num("count") != 2 {
+		t.Fatalf("presence %v, want ann back, 2 in the room", back)
+	}
+	if other := dial(t, b, "room=back&name=ann"); other.name() != "ann-2" {
+		t.Fatalf("a second ann is %q while ann is still there, want ann-2", other.name())
 	}
 }

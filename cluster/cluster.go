@@ -118,7 +118,8 @@ type Broker struct {
 	jobsMu  sync.RWMutex  // held to send on jobs (read) and to close it (write)
 	written chan struct{} // closed when the writer has done the last job
 	done    chan struct{}
-	wg      sync.WaitGroup // heartbeat, watchNodes, reconnected
+	again   chan struct{}  // asks reassert to say again that this node and its members are here
+	wg      sync.WaitGroup // heartbeat, watchNodes, reassert
 	closed  atomic.Bool
 
 	cache sync.Map // browser → cachedBrowser
@@ -159,6 +160,7 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 		jobs:     make(chan job, 10_000),
 		written:  make(chan struct{}),
 		done:     make(chan struct{}),
+		again:    make(chan struct{}, 1),
 	}
 	opts := append([]nats.Option{
 		nats.Name("filehub " + cfg.Node),
@@ -185,9 +187,10 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 		nc.Close()
 		return nil, fmt.Errorf("nats %s: %w", redact(cfg.URL), err)
 	}
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go b.heartbeat()
 	go b.watchNodes()
+	go b.reassert()
 	go b.writer()
 	return b, nil
 }
@@ -345,6 +348,15 @@ func (b *Broker) watchNodes() {
 		}
 		now := b.alive[node]
 		b.mu.Unlock()
+		if was == b.instance && now != b.instance {
+			// This node's own key expired (it was paused, or could not
+			// refresh it for NodeTTL), and the others are deleting its
+			// members, whose sessions are still open here: it says again
+			// that it is alive, and registers them again.
+			b.log.Warn("nats: this node was taken for gone; registering again", "node", node)
+			b.comeBack()
+			continue
+		}
 		if was != "" && was != now {
 			b.log.Info("nats: node gone", "node", node, "instance", was)
 			b.forget(was)
@@ -352,8 +364,11 @@ func (b *Broker) watchNodes() {
 	}
 }
 
-// aliveInst tells whether instance is a live node's.
+// aliveInst tells whether instance is a live node's: this one always is.
 func (b *Broker) aliveInst(instance string) bool {
+	if instance == b.instance {
+		return true
+	}
 	node, _, _ := strings.Cut(instance, ".")
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -381,17 +396,33 @@ func (b *Broker) forget(instance string) {
 }
 
 // reconnected runs once NATS is back: this node's key may have expired
-// meanwhile and its members been deleted by the others, so it says again
-// that it is alive, and registers its members again where they are gone.
-func (b *Broker) reconnected() {
-	if b.closed.Load() {
-		return
+// meanwhile and its members been deleted by the others.
+func (b *Broker) reconnected() { b.comeBack() }
+
+// comeBack asks reassert to run (again, if it is running).
+func (b *Broker) comeBack() {
+	select {
+	case b.again <- struct{}{}:
+	default: // asked already
 	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
+}
+
+// reassert says again that this node is alive, and registers its members
+// again where they are gone, each time comeBack asks: after a reconnect,
+// or when this node finds its key expired or its members deleted by the
+// others while their sessions are still open here.
+func (b *Broker) reassert() {
+	defer b.wg.Done()
+	for {
+		select {
+		case <-b.done:
+			return
+		case <-b.again:
+		}
+		if b.closed.Load() {
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-		defer cancel()
 		if _, err := b.nodes.Put(ctx, validToken(b.cfg.Node), []byte(b.instance)); err != nil {
 			b.log.Warn("nats: heartbeat after reconnect", "err", err)
 		}
@@ -412,7 +443,8 @@ func (b *Broker) reconnected() {
 				}
 			}
 		}
-	}()
+		cancel()
+	}
 }
 
 // roomKey is a room's name as one NATS subject token: room names may hold

@@ -215,6 +215,11 @@ func (b *Broker) followMembers(rs *roomSub, roster chan struct{}) {
 			rs.mu.Unlock()
 			if current { // else it was renamed: the new key told already
 				b.presence(rs.room, "leave", old)
+				if old.Node == b.instance && b.here(rs.room, old) {
+					// Deleted by another node that took this one for gone,
+					// while its session is still open here.
+					b.comeBack()
+				}
 			}
 			continue
 		}
@@ -241,6 +246,16 @@ func (b *Broker) followMembers(rs *roomSub, roster chan struct{}) {
 			b.presence(rs.room, "join", m)
 		}
 	}
+}
+
+// here tells whether m is still this node's member of room, by that name.
+func (b *Broker) here(room string, m memberEntry) bool {
+	for _, ref := range b.hub.Members(room) {
+		if ref.ID == m.ID && ref.Name == m.Name {
+			return true
+		}
+	}
+	return false
 }
 
 // nodesKnown tells whether the nodes watch has delivered its first values,
