@@ -15,6 +15,7 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -444,5 +445,49 @@ func TestClusterNodeComesBack(t *testing.T) {
 	}
 	if other := dial(t, b, "room=back&name=ann"); other.name() != "ann-2" {
 		t.Fatalf("a second ann is %q while ann is still there, want ann-2", other.name())
+	}
+}
+
+// TestClusterNATSLosesItsStore: NATS comes back with an empty store (a
+// lost disk): the stream and buckets are made again, so that the nodes
+// serve again, in a new epoch, and a page coming back is told it missed
+// something.
+func TestClusterNATSLosesItsStore(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t)
+	dir := labDir(t)
+	a := startServer(t, dir, clusterArgs(ns, "a")...)
+	b := startServer(t, dir, clusterArgs(ns, "b")...)
+	ann := dial(t, a, "room=lost&name=ann")
+	ann.reply(ann.request("get", map[string]any{"path": "myfile1.txt"}))
+	last := seqOf(ann.readKind("feed"))
+	epoch := ann.welcome.str("epoch")
+
+	ns.stop()
+	waitReady(t, a, http.StatusServiceUnavailable)
+	entries, err := os.ReadDir(ns.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(ns.dir, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ns.start()
+	waitReady(t, a, http.StatusOK)
+	waitReady(t, b, http.StatusOK)
+	// Joins work again on both nodes, across them, in a new epoch.
+	onB := dial(t, b, "room=fresh&name=bob")
+	back := dial(t, a, "room=fresh&name=ann&since="+strconv.FormatUint(last, 10)+"&epoch="+epoch)
+	if back.welcome.str("epoch") == epoch {
+		t.Fatalf("the same epoch %q after the history was lost", epoch)
+	}
+	if got, ok := back.welcome["recovered"].(bool); !ok || got {
+		t.Fatalf("recovered %v after the history was lost", back.welcome["recovered"])
+	}
+	onB.send(map[string]any{"kind": "chat", "text": "still one room"})
+	if got := back.readKind("chat").str("text"); got != "still one room" {
+		t.Fatalf("chat from b on a: %q", got)
 	}
 }

@@ -118,9 +118,12 @@ type Broker struct {
 	jobsMu  sync.RWMutex  // held to send on jobs (read) and to close it (write)
 	written chan struct{} // closed when the writer has done the last job
 	done    chan struct{}
-	again   chan struct{}  // asks reassert to say again that this node and its members are here
-	wg      sync.WaitGroup // heartbeat, watchNodes, reassert
-	closed  atomic.Bool
+	again   chan struct{} // asks reassert to say again that this node and its members are here
+	// setUp is false from a reconnect until reassert has made sure the
+	// stream and buckets are there (NATS may have come back without them).
+	setUp  atomic.Bool
+	wg     sync.WaitGroup // heartbeat, watchNodes, reassert
+	closed atomic.Bool
 
 	cache sync.Map // browser → cachedBrowser
 }
@@ -187,6 +190,7 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 		nc.Close()
 		return nil, fmt.Errorf("nats %s: %w", redact(cfg.URL), err)
 	}
+	b.setUp.Store(true)
 	b.wg.Add(3)
 	go b.heartbeat()
 	go b.watchNodes()
@@ -203,6 +207,19 @@ func (b *Broker) setup(ctx context.Context) error {
 		return err
 	}
 	b.js = js
+	b.members, b.nodes, b.browsers, err = b.ensure(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = b.nodes.Put(ctx, validToken(b.cfg.Node), []byte(b.instance))
+	return err
+}
+
+// ensure makes the stream and buckets, or updates them to this
+// configuration: at start, and after a reconnect, since NATS may have come
+// back without them (its store lost).
+func (b *Broker) ensure(ctx context.Context) (members, nodes, browsers jetstream.KeyValue, err error) {
+	js := b.js
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:              streamName,
 		Description:       "filehub: each room's feed events and chat",
@@ -215,7 +232,7 @@ func (b *Broker) setup(ctx context.Context) error {
 		Storage:           jetstream.FileStorage,
 		Replicas:          b.cfg.Replicas,
 	}); err != nil {
-		return fmt.Errorf("stream %s: %w", streamName, err)
+		return nil, nil, nil, fmt.Errorf("stream %s: %w", streamName, err)
 	}
 	kv := func(c jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 		c.Replicas = b.cfg.Replicas
@@ -226,21 +243,20 @@ func (b *Broker) setup(ctx context.Context) error {
 		}
 		return v, nil
 	}
-	if b.members, err = kv(jetstream.KeyValueConfig{Bucket: membersBucket, Description: "filehub: who is in each room"}); err != nil {
-		return err
+	if members, err = kv(jetstream.KeyValueConfig{Bucket: membersBucket, Description: "filehub: who is in each room"}); err != nil {
+		return nil, nil, nil, err
 	}
 	// Every put refreshes a node's key; one not refreshed for NodeTTL
 	// expires, and the marker left for LimitMarkerTTL tells the watchers.
-	if b.nodes, err = kv(jetstream.KeyValueConfig{Bucket: nodesBucket, Description: "filehub: live nodes",
+	if nodes, err = kv(jetstream.KeyValueConfig{Bucket: nodesBucket, Description: "filehub: live nodes",
 		TTL: b.cfg.NodeTTL, LimitMarkerTTL: b.cfg.NodeTTL}); err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	if b.browsers, err = kv(jetstream.KeyValueConfig{Bucket: browsersBucket, Description: "filehub: which page is whose",
+	if browsers, err = kv(jetstream.KeyValueConfig{Bucket: browsersBucket, Description: "filehub: which page is whose",
 		TTL: 24 * time.Hour}); err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	_, err = b.nodes.Put(ctx, validToken(b.cfg.Node), []byte(b.instance))
-	return err
+	return members, nodes, browsers, nil
 }
 
 // Attach implements hub.Broker.
@@ -249,12 +265,16 @@ func (b *Broker) Attach(n hub.Node) { b.hub = n }
 // Node implements hub.Broker: this process's instance.
 func (b *Broker) Node() string { return b.instance }
 
-// Err implements hub.Broker: nil while connected to NATS.
+// Err implements hub.Broker: nil while connected to NATS, with the stream
+// and buckets there.
 func (b *Broker) Err() error {
-	if b.nc.IsConnected() {
-		return nil
+	if !b.nc.IsConnected() {
+		return fmt.Errorf("nats: %s", strings.ToLower(b.nc.Status().String()))
 	}
-	return fmt.Errorf("nats: %s", strings.ToLower(b.nc.Status().String()))
+	if !b.setUp.Load() {
+		return errors.New("nats: reconnected; making sure of the stream and buckets")
+	}
+	return nil
 }
 
 // Close leaves NATS: this node's key goes, so the others let its members
@@ -397,7 +417,10 @@ func (b *Broker) forget(instance string) {
 
 // reconnected runs once NATS is back: this node's key may have expired
 // meanwhile and its members been deleted by the others.
-func (b *Broker) reconnected() { b.comeBack() }
+func (b *Broker) reconnected() {
+	b.setUp.Store(false)
+	b.comeBack()
+}
 
 // comeBack asks reassert to run (again, if it is running).
 func (b *Broker) comeBack() {
@@ -423,6 +446,20 @@ func (b *Broker) reassert() {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		if !b.setUp.Load() {
+			if _, _, _, err := b.ensure(ctx); err != nil {
+				cancel()
+				b.log.Warn("nats: making sure of the stream and buckets", "err", err)
+				select { // JetStream may not be ready yet: again, shortly
+				case <-b.done:
+					return
+				case <-time.After(500 * time.Millisecond):
+				}
+				b.comeBack()
+				continue
+			}
+			b.setUp.Store(true)
+		}
 		if _, err := b.nodes.Put(ctx, validToken(b.cfg.Node), []byte(b.instance)); err != nil {
 			b.log.Warn("nats: heartbeat after reconnect", "err", err)
 		}
