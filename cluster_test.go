@@ -491,3 +491,23 @@ func TestClusterNATSLosesItsStore(t *testing.T) {
 		t.Fatalf("chat from b on a: %q", got)
 	}
 }
+
+// TestClusterSameNodeName: a second node started under a running node's
+// name takes the name over; the first stops claiming it and answers
+// /_/readyz 503, rather than the two taking the key from each other, and
+// every node taking each in turn for gone, without end.
+func TestClusterSameNodeName(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t)
+	dir := labDir(t)
+	first := startServer(t, dir, clusterArgs(ns, "twin")...)
+	b := startServer(t, dir, clusterArgs(ns, "b")...)
+	dial(t, first, "room=twins&name=ann")
+	second := startServer(t, dir, clusterArgs(ns, "twin")...)
+	waitReady(t, first, http.StatusServiceUnavailable)
+	waitReady(t, second, http.StatusOK)
+	waitReady(t, b, http.StatusOK)
+	if !strings.Contains(first.logs.text(), "another node was started under this node's name") {
+		t.Fatal("the displaced node did not say why")
+	}
+}

@@ -121,9 +121,12 @@ type Broker struct {
 	again   chan struct{} // asks reassert to say again that this node and its members are here
 	// setUp is false from a reconnect until reassert has made sure the
 	// stream and buckets are there (NATS may have come back without them).
-	setUp  atomic.Bool
-	wg     sync.WaitGroup // heartbeat, watchNodes, reassert
-	closed atomic.Bool
+	setUp atomic.Bool
+	// displaced is set when another process took this node's name: this
+	// one then stops saying it is alive, and is not ready.
+	displaced atomic.Bool
+	wg        sync.WaitGroup // heartbeat, watchNodes, reassert
+	closed    atomic.Bool
 
 	cache sync.Map // browser → cachedBrowser
 }
@@ -274,6 +277,9 @@ func (b *Broker) Err() error {
 	if !b.setUp.Load() {
 		return errors.New("nats: reconnected; making sure of the stream and buckets")
 	}
+	if b.displaced.Load() {
+		return fmt.Errorf("another node was started as %q", b.cfg.Node)
+	}
 	return nil
 }
 
@@ -315,7 +321,7 @@ func (b *Broker) heartbeat() {
 		case <-b.done:
 			return
 		case <-t.C:
-			if b.closed.Load() || !b.nc.IsConnected() {
+			if b.closed.Load() || !b.nc.IsConnected() || b.displaced.Load() {
 				continue
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
@@ -368,6 +374,16 @@ func (b *Broker) watchNodes() {
 		}
 		now := b.alive[node]
 		b.mu.Unlock()
+		if was == b.instance && now != "" && now != b.instance {
+			// Another process runs under this node's name: the newer one
+			// has it. Fighting over the key would have every node take
+			// each in turn for gone, and delete and register their
+			// members again, without end.
+			if !b.displaced.Swap(true) {
+				b.log.Error("nats: another node was started under this node's name; this one stops serving the cluster (give each node its own -node)", "node", node, "other", now)
+			}
+			continue
+		}
 		if was == b.instance && now != b.instance {
 			// This node's own key expired (it was paused, or could not
 			// refresh it for NodeTTL), and the others are deleting its
@@ -442,7 +458,7 @@ func (b *Broker) reassert() {
 			return
 		case <-b.again:
 		}
-		if b.closed.Load() {
+		if b.closed.Load() || b.displaced.Load() {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
