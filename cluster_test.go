@@ -15,6 +15,7 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // natsServer is a NATS server with JetStream for a test, which the test
@@ -377,3 +380,134 @@ func TestClusterUnreachable(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestClusterOwnChatKeptOnce: a chat line reaches its own node's members
+// at once and comes back from the history later; a later joiner on that
+// node finds it once in welcome.chat, not twice.
+func TestClusterOwnChatKeptOnce(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t)
+	dir := labDir(t)
+	a := startServer(t, dir, clusterArgs(ns, "a")...)
+	ann := dial(t, a, "room=once&name=ann")
+	ann.send(map[string]any{"kind": "chat", "text": "said once"})
+	ann.readKind("chat")
+	// The feed event of a get is stored after the chat line and comes back
+	// through the history after it: once ann has it, a has had the line
+	// back from the history too.
+	ann.reply(ann.request("get", map[string]any{"path": "myfile1.txt"}))
+	ann.readKind("feed")
+	late := dial(t, a, "room=once&name=late")
+	chat, _ := late.welcome["chat"].([]any)
+	if len(chat) != 1 {
+		t.Fatalf("welcome.chat on the node that said it = %v, want the line once", late.welcome["chat"])
+	}
+}
+
+// TestClusterNodeComesBack: a node that stops answering for longer than
+// the node TTL (a frozen VM, a long pause) has its key expire and its
+// members deleted by the others, though its sessions are still open. When
+// it comes back it registers them again: the others see them join again,
+// and their names stay theirs.
+func TestClusterNodeComesBack(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t)
+	dir := labDir(t)
+	a := startServer(t, dir, clusterArgs(ns, "a")...)
+	b := startServer(t, dir, clusterArgs(ns, "b")...)
+	bob := dial(t, b, "room=back&name=bob")
+	dial(t, a, "room=back&name=ann")
+	bob.readUntil(func(f frame) bool { return f.kind() == "presence" && f.obj("who").str("name") == "ann" })
+
+	// What the others see when a's key expires: it is gone.
+	nc, err := nats.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, "FILEHUB_NODES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Delete(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := bob.readUntil(func(f frame) bool { return f.kind() == "presence" && f.obj("who").str("name") == "ann" })
+	if left.str("event") != "leave" {
+		t.Fatalf("presence %v, want ann's leave", left)
+	}
+	back, _ := bob.readUntil(func(f frame) bool { return f.kind() == "presence" && f.obj("who").str("name") == "ann" })
+	if back.str("event") != "join" || back.num("count") != 2 {
+		t.Fatalf("presence %v, want ann back, 2 in the room", back)
+	}
+	if other := dial(t, b, "room=back&name=ann"); other.name() != "ann-2" {
+		t.Fatalf("a second ann is %q while ann is still there, want ann-2", other.name())
+	}
+}
+
+// TestClusterNATSLosesItsStore: NATS comes back with an empty store (a
+// lost disk): the stream and buckets are made again, so that the nodes
+// serve again, in a new epoch, and a page coming back is told it missed
+// something.
+func TestClusterNATSLosesItsStore(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t)
+	dir := labDir(t)
+	a := startServer(t, dir, clusterArgs(ns, "a")...)
+	b := startServer(t, dir, clusterArgs(ns, "b")...)
+	ann := dial(t, a, "room=lost&name=ann")
+	ann.reply(ann.request("get", map[string]any{"path": "myfile1.txt"}))
+	last := seqOf(ann.readKind("feed"))
+	epoch := ann.welcome.str("epoch")
+
+	ns.stop()
+	waitReady(t, a, http.StatusServiceUnavailable)
+	entries, err := os.ReadDir(ns.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(ns.dir, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ns.start()
+	waitReady(t, a, http.StatusOK)
+	waitReady(t, b, http.StatusOK)
+	// Joins work again on both nodes, across them, in a new epoch.
+	onB := dial(t, b, "room=fresh&name=bob")
+	back := dial(t, a, "room=fresh&name=ann&since="+strconv.FormatUint(last, 10)+"&epoch="+epoch)
+	if back.welcome.str("epoch") == epoch {
+		t.Fatalf("the same epoch %q after the history was lost", epoch)
+	}
+	if got, ok := back.welcome["recovered"].(bool); !ok || got {
+		t.Fatalf("recovered %v after the history was lost", back.welcome["recovered"])
+	}
+	onB.send(map[string]any{"kind": "chat", "text": "still one room"})
+	if got := back.readKind("chat").str("text"); got != "still one room" {
+		t.Fatalf("chat from b on a: %q", got)
+	}
+}
+
+// TestClusterSameNodeName: a second node started under a running node's
+// name takes the name over; the first stops claiming it and answers
+// /_/readyz 503, rather than the two taking the key from each other, and
+// every node taking each in turn for gone, without end.
+func TestClusterSameNodeName(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t)
+	dir := labDir(t)
+	first := startServer(t, dir, clusterArgs(ns, "twin")...)
+	b := startServer(t, dir, clusterArgs(ns, "b")...)
+	dial(t, first, "room=twins&name=ann")
+	second := startServer(t, dir, clusterArgs(ns, "twin")...)
+	waitReady(t, first, http.StatusServiceUnavailable)
+	waitReady(t, second, http.StatusOK)
+	waitReady(t, b, http.StatusOK)
+	if !strings.Contains(first.logs.text(), "another node was started under this node's name") {
+		t.Fatal("the displaced node did not say why")
+	}
+}

@@ -118,8 +118,15 @@ type Broker struct {
 	jobsMu  sync.RWMutex  // held to send on jobs (read) and to close it (write)
 	written chan struct{} // closed when the writer has done the last job
 	done    chan struct{}
-	wg      sync.WaitGroup // heartbeat, watchNodes, reconnected
-	closed  atomic.Bool
+	again   chan struct{} // asks reassert to say again that this node and its members are here
+	// setUp is false from a reconnect until reassert has made sure the
+	// stream and buckets are there (NATS may have come back without them).
+	setUp atomic.Bool
+	// displaced is set when another process took this node's name: this
+	// one then stops saying it is alive, and is not ready.
+	displaced atomic.Bool
+	wg        sync.WaitGroup // heartbeat, watchNodes, reassert
+	closed    atomic.Bool
 
 	cache sync.Map // browser → cachedBrowser
 }
@@ -159,6 +166,7 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 		jobs:     make(chan job, 10_000),
 		written:  make(chan struct{}),
 		done:     make(chan struct{}),
+		again:    make(chan struct{}, 1),
 	}
 	opts := append([]nats.Option{
 		nats.Name("filehub " + cfg.Node),
@@ -185,9 +193,11 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 		nc.Close()
 		return nil, fmt.Errorf("nats %s: %w", redact(cfg.URL), err)
 	}
-	b.wg.Add(2)
+	b.setUp.Store(true)
+	b.wg.Add(3)
 	go b.heartbeat()
 	go b.watchNodes()
+	go b.reassert()
 	go b.writer()
 	return b, nil
 }
@@ -200,6 +210,19 @@ func (b *Broker) setup(ctx context.Context) error {
 		return err
 	}
 	b.js = js
+	b.members, b.nodes, b.browsers, err = b.ensure(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = b.nodes.Put(ctx, validToken(b.cfg.Node), []byte(b.instance))
+	return err
+}
+
+// ensure makes the stream and buckets, or updates them to this
+// configuration: at start, and after a reconnect, since NATS may have come
+// back without them (its store lost).
+func (b *Broker) ensure(ctx context.Context) (members, nodes, browsers jetstream.KeyValue, err error) {
+	js := b.js
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:              streamName,
 		Description:       "filehub: each room's feed events and chat",
@@ -212,7 +235,7 @@ func (b *Broker) setup(ctx context.Context) error {
 		Storage:           jetstream.FileStorage,
 		Replicas:          b.cfg.Replicas,
 	}); err != nil {
-		return fmt.Errorf("stream %s: %w", streamName, err)
+		return nil, nil, nil, fmt.Errorf("stream %s: %w", streamName, err)
 	}
 	kv := func(c jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 		c.Replicas = b.cfg.Replicas
@@ -223,21 +246,20 @@ func (b *Broker) setup(ctx context.Context) error {
 		}
 		return v, nil
 	}
-	if b.members, err = kv(jetstream.KeyValueConfig{Bucket: membersBucket, Description: "filehub: who is in each room"}); err != nil {
-		return err
+	if members, err = kv(jetstream.KeyValueConfig{Bucket: membersBucket, Description: "filehub: who is in each room"}); err != nil {
+		return nil, nil, nil, err
 	}
 	// Every put refreshes a node's key; one not refreshed for NodeTTL
 	// expires, and the marker left for LimitMarkerTTL tells the watchers.
-	if b.nodes, err = kv(jetstream.KeyValueConfig{Bucket: nodesBucket, Description: "filehub: live nodes",
+	if nodes, err = kv(jetstream.KeyValueConfig{Bucket: nodesBucket, Description: "filehub: live nodes",
 		TTL: b.cfg.NodeTTL, LimitMarkerTTL: b.cfg.NodeTTL}); err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	if b.browsers, err = kv(jetstream.KeyValueConfig{Bucket: browsersBucket, Description: "filehub: which page is whose",
+	if browsers, err = kv(jetstream.KeyValueConfig{Bucket: browsersBucket, Description: "filehub: which page is whose",
 		TTL: 24 * time.Hour}); err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	_, err = b.nodes.Put(ctx, validToken(b.cfg.Node), []byte(b.instance))
-	return err
+	return members, nodes, browsers, nil
 }
 
 // Attach implements hub.Broker.
@@ -246,12 +268,19 @@ func (b *Broker) Attach(n hub.Node) { b.hub = n }
 // Node implements hub.Broker: this process's instance.
 func (b *Broker) Node() string { return b.instance }
 
-// Err implements hub.Broker: nil while connected to NATS.
+// Err implements hub.Broker: nil while connected to NATS, with the stream
+// and buckets there.
 func (b *Broker) Err() error {
-	if b.nc.IsConnected() {
-		return nil
+	if !b.nc.IsConnected() {
+		return fmt.Errorf("nats: %s", strings.ToLower(b.nc.Status().String()))
 	}
-	return fmt.Errorf("nats: %s", strings.ToLower(b.nc.Status().String()))
+	if !b.setUp.Load() {
+		return errors.New("nats: reconnected; making sure of the stream and buckets")
+	}
+	if b.displaced.Load() {
+		return fmt.Errorf("another node was started as %q", b.cfg.Node)
+	}
+	return nil
 }
 
 // Close leaves NATS: this node's key goes, so the others let its members
@@ -292,7 +321,7 @@ func (b *Broker) heartbeat() {
 		case <-b.done:
 			return
 		case <-t.C:
-			if b.closed.Load() || !b.nc.IsConnected() {
+			if b.closed.Load() || !b.nc.IsConnected() || b.displaced.Load() {
 				continue
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
@@ -345,6 +374,25 @@ func (b *Broker) watchNodes() {
 		}
 		now := b.alive[node]
 		b.mu.Unlock()
+		if was == b.instance && now != "" && now != b.instance {
+			// Another process runs under this node's name: the newer one
+			// has it. Fighting over the key would have every node take
+			// each in turn for gone, and delete and register their
+			// members again, without end.
+			if !b.displaced.Swap(true) {
+				b.log.Error("nats: another node was started under this node's name; this one stops serving the cluster (give each node its own -node)", "node", node, "other", now)
+			}
+			continue
+		}
+		if was == b.instance && now != b.instance {
+			// This node's own key expired (it was paused, or could not
+			// refresh it for NodeTTL), and the others are deleting its
+			// members, whose sessions are still open here: it says again
+			// that it is alive, and registers them again.
+			b.log.Warn("nats: this node was taken for gone; registering again", "node", node)
+			b.comeBack()
+			continue
+		}
 		if was != "" && was != now {
 			b.log.Info("nats: node gone", "node", node, "instance", was)
 			b.forget(was)
@@ -352,8 +400,11 @@ func (b *Broker) watchNodes() {
 	}
 }
 
-// aliveInst tells whether instance is a live node's.
+// aliveInst tells whether instance is a live node's: this one always is.
 func (b *Broker) aliveInst(instance string) bool {
+	if instance == b.instance {
+		return true
+	}
 	node, _, _ := strings.Cut(instance, ".")
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -381,17 +432,50 @@ func (b *Broker) forget(instance string) {
 }
 
 // reconnected runs once NATS is back: this node's key may have expired
-// meanwhile and its members been deleted by the others, so it says again
-// that it is alive, and registers its members again where they are gone.
+// meanwhile and its members been deleted by the others.
 func (b *Broker) reconnected() {
-	if b.closed.Load() {
-		return
+	b.setUp.Store(false)
+	b.comeBack()
+}
+
+// comeBack asks reassert to run (again, if it is running).
+func (b *Broker) comeBack() {
+	select {
+	case b.again <- struct{}{}:
+	default: // asked already
 	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
+}
+
+// reassert says again that this node is alive, and registers its members
+// again where they are gone, each time comeBack asks: after a reconnect,
+// or when this node finds its key expired or its members deleted by the
+// others while their sessions are still open here.
+func (b *Broker) reassert() {
+	defer b.wg.Done()
+	for {
+		select {
+		case <-b.done:
+			return
+		case <-b.again:
+		}
+		if b.closed.Load() || b.displaced.Load() {
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-		defer cancel()
+		if !b.setUp.Load() {
+			if _, _, _, err := b.ensure(ctx); err != nil {
+				cancel()
+				b.log.Warn("nats: making sure of the stream and buckets", "err", err)
+				select { // JetStream may not be ready yet: again, shortly
+				case <-b.done:
+					return
+				case <-time.After(500 * time.Millisecond):
+				}
+				b.comeBack()
+				continue
+			}
+			b.setUp.Store(true)
+		}
 		if _, err := b.nodes.Put(ctx, validToken(b.cfg.Node), []byte(b.instance)); err != nil {
 			b.log.Warn("nats: heartbeat after reconnect", "err", err)
 		}
@@ -412,7 +496,8 @@ func (b *Broker) reconnected() {
 				}
 			}
 		}
-	}()
+		cancel()
+	}
 }
 
 // roomKey is a room's name as one NATS subject token: room names may hold

@@ -29,6 +29,7 @@ type roomSub struct {
 	mu     sync.Mutex
 	byKey  map[string]memberEntry // the room's members, as the watch last said
 	nameOf map[string]string      // member id → its key (renames come as a new key, then the old one deleted)
+	echo   map[string]struct{}    // message ids of chat lines this node delivered itself, until they come back
 }
 
 func (rs *roomSub) stop() {
@@ -60,7 +61,8 @@ func (b *Broker) OpenRoom(ctx context.Context, room string) (string, error) {
 	epoch := "js" + strconv.FormatInt(info.CachedInfo().Created.UnixNano(), 36)
 
 	wctx, cancel := context.WithCancel(context.Background())
-	rs := &roomSub{room: room, cancel: cancel, byKey: make(map[string]memberEntry), nameOf: make(map[string]string)}
+	rs := &roomSub{room: room, cancel: cancel, byKey: make(map[string]memberEntry), nameOf: make(map[string]string),
+		echo: make(map[string]struct{})}
 	fail := func(err error) (string, error) {
 		rs.stop()
 		return "", err
@@ -110,7 +112,7 @@ func (b *Broker) OpenRoom(ctx context.Context, room string) (string, error) {
 		if err != nil {
 			return
 		}
-		b.historyMessage(room, msg, meta)
+		b.historyMessage(rs, msg, meta)
 		if meta.NumPending == 0 {
 			once.Do(func() { close(replayed) })
 		}
@@ -146,8 +148,12 @@ func (b *Broker) CloseRoom(room string) {
 
 // historyMessage hands one message of the room's history to the hub: a
 // feed event with the seq the stream gave it and the seq of the room's
-// event before it, or a chat frame.
-func (b *Broker) historyMessage(room string, msg jetstream.Msg, meta *jetstream.MsgMetadata) {
+// event before it, or a chat frame, marked Echo when this node delivered
+// (and kept) it itself when it was published into this room as it is open
+// now; a line of this node's from before (the room closed and opened
+// again) is one the room has not kept yet.
+func (b *Broker) historyMessage(rs *roomSub, msg jetstream.Msg, meta *jetstream.MsgMetadata) {
+	room := rs.room
 	switch {
 	case strings.HasSuffix(msg.Subject(), ".feed"):
 		var e hub.Event
@@ -165,7 +171,15 @@ func (b *Broker) historyMessage(room string, msg jetstream.Msg, meta *jetstream.
 		b.hub.Deliver(room, &hub.Message{Event: &e})
 	case strings.HasSuffix(msg.Subject(), ".chat"):
 		frame := append(json.RawMessage(nil), msg.Data()...)
-		b.hub.Deliver(room, &hub.Message{Frame: frame, Chat: true, Echo: msg.Headers().Get(hdrNode) == b.instance})
+		echo := false
+		if msg.Headers().Get(hdrNode) == b.instance {
+			id := msg.Headers().Get(jetstream.MsgIDHeader)
+			rs.mu.Lock()
+			_, echo = rs.echo[id]
+			delete(rs.echo, id)
+			rs.mu.Unlock()
+		}
+		b.hub.Deliver(room, &hub.Message{Frame: frame, Chat: true, Echo: echo})
 	}
 }
 
@@ -201,6 +215,11 @@ func (b *Broker) followMembers(rs *roomSub, roster chan struct{}) {
 			rs.mu.Unlock()
 			if current { // else it was renamed: the new key told already
 				b.presence(rs.room, "leave", old)
+				if old.Node == b.instance && b.here(rs.room, old) {
+					// Deleted by another node that took this one for gone,
+					// while its session is still open here.
+					b.comeBack()
+				}
 			}
 			continue
 		}
@@ -229,6 +248,16 @@ func (b *Broker) followMembers(rs *roomSub, roster chan struct{}) {
 	}
 }
 
+// here tells whether m is still this node's member of room, by that name.
+func (b *Broker) here(room string, m memberEntry) bool {
+	for _, ref := range b.hub.Members(room) {
+		if ref.ID == m.ID && ref.Name == m.Name {
+			return true
+		}
+	}
+	return false
+}
+
 // nodesKnown tells whether the nodes watch has delivered its first values,
 // before which no instance can be called dead.
 func (b *Broker) nodesKnown() bool {
@@ -254,7 +283,15 @@ func (b *Broker) Publish(room string, m *hub.Message) {
 		b.enqueue(job{kind: jobFeed, room: room, event: &e, id: b.nextMsgID(), at: time.Now()})
 	case m.Chat:
 		frame := append(json.RawMessage(nil), m.Frame...)
-		b.enqueue(job{kind: jobChat, room: room, frame: frame, id: b.nextMsgID(), at: time.Now()})
+		id := b.nextMsgID()
+		b.mu.Lock()
+		if rs := b.rooms[room]; rs != nil {
+			rs.mu.Lock()
+			rs.echo[id] = struct{}{}
+			rs.mu.Unlock()
+		}
+		b.mu.Unlock()
+		b.enqueue(job{kind: jobChat, room: room, frame: frame, id: id, at: time.Now()})
 		b.hub.Deliver(room, m)
 	default:
 		wire := *m

@@ -35,7 +35,8 @@ type Message struct {
 	Elsewhere bool `json:"-"`
 	// Echo marks a history message this node delivered already when it
 	// was published (a chat line, so that chat keeps working here when the
-	// broker is unreachable): the history keeps it, nobody is sent it again.
+	// broker is unreachable): the room kept it then, so it is neither kept
+	// again nor sent again.
 	Echo bool `json:"-"`
 	// To, when set, is the only member the frame is for: a reply that must
 	// come after the room's frames queued before it (a pong). Such a
@@ -390,7 +391,7 @@ func (r *room) recordLocked(msgs []*Message) {
 				e.Prev = r.hist.lastSeq
 			}
 			r.hist.addEvent(*e, cfg.FeedSize)
-		case m.Chat:
+		case m.Chat && !m.Echo: // an echo was kept when it was delivered here
 			r.hist.addChat(m.Frame, cfg.ChatHistory, cfg.ChatHistoryBytes)
 		case m.Presence != nil:
 			m.Frame = r.presenceLocked(m.Presence)
