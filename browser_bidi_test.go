@@ -6,15 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/chromedp/chromedp"
 )
 
 // TestBrowserBidiIsolated: a right-to-left override in what someone else
-// wrote (a file's name, a chat line, a snippet's title) stays inside that
-// string. Left open, it reversed the page's own words and times after it
-// on the line ("mallory shared invoice htiw exe.pdf 71:73:81 · moor eht"),
-// so that a line said something else than what happened.
+// wrote (a chat line, a snippet's title) stays inside that string. Left
+// open, it reversed the page's own words and times after it on the line
+// ("mallory said pay the exe.pdf 71:73:81"), so that a line said something
+// else than what happened. File names cannot hold one at all: the server
+// refuses them (files' hostile table), and the page never lists one.
 func TestBrowserBidiIsolated(t *testing.T) {
 	const rlo = "\u202e"
 	browserCtx := startBrowser(t)
@@ -29,15 +28,16 @@ func TestBrowserBidiIsolated(t *testing.T) {
 	ann.waitFor(t, "connected", statusOpen)
 	mallory := dial(t, ts, "room=bidi&name=mallory")
 	mallory.send(map[string]any{"kind": "share", "path": name})
+	if f := mallory.readKind("error"); f.str("code") != "bad_request" {
+		t.Fatalf("sharing a name with U+202E: %v, want bad_request", f)
+	}
 	mallory.send(map[string]any{"kind": "chat", "text": "pay the " + rlo + "fdp.exe"})
 	mallory.send(map[string]any{"kind": "snippet", "title": rlo + "eltit", "text": "x"})
-	ann.waitFor(t, "the share, the chat and the snippet",
-		`document.querySelector('[data-testid=feed-entry][data-action=share]') && document.querySelectorAll('[data-testid=chat-message]').length === 2`)
+	ann.waitFor(t, "the chat and the snippet", `document.querySelectorAll('[data-testid=chat-message]').length === 2`)
 	// Each line's time is drawn where it is written, after what came
 	// before it, and reads as it should: the words of the page between
 	// them with it.
 	for _, c := range []struct{ what, line, user string }{
-		{"the feed's share", `document.querySelector('[data-testid=feed-entry][data-action=share]')`, `a`},
 		{"the chat line", `document.querySelectorAll('[data-testid=chat-message]')[0]`, `.text`},
 		{"the snippet", `document.querySelectorAll('[data-testid=chat-message]')[1]`, `.title`},
 	} {
@@ -60,39 +60,18 @@ func TestBrowserBidiIsolated(t *testing.T) {
 			t.Errorf("%s: %s", c.what, got)
 		}
 	}
-	// A sentence of the page's that holds such a name: the feed's note of
-	// a file that appeared in the folder.
+	// A file that appears with such a name is never listed nor announced:
+	// a file that appears after it is, and it is not.
 	if err := os.WriteFile(filepath.Join(dir, "b"+rlo+"txt.exe"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	note := `document.querySelector('[data-testid=feed-note][data-kind=appeared] .text')`
-	ann.waitFor(t, "the note", note+`?.textContent.endsWith(' appeared')`)
-	if got := eval[bool](t, ann, `(() => {
-		const n = `+note+`.firstChild, i = n.textContent.lastIndexOf('appeared'), r = document.createRange();
-		r.setStart(n, i); r.setEnd(n, i + 1);
-		const a = r.getBoundingClientRect().left;
-		r.setStart(n, i + 7); r.setEnd(n, i + 8);
-		return a < r.getBoundingClientRect().left;
-	})()`); !got {
-		t.Errorf("the note's own words are drawn right to left: %q", eval[string](t, ann, note+`.textContent`))
-	}
-	// And the viewer's word on a file too large to show, which names it.
-	big := "big" + rlo + "nib.dat"
-	if err := os.WriteFile(filepath.Join(dir, big), make([]byte, 9<<20), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "after.txt"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ann.waitFor(t, "the big file listed", `!!document.querySelector(`+jsString(row(big))+`)`)
-	ann.do(t, "open it", chromedp.Click(chromedp.CSS(row(big)+` td.name button`)))
-	hint := `document.querySelector('[data-testid=no-preview]')`
-	ann.waitFor(t, "too large to show", hint+`?.textContent.endsWith('too large to show here.')`)
-	if got := eval[bool](t, ann, `(() => {
-		const n = `+hint+`.firstChild, i = n.textContent.lastIndexOf('large'), r = document.createRange();
-		r.setStart(n, i); r.setEnd(n, i + 1);
-		const a = r.getBoundingClientRect().left;
-		r.setStart(n, i + 4); r.setEnd(n, i + 5);
-		return a < r.getBoundingClientRect().left;
-	})()`); !got {
-		t.Errorf("the viewer's own words are drawn right to left: %q", eval[string](t, ann, hint+`.textContent`))
+	ann.waitFor(t, "after.txt listed", `!!document.querySelector(`+jsString(row("after.txt"))+`)`)
+	if got := eval[string](t, ann, `[...document.querySelectorAll('#listing tr'), ...document.querySelectorAll('[data-testid=feed-note]')]
+		.map(e => (e.dataset.name || '') + e.textContent).filter(s => s.includes('\u202e')).join(' | ')`); got != "" {
+		t.Errorf("a name with U+202E is shown: %q", got)
 	}
 	shot(t, ann, "bidi")
 	ann.checkClean(t)
