@@ -404,6 +404,63 @@ func TestClusterOwnChatKeptOnce(t *testing.T) {
 	}
 }
 
+// TestClusterChatBurst: three nodes chatting at once, far more lines than
+// the stream keeps per room (-nats-history 5): every member on every node
+// gets every line exactly once. Before chat also went live, a node whose
+// history reader fell behind found the lines it had not read yet
+// discarded from the stream, and lost them. (In such a burst the stream's
+// kept tail may overtake the live copies, so a sender's order is not
+// asserted here; TestClusterOneRoom and the hub's tests keep it.)
+func TestClusterChatBurst(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t)
+	dir := labDir(t)
+	const lines = 60
+	args := func(node string) []string {
+		return append(clusterArgs(ns, node), "-nats-history", "5", "-rate", "1000")
+	}
+	nodes := []*testServer{startServer(t, dir, args("a")...), startServer(t, dir, args("b")...), startServer(t, dir, args("c")...)}
+	var talkers []*client
+	for i, n := range nodes {
+		talkers = append(talkers, dial(t, n, fmt.Sprintf("room=burst&name=t%d", i)))
+	}
+	// Everyone is in before the burst: the last joiner's presence reached
+	// the first two.
+	for _, cl := range talkers[:2] {
+		cl.readUntil(func(f frame) bool { return f.kind() == "presence" && f.obj("who").str("name") == "t2" })
+	}
+	var wg sync.WaitGroup
+	for i, cl := range talkers {
+		wg.Go(func() {
+			for j := range lines {
+				cl.send(map[string]any{"kind": "chat", "text": fmt.Sprintf("%d:%d", i, j)})
+			}
+		})
+	}
+	wg.Wait()
+	for k, cl := range talkers {
+		seen := map[string]bool{}
+		for len(seen) < lines*len(talkers) {
+			f := cl.read()
+			if f.kind() == "error" {
+				t.Fatalf("t%d: %v", k, f)
+			}
+			if f.kind() != "chat" {
+				continue
+			}
+			if seen[f.str("text")] {
+				t.Fatalf("t%d: line %s twice", k, f.str("text"))
+			}
+			seen[f.str("text")] = true
+		}
+		for _, f := range cl.barrier() {
+			if f.kind() == "chat" {
+				t.Fatalf("t%d: a line more: %v", k, f)
+			}
+		}
+	}
+}
+
 // TestClusterNodeComesBack: a node that stops answering for longer than
 // the node TTL (a frozen VM, a long pause) has its key expire and its
 // members deleted by the others, though its sessions are still open. When

@@ -41,6 +41,7 @@ type options struct {
 	natsCert, natsKey string
 	natsReplicas      int
 	natsNodeTTL       time.Duration
+	natsHistory       int
 	// The live folder.
 	watch         bool
 	watchLimit    int
@@ -124,6 +125,8 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (op
 		"`N`: how many NATS servers keep the room history and members: 1 for one server, 3 for a three-server cluster (0: 1)")
 	def(durationValue{&o.natsNodeTTL}, "nats-node-ttl", "NATS_NODE_TTL",
 		"how long a node that stopped answering counts as alive: its members leave the rooms after about this `duration` (0: 10s)")
+	def(intValue{&o.natsHistory}, "nats-history", "NATS_HISTORY",
+		"`N`: feed events, and chat lines, the NATS stream keeps per room; every node loads them when a room opens (0: 200)")
 	def(boolValue{&o.watch}, "watch", "WATCH",
 		"tell open pages of every change to the folder, whoever makes it (a shell, a sync tool): -watch=false turns it off")
 	def(intValue{&o.watchLimit}, "watch-limit", "WATCH_LIMIT",
@@ -190,7 +193,7 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (op
 	if o.watchInterval != 0 && o.watchInterval < minWatchInterval {
 		return o, badUsage(true, "-watch-interval: %s is under %s: a rescan lists the whole folder", o.watchInterval, minWatchInterval)
 	}
-	if o.nats == "" && (o.node != "" || o.natsCreds != "" || o.natsCA != "" || o.natsCert != "" || o.natsReplicas != 0 || o.natsNodeTTL != 0) {
+	if o.nats == "" && (o.node != "" || o.natsCreds != "" || o.natsCA != "" || o.natsCert != "" || o.natsReplicas != 0 || o.natsNodeTTL != 0 || o.natsHistory != 0) {
 		return o, badUsage(true, "-node and the other -nats-… settings need -nats")
 	}
 	return o, nil

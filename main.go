@@ -542,7 +542,8 @@ func connectCluster(ctx context.Context, o options, log *slog.Logger) (*cluster.
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	b, err := cluster.Connect(cctx, cluster.Config{
-		URL: o.nats, Node: node, Options: nopts, Replicas: o.natsReplicas, NodeTTL: o.natsNodeTTL, Logger: log,
+		URL: o.nats, Node: node, Options: nopts, Replicas: o.natsReplicas, NodeTTL: o.natsNodeTTL,
+		HistorySize: o.natsHistory, Logger: log,
 	})
 	if err != nil {
 		return nil, err

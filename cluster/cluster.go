@@ -64,6 +64,7 @@ const (
 	browsersBucket = "FILEHUB_BROWSERS"
 	histSubjects   = "filehub.hist.>"
 	hdrNode        = "Filehub-Node"
+	hdrChat        = "Filehub-Chat" // a live chat line's message id
 	hdrPrev        = "Filehub-Prev"
 )
 

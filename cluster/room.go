@@ -29,7 +29,7 @@ type roomSub struct {
 	mu     sync.Mutex
 	byKey  map[string]memberEntry // the room's members, as the watch last said
 	nameOf map[string]string      // member id → its key (renames come as a new key, then the old one deleted)
-	echo   map[string]struct{}    // message ids of chat lines this node delivered itself, until they come back
+	chat   seenSet                // chat lines delivered here, by message id: the second copy is an echo
 }
 
 func (rs *roomSub) stop() {
@@ -61,13 +61,20 @@ func (b *Broker) OpenRoom(ctx context.Context, room string) (string, error) {
 	epoch := "js" + strconv.FormatInt(info.CachedInfo().Created.UnixNano(), 36)
 
 	wctx, cancel := context.WithCancel(context.Background())
-	rs := &roomSub{room: room, cancel: cancel, byKey: make(map[string]memberEntry), nameOf: make(map[string]string),
-		echo: make(map[string]struct{})}
+	rs := &roomSub{room: room, cancel: cancel, byKey: make(map[string]memberEntry), nameOf: make(map[string]string)}
 	fail := func(err error) (string, error) {
 		rs.stop()
 		return "", err
 	}
 	if rs.live, err = b.nc.Subscribe(liveSubject(room), func(msg *nats.Msg) {
+		if id := msg.Header.Get(hdrChat); id != "" {
+			// A chat line of another node's, live: the stream brings it
+			// too, and whichever copy comes second is an echo.
+			if rs.firstSight(id) {
+				b.hub.Deliver(room, &hub.Message{Frame: append(json.RawMessage(nil), msg.Data...), Chat: true})
+			}
+			return
+		}
 		var m hub.Message
 		if err := json.Unmarshal(msg.Data, &m); err != nil {
 			b.log.Warn("cluster: a live message that is not one", "room", room, "err", err)
@@ -172,12 +179,8 @@ func (b *Broker) historyMessage(rs *roomSub, msg jetstream.Msg, meta *jetstream.
 	case strings.HasSuffix(msg.Subject(), ".chat"):
 		frame := append(json.RawMessage(nil), msg.Data()...)
 		echo := false
-		if msg.Headers().Get(hdrNode) == b.instance {
-			id := msg.Headers().Get(jetstream.MsgIDHeader)
-			rs.mu.Lock()
-			_, echo = rs.echo[id]
-			delete(rs.echo, id)
-			rs.mu.Unlock()
+		if id := msg.Headers().Get(jetstream.MsgIDHeader); id != "" {
+			echo = !rs.firstSight(id)
 		}
 		b.hub.Deliver(room, &hub.Message{Frame: frame, Chat: true, Echo: echo})
 	}
@@ -286,13 +289,21 @@ func (b *Broker) Publish(room string, m *hub.Message) {
 		id := b.nextMsgID()
 		b.mu.Lock()
 		if rs := b.rooms[room]; rs != nil {
-			rs.mu.Lock()
-			rs.echo[id] = struct{}{}
-			rs.mu.Unlock()
+			rs.firstSight(id)
 		}
 		b.mu.Unlock()
 		b.enqueue(job{kind: jobChat, room: room, frame: frame, id: id, at: time.Now()})
 		b.hub.Deliver(room, m)
+		// Live to the other nodes as well: the stream keeps HistorySize
+		// lines a room, so a node that falls further behind in a burst
+		// would find the lines it had not read yet discarded.
+		if b.nc.IsConnected() {
+			msg := &nats.Msg{Subject: liveSubject(room), Data: frame, Header: nats.Header{}}
+			msg.Header.Set(hdrChat, id)
+			if err := b.nc.PublishMsg(msg); err != nil {
+				b.log.Debug("cluster: publishing", "room", room, "err", err)
+			}
+		}
 	default:
 		wire := *m
 		if wire.Share != nil {
@@ -316,3 +327,45 @@ func (b *Broker) Publish(room string, m *hub.Message) {
 
 // errNoName is a name no room can give: every suffix taken.
 var errNoName = errors.New("cluster: no free name")
+
+// firstSight records that the chat line id reached this node's room, and
+// reports whether it is the first copy: a line comes once from the stream
+// and, from another node, once live (its own node delivers it when it is
+// published), in either order.
+func (rs *roomSub) firstSight(id string) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.chat.add(id)
+}
+
+// seenLimit bounds the chat lines a room remembers: far more than can be
+// in flight between the two copies of one line.
+const seenLimit = 4096
+
+// seenSet is a bounded set of message ids: once it holds seenLimit, the
+// oldest go. An id seen twice is let go at once, since no third copy comes.
+type seenSet struct {
+	m    map[string]struct{}
+	ring []string // ids in the order added; a slot is reused when full
+	next int
+}
+
+// add reports whether id is new, and remembers it if so.
+func (s *seenSet) add(id string) bool {
+	if _, ok := s.m[id]; ok {
+		delete(s.m, id) // the second copy: no more will come
+		return false
+	}
+	if s.m == nil {
+		s.m = make(map[string]struct{})
+	}
+	if len(s.ring) < seenLimit {
+		s.ring = append(s.ring, id)
+	} else {
+		delete(s.m, s.ring[s.next])
+		s.ring[s.next] = id
+		s.next = (s.next + 1) % seenLimit
+	}
+	s.m[id] = struct{}{}
+	return true
+}
