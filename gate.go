@@ -10,7 +10,6 @@ import (
 	"container/list"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -25,7 +24,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"filehub/files"
 	"filehub/origin"
+	"filehub/refusal"
 
 	"golang.org/x/time/rate"
 )
@@ -254,8 +255,8 @@ func (g *tokenGate) refuse(w http.ResponseWriter, r *http.Request, d door, statu
 	}
 	g.cfg.OnRefuse(r, reason)
 	switch {
-	case d == doorSocket || strings.Contains(r.Header.Get("Accept"), "application/json"):
-		writeJSONError(w, status, code, msg)
+	case d == doorSocket || files.WantsJSON(r):
+		refusal.Write(w, status, code, msg)
 	case r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html"):
 		g.cfg.Login(w, status, localPath(r.URL.RequestURI()), form)
 	default:
@@ -325,23 +326,6 @@ func localPath(next string) string {
 		return "/"
 	}
 	return (&url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}).RequestURI()
-}
-
-// writeJSONError writes the protocol's refusal: {"error":{"code","message"}}.
-func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
-	var body struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	body.Error.Code, body.Error.Message = code, msg
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
 }
 
 // clientGroup is the network a client address stands for: an IPv4

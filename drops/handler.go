@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"filehub/files"
+	"filehub/refusal"
 )
 
 // opTimeout bounds one change of a link in its Keeper, on a client's
@@ -223,7 +224,7 @@ func (h *handlers) guestPage(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := opContext(r)
 	defer cancel()
 	link, err := h.links.Open(ctx, id)
-	if !wantsJSON(r) {
+	if !files.WantsJSON(r) {
 		code := http.StatusOK
 		if err != nil {
 			code = status(err)
@@ -395,18 +396,12 @@ func (h *handlers) fail(w http.ResponseWriter, r *http.Request, id string, err e
 	if code == http.StatusRequestTimeout {
 		hd.Set("Connection", "close") // the body was cut: the connection cannot carry another request
 	}
-	if wantsJSON(r) {
-		var body struct {
-			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
+	if files.WantsJSON(r) {
+		c := codes[code]
+		if c == "" {
+			c = "error"
 		}
-		body.Error.Code, body.Error.Message = codes[code], msg
-		if body.Error.Code == "" {
-			body.Error.Code = "error"
-		}
-		writeJSON(w, code, body)
+		refusal.Write(w, code, c, msg)
 		return
 	}
 	hd.Set("Content-Type", "text/plain; charset=utf-8")
@@ -424,15 +419,6 @@ func (h *handlers) logFail(r *http.Request, id string, code int, err error) {
 		args = append(args, "link", Ref(id))
 	}
 	h.log.Log(r.Context(), level, "drops: request failed", args...)
-}
-
-func wantsJSON(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept") {
-		if strings.Contains(v, "application/json") {
-			return true
-		}
-	}
-	return false
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -6,7 +6,6 @@
 package echo
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"filehub/origin"
+	"filehub/refusal"
 
 	"github.com/gorilla/websocket"
 	"github.com/olahol/melody"
@@ -140,17 +140,17 @@ func New(cfg Config) *Echo {
 // ServeHTTP upgrades to an echo session.
 func (e *Echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !origin.Allowed(r, e.cfg.AllowOrigins) {
-		refuse(w, http.StatusForbidden, "forbidden", "cross-site origin refused")
+		refusal.Write(w, http.StatusForbidden, "forbidden", "cross-site origin refused")
 		return
 	}
 	if !websocket.IsWebSocketUpgrade(r) {
-		refuse(w, http.StatusUpgradeRequired, "bad_request", "this URL takes a WebSocket handshake")
+		refusal.Write(w, http.StatusUpgradeRequired, "bad_request", "this URL takes a WebSocket handshake")
 		return
 	}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		refuse(w, http.StatusServiceUnavailable, "internal", "server is shutting down")
+		refusal.Write(w, http.StatusServiceUnavailable, "internal", "server is shutting down")
 		return
 	}
 	e.sessions.Add(1)
@@ -160,21 +160,6 @@ func (e *Echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := e.m.HandleRequestWithKeys(w, r, keys); err != nil {
 		e.cfg.Logger.Debug("echo upgrade failed", "err", err)
 	}
-}
-
-// refuse answers in the protocol's refusal JSON, as /ws does.
-func refuse(w http.ResponseWriter, status int, code, msg string) {
-	var body struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	body.Error.Code, body.Error.Message = code, msg
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
 }
 
 // Close ends every echo session with 1001, waits for them, then stops

@@ -214,7 +214,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, name string) {
 	hd.Set("Cache-Control", "no-cache")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	var body bytes.Buffer
-	if wantsJSON(r) {
+	if WantsJSON(r) {
 		hd.Set("Content-Type", "application/json")
 		err = json.NewEncoder(&body).Encode(l)
 	} else {
@@ -230,7 +230,9 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, name string) {
 	body.WriteTo(w)
 }
 
-func wantsJSON(r *http.Request) bool {
+// WantsJSON reports whether r asks for JSON: its Accept names
+// application/json (a script, not a browser's navigation).
+func WantsJSON(r *http.Request) bool {
 	for _, v := range r.Header.Values("Accept") {
 		if strings.Contains(v, "application/json") {
 			return true

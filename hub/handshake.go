@@ -4,7 +4,6 @@ package hub
 // a refusal is an HTTP status with a JSON body a page can read.
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"filehub/origin"
+	"filehub/refusal"
 
 	"github.com/gorilla/websocket"
 )
@@ -33,19 +33,19 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if status != 0 {
 		h.log.Debug("handshake refused", "status", status, "code", code, "remote", r.RemoteAddr)
 		h.cfg.Metrics.HandshakeRefusals.WithLabelValues(refusalReason(status)).Inc()
-		writeRefusal(w, status, code, msg)
+		refusal.Write(w, status, code, msg)
 		return
 	}
 	if b := h.cfg.Broker; b != nil && b.Err() != nil {
 		// Joins need the cluster (history, names); the page retries, and a
 		// load balancer reading /_/readyz sends it to another node.
 		h.cfg.Metrics.HandshakeRefusals.WithLabelValues("unavailable").Inc()
-		writeRefusal(w, http.StatusServiceUnavailable, codeInternal, "the cluster is unavailable; try again shortly")
+		refusal.Write(w, http.StatusServiceUnavailable, codeInternal, "the cluster is unavailable; try again shortly")
 		return
 	}
 	if !websocket.IsWebSocketUpgrade(r) {
 		h.cfg.Metrics.HandshakeRefusals.WithLabelValues("not_websocket").Inc()
-		writeRefusal(w, http.StatusUpgradeRequired, codeBadRequest, "this URL takes a WebSocket handshake")
+		refusal.Write(w, http.StatusUpgradeRequired, codeBadRequest, "this URL takes a WebSocket handshake")
 		return
 	}
 	if req.browser == "" {
@@ -65,7 +65,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.closing {
 		h.mu.Unlock()
 		h.cfg.Metrics.HandshakeRefusals.WithLabelValues("shutting_down").Inc()
-		writeRefusal(w, http.StatusServiceUnavailable, codeInternal, "server is shutting down")
+		refusal.Write(w, http.StatusServiceUnavailable, codeInternal, "server is shutting down")
 		return
 	}
 	h.sessions.Add(1)
@@ -105,15 +105,6 @@ func refusalReason(status int) string {
 		return "origin"
 	}
 	return "bad_request"
-}
-
-func writeRefusal(w http.ResponseWriter, status int, code, msg string) {
-	var body refusal
-	body.Error.Code, body.Error.Message = code, msg
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
 }
 
 func (h *Hub) validate(r *http.Request) (req joinRequest, status int, code, msg string) {

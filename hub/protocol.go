@@ -330,14 +330,6 @@ type errorFrame struct {
 	Message string `json:"message"`
 }
 
-// refusal is the JSON body of a handshake refused before the upgrade.
-type refusal struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 // maxIDLen bounds the id a request may carry.
 const maxIDLen = 64
 
