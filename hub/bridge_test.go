@@ -84,16 +84,7 @@ func TestFetchEventBudget(t *testing.T) {
 func (th *testHub) dialCookie(t *testing.T, query string) *http.Cookie {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	d := websocket.Dialer{HandshakeTimeout: readTimeout, Jar: jar}
-	c, _, err := d.Dial("ws://"+th.addr+"/?"+query, nil)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
-	cl := &wsClient{t: t, c: c}
-	if w := cl.read(); w.kind() != "welcome" {
-		t.Fatalf("first frame %v, want welcome", w)
-	}
+	th.dialWith(t, query, websocket.Dialer{HandshakeTimeout: readTimeout, Jar: jar})
 	for _, ck := range jar.Cookies(&url.URL{Scheme: "http", Host: th.addr, Path: "/"}) {
 		if ck.Name == browserCookie {
 			return ck

@@ -121,6 +121,12 @@ func (th *testHub) dial(t *testing.T, query string, slow bool) *wsClient {
 			return nd.Dial(network, addr)
 		}
 	}
+	return th.dialWith(t, query, d)
+}
+
+// dialWith joins a room with d and reads the welcome.
+func (th *testHub) dialWith(t *testing.T, query string, d websocket.Dialer) *wsClient {
+	t.Helper()
 	c, _, err := d.Dial("ws://"+th.addr+"/?"+query, nil)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
