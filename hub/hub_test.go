@@ -321,86 +321,71 @@ func TestStreamedGet(t *testing.T) {
 	}
 }
 
-// TestStreamFileChanged: a file that changes while it is streamed ends the
-// stream with an error, never with a wrong sha256.
+// TestStreamFileChanged: a file that changes while it is streamed (grown,
+// or cut shorter: a log rotated, a file rewritten with >) ends the stream
+// with an error, never with a wrong sha256, and gives its slot back: a
+// chunk whose read failed must not be lost, or the stream would wait for it
+// forever, holding one of MaxStreams until the session ends.
 func TestStreamFileChanged(t *testing.T) {
 	t.Parallel()
-	body := strings.Repeat("z", 16<<20)
-	th := newTestHub(t, Config{Inline: 1000}, map[string]string{"big.bin": body})
-	cl := th.dial(t, "room=c&name=c", false)
-	cl.send(map[string]any{"kind": "get", "id": "g", "path": "big.bin"})
-	// The pacing holds the stream back while the client does not read: the
-	// socket buffers (at most 4 MiB here) take part of the 16 MiB, the rest
-	// is unread when the file grows.
-	for cl.read().kind() != "file-start" {
-	}
-	f, err := os.OpenFile(filepath.Join(th.dir, "big.bin"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteString("more")
-	f.Close()
-	for {
-		m, _, err := cl.next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch m.kind() {
-		case "file-end":
-			t.Fatalf("stream of a changed file ended with %v", m)
-		case "error":
-			if m["code"] != codeChanged || m["id"] != "g" {
-				t.Fatalf("error %v", m)
+	for _, tc := range []struct {
+		name   string
+		change func(path string) error
+	}{
+		{"grown", func(path string) error {
+			f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				return err
 			}
-			return
-		}
-	}
-}
-
-// TestStreamFileTruncated: a file cut shorter while it is streamed (a log
-// rotated, a file rewritten with >) ends the stream with an error too, and
-// gives its slot back: the chunk whose read failed must not be lost, or the
-// stream would wait for it forever, never answering, holding one of
-// MaxStreams until the session ends.
-func TestStreamFileTruncated(t *testing.T) {
-	t.Parallel()
-	body := strings.Repeat("t", 16<<20)
-	th := newTestHub(t, Config{Inline: 1000, MaxStreams: 1}, map[string]string{"big.bin": body, "small.bin": strings.Repeat("s", 2000)})
-	cl := th.dial(t, "room=c&name=c", false)
-	cl.send(map[string]any{"kind": "get", "id": "g", "path": "big.bin"})
-	for cl.read().kind() != "file-start" {
-	}
-	if err := os.Truncate(filepath.Join(th.dir, "big.bin"), 1<<20); err != nil {
-		t.Fatal(err)
-	}
-	for done := false; !done; {
-		m, _, err := cl.next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch m.kind() {
-		case "file-end":
-			t.Fatalf("stream of a truncated file ended with %v", m)
-		case "error":
-			if m["code"] != codeChanged || m["id"] != "g" {
-				t.Fatalf("error %v", m)
+			f.WriteString("more")
+			return f.Close()
+		}},
+		{"truncated", func(path string) error { return os.Truncate(path, 1<<20) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			body := strings.Repeat("z", 16<<20)
+			th := newTestHub(t, Config{Inline: 1000, MaxStreams: 1}, map[string]string{"big.bin": body, "small.bin": strings.Repeat("s", 2000)})
+			cl := th.dial(t, "room=c&name=c", false)
+			cl.send(map[string]any{"kind": "get", "id": "g", "path": "big.bin"})
+			// The pacing holds the stream back while the client does not
+			// read: the socket buffers (at most 4 MiB here) take part of
+			// the 16 MiB, the rest is unread when the file changes.
+			for cl.read().kind() != "file-start" {
 			}
-			done = true
-		}
-	}
-	// The slot is free again: the next download is not refused.
-	cl.send(map[string]any{"kind": "get", "id": "g2", "path": "small.bin"})
-	for {
-		m, _, err := cl.next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch m.kind() {
-		case "file-end":
-			return
-		case "error":
-			t.Fatalf("after a truncated stream: %v", m)
-		}
+			if err := tc.change(filepath.Join(th.dir, "big.bin")); err != nil {
+				t.Fatal(err)
+			}
+			for done := false; !done; {
+				m, _, err := cl.next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch m.kind() {
+				case "file-end":
+					t.Fatalf("stream of a changed file ended with %v", m)
+				case "error":
+					if m["code"] != codeChanged || m["id"] != "g" {
+						t.Fatalf("error %v", m)
+					}
+					done = true
+				}
+			}
+			// The slot is free again: the next download is not refused.
+			cl.send(map[string]any{"kind": "get", "id": "g2", "path": "small.bin"})
+			for {
+				m, _, err := cl.next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch m.kind() {
+				case "file-end":
+					return
+				case "error":
+					t.Fatalf("after a changed stream: %v", m)
+				}
+			}
+		})
 	}
 }
 
