@@ -37,6 +37,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"filehub/hub"
 )
 
 // Errors of Links. Status maps each to an HTTP status.
@@ -276,7 +278,7 @@ func (l *Links) Create(ctx context.Context, folder string, req Request) (Link, e
 	if !validLabel(label) {
 		return Link{}, invalid("label must be at most %d printable characters", maxLabel)
 	}
-	if req.Room != defaultRoom && !validRoom(req.Room) {
+	if req.Room != defaultRoom && !hub.ValidRoom(req.Room) {
 		return Link{}, invalid("room must be 1-64 of A-Z a-z 0-9 . _ -")
 	}
 	live, err := l.List(ctx)
@@ -331,19 +333,6 @@ func validLabel(s string) bool {
 	}
 	for _, r := range s {
 		if !unicode.IsPrint(r) && r != ' ' {
-			return false
-		}
-	}
-	return true
-}
-
-// validRoom is the protocol's rule for a room: 1–64 of A-Z a-z 0-9 . _ -.
-func validRoom(s string) bool {
-	if len(s) < 1 || len(s) > 64 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
 			return false
 		}
 	}

@@ -129,7 +129,7 @@ type DropLink struct {
 
 // dropRoom is where the link's uploads are told.
 func (h *Hub) dropRoom(d DropLink) string {
-	if !validRoom(d.Room) {
+	if !ValidRoom(d.Room) {
 		return h.cfg.DefaultRoom
 	}
 	return d.Room

@@ -116,7 +116,7 @@ func (h *Hub) validate(r *http.Request) (req joinRequest, status int, code, msg 
 	if req.room == "" {
 		req.room = h.cfg.DefaultRoom
 	}
-	if !validRoom(req.room) {
+	if !ValidRoom(req.room) {
 		return req, http.StatusBadRequest, codeBadRequest, "room must be 1-64 of A-Z a-z 0-9 . _ -"
 	}
 	var ok bool
@@ -164,7 +164,9 @@ func validEpoch(s string) bool {
 	return true
 }
 
-func validRoom(s string) bool {
+// ValidRoom is the protocol's rule for a room name: 1–64 of A-Z a-z 0-9
+// . _ - (docs/protocol.md).
+func ValidRoom(s string) bool {
 	if len(s) < 1 || len(s) > 64 {
 		return false
 	}
