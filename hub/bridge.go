@@ -58,7 +58,8 @@ func (h *Hub) fetchBudget(mb *member) *rate.Limiter {
 // attributeMember is attribute, with the session found on this node (nil
 // when there is none).
 func (h *Hub) attributeMember(r *http.Request) (room string, who MemberRef, mb *member) {
-	if c, err := r.Cookie(browserCookie); err == nil {
+	c, err := r.Cookie(browserCookie) // read once: this runs for every fetch
+	if err == nil {
 		h.bmu.Lock()
 		if list := h.browsers[c.Value]; len(list) > 0 {
 			mb = list[len(list)-1] // joined: its room is set and never changes
@@ -68,7 +69,7 @@ func (h *Hub) attributeMember(r *http.Request) (room string, who MemberRef, mb *
 	if mb != nil {
 		return mb.room.name, mb.ref(), mb
 	}
-	if c, err := r.Cookie(browserCookie); err == nil && h.cfg.Broker != nil {
+	if err == nil && h.cfg.Broker != nil {
 		// The page's session may be on another node.
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 		defer cancel()
