@@ -568,3 +568,52 @@ func TestClusterSameNodeName(t *testing.T) {
 		t.Fatal("the displaced node did not say why")
 	}
 }
+
+// TestClusterReadyMeansJoinable: once a node says at /_/readyz that it is
+// ready again after NATS came back, it is: the join that follows is let in
+// and readyz does not go back to 503. (It did, for the moment between
+// nats.go reconnecting and its reconnect callback running on another
+// goroutine; a load balancer sent a page there and it was refused.)
+func TestClusterReadyMeansJoinable(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t)
+	a := startServer(t, labDir(t), clusterArgs(ns, "a")...)
+	onA := dial(t, a, "room=r&name=ann")
+	for round := range 4 {
+		ns.stop()
+		waitReady(t, a, http.StatusServiceUnavailable)
+		// What is said meanwhile waits in the connection's buffer, and is
+		// flushed on reconnecting: the moment this test is about.
+		for i := range 20 {
+			onA.send(map[string]any{"kind": "chat", "text": fmt.Sprintf("%d.%d", round, i)})
+		}
+		ns.start()
+		var seen []int // readyz answers from NATS coming back on, in order
+		ready := 0
+		deadline := time.Now().Add(readTimeout)
+		for ready < 200 {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: readyz answered %v", round, seen)
+			}
+			res, err := http.Get(a.URL + "/_/readyz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if len(seen) == 0 || seen[len(seen)-1] != res.StatusCode {
+				seen = append(seen, res.StatusCode)
+			}
+			if res.StatusCode == http.StatusOK {
+				if ready == 0 {
+					dial(t, a, "room=r&name=r"+strconv.Itoa(round)).c.Close()
+				}
+				ready++
+			} else if ready > 0 {
+				t.Fatalf("round %d: readyz answered %v", round, seen)
+			}
+			if len(seen) > 2 {
+				t.Fatalf("round %d: readyz answered %v", round, seen)
+			}
+		}
+	}
+}

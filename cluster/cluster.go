@@ -120,9 +120,13 @@ type Broker struct {
 	written chan struct{} // closed when the writer has done the last job
 	done    chan struct{}
 	again   chan struct{} // asks reassert to say again that this node and its members are here
-	// setUp is false from a reconnect until reassert has made sure the
-	// stream and buckets are there (NATS may have come back without them).
-	setUp atomic.Bool
+	// setUpAt is the connection (nats.go's count of reconnects) on which
+	// the stream and buckets were last made sure of: NATS may come back
+	// without them. Counted by the connection itself, which bumps it before
+	// it says it is connected again, rather than set by the reconnect
+	// callback, which runs later on another goroutine: in between, this
+	// node would say it is ready and then refuse the join that followed.
+	setUpAt atomic.Uint64
 	// displaced is set when another process took this node's name: this
 	// one then stops saying it is alive, and is not ready.
 	displaced atomic.Bool
@@ -190,11 +194,12 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("nats %s: %w", redact(cfg.URL), err)
 	}
 	b.nc = nc
+	conn := nc.Stats().Reconnects
 	if err := b.setup(ctx); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("nats %s: %w", redact(cfg.URL), err)
 	}
-	b.setUp.Store(true)
+	b.setUpAt.Store(conn)
 	b.wg.Add(3)
 	go b.heartbeat()
 	go b.watchNodes()
@@ -275,7 +280,7 @@ func (b *Broker) Err() error {
 	if !b.nc.IsConnected() {
 		return fmt.Errorf("nats: %s", strings.ToLower(b.nc.Status().String()))
 	}
-	if !b.setUp.Load() {
+	if !b.isSetUp() {
 		return errors.New("nats: reconnected; making sure of the stream and buckets")
 	}
 	if b.displaced.Load() {
@@ -435,8 +440,13 @@ func (b *Broker) forget(instance string) {
 // reconnected runs once NATS is back: this node's key may have expired
 // meanwhile and its members been deleted by the others.
 func (b *Broker) reconnected() {
-	b.setUp.Store(false)
 	b.comeBack()
+}
+
+// isSetUp tells whether the stream and buckets were made sure of on this
+// connection (not only on an earlier one).
+func (b *Broker) isSetUp() bool {
+	return b.setUpAt.Load() == b.nc.Stats().Reconnects
 }
 
 // comeBack asks reassert to run (again, if it is running).
@@ -463,7 +473,8 @@ func (b *Broker) reassert() {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-		if !b.setUp.Load() {
+		if !b.isSetUp() {
+			conn := b.nc.Stats().Reconnects
 			if _, _, _, err := b.ensure(ctx); err != nil {
 				cancel()
 				b.log.Warn("nats: making sure of the stream and buckets", "err", err)
@@ -475,7 +486,9 @@ func (b *Broker) reassert() {
 				b.comeBack()
 				continue
 			}
-			b.setUp.Store(true)
+			// If NATS went away again meanwhile, this is an older
+			// connection's: not ready, and the reconnect asks again.
+			b.setUpAt.Store(conn)
 		}
 		if _, err := b.nodes.Put(ctx, validToken(b.cfg.Node), []byte(b.instance)); err != nil {
 			b.log.Warn("nats: heartbeat after reconnect", "err", err)
