@@ -347,6 +347,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv.RegisterOnShutdown(store.StopUploads)
 	srv.RegisterOnShutdown(echoes.Close)
 
+	// Ready before the address is printed: whoever reads it (a user, a
+	// script, a test) and asks /_/readyz at once is told the truth. The
+	// listener is open, so connections made before Serve runs wait in its
+	// backlog.
+	ready.Store(true)
 	if bound.IP.IsUnspecified() {
 		// "[::]:8080" is no address to visit: name this machine for its
 		// user, and each of its network addresses for everyone else.
@@ -368,7 +373,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		serveErr <- srv.Serve(ln)
 	}()
-	ready.Store(true)
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
