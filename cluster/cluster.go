@@ -186,7 +186,10 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			b.log.Info("nats: reconnected", "url", redact(nc.ConnectedUrl()))
-			b.reconnected()
+			// This node's key may have expired meanwhile and its members
+			// been deleted by the others; and NATS may have come back
+			// without the stream and buckets (isSetUp is false already).
+			b.comeBack()
 		}),
 	}, cfg.Options...)
 	nc, err := nats.Connect(cfg.URL, opts...)
@@ -435,12 +438,6 @@ func (b *Broker) forget(instance string) {
 	for _, m := range stale {
 		b.enqueue(job{kind: jobDeleteMember, key: m.key, rev: m.rev})
 	}
-}
-
-// reconnected runs once NATS is back: this node's key may have expired
-// meanwhile and its members been deleted by the others.
-func (b *Broker) reconnected() {
-	b.comeBack()
 }
 
 // isSetUp tells whether the stream and buckets were made sure of on this
