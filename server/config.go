@@ -1,4 +1,4 @@
-package main
+package server
 
 // The command line and the environment. Every setting is a flag with an
 // environment variable FILEHUB_NAME, and both go through the same Set of the

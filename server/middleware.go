@@ -1,4 +1,4 @@
-package main
+package server
 
 // HTTP middleware: trusted proxies, the access log and the Host guard (the
 // access token is in gate.go). None of it knows files, hub or web; main.go

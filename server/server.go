@@ -1,10 +1,9 @@
-// Command filehub serves a folder over HTTP and a room over WebSocket on one
-// port: browsers join a room, fetch files privately or share them with
-// everyone, chat, and watch a live feed of who fetched what.
-//
-// main.go is the only file that knows files, hub and web: it parses the
-// configuration, wires the three together and owns the server's lifetime.
-package main
+// Package server is filehub's server: it parses the configuration (flags
+// and FILEHUB_ variables), builds the component graph (files, hub, drops,
+// echo, watch, cluster and web), lists the routes and owns the lifetime:
+// listen, serve, drain and shut down in one order. It is the only package
+// that knows all the others; main only starts it and exits.
+package server
 
 import (
 	"bytes"
@@ -26,7 +25,6 @@ import (
 	"net/http/pprof"
 	"net/netip"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
@@ -34,7 +32,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"filehub/cluster"
@@ -52,18 +49,11 @@ import (
 	"golang.org/x/time/rate"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(exitCode(err, os.Stderr))
-}
-
-// exitCode reports what run returned, in one line, and returns the status
+// ExitCode reports what Run returned, in one line, and returns the status
 // to exit with: 0 after success and -h, 2 for a mistake in how filehub was
 // started (a flag, an environment variable, the folder), 1 for a failure
 // while running (a port in use, a failed -healthcheck).
-func exitCode(err error, stderr io.Writer) int {
+func ExitCode(err error, stderr io.Writer) int {
 	var ue *usageError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
@@ -148,10 +138,10 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
 
-// run is the whole program: it returns when ctx ends (nil after a clean
+// Run is the whole program: it returns when ctx ends (nil after a clean
 // shutdown) or when the server cannot start or fails. A *usageError says
 // that the way it was started is wrong; flag.ErrHelp that it printed -h.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, getenv, stdout)
 	if err != nil {
 		return err

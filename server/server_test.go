@@ -1,0 +1,96 @@
+package server
+
+// Tests of the server's pure parts, from inside: the gate's doors, the
+// logs' spelling of drop links, the flags. The whole server is tested from
+// outside in e2e/ and the root hub_test.go.
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"filehub/drops"
+)
+
+// TestDropDoors: which paths the gate opens for a drop link's guest, and
+// how the logs spell a drop link's URL.
+func TestDropDoors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		method, path string
+		want         door
+	}{
+		{"GET", "/_/drop/ID", doorOpen},
+		{"PUT", "/_/drop/ID/a.txt", doorOpen},
+		{"GET", "/_/drop/ID/", doorOpen},
+		{"GET", "/_/drops", doorHTTP},
+		{"POST", "/_/drops", doorHTTP},
+		{"DELETE", "/_/drops/ID", doorHTTP},
+		{"GET", "/_/drop", doorHTTP},
+		{"GET", "/_/drop/", doorHTTP},
+		{"GET", "/_/drop/ID/../../drops", doorHTTP},
+		{"GET", "/_/drop/../info", doorHTTP},
+		{"GET", "/_/drop/../../myfile1.txt", doorHTTP},
+		{"PUT", "/_/dropx/ID/a", doorHTTP},
+		{"GET", "/_/dropsy/ID", doorHTTP},
+	} {
+		if got := doorOf(mustRequest(t, tc.method, "http://h"+tc.path)); got != tc.want {
+			t.Errorf("%s %s: door %d, want %d", tc.method, tc.path, got, tc.want)
+		}
+	}
+	const id = "PDUOV5R3KZEAU36SOQDUQBRPXT"
+	ref := drops.Ref(id)
+	for in, want := range map[string]string{
+		"/_/drop/" + id:              "/_/drop/~" + ref,
+		"/_/drop/" + id + "/a/b.txt": "/_/drop/~" + ref + "/a/b.txt",
+		"/_/drop/" + id + "/":        "/_/drop/~" + ref + "/",
+		"/_/drops/" + id:             "/_/drops/~" + ref,
+		"/_/drops":                   "/_/drops",
+		"/_/drop/":                   "/_/drop/",
+		"/docs/a.md":                 "/docs/a.md",
+	} {
+		if got := logPath(in); got != want {
+			t.Errorf("logPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestWatchFlags: the watch settings are parsed as strictly as the others.
+func TestWatchFlags(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"-watch=maybe"}, nil, `-watch: "maybe" is not a boolean`},
+		{nil, map[string]string{"FILEHUB_WATCH": "yes"}, `FILEHUB_WATCH: "yes" is not a boolean`},
+		{[]string{"-watch-limit", "-1"}, nil, `-watch-limit: "-1" is not a whole number`},
+		{nil, map[string]string{"FILEHUB_WATCH_LIMIT": "many"}, `FILEHUB_WATCH_LIMIT: "many" is not a whole number`},
+		{[]string{"-watch-interval", "5"}, nil, `-watch-interval: "5" is not a duration`},
+		{[]string{"-watch-interval", "10ms"}, nil, `-watch-interval: 10ms is under 100ms`},
+		{nil, map[string]string{"FILEHUB_WATCH_INTERVAL": "1ms"}, `-watch-interval: 1ms is under 100ms`},
+	}
+	for _, tc := range tests {
+		_, err := parseFlags(tc.args, func(k string) string { return tc.env[k] }, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %v: %v, want %q", tc.args, tc.env, err, tc.want)
+		}
+	}
+	o, err := parseFlags([]string{"-watch-limit", "10", "-watch-interval", "2s"}, func(k string) string {
+		return map[string]string{"FILEHUB_WATCH": "0", "FILEHUB_WATCH_LIMIT": "5"}[k]
+	}, nil)
+	if err != nil || o.watch || o.watchLimit != 10 || o.watchInterval != 2*time.Second {
+		t.Fatalf("parsed %v %v %v, %v", o.watch, o.watchLimit, o.watchInterval, err)
+	}
+}
+
+func mustRequest(t *testing.T, method, u string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
