@@ -28,6 +28,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"filehub/vocab"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -37,8 +38,6 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"filehub/hub"
 )
 
 // Errors of Links. Status maps each to an HTTP status.
@@ -278,7 +277,7 @@ func (l *Links) Create(ctx context.Context, folder string, req Request) (Link, e
 	if !validLabel(label) {
 		return Link{}, invalid("label must be at most %d printable characters", maxLabel)
 	}
-	if req.Room != defaultRoom && !hub.ValidRoom(req.Room) {
+	if req.Room != defaultRoom && !vocab.ValidRoom(req.Room) {
 		return Link{}, invalid("room must be 1-64 of A-Z a-z 0-9 . _ -")
 	}
 	live, err := l.List(ctx)

@@ -12,6 +12,7 @@ import (
 
 	"filehub/origin"
 	"filehub/refusal"
+	"filehub/vocab"
 
 	"github.com/gorilla/websocket"
 )
@@ -164,21 +165,8 @@ func validEpoch(s string) bool {
 	return true
 }
 
-// ValidRoom is the protocol's rule for a room name: 1–64 of A-Z a-z 0-9
-// . _ - (docs/protocol.md).
-func ValidRoom(s string) bool {
-	if len(s) < 1 || len(s) > 64 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
+// ValidRoom is the protocol's rule for a room name (vocab.ValidRoom).
+func ValidRoom(s string) bool { return vocab.ValidRoom(s) }
 
 // cleanName trims s and checks it is at most 32 printable characters; an
 // empty result is valid and means "pick a default".

@@ -24,9 +24,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"filehub/files"
 	"filehub/origin"
 	"filehub/refusal"
+	"filehub/vocab"
 
 	"golang.org/x/time/rate"
 )
@@ -255,7 +255,7 @@ func (g *tokenGate) refuse(w http.ResponseWriter, r *http.Request, d door, statu
 	}
 	g.cfg.OnRefuse(r, reason)
 	switch {
-	case d == doorSocket || files.WantsJSON(r):
+	case d == doorSocket || vocab.WantsJSON(r):
 		refusal.Write(w, status, code, msg)
 	case r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html"):
 		g.cfg.Login(w, status, localPath(r.URL.RequestURI()), form)
