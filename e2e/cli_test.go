@@ -552,7 +552,7 @@ func TestHealthcheckTLS(t *testing.T) {
 // filehub itself (distroless has no shell and no curl).
 func TestDockerfile(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile("Dockerfile")
+	data, err := os.ReadFile(filepath.Join("..", "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -146,30 +146,30 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	if o.printVersion {
+	if o.PrintVersion {
 		fmt.Fprintln(stdout, "filehub", version())
 		return nil
 	}
-	if o.healthcheck != "" {
+	if o.Healthcheck != "" {
 		return healthcheck(ctx, o, stdout)
 	}
-	log, err := newLogger(stderr, o.logLevel, o.logFormat)
+	log, err := newLogger(stderr, o.LogLevel, o.LogFormat)
 	if err != nil {
 		return err
 	}
-	proxies, err := parsePrefixes(o.trustedProxies)
+	proxies, err := parsePrefixes(o.TrustedProxies)
 	if err != nil {
 		return err
 	}
-	folder, err := checkFolder(o.root)
+	folder, err := checkFolder(o.Root)
 	if err != nil {
 		return err
 	}
 	var tlsConf *tls.Config
-	if o.tlsCert != "" {
+	if o.TLSCert != "" {
 		// Loaded now, so that a missing or bad file stops the start with a
 		// clear line instead of failing inside Serve once listening.
-		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
 		if err != nil {
 			return badUsage(false, "TLS: %w", err)
 		}
@@ -178,22 +178,22 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	store, err := files.Open(o.root, files.Config{
-		ShowHidden:      o.showHidden,
-		Uploads:         o.upload && !o.readOnly,
-		ReadOnly:        o.readOnly,
-		MaxUpload:       int64(o.maxUpload),
-		BodyIdleTimeout: o.bodyIdle,
+	store, err := files.Open(o.Root, files.Config{
+		ShowHidden:      o.ShowHidden,
+		Uploads:         o.Upload && !o.ReadOnly,
+		ReadOnly:        o.ReadOnly,
+		MaxUpload:       int64(o.MaxUpload),
+		BodyIdleTimeout: o.BodyIdleTimeout,
 		Logger:          log.With("component", "files"),
 	})
 	if err != nil {
-		return badUsage(false, "folder %s: %w", o.root, rootCause(err))
+		return badUsage(false, "folder %s: %w", o.Root, rootCause(err))
 	}
 	defer store.Close()
 	hubMetrics := hub.NewMetrics(reg)
 	var broker hub.Broker // none: this process alone
 	var nodes *cluster.Broker
-	if o.nats != "" {
+	if o.NATS != "" {
 		if nodes, err = connectCluster(ctx, o, log.With("component", "cluster")); err != nil {
 			return err
 		}
@@ -204,12 +204,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// and /_/echo as for every other door.
 	h := hub.New(store, hub.Config{
 		Broker:       broker,
-		AllowOrigins: o.allowOrigins,
+		AllowOrigins: o.AllowOrigins,
 		Version:      version(),
 		Logger:       log.With("component", "hub"),
 		Metrics:      hubMetrics,
-		Rate:         rate.Limit(o.rate),         // zero: the hub's default
-		Burst:        int(math.Ceil(2 * o.rate)), // zero: the hub's default
+		Rate:         rate.Limit(o.Rate),         // zero: the hub's default
+		Burst:        int(math.Ceil(2 * o.Rate)), // zero: the hub's default
 	})
 	// The files handler tells the room's feed of what it serves; files
 	// never imports hub.
@@ -244,9 +244,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			h.RecordDropAbort(dropLink(l), path, received, err)
 		},
 	})
-	echoes := echo.New(echo.Config{AllowOrigins: o.allowOrigins, Logger: log.With("component", "echo")})
+	echoes := echo.New(echo.Config{AllowOrigins: o.AllowOrigins, Logger: log.With("component", "echo")})
 
-	ln, err := net.Listen("tcp", o.addr)
+	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return err // "listen tcp 127.0.0.1:8080: bind: address already in use"
 	}
@@ -255,10 +255,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// connect reaches it. Each node watches the folder it serves; changes
 	// never travel between nodes.
 	var watcher *watch.Watcher
-	if o.watch {
+	if o.Watch {
 		watcher, err = watch.Start(folder, store, h.FolderChanged, watch.Config{
-			Limit:    o.watchLimit,
-			Interval: o.watchInterval,
+			Limit:    o.WatchLimit,
+			Interval: o.WatchInterval,
 			Logger:   log.With("component", "watch"),
 			Metrics:  watch.NewMetrics(reg),
 		})
@@ -273,25 +273,25 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if tlsConf != nil {
 		scheme = "https"
 	}
-	listenHost, _, _ := net.SplitHostPort(o.addr) // checked by parseFlags
+	listenHost, _, _ := net.SplitHostPort(o.Addr) // checked by parseFlags
 	lan := func() []string { return lanURLs(scheme, listenHost, bound.Port) }
 
 	var ready atomic.Bool
 	handler := routes(routeDeps{
-		files: fh, hub: h, echo: echoes, ready: &ready, metrics: metricsHandler(o.metrics, reg), pprof: o.pprof,
+		files: fh, hub: h, echo: echoes, ready: &ready, metrics: metricsHandler(o.Metrics, reg), pprof: o.Pprof,
 		cluster: broker,
 		drops:   dropDoors,
 		info:    infoHandler(filepath.Base(folder), lan),
 	})
-	if o.token != "" {
+	if o.Token != "" {
 		refusals := prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "filehub", Name: "token_refusals_total",
 			Help: "Requests refused by the access-token gate, by reason (token: missing or wrong; rate_limited: the client's network is locked out; origin: a cross-site WebSocket).",
 		}, []string{"reason"})
 		reg.MustRegister(refusals)
 		handler = newTokenGate(gateConfig{
-			Token:        o.token,
-			AllowOrigins: o.allowOrigins,
+			Token:        o.Token,
+			AllowOrigins: o.AllowOrigins,
 			Login:        web.Login,
 			Logger:       log.With("component", "gate"),
 			OnRefuse: func(r *http.Request, reason string) {
@@ -305,7 +305,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Outside the gate: a cross-site form must not spend a visitor's tries
 	// at the login form, nor lock them out.
 	cop := http.NewCrossOriginProtection() // refuses cross-site PUT and POST from browsers
-	for _, origin := range o.allowOrigins {
+	for _, origin := range o.AllowOrigins {
 		if origin != "*" {
 			if err := cop.AddTrustedOrigin(origin); err != nil {
 				return badUsage(false, "-allow-origin: %w", err)
@@ -313,10 +313,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	handler = cop.Handler(handler)
-	guarded := bound.IP.IsLoopback() && !slices.Contains(o.allowHosts, "*")
+	guarded := bound.IP.IsLoopback() && !slices.Contains(o.AllowHosts, "*")
 	if guarded {
-		handler = hostGuard(o.allowHosts, log.With("component", "http"), handler)
-		if len(proxies) > 0 && len(o.allowHosts) == 0 {
+		handler = hostGuard(o.AllowHosts, log.With("component", "http"), handler)
+		if len(proxies) > 0 && len(o.AllowHosts) == 0 {
 			log.Warn("listening on loopback behind a proxy: requests for the proxy's public name get 421 until it is given with -allow-host")
 		}
 	}
@@ -352,8 +352,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	} else {
 		fmt.Fprintf(stdout, "filehub serving %s at %s://%s/\n", folder, scheme, bound)
 	}
-	log.Info("listening", "addr", bound.String(), "root", folder, "uploads", o.upload && !o.readOnly,
-		"tls", tlsConf != nil, "token", o.token != "", "host_guard", guarded)
+	log.Info("listening", "addr", bound.String(), "root", folder, "uploads", o.Upload && !o.ReadOnly,
+		"tls", tlsConf != nil, "token", o.Token != "", "host_guard", guarded)
 
 	serveErr := make(chan error, 1)
 	go func() {
@@ -371,9 +371,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Not ready from now on: a load balancer polling /_/readyz stops sending
 	// new clients during the drain, while this node still serves.
 	ready.Store(false)
-	log.Info("shutting down", "drain", o.drain)
-	if o.drain > 0 {
-		t := time.NewTimer(o.drain)
+	log.Info("shutting down", "drain", o.Drain)
+	if o.Drain > 0 {
+		t := time.NewTimer(o.Drain)
 		select {
 		case <-t.C:
 		case err := <-serveErr:
@@ -423,8 +423,8 @@ func dropLink(l drops.Link) hub.DropLink {
 // there is refused, and a default one there (a server of the home folder)
 // leaves the links in memory, with a warning, as does having no home, or
 // one where the default folder cannot be made.
-func dropState(o options, folder string, getenv func(string) string, log *slog.Logger) (drops.Keeper, error) {
-	dir := o.stateDir
+func dropState(o Config, folder string, getenv func(string) string, log *slog.Logger) (drops.Keeper, error) {
+	dir := o.StateDir
 	if dir == "" {
 		switch {
 		case getenv("XDG_STATE_HOME") != "":
@@ -441,7 +441,7 @@ func dropState(o options, folder string, getenv func(string) string, log *slog.L
 		return nil, badUsage(false, "-state-dir %s: %w", dir, err)
 	}
 	if within(folder, abs) {
-		if o.stateDir != "" {
+		if o.StateDir != "" {
 			return nil, badUsage(false, "-state-dir %s is inside the served folder %s, which would serve the drop links' keys; choose a folder outside it", dir, folder)
 		}
 		log.Warn("drop links are kept in memory and do not survive a restart: the default state folder is inside the served folder; set -state-dir",
@@ -449,7 +449,7 @@ func dropState(o options, folder string, getenv func(string) string, log *slog.L
 		return drops.Memory(), nil
 	}
 	if err := os.MkdirAll(abs, 0o700); err != nil {
-		if o.stateDir == "" {
+		if o.StateDir == "" {
 			// A home this user cannot write: HOME=/ under docker run
 			// --user or a systemd DynamicUser, a read-only system. Not a
 			// reason to refuse to serve; -state-dir, if given, is.
@@ -515,8 +515,8 @@ func logPath(p string) string {
 // connectCluster connects to NATS for -nats. It fails, rather than falling
 // back to serving alone, when NATS cannot be reached: a node that thinks it
 // is the whole room would split it.
-func connectCluster(ctx context.Context, o options, log *slog.Logger) (*cluster.Broker, error) {
-	node := o.node
+func connectCluster(ctx context.Context, o Config, log *slog.Logger) (*cluster.Broker, error) {
+	node := o.Node
 	if node == "" {
 		var err error
 		if node, err = os.Hostname(); err != nil {
@@ -524,20 +524,20 @@ func connectCluster(ctx context.Context, o options, log *slog.Logger) (*cluster.
 		}
 	}
 	var nopts []nats.Option
-	if o.natsCreds != "" {
-		nopts = append(nopts, nats.UserCredentials(o.natsCreds))
+	if o.NATSCreds != "" {
+		nopts = append(nopts, nats.UserCredentials(o.NATSCreds))
 	}
-	if o.natsCA != "" {
-		nopts = append(nopts, nats.RootCAs(o.natsCA))
+	if o.NATSCA != "" {
+		nopts = append(nopts, nats.RootCAs(o.NATSCA))
 	}
-	if o.natsCert != "" {
-		nopts = append(nopts, nats.ClientCert(o.natsCert, o.natsKey))
+	if o.NATSCert != "" {
+		nopts = append(nopts, nats.ClientCert(o.NATSCert, o.NATSKey))
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	b, err := cluster.Connect(cctx, cluster.Config{
-		URL: o.nats, Node: node, Options: nopts, Replicas: o.natsReplicas, NodeTTL: o.natsNodeTTL,
-		HistorySize: o.natsHistory, Logger: log,
+		URL: o.NATS, Node: node, Options: nopts, Replicas: o.NATSReplicas, NodeTTL: o.NATSNodeTTL,
+		HistorySize: o.NATSHistory, Logger: log,
 	})
 	if err != nil {
 		return nil, err
@@ -646,7 +646,7 @@ const healthcheckTimeout = 5 * time.Second
 
 // healthcheck is -healthcheck: one GET, success on a 2xx answer. It needs
 // no shell and no curl, so it works in a distroless image.
-func healthcheck(ctx context.Context, o options, stdout io.Writer) error {
+func healthcheck(ctx context.Context, o Config, stdout io.Writer) error {
 	target, own, err := healthURL(o)
 	if err != nil {
 		return err
@@ -654,10 +654,10 @@ func healthcheck(ctx context.Context, o options, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, healthcheckTimeout)
 	defer cancel()
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if own && o.tlsCert != "" {
+	if own && o.TLSCert != "" {
 		// Our own address is 127.0.0.1, which the certificate does not
 		// name: trust exactly our own certificate instead of a name.
-		pin, err := certDER(o.tlsCert)
+		pin, err := certDER(o.TLSCert)
 		if err != nil {
 			return fmt.Errorf("healthcheck: %w", err)
 		}
@@ -693,24 +693,24 @@ func healthcheck(ctx context.Context, o options, stdout io.Writer) error {
 // and this configuration's own address (127.0.0.1 for one that listens on
 // every interface), so that a container whose FILEHUB_ADDR changes the
 // port still checks the right one.
-func healthURL(o options) (target string, own bool, err error) {
-	if !strings.HasPrefix(o.healthcheck, "/") {
-		return o.healthcheck, false, nil
+func healthURL(o Config) (target string, own bool, err error) {
+	if !strings.HasPrefix(o.Healthcheck, "/") {
+		return o.Healthcheck, false, nil
 	}
-	host, port, _ := net.SplitHostPort(o.addr) // checked by parseFlags
+	host, port, _ := net.SplitHostPort(o.Addr) // checked by parseFlags
 	if port == "0" {
 		// Not a usage error: Docker reserves status 2, a check says 0 or 1.
-		return "", false, fmt.Errorf("-healthcheck %s: the server's port is 0 (any free one): give a whole URL", o.healthcheck)
+		return "", false, fmt.Errorf("-healthcheck %s: the server's port is 0 (any free one): give a whole URL", o.Healthcheck)
 	}
 	switch host {
 	case "", "0.0.0.0", "::":
 		host = "127.0.0.1"
 	}
 	scheme := "http"
-	if o.tlsCert != "" {
+	if o.TLSCert != "" {
 		scheme = "https"
 	}
-	return scheme + "://" + net.JoinHostPort(host, port) + o.healthcheck, true, nil
+	return scheme + "://" + net.JoinHostPort(host, port) + o.Healthcheck, true, nil
 }
 
 // certDER reads the first certificate of a PEM file.

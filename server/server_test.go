@@ -81,8 +81,8 @@ func TestWatchFlags(t *testing.T) {
 	o, err := parseFlags([]string{"-watch-limit", "10", "-watch-interval", "2s"}, func(k string) string {
 		return map[string]string{"FILEHUB_WATCH": "0", "FILEHUB_WATCH_LIMIT": "5"}[k]
 	}, nil)
-	if err != nil || o.watch || o.watchLimit != 10 || o.watchInterval != 2*time.Second {
-		t.Fatalf("parsed %v %v %v, %v", o.watch, o.watchLimit, o.watchInterval, err)
+	if err != nil || o.Watch || o.WatchLimit != 10 || o.WatchInterval != 2*time.Second {
+		t.Fatalf("parsed %v %v %v, %v", o.Watch, o.WatchLimit, o.WatchInterval, err)
 	}
 }
 
