@@ -142,78 +142,137 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 // shutdown) or when the server cannot start or fails. A *usageError says
 // that the way it was started is wrong; flag.ErrHelp that it printed -h.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	o, err := parseFlags(args, getenv, stdout)
+	cfg, err := parseFlags(args, getenv, stdout)
 	if err != nil {
 		return err
 	}
-	if o.PrintVersion {
+	if cfg.PrintVersion {
 		fmt.Fprintln(stdout, "filehub", version())
 		return nil
 	}
-	if o.Healthcheck != "" {
-		return healthcheck(ctx, o, stdout)
+	if cfg.Healthcheck != "" {
+		return healthcheck(ctx, cfg, stdout)
 	}
-	log, err := newLogger(stderr, o.LogLevel, o.LogFormat)
+	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return err
 	}
-	proxies, err := parsePrefixes(o.TrustedProxies)
+	s, err := New(ctx, cfg, getenv, log)
 	if err != nil {
 		return err
 	}
-	folder, err := checkFolder(o.Root)
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return err
+		s.stop(nil)
+		return err // "listen tcp 127.0.0.1:8080: bind: address already in use"
 	}
-	var tlsConf *tls.Config
-	if o.TLSCert != "" {
+	return s.Serve(ctx, ln, stdout)
+}
+
+// Server is filehub's component graph: built by New, served by Serve,
+// stopped by stop, in the one order written there.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	folder  string // absolute
+	tls     *tls.Config
+	proxies []netip.Prefix
+	reg     *prometheus.Registry
+
+	store   *files.Store
+	nodes   *cluster.Broker // nil: this process alone
+	hub     *hub.Hub
+	echo    *echo.Echo
+	watcher *watch.Watcher // started by Serve; nil with Watch off
+	mux     http.Handler   // routes: the whole surface, without middleware
+	gate    *tokenGate     // nil without a Token
+	cop     *http.CrossOriginProtection
+
+	ready   atomic.Bool
+	running inflight
+	lan     atomic.Pointer[func() []string] // set by Serve: the listener's LAN URLs
+}
+
+// New builds the component graph of cfg, which needs no flags (a test
+// fills one); getenv is asked for the default state folder of the drop
+// links ($XDG_STATE_HOME, $HOME; nil: none set), log defaults to
+// discarding. Nothing listens until Serve. On error, what was built is
+// closed.
+func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.Logger) (_ *Server, err error) {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.stop(nil)
+		}
+	}()
+	if s.proxies, err = parsePrefixes(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
+	if s.folder, err = checkFolder(cfg.Root); err != nil {
+		return nil, err
+	}
+	if cfg.TLSCert != "" {
 		// Loaded now, so that a missing or bad file stops the start with a
 		// clear line instead of failing inside Serve once listening.
-		cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
-			return badUsage(false, "TLS: %w", err)
+			return nil, badUsage(false, "TLS: %w", err)
 		}
-		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}}
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Outside the gate: a cross-site form must not spend a visitor's tries
+	// at the login form, nor lock them out.
+	s.cop = http.NewCrossOriginProtection() // refuses cross-site PUT and POST from browsers
+	for _, origin := range cfg.AllowOrigins {
+		if origin != "*" {
+			if err := s.cop.AddTrustedOrigin(origin); err != nil {
+				return nil, badUsage(false, "-allow-origin: %w", err)
+			}
+		}
+	}
+	s.reg = prometheus.NewRegistry()
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	store, err := files.Open(o.Root, files.Config{
-		ShowHidden:      o.ShowHidden,
-		Uploads:         o.Upload && !o.ReadOnly,
-		ReadOnly:        o.ReadOnly,
-		MaxUpload:       int64(o.MaxUpload),
-		BodyIdleTimeout: o.BodyIdleTimeout,
+	s.store, err = files.Open(cfg.Root, files.Config{
+		ShowHidden:      cfg.ShowHidden,
+		Uploads:         cfg.Upload && !cfg.ReadOnly,
+		ReadOnly:        cfg.ReadOnly,
+		MaxUpload:       cfg.MaxUpload,
+		BodyIdleTimeout: cfg.BodyIdleTimeout,
 		Logger:          log.With("component", "files"),
 	})
 	if err != nil {
-		return badUsage(false, "folder %s: %w", o.Root, rootCause(err))
+		return nil, badUsage(false, "folder %s: %w", cfg.Root, rootCause(err))
 	}
-	defer store.Close()
-	hubMetrics := hub.NewMetrics(reg)
+	hubMetrics := hub.NewMetrics(s.reg)
 	var broker hub.Broker // none: this process alone
-	var nodes *cluster.Broker
-	if o.NATS != "" {
-		if nodes, err = connectCluster(ctx, o, log.With("component", "cluster")); err != nil {
-			return err
+	if cfg.NATS != "" {
+		if s.nodes, err = connectCluster(ctx, cfg, log.With("component", "cluster")); err != nil {
+			return nil, err
 		}
-		defer nodes.Close() // after the hub's Close, below: the sessions leave first
-		broker = nodes
+		broker = s.nodes
 	}
 	// No Token: the gate below is the only keeper of the token, for /ws
 	// and /_/echo as for every other door.
-	h := hub.New(store, hub.Config{
+	s.hub = hub.New(s.store, hub.Config{
 		Broker:       broker,
-		AllowOrigins: o.AllowOrigins,
+		AllowOrigins: cfg.AllowOrigins,
 		Version:      version(),
 		Logger:       log.With("component", "hub"),
 		Metrics:      hubMetrics,
-		Rate:         rate.Limit(o.Rate),         // zero: the hub's default
-		Burst:        int(math.Ceil(2 * o.Rate)), // zero: the hub's default
+		Rate:         rate.Limit(cfg.Rate),         // zero: the hub's default
+		Burst:        int(math.Ceil(2 * cfg.Rate)), // zero: the hub's default
 	})
+	h := s.hub
 	// The files handler tells the room's feed of what it serves; files
 	// never imports hub.
-	fh := files.Handler(store, files.Hooks{
+	fh := files.Handler(s.store, files.Hooks{
 		OnFetch:          h.RecordFetch,
 		OnUpload:         h.RecordUpload,
 		OnUploadProgress: h.RecordUploadProgress,
@@ -224,18 +283,18 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// state file outside the served folder. Their uploads reach the feed
 	// through hooks, as the files handler's do; drops never imports hub.
 	var keeper drops.Keeper
-	if nodes != nil {
+	if s.nodes != nil {
 		kctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		keeper, err = nodes.DropKeeper(kctx)
+		keeper, err = s.nodes.DropKeeper(kctx)
 		cancel()
 	} else {
-		keeper, err = dropState(o, folder, getenv, log)
+		keeper, err = dropState(cfg, s.folder, getenv, log)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	links := drops.New(drops.Config{Keeper: keeper, Logger: log.With("component", "drops")})
-	dropDoors := drops.NewHandlers(links, store, web.DropPage, drops.Hooks{
+	dropDoors := drops.NewHandlers(links, s.store, web.DropPage, drops.Hooks{
 		OnUpload: func(l drops.Link, res files.PutResult) { h.RecordDropUpload(dropLink(l), res) },
 		OnUploadProgress: func(l drops.Link, path string, received, size int64) {
 			h.RecordDropProgress(dropLink(l), path, received, size)
@@ -244,54 +303,28 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			h.RecordDropAbort(dropLink(l), path, received, err)
 		},
 	})
-	echoes := echo.New(echo.Config{AllowOrigins: o.AllowOrigins, Logger: log.With("component", "echo")})
+	s.echo = echo.New(echo.Config{AllowOrigins: cfg.AllowOrigins, Logger: log.With("component", "echo")})
 
-	ln, err := net.Listen("tcp", o.Addr)
-	if err != nil {
-		return err // "listen tcp 127.0.0.1:8080: bind: address already in use"
-	}
-	// After listening (a port in use stops the start before a long walk of
-	// the tree), before serving: what lands in the folder once a page can
-	// connect reaches it. Each node watches the folder it serves; changes
-	// never travel between nodes.
-	var watcher *watch.Watcher
-	if o.Watch {
-		watcher, err = watch.Start(folder, store, h.FolderChanged, watch.Config{
-			Limit:    o.WatchLimit,
-			Interval: o.WatchInterval,
-			Logger:   log.With("component", "watch"),
-			Metrics:  watch.NewMetrics(reg),
-		})
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		defer watcher.Close() // on the early returns below; stopped before the hub's Close otherwise
-	}
-	bound := ln.Addr().(*net.TCPAddr)
-	scheme := "http"
-	if tlsConf != nil {
-		scheme = "https"
-	}
-	listenHost, _, _ := net.SplitHostPort(o.Addr) // checked by parseFlags
-	lan := func() []string { return lanURLs(scheme, listenHost, bound.Port) }
-
-	var ready atomic.Bool
-	handler := routes(routeDeps{
-		files: fh, hub: h, echo: echoes, ready: &ready, metrics: metricsHandler(o.Metrics, reg), pprof: o.Pprof,
+	s.mux = routes(routeDeps{
+		files: fh, hub: h, echo: s.echo, ready: &s.ready, metrics: metricsHandler(cfg.Metrics, s.reg), pprof: cfg.Pprof,
 		cluster: broker,
 		drops:   dropDoors,
-		info:    infoHandler(filepath.Base(folder), lan),
+		info: infoHandler(filepath.Base(s.folder), func() []string {
+			if lan := s.lan.Load(); lan != nil {
+				return (*lan)()
+			}
+			return nil
+		}),
 	})
-	if o.Token != "" {
+	if cfg.Token != "" {
 		refusals := prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "filehub", Name: "token_refusals_total",
 			Help: "Requests refused by the access-token gate, by reason (token: missing or wrong; rate_limited: the client's network is locked out; origin: a cross-site WebSocket).",
 		}, []string{"reason"})
-		reg.MustRegister(refusals)
-		handler = newTokenGate(gateConfig{
-			Token:        o.Token,
-			AllowOrigins: o.AllowOrigins,
+		s.reg.MustRegister(refusals)
+		s.gate = newTokenGate(gateConfig{
+			Token:        cfg.Token,
+			AllowOrigins: cfg.AllowOrigins,
 			Login:        web.Login,
 			Logger:       log.With("component", "gate"),
 			OnRefuse: func(r *http.Request, reason string) {
@@ -300,64 +333,100 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 					hubMetrics.HandshakeRefusals.WithLabelValues(reason).Inc()
 				}
 			},
-		}).wrap(handler)
+		})
 	}
-	// Outside the gate: a cross-site form must not spend a visitor's tries
-	// at the login form, nor lock them out.
-	cop := http.NewCrossOriginProtection() // refuses cross-site PUT and POST from browsers
-	for _, origin := range o.AllowOrigins {
-		if origin != "*" {
-			if err := cop.AddTrustedOrigin(origin); err != nil {
-				return badUsage(false, "-allow-origin: %w", err)
-			}
-		}
+	return s, nil
+}
+
+// handler is the routes inside the middleware, outermost last: the token
+// gate, cross-origin protection, the Host guard (on a loopback address),
+// the trusted proxies and the access log, the count of running requests.
+func (s *Server) handler(bound *net.TCPAddr) (http.Handler, bool) {
+	handler := s.mux
+	if s.gate != nil {
+		handler = s.gate.wrap(handler)
 	}
-	handler = cop.Handler(handler)
-	guarded := bound.IP.IsLoopback() && !slices.Contains(o.AllowHosts, "*")
+	handler = s.cop.Handler(handler)
+	guarded := bound.IP.IsLoopback() && !slices.Contains(s.cfg.AllowHosts, "*")
 	if guarded {
-		handler = hostGuard(o.AllowHosts, log.With("component", "http"), handler)
-		if len(proxies) > 0 && len(o.AllowHosts) == 0 {
-			log.Warn("listening on loopback behind a proxy: requests for the proxy's public name get 421 until it is given with -allow-host")
+		handler = hostGuard(s.cfg.AllowHosts, s.log.With("component", "http"), handler)
+		if len(s.proxies) > 0 && len(s.cfg.AllowHosts) == 0 {
+			s.log.Warn("listening on loopback behind a proxy: requests for the proxy's public name get 421 until it is given with -allow-host")
 		}
 	}
-	handler = trustProxies(proxies, accessLog(log.With("component", "http"), handler))
-	var running inflight
-	handler = running.wrap(handler)
+	handler = trustProxies(s.proxies, accessLog(s.log.With("component", "http"), handler))
+	return s.running.wrap(handler), guarded
+}
+
+// Serve serves on ln until ctx ends, then drains and stops everything New
+// built (stop); it closes ln. It prints the address to stdout once ready.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, stdout io.Writer) error {
+	// After listening (a port in use stops the start before a long walk of
+	// the tree), before serving: what lands in the folder once a page can
+	// connect reaches it. Each node watches the folder it serves; changes
+	// never travel between nodes.
+	if s.cfg.Watch {
+		var err error
+		s.watcher, err = watch.Start(s.folder, s.store, s.hub.FolderChanged, watch.Config{
+			Limit:    s.cfg.WatchLimit,
+			Interval: s.cfg.WatchInterval,
+			Logger:   s.log.With("component", "watch"),
+			Metrics:  watch.NewMetrics(s.reg),
+		})
+		if err != nil {
+			ln.Close()
+			s.stop(nil)
+			return err
+		}
+	}
+	bound := ln.Addr().(*net.TCPAddr)
+	scheme := "http"
+	if s.tls != nil {
+		scheme = "https"
+	}
+	listenHost, _, err := net.SplitHostPort(s.cfg.Addr) // checked by parseFlags
+	if err != nil {
+		listenHost = bound.IP.String() // a Config without Addr, from a test
+	}
+	lan := func() []string { return lanURLs(scheme, listenHost, bound.Port) }
+	s.lan.Store(&lan)
+
+	handler, guarded := s.handler(bound)
 	srv := &http.Server{
 		Handler:           handler,
-		TLSConfig:         tlsConf,
+		TLSConfig:         s.tls,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	// Shutdown ignores hijacked connections: the hub closes its sessions
 	// with 1001 itself, first, so pages reconnect elsewhere or later.
-	srv.RegisterOnShutdown(h.Shutdown)
+	srv.RegisterOnShutdown(s.hub.Shutdown)
 	// Resumable uploads save what they hold now, not when the process ends.
-	srv.RegisterOnShutdown(store.StopUploads)
-	srv.RegisterOnShutdown(echoes.Close)
+	srv.RegisterOnShutdown(s.store.StopUploads)
+	srv.RegisterOnShutdown(s.echo.Close)
 
 	// Ready before the address is printed: whoever reads it (a user, a
 	// script, a test) and asks /_/readyz at once is told the truth. The
 	// listener is open, so connections made before Serve runs wait in its
 	// backlog.
-	ready.Store(true)
+	s.ready.Store(true)
 	if bound.IP.IsUnspecified() {
 		// "[::]:8080" is no address to visit: name this machine for its
 		// user, and each of its network addresses for everyone else.
-		fmt.Fprintf(stdout, "filehub serving %s at %s://localhost:%d/\n", folder, scheme, bound.Port)
+		fmt.Fprintf(stdout, "filehub serving %s at %s://localhost:%d/\n", s.folder, scheme, bound.Port)
 		for _, u := range lan() {
 			fmt.Fprintf(stdout, "  on your network: %s\n", u)
 		}
 	} else {
-		fmt.Fprintf(stdout, "filehub serving %s at %s://%s/\n", folder, scheme, bound)
+		fmt.Fprintf(stdout, "filehub serving %s at %s://%s/\n", s.folder, scheme, bound)
 	}
-	log.Info("listening", "addr", bound.String(), "root", folder, "uploads", o.Upload && !o.ReadOnly,
-		"tls", tlsConf != nil, "token", o.Token != "", "host_guard", guarded)
+	s.log.Info("listening", "addr", bound.String(), "root", s.folder, "uploads", s.cfg.Upload && !s.cfg.ReadOnly,
+		"tls", s.tls != nil, "token", s.cfg.Token != "", "host_guard", guarded)
 
 	serveErr := make(chan error, 1)
 	go func() {
-		if tlsConf != nil {
+		if s.tls != nil {
 			serveErr <- srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
 			return
 		}
@@ -365,49 +434,82 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}()
 	select {
 	case err := <-serveErr:
+		s.stop(srv)
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	// Not ready from now on: a load balancer polling /_/readyz stops sending
 	// new clients during the drain, while this node still serves.
-	ready.Store(false)
-	log.Info("shutting down", "drain", o.Drain)
-	if o.Drain > 0 {
-		t := time.NewTimer(o.Drain)
+	s.ready.Store(false)
+	s.log.Info("shutting down", "drain", s.cfg.Drain)
+	if s.cfg.Drain > 0 {
+		t := time.NewTimer(s.cfg.Drain)
 		select {
 		case <-t.C:
 		case err := <-serveErr:
 			t.Stop()
+			s.stop(srv)
 			return fmt.Errorf("serve: %w", err)
 		}
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	err = srv.Shutdown(sctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		// Requests still running after their 10 s (an upload sending
-		// slowly) are cut, as promised; their handlers then clean up (an
-		// upload removes its temp file) before the process exits.
-		log.Warn("shutdown: cutting the requests still running", "after", shutdownTimeout)
-		srv.Close()
-		cctx, ccancel := context.WithTimeout(context.Background(), cutWait)
-		defer ccancel()
-		if werr := running.wait(cctx); werr != nil {
-			log.Warn("shutdown: requests still running after the cut", "err", werr)
-		}
-		sctx, err = cctx, nil
-	}
-	if watcher != nil {
-		watcher.Close() // nothing more for the rooms, which are closing
-	}
-	if herr := h.Close(sctx); err == nil {
-		err = herr
-	}
-	echoes.Close() // already closing from RegisterOnShutdown; this waits for it
-	if err != nil {
+	if err := s.stop(srv); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// stop ends what New and Serve started, each part once, in this order
+// (srv is nil when the server never served):
+//
+//  1. srv.Shutdown, which first runs the RegisterOnShutdown hooks: the hub
+//     closes every session with 1001 (Shutdown ignores hijacked
+//     connections), the store saves its resumable uploads, the echo
+//     endpoint closes its sessions. In-flight requests then finish, or
+//     are cut after shutdownTimeout, and their handlers waited for;
+//  2. the watcher: nothing more for the rooms, which are closing;
+//  3. the hub, waiting for its goroutines (bounded by what is left of
+//     the shutdown's time);
+//  4. the echo endpoint, waiting for the close begun in 1;
+//  5. the cluster, after the hub: the sessions leave first;
+//  6. the store.
+func (s *Server) stop(srv *http.Server) error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	var err error
+	if srv != nil {
+		err = srv.Shutdown(ctx)
+		if errors.Is(err, context.DeadlineExceeded) {
+			// Requests still running after their 10 s (an upload sending
+			// slowly) are cut, as promised; their handlers then clean up (an
+			// upload removes its temp file) before the process exits.
+			s.log.Warn("shutdown: cutting the requests still running", "after", shutdownTimeout)
+			srv.Close()
+			cctx, ccancel := context.WithTimeout(context.Background(), cutWait)
+			defer ccancel()
+			if werr := s.running.wait(cctx); werr != nil {
+				s.log.Warn("shutdown: requests still running after the cut", "err", werr)
+			}
+			ctx, err = cctx, nil
+		}
+	}
+	if s.watcher != nil {
+		s.watcher.Close()
+	}
+	if s.hub != nil {
+		if herr := s.hub.Close(ctx); err == nil {
+			err = herr
+		}
+	}
+	if s.echo != nil {
+		s.echo.Close()
+	}
+	if s.nodes != nil {
+		s.nodes.Close()
+	}
+	if s.store != nil {
+		s.store.Close()
+	}
+	return err
 }
 
 // dropLink is a drop link as the room sees it upload.

@@ -5,12 +5,17 @@ package server
 // outside in e2e/ and the root hub_test.go.
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"filehub/drops"
+	"filehub/internal/testutil"
 )
 
 // TestDropDoors: which paths the gate opens for a drop link's guest, and
@@ -93,4 +98,44 @@ func mustRequest(t *testing.T, method, u string) *http.Request {
 		t.Fatal(err)
 	}
 	return req
+}
+
+// TestNewWithoutFlags: the component graph is built from a Config alone,
+// serves on a listener the test made, and stops cleanly when ctx ends.
+func TestNewWithoutFlags(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	testutil.WriteTree(t, dir, map[string]string{"a.txt": "hello\n"})
+	s, err := New(t.Context(), Config{Root: dir, StateDir: t.TempDir(), Watch: true}, nil, testutil.Logger(t, slog.LevelDebug))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln, io.Discard) }()
+	base := "http://" + ln.Addr().String()
+	for path, want := range map[string]string{"/a.txt": "hello\n", "/_/readyz": "ready\n"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != want {
+			t.Errorf("GET %s = %d %q, want 200 %q", path, resp.StatusCode, body, want)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve returned %v after cancel", err)
+		}
+	case <-time.After(testutil.Timeout):
+		t.Fatal("Serve did not return after cancel")
+	}
 }
