@@ -15,7 +15,7 @@
 // reserves its file and its bytes before it receives a byte, and two nodes
 // can never both take the last of them.
 //
-// The package knows neither the rooms nor the page: main gives the
+// The package knows neither the rooms nor the page: package server gives the
 // handlers the page to serve and the feed's hooks (Hooks), and checks the
 // token before the owner's doors (Handlers).
 package drops

@@ -517,7 +517,7 @@ func (h *handler) resumeState(w http.ResponseWriter, r *http.Request, key string
 const retryAfter = "5"
 
 // clientOf is who sends a request, for Config.MaxPartialsPerClient: the
-// address of RemoteAddr ("ADDR:PORT" from net/http, or as main's middleware
+// address of RemoteAddr ("ADDR:PORT" from net/http, or as the server's middleware
 // rewrote it for a trusted proxy), an IPv6 one cut to its /64, since a
 // single host commonly holds a whole /64.
 func clientOf(remote string) string {

@@ -72,7 +72,7 @@ type Config struct {
 const minWatchInterval = 100 * time.Millisecond
 
 // usageError is a mistake in how filehub was started: a flag, an
-// environment variable, the folder. main exits 2 for it, and adds a hint
+// environment variable, the folder. main exits 2 for it (ExitCode), and adds a hint
 // to read -h when the command line itself was wrong.
 type usageError struct {
 	err  error

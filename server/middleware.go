@@ -1,8 +1,8 @@
 package server
 
 // HTTP middleware: trusted proxies, the access log and the Host guard (the
-// access token is in gate.go). None of it knows files, hub or web; main.go
-// puts it in front of the routes.
+// access token is in gate.go). None of it knows files, hub or web; package
+// server puts it in front of the routes.
 
 import (
 	"bufio"
@@ -140,7 +140,7 @@ func (w *recorder) Flush() {
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // hostGuard answers 421 Misdirected Request to any request whose Host is
-// not a loopback name or address, nor one of allow. main puts it in front
+// not a loopback name or address, nor one of allow. The server puts it in front
 // of everything when the server listens on a loopback address: a web page
 // that rebinds its own DNS name to 127.0.0.1 (DNS rebinding) then reaches
 // this server from the victim's browser as "same origin", with Host and
