@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"filehub/files"
+	"filehub/internal/testutil"
 	"filehub/vocab"
 )
 
@@ -124,15 +125,7 @@ func (r *recorder) settled(dir string) []string {
 	}
 }
 
-func write(t *testing.T, name, body string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(name, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+func write(t *testing.T, name, body string) { t.Helper(); testutil.WriteFile(t, name, body) }
 
 func mustDo(t *testing.T, err error) {
 	t.Helper()
