@@ -6,13 +6,8 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,13 +17,11 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,7 +38,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 )
 
@@ -517,85 +509,6 @@ func dropLink(l drops.Link) hub.DropLink {
 	return hub.DropLink{Room: l.Room, Ref: drops.Ref(l.ID), Label: l.Label}
 }
 
-// dropState opens the state file of the drop links of folder: in
-// -state-dir, else in the user's state folder ($XDG_STATE_HOME/filehub,
-// ~/.local/state/filehub), one file per served folder. The file holds the
-// links' ids, each a key, so it is never inside the served folder, where
-// some configuration (-show-hidden) could serve it: an explicit -state-dir
-// there is refused, and a default one there (a server of the home folder)
-// leaves the links in memory, with a warning, as does having no home, or
-// one where the default folder cannot be made.
-func dropState(o Config, folder string, getenv func(string) string, log *slog.Logger) (drops.Keeper, error) {
-	dir := o.StateDir
-	if dir == "" {
-		switch {
-		case getenv("XDG_STATE_HOME") != "":
-			dir = filepath.Join(getenv("XDG_STATE_HOME"), "filehub")
-		case getenv("HOME") != "":
-			dir = filepath.Join(getenv("HOME"), ".local", "state", "filehub")
-		default:
-			log.Warn("drop links are kept in memory and do not survive a restart: no home folder; set -state-dir")
-			return drops.Memory(), nil
-		}
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, badUsage(false, "-state-dir %s: %w", dir, err)
-	}
-	if within(folder, abs) {
-		if o.StateDir != "" {
-			return nil, badUsage(false, "-state-dir %s is inside the served folder %s, which would serve the drop links' keys; choose a folder outside it", dir, folder)
-		}
-		log.Warn("drop links are kept in memory and do not survive a restart: the default state folder is inside the served folder; set -state-dir",
-			"state_dir", abs)
-		return drops.Memory(), nil
-	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		if o.StateDir == "" {
-			// A home this user cannot write: HOME=/ under docker run
-			// --user or a systemd DynamicUser, a read-only system. Not a
-			// reason to refuse to serve; -state-dir, if given, is.
-			log.Warn("drop links are kept in memory and do not survive a restart: the default state folder cannot be made; set -state-dir",
-				"state_dir", abs, "err", rootCause(err))
-			return drops.Memory(), nil
-		}
-		return nil, badUsage(false, "-state-dir %s: %w", dir, rootCause(err))
-	}
-	sum := sha256.Sum256([]byte(folder))
-	file := filepath.Join(abs, "drops-"+hex.EncodeToString(sum[:8])+".json")
-	k, err := drops.OpenFile(file)
-	if err != nil {
-		return nil, badUsage(false, "-state-dir: %w", err)
-	}
-	log.Debug("drop links kept in", "file", file)
-	return k, nil
-}
-
-// within tells whether dir is folder or inside it, with the symlinks of
-// the part of each that exists resolved.
-func within(folder, dir string) bool {
-	folder, dir = realPath(folder), realPath(dir)
-	rel, err := filepath.Rel(folder, dir)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
-}
-
-// realPath resolves the symlinks of the longest part of the absolute path
-// p that exists, and keeps the rest as it is.
-func realPath(p string) string {
-	rest := ""
-	for {
-		if r, err := filepath.EvalSymlinks(p); err == nil {
-			return filepath.Join(r, rest)
-		}
-		parent := filepath.Dir(p)
-		if parent == p {
-			return filepath.Join(p, rest)
-		}
-		rest = filepath.Join(filepath.Base(p), rest)
-		p = parent
-	}
-}
-
 // logPath is a request's path as the logs keep it: a drop link's id is
 // the key to it, so it is replaced by the link's Ref ("/_/drop/~1a2b3c4d/x").
 func logPath(p string) string {
@@ -674,262 +587,6 @@ func rootCause(err error) error {
 		err = pe.Err
 	}
 	return err
-}
-
-// lanURLs lists a URL for each address of this machine that others on its
-// networks can use (neither loopback nor link-local), when the server
-// listens on every interface: host "" or "::" (IPv4 and IPv6, as Go
-// listens on both) or "0.0.0.0" (IPv4 only, as asked). Otherwise none.
-// IPv4 first: the shortest to type and the likeliest to work.
-func lanURLs(scheme, host string, port int) []string {
-	var v4only bool
-	switch host {
-	case "", "::":
-	case "0.0.0.0":
-		v4only = true
-	default:
-		return nil
-	}
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil
-	}
-	var v4, v6 []string
-	for _, a := range addrs {
-		ipn, ok := a.(*net.IPNet)
-		if !ok {
-			continue
-		}
-		ip, ok := netip.AddrFromSlice(ipn.IP)
-		if !ok {
-			continue
-		}
-		ip = ip.Unmap()
-		// Link-local addresses need a zone (%eth0) that browsers refuse.
-		if ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsMulticast() || ip.IsUnspecified() {
-			continue
-		}
-		u := scheme + "://" + net.JoinHostPort(ip.String(), strconv.Itoa(port)) + "/"
-		switch {
-		case ip.Is4():
-			v4 = append(v4, u)
-		case !v4only:
-			v6 = append(v6, u)
-		}
-	}
-	return append(v4, v6...)
-}
-
-// infoHandler answers GET /_/info: the served folder's name, for the page
-// to name its root after, and the URLs by which others on the network
-// reach this server (none unless it listens on every interface), for its
-// invitations. They are listed at each request: a laptop changes networks.
-func infoHandler(folder string, urls func() []string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		body := struct {
-			Folder string   `json:"folder"`
-			URLs   []string `json:"urls"`
-		}{folder, urls()}
-		if body.URLs == nil {
-			body.URLs = []string{}
-		}
-		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(body)
-	})
-}
-
-// healthcheckTimeout bounds -healthcheck: far more than a live server on
-// the same machine takes, well under Docker's default HEALTHCHECK timeout
-// of 30 s, so the check fails by itself rather than being killed.
-const healthcheckTimeout = 5 * time.Second
-
-// healthcheck is -healthcheck: one GET, success on a 2xx answer. It needs
-// no shell and no curl, so it works in a distroless image.
-func healthcheck(ctx context.Context, o Config, stdout io.Writer) error {
-	target, own, err := healthURL(o)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, healthcheckTimeout)
-	defer cancel()
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if own && o.TLSCert != "" {
-		// Our own address is 127.0.0.1, which the certificate does not
-		// name: trust exactly our own certificate instead of a name.
-		pin, err := certDER(o.TLSCert)
-		if err != nil {
-			return fmt.Errorf("healthcheck: %w", err)
-		}
-		tr.TLSClientConfig = &tls.Config{
-			InsecureSkipVerify: true, // replaced by VerifyConnection's pin
-			VerifyConnection: func(cs tls.ConnectionState) error {
-				if len(cs.PeerCertificates) == 0 || !bytes.Equal(cs.PeerCertificates[0].Raw, pin) {
-					return errors.New("the server's certificate is not -tls-cert")
-				}
-				return nil
-			},
-		}
-	}
-	defer tr.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
-	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("healthcheck %s: %s", target, resp.Status)
-	}
-	fmt.Fprintf(stdout, "healthcheck %s: %s\n", target, resp.Status)
-	return nil
-}
-
-// healthURL is the URL -healthcheck asks; own when it is built from a path
-// and this configuration's own address (127.0.0.1 for one that listens on
-// every interface), so that a container whose FILEHUB_ADDR changes the
-// port still checks the right one.
-func healthURL(o Config) (target string, own bool, err error) {
-	if !strings.HasPrefix(o.Healthcheck, "/") {
-		return o.Healthcheck, false, nil
-	}
-	host, port, _ := net.SplitHostPort(o.Addr) // checked by parseFlags
-	if port == "0" {
-		// Not a usage error: Docker reserves status 2, a check says 0 or 1.
-		return "", false, fmt.Errorf("-healthcheck %s: the server's port is 0 (any free one): give a whole URL", o.Healthcheck)
-	}
-	switch host {
-	case "", "0.0.0.0", "::":
-		host = "127.0.0.1"
-	}
-	scheme := "http"
-	if o.TLSCert != "" {
-		scheme = "https"
-	}
-	return scheme + "://" + net.JoinHostPort(host, port) + o.Healthcheck, true, nil
-}
-
-// certDER reads the first certificate of a PEM file.
-func certDER(file string) ([]byte, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			return nil, fmt.Errorf("%s: no certificate", file)
-		}
-		if b.Type == "CERTIFICATE" {
-			return b.Bytes, nil
-		}
-	}
-}
-
-// routeDeps is what the routes serve.
-type routeDeps struct {
-	files   http.Handler
-	hub     *hub.Hub
-	echo    *echo.Echo
-	ready   *atomic.Bool
-	metrics http.Handler // nil: -metrics=false
-	pprof   bool
-	info    http.Handler
-	cluster hub.Broker // nil: a single node
-	drops   drops.Handlers
-}
-
-// routes lists the whole HTTP surface.
-func routes(d routeDeps) http.Handler {
-	mux := http.NewServeMux()
-	fh := d.files
-	page := web.Handler()
-	mux.Handle("GET /{$}", rootHandler(page, fh))
-	mux.Handle("GET /_/static/", page)
-	mux.HandleFunc("GET /_/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		plain(w, http.StatusOK, "ok")
-	})
-	mux.HandleFunc("GET /_/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !d.ready.Load() {
-			plain(w, http.StatusServiceUnavailable, "shutting down")
-			return
-		}
-		if d.cluster != nil {
-			if err := d.cluster.Err(); err != nil {
-				// Sessions here go on; new ones belong on a node that can
-				// reach the cluster.
-				plain(w, http.StatusServiceUnavailable, "cluster unavailable: "+err.Error())
-				return
-			}
-		}
-		plain(w, http.StatusOK, "ready")
-	})
-	mux.Handle("GET /_/info", d.info)
-	if d.metrics != nil {
-		mux.Handle("GET /_/metrics", d.metrics)
-	}
-	if d.pprof {
-		mux.Handle("GET /_/debug/pprof/", pprofHandler())
-	}
-	mux.Handle("GET /_/echo", d.echo)
-	// Drop links. The owner's doors need the token, like every door; the
-	// guest's (/_/drop/…) are open in the gate (doorOf): the id is the key.
-	mux.Handle("POST /_/drops", d.drops.Create)
-	mux.Handle("GET /_/drops", d.drops.List)
-	mux.Handle("DELETE /_/drops/{id}", d.drops.Revoke)
-	mux.Handle("GET /_/drop/{id}", d.drops.Page)
-	mux.Handle("GET /_/drop/{id}/{name...}", d.drops.Other)
-	mux.Handle("PUT /_/drop/{id}/{name...}", d.drops.Upload)
-	mux.Handle("GET /ws", d.hub)
-	mux.Handle("GET /{path...}", fh)
-	mux.Handle("PUT /{path...}", fh)
-	return mux
-}
-
-func plain(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	io.WriteString(w, msg+"\n")
-}
-
-// pprofHandler serves Go's profiles under /_/debug/pprof/ for -pprof;
-// net/http/pprof expects /debug/pprof/, hence the stripped prefix.
-func pprofHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return http.StripPrefix("/_", mux)
-}
-
-// metricsHandler serves reg in Prometheus' format, or nil when turned off.
-func metricsHandler(on bool, reg *prometheus.Registry) http.Handler {
-	if !on {
-		return nil
-	}
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-}
-
-// rootHandler serves the page at / to browsers, and the root listing to
-// clients that ask for JSON, or the whole folder as a zip for /?zip.
-func rootHandler(page, listing http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.Header.Get("Accept"), "application/json") || r.URL.Query().Has("zip") {
-			listing.ServeHTTP(w, r)
-			return
-		}
-		page.ServeHTTP(w, r)
-	})
 }
 
 // version is the module version stamped by the go command: a tag or
