@@ -1,5 +1,8 @@
 package server
 
+// The drop links' state file on a single node: where it is kept, and
+// why never inside the served folder.
+
 import (
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,9 +13,6 @@ import (
 
 	"filehub/drops"
 )
-
-// The drop links' state file on a single node: where it is kept, and
-// why never inside the served folder.
 
 // dropState opens the state file of the drop links of folder: in
 // -state-dir, else in the user's state folder ($XDG_STATE_HOME/filehub,

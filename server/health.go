@@ -1,5 +1,8 @@
 package server
 
+// -healthcheck: one GET of a running server, trusting exactly its own
+// certificate when it asks its own address.
+
 import (
 	"bytes"
 	"context"
@@ -14,9 +17,6 @@ import (
 	"strings"
 	"time"
 )
-
-// -healthcheck: one GET of a running server, trusting exactly its own
-// certificate when it asks its own address.
 
 // healthcheckTimeout bounds -healthcheck: far more than a live server on
 // the same machine takes, well under Docker's default HEALTHCHECK timeout

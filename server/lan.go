@@ -1,5 +1,8 @@
 package server
 
+// This machine's addresses on its networks: for the lines printed at the
+// start and for GET /_/info.
+
 import (
 	"encoding/json"
 	"net"
@@ -7,9 +10,6 @@ import (
 	"net/netip"
 	"strconv"
 )
-
-// This machine's addresses on its networks: for the lines printed at the
-// start and for GET /_/info.
 
 // lanURLs lists a URL for each address of this machine that others on its
 // networks can use (neither loopback nor link-local), when the server

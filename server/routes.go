@@ -1,5 +1,8 @@
 package server
 
+// The whole HTTP surface in one function (routes), and the small
+// handlers that belong to no other package.
+
 import (
 	"io"
 	"net/http"
@@ -15,9 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
-
-// The whole HTTP surface in one function (routes), and the small
-// handlers that belong to no other package.
 
 // routeDeps is what the routes serve.
 type routeDeps struct {
