@@ -51,6 +51,7 @@ import (
 	"time"
 
 	"filehub/hub"
+	"filehub/internal/randid"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -164,7 +165,7 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 	b := &Broker{
 		cfg:      cfg,
 		log:      cfg.Logger,
-		instance: validToken(cfg.Node) + "." + randomHex(4),
+		instance: validToken(cfg.Node) + "." + randid.Hex(4),
 		rooms:    make(map[string]*roomSub),
 		alive:    make(map[string]string),
 		lastSeq:  make(map[string]uint64),

@@ -195,7 +195,7 @@ func truncate(s string, n int) string {
 // pong echoes every field of the ping, with kind pong. It is delivered by
 // the room, after every frame published to the room before the ping was
 // read, so a client can use a ping as a barrier: what the room sent before
-// is in by the time the pong is (on this node; see Message.To).
+// is in by the time the pong is (on this node; see local.to).
 func (h *Hub) pong(mb *member, data []byte) error {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil {
@@ -207,7 +207,7 @@ func (h *Hub) pong(mb *member, data []byte) error {
 		return nil
 	}
 	h.cfg.Metrics.countOut(m.Frame, 1)
-	m.To = mb
+	m.to = mb
 	h.deliver(mb.room.name, m) // never through the broker: it is for this session alone
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"filehub/internal/randid"
 	"filehub/origin"
 	"filehub/refusal"
 	"filehub/vocab"
@@ -50,7 +51,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.browser == "" {
-		req.browser = randomHex(16)
+		req.browser = randid.Hex(16)
 	}
 	// Set on the 101 response: the page's later HTTP fetches and plain
 	// links carry it, and RecordFetch names them after this session.
@@ -125,7 +126,7 @@ func (h *Hub) validate(r *http.Request) (req joinRequest, status int, code, msg 
 		return req, http.StatusBadRequest, codeBadRequest, "name must be 1-32 printable characters"
 	}
 	if req.name == "" {
-		req.name = "guest-" + randomHex(2)
+		req.name = "guest-" + randid.Hex(2)
 	}
 	if s := q.Get("since"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)

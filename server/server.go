@@ -32,6 +32,7 @@ import (
 	"filehub/echo"
 	"filehub/files"
 	"filehub/hub"
+	"filehub/internal/waitgroup"
 	"filehub/watch"
 	"filehub/web"
 
@@ -70,50 +71,16 @@ const shutdownTimeout = 10 * time.Second
 const cutWait = 5 * time.Second
 
 // inflight counts the requests being handled, for a shutdown that had to
-// cut connections to wait for their handlers.
-type inflight struct {
-	mu   sync.Mutex
-	n    int
-	zero chan struct{} // closed when n comes to 0; nil until wait asks
-}
+// cut connections to wait for their handlers (waitgroup.Wait): after the
+// cut no request starts, so no Add races that Wait.
+type inflight struct{ sync.WaitGroup }
 
 func (f *inflight) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		f.n++
-		f.mu.Unlock()
-		defer f.done()
+		f.Add(1)
+		defer f.Done()
 		h.ServeHTTP(w, r)
 	})
-}
-
-func (f *inflight) done() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.n--; f.n == 0 && f.zero != nil {
-		close(f.zero)
-		f.zero = nil
-	}
-}
-
-// wait returns once no request is being handled, or with ctx's error.
-func (f *inflight) wait(ctx context.Context) error {
-	f.mu.Lock()
-	if f.n == 0 {
-		f.mu.Unlock()
-		return nil
-	}
-	if f.zero == nil {
-		f.zero = make(chan struct{})
-	}
-	zero := f.zero
-	f.mu.Unlock()
-	select {
-	case <-zero:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // newLogger builds the one logger of the process; parseFlags has checked
@@ -478,7 +445,7 @@ func (s *Server) stop(srv *http.Server) error {
 			srv.Close()
 			cctx, ccancel := context.WithTimeout(context.Background(), cutWait)
 			defer ccancel()
-			if werr := s.running.wait(cctx); werr != nil {
+			if werr := waitgroup.Wait(cctx, &s.running.WaitGroup); werr != nil {
 				s.log.Warn("shutdown: requests still running after the cut", "err", werr)
 			}
 			ctx, err = cctx, nil
