@@ -350,7 +350,7 @@ func (l *Links) List(ctx context.Context) ([]Link, error) {
 	for _, e := range entries {
 		var link Link
 		if err := json.Unmarshal(e.Value, &link); err != nil {
-			l.log.Warn("drops: a link that cannot be read", "key", e.Key[:min(len(e.Key), refLen)], "err", err)
+			l.log.Warn("decode link", "key", e.Key[:min(len(e.Key), refLen)], "err", err)
 			continue
 		}
 		switch {
@@ -359,7 +359,7 @@ func (l *Links) List(ctx context.Context) ([]Link, error) {
 		case now.Sub(link.Ended()) > l.cfg.KeepGone:
 			// Any node may do it; the revision makes one delete count.
 			if err := l.keep.Delete(ctx, e.Key, e.Rev); err != nil && !errors.Is(err, ErrConflict) {
-				l.log.Warn("drops: forgetting a link", "link", e.Key[:refLen], "err", err)
+				l.log.Warn("forget link", "link", e.Key[:refLen], "err", err)
 			}
 		}
 	}
@@ -525,6 +525,6 @@ func (l *Links) Settle(ctx context.Context, r Reservation, written int64, ok boo
 		return nil
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		l.log.Warn("drops: settling an upload; the link counts it as still under way", "link", Ref(r.id), "err", err)
+		l.log.Warn("settle upload; the link counts it as still under way", "link", Ref(r.id), "err", err)
 	}
 }

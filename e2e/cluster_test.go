@@ -507,7 +507,7 @@ func TestClusterSameNodeName(t *testing.T) {
 	waitReady(t, first, http.StatusServiceUnavailable)
 	waitReady(t, second, http.StatusOK)
 	waitReady(t, b, http.StatusOK)
-	if !strings.Contains(first.Logs.Text(), "another node was started under this node's name") {
+	if !strings.Contains(first.Logs.Text(), "node name taken by another instance") {
 		t.Fatal("the displaced node did not say why")
 	}
 }

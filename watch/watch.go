@@ -233,7 +233,7 @@ func newWatcher(dir string, store *files.Store, notify func(...vocab.Change), cf
 	}
 	if name := netFS(abs); name != "" {
 		w.rescan = true
-		w.log.Info("watch: the folder is on a network file system: changes made by other machines show at the next rescan",
+		w.log.Info("network file system: changes made by other machines show at the next rescan",
 			"fs", name, "interval", cfg.Interval)
 	}
 	w.quiet = true
@@ -250,7 +250,7 @@ func newWatcher(dir string, store *files.Store, notify func(...vocab.Change), cf
 	case w.rescan:
 		mode = "inotify+rescan"
 	}
-	w.log.Info("watch: watching the folder", "mode", mode, "folders", len(w.dirs), "entries", nfiles,
+	w.log.Info("watching the folder", "mode", mode, "folders", len(w.dirs), "entries", nfiles,
 		"watched", w.watched, "took", time.Since(began).Round(time.Millisecond))
 	return w, nil
 }
@@ -323,10 +323,10 @@ func (w *Watcher) run() {
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
 				// The kernel dropped events: which paths they were is lost,
 				// so the whole tree is compared with what was last seen.
-				w.log.Warn("watch: inotify's queue overflowed; rescanning the folder (fs.inotify.max_queued_events)")
+				w.log.Warn("inotify queue overflow; rescanning the folder (fs.inotify.max_queued_events)")
 				w.rescanAll()
 			} else {
-				w.log.Warn("watch: inotify", "err", err)
+				w.log.Warn("inotify", "err", err)
 			}
 		case <-settle.C:
 			armed = false
@@ -446,7 +446,7 @@ func (w *Watcher) reconcile(p string) {
 		// Unreadable (EACCES, EIO): left as last seen rather than
 		// announced gone, as a listing still shows it, and settled again
 		// when a folder above it changes (see retry).
-		w.log.Debug("watch: stat", "path", p, "err", err)
+		w.log.Debug("stat", "path", p, "err", err)
 		if len(w.denied) < maxDenied {
 			w.denied[p] = true
 		} else {
@@ -563,7 +563,7 @@ func (w *Watcher) adopt(p string) {
 	if err != nil {
 		// Gone, or replaced, since its parent was listed: the event that
 		// did it settles it.
-		w.log.Debug("watch: list", "path", p, "err", err)
+		w.log.Debug("list", "path", p, "err", err)
 		return
 	}
 	before, matched := len(f.entries), 0
@@ -604,7 +604,7 @@ func (w *Watcher) watch(p string, f *folder) {
 		w.fallBack("the system's inotify watches are used up (fs.inotify.max_user_watches)")
 	default:
 		// Gone or unreadable since it was listed: its event settles it.
-		w.log.Debug("watch: adding a watch", "path", p, "err", err)
+		w.log.Debug("add watch", "path", p, "err", err)
 	}
 }
 
@@ -668,7 +668,7 @@ func (w *Watcher) fallBack(why string) {
 	w.watched = 0
 	w.m.Folders.Set(0)
 	w.rescan = true
-	w.log.Warn("watch: "+why+"; rescanning the folder instead", "interval", w.cfg.Interval)
+	w.log.Warn("rescanning the folder instead of watching it", "why", why, "interval", w.cfg.Interval)
 }
 
 // realDir reports whether the path p is a folder itself, not a link to one.
@@ -691,7 +691,7 @@ func (w *Watcher) flush() {
 	if len(w.out) == 0 {
 		return
 	}
-	w.log.Debug("watch: announcing", "changes", len(w.out))
+	w.log.Debug("announce", "changes", len(w.out))
 	w.notify(w.out...)
 	w.out = nil // notify must not keep it, but a fresh slice costs nothing per pass
 }
