@@ -66,28 +66,59 @@ func (b *Broker) OpenRoom(ctx context.Context, room string) (string, error) {
 		rs.stop()
 		return "", err
 	}
-	if rs.live, err = b.nc.Subscribe(liveSubject(room), func(msg *nats.Msg) {
-		if id := msg.Header.Get(hdrChat); id != "" {
-			// A chat line of another node's, live: the stream brings it
-			// too, and whichever copy comes second is an echo.
-			if rs.firstCopy(id) {
-				b.hub.Deliver(room, &hub.Message{Frame: append(json.RawMessage(nil), msg.Data...), Chat: true})
-			}
-			return
-		}
-		var m hub.Message
-		if err := json.Unmarshal(msg.Data, &m); err != nil {
-			b.log.Warn("decode live message", "room", room, "err", err)
-			return
-		}
-		b.hub.Deliver(room, &m)
-	}); err != nil {
+	if rs.live, err = b.nc.Subscribe(liveSubject(room), func(msg *nats.Msg) { b.liveMessage(rs, msg) }); err != nil {
 		return fail(fmt.Errorf("cluster: subscribing to %s: %w", room, err))
 	}
+	roster, err := b.watchRoster(wctx, rs)
+	if err != nil {
+		return fail(err)
+	}
+	replayed, err := b.replayHistory(ctx, rs)
+	if err != nil {
+		return fail(err)
+	}
+	for _, ch := range []<-chan struct{}{roster, replayed} {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fail(fmt.Errorf("cluster: opening %s: %w", room, ctx.Err()))
+		}
+	}
+	b.mu.Lock()
+	if old := b.rooms[room]; old != nil {
+		old.stop() // closed and opened again before the old one let go
+	}
+	b.rooms[room] = rs
+	b.mu.Unlock()
+	return epoch, nil
+}
 
-	// Members: the watch's first values are who is in the room now.
-	if rs.watch, err = b.members.Watch(wctx, roomKey(room)+".*"); err != nil {
-		return fail(fmt.Errorf("cluster: watching %s: %w", room, err))
+// liveMessage hands the hub a message another node published live to
+// rs's room.
+func (b *Broker) liveMessage(rs *roomSub, msg *nats.Msg) {
+	if id := msg.Header.Get(hdrChat); id != "" {
+		// A chat line of another node's, live: the stream brings it
+		// too, and whichever copy comes second is an echo.
+		if rs.firstCopy(id) {
+			b.hub.Deliver(rs.room, &hub.Message{Frame: append(json.RawMessage(nil), msg.Data...), Chat: true})
+		}
+		return
+	}
+	var m hub.Message
+	if err := json.Unmarshal(msg.Data, &m); err != nil {
+		b.log.Warn("decode live message", "room", rs.room, "err", err)
+		return
+	}
+	b.hub.Deliver(rs.room, &m)
+}
+
+// watchRoster follows the members of rs's room on every node until ctx
+// ends; the channel is closed once the watch's first values (who is in
+// the room now) have been handed to the hub.
+func (b *Broker) watchRoster(ctx context.Context, rs *roomSub) (<-chan struct{}, error) {
+	var err error
+	if rs.watch, err = b.members.Watch(ctx, roomKey(rs.room)+".*"); err != nil {
+		return nil, fmt.Errorf("cluster: watching %s: %w", rs.room, err)
 	}
 	roster := make(chan struct{})
 	rs.wg.Add(1)
@@ -95,19 +126,23 @@ func (b *Broker) OpenRoom(ctx context.Context, room string) (string, error) {
 		defer rs.wg.Done()
 		b.followMembers(rs, roster)
 	}()
+	return roster, nil
+}
 
-	// History: every kept event and chat line of the room, then the new
-	// ones, in the stream's order.
+// replayHistory consumes every kept event and chat line of rs's room, then
+// the new ones, in the stream's order; the channel is closed once the
+// kept ones have been handed to the hub.
+func (b *Broker) replayHistory(ctx context.Context, rs *roomSub) (<-chan struct{}, error) {
 	cons, err := b.js.OrderedConsumer(ctx, streamName, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{feedSubject(room), chatSubject(room)},
+		FilterSubjects: []string{feedSubject(rs.room), chatSubject(rs.room)},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
-		return fail(fmt.Errorf("cluster: reading %s: %w", room, err))
+		return nil, fmt.Errorf("cluster: reading %s: %w", rs.room, err)
 	}
 	ci, err := cons.Info(ctx)
 	if err != nil {
-		return fail(fmt.Errorf("cluster: reading %s: %w", room, err))
+		return nil, fmt.Errorf("cluster: reading %s: %w", rs.room, err)
 	}
 	replayed := make(chan struct{})
 	var once sync.Once
@@ -124,22 +159,9 @@ func (b *Broker) OpenRoom(ctx context.Context, room string) (string, error) {
 			once.Do(func() { close(replayed) })
 		}
 	}); err != nil {
-		return fail(fmt.Errorf("cluster: reading %s: %w", room, err))
+		return nil, fmt.Errorf("cluster: reading %s: %w", rs.room, err)
 	}
-	for _, ch := range []chan struct{}{roster, replayed} {
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fail(fmt.Errorf("cluster: opening %s: %w", room, ctx.Err()))
-		}
-	}
-	b.mu.Lock()
-	if old := b.rooms[room]; old != nil {
-		old.stop() // closed and opened again before the old one let go
-	}
-	b.rooms[room] = rs
-	b.mu.Unlock()
-	return epoch, nil
+	return replayed, nil
 }
 
 // CloseRoom implements hub.Broker.
