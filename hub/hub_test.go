@@ -201,7 +201,9 @@ func (h *Hub) pendingPresence(name string) bool {
 // PongWait, and the room is told.
 func TestDeadPeerDropped(t *testing.T) {
 	t.Parallel()
-	th := newTestHub(t, Config{PingPeriod: 50 * time.Millisecond, PongWait: 200 * time.Millisecond}, nil)
+	// PongWait leaves the live watcher room to answer on a loaded machine (at
+	// 200 ms, a suite run beside others saw the watcher dropped too).
+	th := newTestHub(t, Config{PingPeriod: 100 * time.Millisecond, PongWait: time.Second}, nil)
 	watcher := th.dial(t, "room=k&name=watcher", false)
 	// The watcher answers pings because it keeps reading; the dead one
 	// never reads again, so it never answers.
