@@ -124,6 +124,10 @@ const (
 	doorLogin              // POST /_/login: the token typed into the form
 )
 
+// davPrefix is dav.Prefix, which the gate does not import: where
+// refusals offer Basic auth.
+const davPrefix = "/_/dav"
+
 func doorOf(r *http.Request) door {
 	switch p := r.URL.Path; {
 	case p == "/_/healthz", p == "/_/readyz", strings.HasPrefix(p, "/_/static/"):
@@ -148,13 +152,16 @@ const (
 	fromNone source = iota
 	fromQuery
 	fromBearer
+	fromBasic
 	fromCookie
 )
 
 // presented returns the token a request carries and where it found it: the
 // first of ?token= (WebSocket doors only: browsers cannot set headers on a
 // WebSocket, and a URL elsewhere would put the token in links and logs),
-// "Authorization: Bearer" and the cookie.
+// "Authorization: Bearer", Basic auth with the token as the password (any
+// user name: WebDAV clients such as Finder and Explorer speak nothing
+// else) and the cookie.
 func presented(r *http.Request, socket bool) (string, source) {
 	if socket {
 		if t := r.URL.Query().Get("token"); t != "" {
@@ -165,6 +172,9 @@ func presented(r *http.Request, socket bool) (string, source) {
 		if t := strings.TrimSpace(cred); t != "" {
 			return t, fromBearer
 		}
+	}
+	if _, pass, ok := r.BasicAuth(); ok && pass != "" {
+		return pass, fromBasic
 	}
 	if c, err := r.Cookie(TokenCookie); err == nil && c.Value != "" {
 		return c.Value, fromCookie
@@ -244,6 +254,10 @@ func (g *tokenGate) refuse(w http.ResponseWriter, r *http.Request, d door, statu
 	case http.StatusUnauthorized:
 		reason, code, msg = "token", "unauthorized", "a valid token is required"
 		w.Header().Set("WWW-Authenticate", `Bearer realm="filehub"`)
+		if p := r.URL.Path; p == davPrefix || strings.HasPrefix(p, davPrefix+"/") {
+			// A mount asks for a user and password only when offered Basic.
+			w.Header().Add("WWW-Authenticate", `Basic realm="filehub", charset="UTF-8"`)
+		}
 	case http.StatusTooManyRequests:
 		secs := retryAfter(wait)
 		reason, code = "rate_limited", "rate_limited"

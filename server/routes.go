@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"filehub/dav"
 	"filehub/drops"
 	"filehub/echo"
 	"filehub/hub"
@@ -30,6 +31,7 @@ type routeDeps struct {
 	info    http.Handler
 	cluster hub.Broker // nil: a single node
 	drops   drops.Handlers
+	dav     http.Handler // the folder over WebDAV, at dav.Prefix
 }
 
 // routes lists the whole HTTP surface.
@@ -73,6 +75,12 @@ func routes(d routeDeps) http.Handler {
 	mux.Handle("GET /_/drop/{id}", d.drops.Page)
 	mux.Handle("GET /_/drop/{id}/{name...}", d.drops.Other)
 	mux.Handle("PUT /_/drop/{id}/{name...}", d.drops.Upload)
+	// WebDAV: every method it answers, on the mount point and under it
+	// (a bare pattern would clash with GET /{path...}).
+	for _, m := range dav.Methods {
+		mux.Handle(m+" "+dav.Prefix, d.dav)
+		mux.Handle(m+" "+dav.Prefix+"/", d.dav)
+	}
 	mux.Handle("GET /ws", d.hub)
 	mux.Handle("GET /{path...}", fh)
 	mux.Handle("PUT /{path...}", fh)

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"filehub/cluster"
+	"filehub/dav"
 	"filehub/drops"
 	"filehub/echo"
 	"filehub/files"
@@ -262,12 +263,15 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 			h.RecordDropAbort(dropLink(l), path, received, err)
 		},
 	})
+	// WebDAV writes reach the feed through a hook too; dav never imports hub.
+	davDoor := dav.Handler(s.store, dav.Hooks{OnWrite: h.RecordDavUpload}, dav.Config{Logger: log.With("component", "dav")})
 	s.echo = echo.New(echo.Config{AllowOrigins: cfg.AllowOrigins, Logger: log.With("component", "echo")})
 
 	s.mux = routes(routeDeps{
 		files: fh, hub: h, echo: s.echo, ready: &s.ready, metrics: metricsHandler(cfg.Metrics, s.reg), pprof: cfg.Pprof,
 		cluster: broker,
 		drops:   dropDoors,
+		dav:     davDoor,
 		info: infoHandler(filepath.Base(s.folder), func() []string {
 			if lan := s.lan.Load(); lan != nil {
 				return (*lan)()
