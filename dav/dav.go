@@ -24,13 +24,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
-	"fmt"
 	"errors"
+	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -134,10 +135,23 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// As files serves them: the folder shares the page's origin.
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Content-Security-Policy", "sandbox")
+	case "PUT":
+		if err := h.s.CheckPut(rest, true); err != nil {
+			if errors.Is(err, fs.ErrNotExist) && !h.parentExists(src) {
+				// RFC 4918, 9.7.1: a PUT into a folder that is not there.
+				err = errConflict
+			}
+			h.fail(w, r, err)
+			return
+		}
 	case "COPY", "MOVE":
 		dst, err := h.destination(r)
 		if err != nil {
 			h.fail(w, r, err)
+			return
+		}
+		if _, err := h.s.Stat(src); err != nil {
+			h.fail(w, r, err) // webdav's MOVE would answer 403 for a source not there
 			return
 		}
 		if src == "." || dst == "." || strings.HasPrefix(dst+"/", src+"/") && dst != src {
@@ -154,12 +168,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	st := &state{r: r, put: r.Method == "PUT"}
+	st := &state{r: r, method: r.Method, put: r.Method == "PUT"}
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	if st.put {
-		rc := http.NewResponseController(w)
-		r.Body = &body{rc: r.Body, st: st, ctl: rc, idle: h.cfg.BodyIdleTimeout}
-		defer rc.SetReadDeadline(time.Time{})
+		r.Body = &body{r: files.IdleBody(w, r.Body, h.cfg.BodyIdleTimeout), rc: r.Body, st: st}
 	}
 	h.dav.ServeHTTP(&statusFix{ResponseWriter: w, st: st}, r)
 }
@@ -193,6 +205,16 @@ func checkXML(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
+// errConflict answers 409.
+var errConflict = fmt.Errorf("dav: no such folder: %w", files.ErrExists)
+
+// parentExists reports whether the folder of the clean path p is one the
+// Store shows.
+func (h *handler) parentExists(p string) bool {
+	in, err := h.s.Stat(path.Dir(p))
+	return err == nil && in.Dir
+}
+
 // destination is the clean path a COPY or MOVE's Destination names: a
 // URL on this server, under Prefix.
 func (h *handler) destination(r *http.Request) (string, error) {
@@ -222,8 +244,9 @@ type stateKey struct{}
 // state is what one request's filesystem calls learned, for the writes
 // they make and for the answer's status.
 type state struct {
-	r   *http.Request
-	put bool // the body is the upload: a write is complete only once it was read to its end
+	r      *http.Request
+	method string
+	put    bool // the body is the upload: a write is complete only once it was read to its end
 
 	mu      sync.Mutex
 	err     error // the first error the Store gave
@@ -279,47 +302,28 @@ func (s *state) complete() error {
 	return nil
 }
 
-// body is a PUT's body: it tells the state how it ended, and cuts a body
-// that stopped arriving (BodyIdleTimeout), as files does for its PUT.
+// body is a PUT's body, held to files' idle rule (files.IdleBody): it
+// tells the state how it ended.
 type body struct {
-	rc   io.ReadCloser
-	st   *state
-	ctl  *http.ResponseController
-	idle time.Duration
-	last time.Time // when the read deadline was last moved
+	r  io.Reader
+	rc io.Closer
+	st *state
 }
 
 func (b *body) Read(p []byte) (int, error) {
-	if b.idle > 0 {
-		// Moved at most every eighth of the timeout: one system call per
-		// read would cost more than the read.
-		if now := time.Now(); now.Sub(b.last) > b.idle/8 {
-			b.ctl.SetReadDeadline(now.Add(b.idle))
-			b.last = now
-		}
-	}
-	n, err := b.rc.Read(p)
+	n, err := b.r.Read(p)
 	switch {
 	case err == io.EOF:
 		b.st.mu.Lock()
 		b.st.bodyEnd = true
 		b.st.mu.Unlock()
 	case err != nil:
-		if isTimeout(err) {
-			err = errors.Join(files.ErrIdle, files.ErrIncomplete, err)
-		}
 		b.st.readFailed(err)
 	}
 	return n, err
 }
 
 func (b *body) Close() error { return b.rc.Close() }
-
-// isTimeout reports whether err is a read deadline that passed.
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &t) && t.Timeout()
-}
 
 // statusFix corrects webdav's statuses where the Store said more: webdav
 // answers most failures 403, 404 or 405 whatever they were, and a file too
@@ -335,7 +339,13 @@ func (f *statusFix) WriteHeader(code int) {
 		f.st.mu.Lock()
 		err := f.st.err
 		f.st.mu.Unlock()
-		if err != nil {
+		switch {
+		case err == nil:
+		case errors.Is(err, fs.ErrNotExist) && (f.st.method == "MOVE" || f.st.method == "COPY"):
+			// The source was there (ServeHTTP made sure): it is the
+			// destination's folder that is not (RFC 4918, 9.8.5, 9.9.4).
+			code = http.StatusConflict
+		default:
 			switch s := files.HTTPStatus(err); s {
 			case http.StatusBadRequest, http.StatusForbidden, http.StatusRequestTimeout,
 				http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable:

@@ -190,11 +190,11 @@ type dirFile struct {
 	read bool
 }
 
-func (d *dirFile) Close() error                       { return nil }
-func (d *dirFile) Read([]byte) (int, error)           { return 0, errors.New("dav: a folder") }
-func (d *dirFile) Seek(int64, int) (int64, error)     { return 0, errors.New("dav: a folder") }
-func (d *dirFile) Write([]byte) (int, error)          { return 0, errNotWritable }
-func (d *dirFile) Stat() (fs.FileInfo, error)         { return fileInfo{d.in}, nil }
+func (d *dirFile) Close() error                   { return nil }
+func (d *dirFile) Read([]byte) (int, error)       { return 0, errors.New("dav: a folder") }
+func (d *dirFile) Seek(int64, int) (int64, error) { return 0, errors.New("dav: a folder") }
+func (d *dirFile) Write([]byte) (int, error)      { return 0, errNotWritable }
+func (d *dirFile) Stat() (fs.FileInfo, error)     { return fileInfo{d.in}, nil }
 func (d *dirFile) DeadProps() (map[xml.Name]webdav.Property, error) {
 	return d.fs.props.get(d.in.Path), nil
 }

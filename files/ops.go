@@ -172,8 +172,9 @@ func (s *Store) Rename(from, to string) error {
 }
 
 // entry is the Lstat of base in dir (p is its clean path) when the Store
-// shows it: a regular file, a folder, or a symlink that does not resolve
-// to a hidden name (a link to .env is .env). Anything else is
+// shows it: a regular file, a folder, or a symlink that leads to one of
+// those in the folder, not to a hidden name (a link to .env is .env).
+// Anything else (a link out or broken, which List leaves out too) is
 // fs.ErrNotExist.
 func (s *Store) entry(dir *folder, base, p string) (fs.FileInfo, error) {
 	fi, err := dir.Lstat(base)
@@ -182,8 +183,14 @@ func (s *Store) entry(dir *folder, base, p string) (fs.FileInfo, error) {
 	}
 	switch typ := fi.Mode().Type(); {
 	case typ&fs.ModeSymlink != 0:
-		if to, _, rerr := s.resolve(path.Join(dir.rel, base)); rerr == nil && s.hiddenRel(to) {
+		to, tfi, rerr := s.resolve(path.Join(dir.rel, base))
+		switch {
+		case rerr != nil:
+			return nil, rerr
+		case s.hiddenRel(to):
 			return nil, fmt.Errorf("files: %q: %w", p, errHiddenTarget)
+		case !tfi.IsDir() && !tfi.Mode().IsRegular():
+			return nil, fmt.Errorf("files: %q: leads to no regular file: %w", p, fs.ErrNotExist)
 		}
 	case !typ.IsDir() && !typ.IsRegular():
 		return nil, fmt.Errorf("files: %q: not a regular file: %w", p, fs.ErrNotExist)
