@@ -23,6 +23,7 @@ var boundaries = []struct {
 }{
 	{"filehub/files", []string{"filehub/..."}, "the domain package knows no other (style rule 3)"},
 	{"filehub/drops", []string{"filehub/hub", "filehub/cluster", "filehub/watch", "filehub/server"}, "drop links reach the room through hooks"},
+	{"filehub/dav", []string{"filehub/hub", "filehub/cluster", "filehub/drops", "filehub/watch", "filehub/server"}, "WebDAV writes reach the room through hooks"},
 	{"filehub/watch", []string{"filehub/hub", "filehub/cluster", "filehub/drops", "filehub/server"}, "changes reach the room through a callback"},
 	{"filehub/hub", []string{"filehub/cluster", "filehub/drops", "filehub/watch", "filehub/server", "filehub/echo"}, "scale-out plugs in behind hub.Broker"},
 	{"filehub/cluster", []string{"filehub/server", "filehub/watch", "filehub/echo"}, "the broker plugs into hub.Broker and drops.Keeper, no more"},
