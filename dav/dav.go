@@ -64,8 +64,9 @@ type Config struct {
 // Hooks tell the caller what happened; package server connects them to
 // the room's feed. All may be nil.
 type Hooks struct {
-	// OnWrite is called once a file written through WebDAV (PUT, COPY, a
-	// LOCK of a new name) is in place, before the answer is written. It
+	// OnWrite is called once a file written through WebDAV (PUT, or a
+	// COPY's destination; not the empty file a LOCK of a new name makes)
+	// is in place, before the answer is written. It
 	// must not block.
 	OnWrite func(r *http.Request, res files.PutResult)
 }

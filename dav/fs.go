@@ -279,7 +279,9 @@ func (w *writeFile) Close() error {
 	if w.err != nil {
 		return osErr(context.Background(), w.fail(w.err))
 	}
-	if w.fs.hooks.OnWrite != nil && w.st.r != nil {
+	// A LOCK of a new name makes it an empty file, which davfs2 and
+	// Finder fill with a PUT at once: that PUT is the write to tell.
+	if w.fs.hooks.OnWrite != nil && w.st != nil && w.st.method != "LOCK" {
 		w.fs.hooks.OnWrite(w.st.r, w.res)
 	}
 	return nil
