@@ -353,6 +353,15 @@ func TestWritesAtomic(t *testing.T) {
 	if code, _ := d.do(t, "COPY", "/_/dav/a.txt", map[string]string{"Destination": "/_/dav/b.txt"}, ""); code != http.StatusCreated {
 		t.Errorf("COPY: %d", code)
 	}
+	// A LOCK of a new name makes an empty file (RFC 4918, 9.10.4), which
+	// is no write to tell the room of: the PUT that follows is.
+	lock := `<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>`
+	if code, body := d.do(t, "LOCK", "/_/dav/locked.txt", nil, lock); code != http.StatusCreated {
+		t.Errorf("LOCK of a new name: %d %s", code, body)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "locked.txt")); err != nil || fi.Size() != 0 {
+		t.Errorf("after LOCK: %v %v", fi, err)
+	}
 	w := d.wrote()
 	// sha256("new")
 	const sum = "11507a0e2f5e69d5dfa40a62a1bd7b6ee57e6bcd85c67c9b8431b36fff21c437"
