@@ -239,3 +239,24 @@ func (s *Store) checkTree(parent *os.Root, base, p string, depth int) error {
 	}
 	return nil
 }
+
+// RealPath returns where the name leads once its symlinks are resolved,
+// as a clean path relative to the folder ("." for the folder itself), so
+// that a caller can keep a door to part of the folder (a share link's
+// folder) from reaching the rest through a link. A name that leads
+// nowhere the Store shows is fs.ErrNotExist. It reads names, not open
+// files: a link changed right after is not seen.
+func (s *Store) RealPath(name string) (string, error) {
+	p, err := s.Clean(name)
+	if err != nil {
+		return "", err
+	}
+	rel, _, err := s.resolve(p)
+	if err != nil {
+		return "", err
+	}
+	if s.hiddenRel(rel) {
+		return "", fmt.Errorf("files: %q: %w", p, errHiddenTarget)
+	}
+	return rel, nil
+}

@@ -132,10 +132,11 @@ func doorOf(r *http.Request) door {
 	switch p := r.URL.Path; {
 	case p == "/_/healthz", p == "/_/readyz", strings.HasPrefix(p, "/_/static/"):
 		return doorOpen
-	case strings.HasPrefix(path.Clean(p), "/_/drop/"):
-		// A drop link's page and uploads: the id in the URL is the key
-		// (package drops). Cleaned first, so that /_/drop/x/../../drops,
-		// the owner's door, is not taken for one.
+	case strings.HasPrefix(path.Clean(p), "/_/drop/"), strings.HasPrefix(path.Clean(p), "/_/link/"):
+		// A drop link's page and uploads, a share link's page and
+		// downloads: the id in the URL is the key (packages drops and
+		// links). Cleaned first, so that /_/drop/x/../../drops, the
+		// owner's door, is not taken for one.
 		return doorOpen
 	case p == "/ws", p == "/_/echo":
 		return doorSocket

@@ -14,6 +14,7 @@ import (
 	"filehub/drops"
 	"filehub/echo"
 	"filehub/hub"
+	"filehub/links"
 	"filehub/web"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,7 @@ type routeDeps struct {
 	cluster hub.Broker // nil: a single node
 	drops   drops.Handlers
 	dav     http.Handler // the folder over WebDAV, at dav.Prefix
+	links   links.Handlers
 }
 
 // routes lists the whole HTTP surface.
@@ -75,6 +77,14 @@ func routes(d routeDeps) http.Handler {
 	mux.Handle("GET /_/drop/{id}", d.drops.Page)
 	mux.Handle("GET /_/drop/{id}/{name...}", d.drops.Other)
 	mux.Handle("PUT /_/drop/{id}/{name...}", d.drops.Upload)
+	// Share links, the same way round: the owner's doors behind the token,
+	// the guest's (/_/link/…) open in the gate, the id the key.
+	mux.Handle("POST /_/links", d.links.Create)
+	mux.Handle("GET /_/links", d.links.List)
+	mux.Handle("DELETE /_/links/{id}", d.links.Revoke)
+	mux.Handle("GET /_/link/{id}", d.links.Page)
+	mux.Handle("POST /_/link/{id}", d.links.Unlock)
+	mux.Handle("GET /_/link/{id}/{name...}", d.links.Get)
 	// WebDAV: every method it answers, on the mount point and under it
 	// (a bare pattern would clash with GET /{path...}).
 	for _, m := range dav.Methods {

@@ -263,6 +263,10 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 			h.RecordDropAbort(dropLink(l), path, received, err)
 		},
 	})
+	shareDoors, err := s.shareLinks(ctx, getenv, log)
+	if err != nil {
+		return nil, err
+	}
 	// WebDAV writes reach the feed through a hook too; dav never imports hub.
 	davDoor := dav.Handler(s.store, dav.Hooks{OnWrite: h.RecordDavUpload}, dav.Config{Logger: log.With("component", "dav")})
 	s.echo = echo.New(echo.Config{AllowOrigins: cfg.AllowOrigins, Logger: log.With("component", "echo")})
@@ -272,6 +276,7 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 		cluster: broker,
 		drops:   dropDoors,
 		dav:     davDoor,
+		links:   shareDoors,
 		info: infoHandler(filepath.Base(s.folder), func() []string {
 			if lan := s.lan.Load(); lan != nil {
 				return (*lan)()
@@ -480,10 +485,11 @@ func dropLink(l drops.Link) hub.DropLink {
 	return hub.DropLink{Room: l.Room, Ref: drops.Ref(l.ID), Label: l.Label}
 }
 
-// logPath is a request's path as the logs keep it: a drop link's id is
-// the key to it, so it is replaced by the link's Ref ("/_/drop/~1a2b3c4d/x").
+// logPath is a request's path as the logs keep it: a drop or share
+// link's id is the key to it, so it is replaced by the link's Ref ("/_/drop/~1a2b3c4d/x").
 func logPath(p string) string {
-	for _, prefix := range []string{"/_/drop/", "/_/drops/"} {
+	// Share links' ids are hashed the same way (links.Ref is drops.Ref).
+	for _, prefix := range []string{"/_/drop/", "/_/drops/", "/_/link/", "/_/links/"} {
 		rest, ok := strings.CutPrefix(p, prefix)
 		if !ok || rest == "" {
 			continue
