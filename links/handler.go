@@ -560,6 +560,7 @@ func (h *handlers) fail(w http.ResponseWriter, r *http.Request, id string, err e
 		refusal.Write(w, code, c, msg)
 	case strings.Contains(r.Header.Get("Accept"), "text/html") && id != "":
 		pg := guestPage{Message: msg, Ask: code == http.StatusUnauthorized, Action: "/_/link/" + url.PathEscape(id)}
+		pg.Message = strings.ToUpper(msg[:1]) + msg[1:] + "."
 		if errors.Is(err, ErrPassword) && strings.Contains(err.Error(), "wrong") {
 			pg.Message = "That password is not right."
 		}

@@ -111,7 +111,7 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	def((*byteSize)(&o.MaxUpload), "max-upload", "MAX_UPLOAD", "largest upload: a `size` in bytes or with a unit, such as 512MiB or 1GiB")
 	def(boolValue{&o.ShowHidden}, "show-hidden", "SHOW_HIDDEN", "serve dotfiles such as .env and .git")
 	def(stringValue{&o.StateDir, nil}, "state-dir", "STATE_DIR",
-		"the `folder` where drop links are kept across restarts; never one inside the served folder. "+
+		"the `folder` where drop and share links are kept across restarts; never one inside the served folder. "+
 			"Default: $XDG_STATE_HOME/filehub, or ~/.local/state/filehub. With -nats they are kept in NATS instead")
 	def(durationValue{&o.BodyIdleTimeout}, "body-idle-timeout", "BODY_IDLE_TIMEOUT",
 		"cut an upload whose body sends less than 1 KiB in this `duration` (0: 30s)")
