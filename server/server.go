@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"filehub/client"
 	"filehub/cluster"
 	"filehub/dav"
 	"filehub/drops"
@@ -102,6 +103,16 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 // shutdown) or when the server cannot start or fails. A *usageError says
 // that the way it was started is wrong; flag.ErrHelp that it printed -h.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && client.IsCommand(args[0]) {
+		// filehub send | get | listen: the client, before any flag of the
+		// server is parsed.
+		err := client.Run(ctx, args, getenv, stdout, stderr)
+		var ue *client.UsageError
+		if errors.As(err, &ue) {
+			return &usageError{err: ue.Err}
+		}
+		return err
+	}
 	cfg, err := parseFlags(args, getenv, stdout)
 	if err != nil {
 		return err
@@ -232,13 +243,13 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 	h := s.hub
 	// The files handler tells the room's feed of what it serves; files
 	// never imports hub.
-	fh := files.Handler(s.store, files.Hooks{
+	fh := reprDigest(s.store, files.Handler(s.store, files.Hooks{
 		OnFetch:          h.RecordFetch,
 		OnUpload:         h.RecordUpload,
 		OnUploadProgress: h.RecordUploadProgress,
 		OnUploadAbort:    h.RecordUploadAbort,
 		OnShare:          h.ShareUpload,
-	})
+	}))
 	// Drop links: kept in NATS when there are several nodes, else in a
 	// state file outside the served folder. Their uploads reach the feed
 	// through hooks, as the files handler's do; drops never imports hub.
