@@ -23,6 +23,7 @@ var boundaries = []struct {
 }{
 	{"filehub/files", []string{"filehub/..."}, "the domain package knows no other (style rule 3)"},
 	{"filehub/drops", []string{"filehub/hub", "filehub/cluster", "filehub/watch", "filehub/server"}, "drop links reach the room through hooks"},
+	{"filehub/client", []string{"filehub/..."}, "the client speaks the server's public surface only"},
 	{"filehub/links", []string{"filehub/hub", "filehub/cluster", "filehub/watch", "filehub/server", "filehub/dav"}, "share links reach the room through hooks"},
 	{"filehub/dav", []string{"filehub/hub", "filehub/cluster", "filehub/drops", "filehub/watch", "filehub/server"}, "WebDAV writes reach the room through hooks"},
 	{"filehub/watch", []string{"filehub/hub", "filehub/cluster", "filehub/drops", "filehub/server"}, "changes reach the room through a callback"},
