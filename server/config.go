@@ -243,11 +243,12 @@ func parseArgs(fs *flag.FlagSet, args []string) (folders []string, err error) {
 // what it does, its environment variable and its default.
 func printUsage(w io.Writer, fs *flag.FlagSet, envOf map[string]string) {
 	fmt.Fprint(w, `Usage: filehub [flags] [FOLDER]
+       filehub send | get | listen ...   (the client: filehub send -h)
 
 Serves FOLDER (by default the current folder) over HTTP, with live rooms
 over WebSocket at /ws and a page at /. Flags may come before or after the
 folder. Each flag can also be set with the environment variable shown; the
-command line wins.
+command line wins. A folder named send, get or listen is given as ./send.
 
 Flags:
 `)
