@@ -17,3 +17,6 @@ func CacheBytes(m *Maker) int64 { return m.cache.bytes() }
 
 // EtagMatch is etagMatch.
 var EtagMatch = etagMatch
+
+// Render is Maker.render: decode, resize and encode, without the cache.
+func Render(m *Maker, data []byte, size int) ([]byte, error) { return m.render(data, size) }

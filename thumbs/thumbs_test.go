@@ -50,13 +50,13 @@ type opts struct {
 	thumbs thumbs.Config
 	cache  string // a cache folder to reuse; "" makes one
 	memory bool   // no cache folder: the cache in memory
-	setup  func(t *testing.T, e *env)
+	setup  func(t testing.TB, e *env)
 	hooks  thumbs.Hooks
 	// served, when not nil, is told each time the handler returns.
 	served chan<- string
 }
 
-func newEnv(t *testing.T, o opts) *env {
+func newEnv(t testing.TB, o opts) *env {
 	t.Helper()
 	base := t.TempDir()
 	e := &env{dir: filepath.Join(base, "served"), outside: filepath.Join(base, "outside"), cache: o.cache}
@@ -83,7 +83,7 @@ func newEnv(t *testing.T, o opts) *env {
 
 // start makes a Maker on e's store and cache folder and serves it; a
 // second call is a restart.
-func (e *env) start(t *testing.T, o opts) {
+func (e *env) start(t testing.TB, o opts) {
 	t.Helper()
 	cfg := o.thumbs
 	if cfg.Dir == "" && !o.memory {
@@ -113,12 +113,12 @@ func (e *env) start(t *testing.T, o opts) {
 }
 
 // write writes a file into the served folder, making its folders.
-func (e *env) write(t *testing.T, name string, b []byte) {
+func (e *env) write(t testing.TB, name string, b []byte) {
 	t.Helper()
 	writeFile(t, filepath.Join(e.dir, filepath.FromSlash(name)), b)
 }
 
-func writeFile(t *testing.T, name string, b []byte) {
+func writeFile(t testing.TB, name string, b []byte) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		t.Fatal(err)
@@ -329,7 +329,7 @@ func TestFormats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, opts{setup: func(t *testing.T, e *env) {
+	e := newEnv(t, opts{setup: func(t testing.TB, e *env) {
 		e.write(t, "photo.jpg", encJPEG(t, pattern(400, 200, red)))
 		e.write(t, "tall.png", encPNG(t, pattern(300, 600, red)))
 		e.write(t, "anim.gif", encGIF(t, 512, 128))
@@ -372,7 +372,7 @@ func TestEXIFOrientation(t *testing.T) {
 	t.Parallel()
 	red := color.NRGBA{255, 0, 0, 255}
 	plain := encJPEG(t, pattern(400, 200, red))
-	e := newEnv(t, opts{setup: func(t *testing.T, e *env) {
+	e := newEnv(t, opts{setup: func(t testing.TB, e *env) {
 		e.write(t, "plain.jpg", plain)
 		e.write(t, "rotated.jpg", withOrientation(plain, 6))
 		e.write(t, "upright.jpg", withOrientation(plain, 1))
@@ -396,7 +396,7 @@ func TestEXIFOrientation(t *testing.T) {
 // black a transparent pixel's colour usually is.
 func TestTransparent(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, opts{setup: func(t *testing.T, e *env) {
+	e := newEnv(t, opts{setup: func(t testing.TB, e *env) {
 		e.write(t, "clear.png", encPNG(t, image.NewNRGBA(image.Rect(0, 0, 300, 300))))
 	}})
 	img, _ := e.thumb(t, "/_/thumb/clear.png")
@@ -411,7 +411,7 @@ func TestTransparent(t *testing.T) {
 func TestHostilePaths(t *testing.T) {
 	t.Parallel()
 	jpg := encJPEG(t, pattern(40, 40, color.Black))
-	e := newEnv(t, opts{setup: func(t *testing.T, e *env) {
+	e := newEnv(t, opts{setup: func(t testing.TB, e *env) {
 		writeFile(t, filepath.Join(e.outside, "secret.jpg"), jpg)
 		for _, name := range []string{"ok.jpg", ".hidden.jpg", ".git/x.jpg", "docs/.secret.jpg", ".filehub-tmp-abc",
 			"_/x.jpg", "ws", "docs/a.jpg"} {
@@ -515,7 +515,7 @@ func TestHostilePaths(t *testing.T) {
 func TestShowHidden(t *testing.T) {
 	t.Parallel()
 	jpg := encJPEG(t, pattern(40, 40, color.Black))
-	e := newEnv(t, opts{files: files.Config{ShowHidden: true}, setup: func(t *testing.T, e *env) {
+	e := newEnv(t, opts{files: files.Config{ShowHidden: true}, setup: func(t testing.TB, e *env) {
 		e.write(t, ".hidden.jpg", jpg)
 		e.write(t, ".filehub-tmp-x.jpg", jpg)
 	}})
@@ -536,7 +536,7 @@ func TestRefused(t *testing.T) {
 	e := newEnv(t, opts{
 		thumbs: thumbs.Config{MaxFileBytes: 1 << 20},
 		hooks:  thumbs.Hooks{Decoding: func(string) { decodes.Add(1) }},
-		setup: func(t *testing.T, e *env) {
+		setup: func(t testing.TB, e *env) {
 			e.write(t, "bomb.png", pngBomb(100000, 100000))
 			e.write(t, "wide.png", pngBomb(1<<31-1, 1))
 			e.write(t, "big.jpg", append(bytes.Clone(jpg), make([]byte, 1<<20)...)) // over MaxFileBytes
@@ -600,7 +600,7 @@ func bmp(w, h int) []byte {
 
 func TestBadSize(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, opts{setup: func(t *testing.T, e *env) { e.write(t, "a.jpg", encJPEG(t, pattern(40, 40, color.Black))) }})
+	e := newEnv(t, opts{setup: func(t testing.TB, e *env) { e.write(t, "a.jpg", encJPEG(t, pattern(40, 40, color.Black))) }})
 	for _, q := range []string{"s=100", "s=abc", "s=-1", "s=0", "s=1e9", "s=256.0", "s=%20256"} {
 		if resp, _ := e.get(t, "/_/thumb/a.jpg?"+q); resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("?%s: %d, want 400", q, resp.StatusCode)
@@ -620,7 +620,7 @@ func TestConditional(t *testing.T) {
 	var decodes atomic.Int32
 	e := newEnv(t, opts{
 		hooks: thumbs.Hooks{Decoding: func(string) { decodes.Add(1) }},
-		setup: func(t *testing.T, e *env) { e.write(t, "a.jpg", encJPEG(t, pattern(400, 300, color.Black))) },
+		setup: func(t testing.TB, e *env) { e.write(t, "a.jpg", encJPEG(t, pattern(400, 300, color.Black))) },
 	})
 	_, resp := e.thumb(t, "/_/thumb/a.jpg")
 	etag := resp.Header.Get("ETag")
@@ -684,7 +684,7 @@ func TestEtagMatch(t *testing.T) {
 // cache folder after it, without decoding.
 func TestCacheRestart(t *testing.T) {
 	t.Parallel()
-	o := opts{setup: func(t *testing.T, e *env) { e.write(t, "a.jpg", encJPEG(t, pattern(400, 300, color.Black))) }}
+	o := opts{setup: func(t testing.TB, e *env) { e.write(t, "a.jpg", encJPEG(t, pattern(400, 300, color.Black))) }}
 	e := newEnv(t, o)
 	_, first := e.thumb(t, "/_/thumb/a.jpg")
 	if got := testutil.ToFloat64(e.metrics.Generated); got != 1 {
@@ -715,7 +715,7 @@ func TestCacheRestart(t *testing.T) {
 // at start, a fresh one and foreign files left alone.
 func TestCacheDamaged(t *testing.T) {
 	t.Parallel()
-	o := opts{setup: func(t *testing.T, e *env) { e.write(t, "a.jpg", encJPEG(t, pattern(400, 300, color.Black))) }}
+	o := opts{setup: func(t testing.TB, e *env) { e.write(t, "a.jpg", encJPEG(t, pattern(400, 300, color.Black))) }}
 	e := newEnv(t, o)
 	e.thumb(t, "/_/thumb/a.jpg")
 	cached := onlyThumb(t, e.cache)
@@ -757,7 +757,7 @@ func TestCacheDamaged(t *testing.T) {
 // TestMemoryCache: without a cache folder, thumbnails are kept in memory.
 func TestMemoryCache(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, opts{memory: true, setup: func(t *testing.T, e *env) { e.write(t, "a.png", encPNG(t, pattern(300, 200, color.Black))) }})
+	e := newEnv(t, opts{memory: true, setup: func(t testing.TB, e *env) { e.write(t, "a.png", encPNG(t, pattern(300, 200, color.Black))) }})
 	if got := e.maker.Config().MaxCacheBytes; got != 32<<20 {
 		t.Errorf("MaxCacheBytes %d, want 32 MiB in memory", got)
 	}
@@ -786,7 +786,7 @@ func onlyThumb(t *testing.T, dir string) string {
 func TestEviction(t *testing.T) {
 	t.Parallel()
 	names := []string{"a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg"}
-	setup := func(t *testing.T, e *env) {
+	setup := func(t testing.TB, e *env) {
 		for i, n := range names {
 			e.write(t, n, encJPEG(t, pattern(200, 200, color.NRGBA{uint8(i * 50), 0, 0, 255})))
 		}
@@ -889,7 +889,7 @@ func cacheFileOf(t *testing.T, dir string, b []byte) string {
 func TestInvalidation(t *testing.T) {
 	t.Parallel()
 	red, blue := color.NRGBA{255, 0, 0, 255}, color.NRGBA{0, 0, 255, 255}
-	e := newEnv(t, opts{setup: func(t *testing.T, e *env) { e.write(t, "a.jpg", encJPEG(t, pattern(400, 400, red))) }})
+	e := newEnv(t, opts{setup: func(t testing.TB, e *env) { e.write(t, "a.jpg", encJPEG(t, pattern(400, 400, red))) }})
 	img, first := e.thumb(t, "/_/thumb/a.jpg")
 	if !near(img.At(5, 5), red, 40) {
 		t.Fatalf("first: %v", img.At(5, 5))
@@ -934,7 +934,7 @@ func TestConcurrent(t *testing.T) {
 				<-release // until every request is waiting on this flight
 			},
 		},
-		setup: func(t *testing.T, e *env) { e.write(t, "a.jpg", encJPEG(t, pattern(600, 400, color.Black))) },
+		setup: func(t testing.TB, e *env) { e.write(t, "a.jpg", encJPEG(t, pattern(600, 400, color.Black))) },
 	})
 	var wg sync.WaitGroup
 	bodies := make([][]byte, n)
@@ -988,7 +988,7 @@ func TestSlotWait(t *testing.T) {
 				}
 			},
 		},
-		setup: func(t *testing.T, e *env) {
+		setup: func(t testing.TB, e *env) {
 			for _, n := range []string{"a.jpg", "b.jpg", "h.jpg", "c.jpg"} {
 				e.write(t, n, encJPEG(t, pattern(300, 300, color.Black)))
 			}
