@@ -38,6 +38,10 @@ func (m *Maker) thumb(ctx context.Context, r ref) ([]byte, error) {
 	if detail, ok := m.broken.get(r.key); ok {
 		return nil, &refused{reason: reasonDecode, detail: detail}
 	}
+	if r.info.Size > m.cfg.MaxFileBytes { // before waiting for a slot: a video is refused at once
+		m.m.Refused.WithLabelValues(reasonFileSize).Inc()
+		return nil, &refused{reasonFileSize, fmt.Sprintf("%d bytes", r.info.Size)}
+	}
 	for {
 		// DoChan, not Do: each request waits only as long as it lives,
 		// and a flight goes on when the request that started it leaves
