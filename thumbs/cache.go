@@ -32,16 +32,19 @@ const (
 	touchEvery = time.Minute
 )
 
-// cache keeps thumbnails by key, on disk through root (nil: in memory),
-// within max bytes, evicting the least recently used.
+// cache keeps thumbnails by key, on disk in dir ("": in memory), within
+// max bytes, evicting the least recently used.
+//
+// The folder is made when the first thumbnail is kept, not before: a
+// server that never shows a picture leaves no folder behind.
 //
 // The files are the truth and the index is this process's view of them:
 // another server sharing the folder may add or evict files behind its
 // back. A key the index lacks is looked for on disk all the same, and a
 // file gone is dropped from the index when found gone.
 type cache struct {
-	root *os.Root
-	max  int64
+	dir string
+	max int64
 	m    *Metrics
 	log  *slog.Logger
 
@@ -49,6 +52,10 @@ type cache struct {
 	total int64
 	lru   list.List                // of *entry, most recently used first
 	items map[string]*list.Element // by key
+
+	rootMu sync.Mutex // guards root and closed; held over opening the folder only
+	root   *os.Root   // nil until the folder exists and is open
+	closed bool
 }
 
 // entry is one thumbnail in the index.
@@ -59,33 +66,61 @@ type entry struct {
 	touched time.Time // on disk: when its modification time was last set
 }
 
-// openCache opens the cache folder dir, making it if needed, and indexes
-// what is in it; "" keeps the cache in memory.
+// openCache opens the cache folder dir, if it exists, and indexes what is
+// in it; "" keeps the cache in memory.
 func openCache(dir string, max int64, m *Metrics, log *slog.Logger) (*cache, error) {
-	c := &cache{max: max, m: m, log: log, items: make(map[string]*list.Element)}
+	c := &cache{dir: dir, max: max, m: m, log: log, items: make(map[string]*list.Element)}
 	if dir == "" {
 		return c, nil
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("thumbs: cache folder: %w", err)
-	}
 	root, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, nil // made by the first put
+	}
 	if err != nil {
 		return nil, fmt.Errorf("thumbs: cache folder: %w", err)
 	}
 	c.root = root
-	if err := c.scan(time.Now()); err != nil {
+	if err := c.scan(root, time.Now()); err != nil {
 		root.Close()
 		return nil, err
 	}
 	return c, nil
 }
 
+// folder returns the cache folder, open; with create, it makes it first if
+// needed. nil when it does not exist (or cannot be made), or after close.
+func (c *cache) folder(create bool) *os.Root {
+	c.rootMu.Lock()
+	defer c.rootMu.Unlock()
+	if c.closed {
+		return nil
+	}
+	if c.root != nil {
+		return c.root
+	}
+	if create {
+		if err := os.MkdirAll(c.dir, 0o700); err != nil {
+			c.log.Warn("make cache folder", "dir", c.dir, "err", err)
+			return nil
+		}
+	}
+	root, err := os.OpenRoot(c.dir)
+	if err != nil {
+		if create {
+			c.log.Warn("open cache folder", "dir", c.dir, "err", err)
+		}
+		return nil
+	}
+	c.root = root
+	return root
+}
+
 // scan indexes the thumbnails in the folder, in the order of their
 // modification times (a hit sets it), removes stale temp files and evicts
 // down to max.
-func (c *cache) scan(now time.Time) error {
-	d, err := c.root.Open(".")
+func (c *cache) scan(root *os.Root, now time.Time) error {
+	d, err := root.Open(".")
 	if err != nil {
 		return fmt.Errorf("thumbs: cache folder: %w", err)
 	}
@@ -111,7 +146,7 @@ func (c *cache) scan(now time.Time) error {
 		}
 		if strings.HasPrefix(name, tempPrefix) {
 			if now.Sub(fi.ModTime()) > staleTemp {
-				c.remove(name)
+				c.remove(root, name)
 			}
 			continue
 		}
@@ -129,8 +164,8 @@ func (c *cache) scan(now time.Time) error {
 	c.mu.Lock()
 	victims := c.evictLocked()
 	c.mu.Unlock()
-	c.drop(victims)
-	c.log.Debug("thumbs: cache", "thumbnails", len(all), "bytes", c.total)
+	c.dropFrom(root, victims)
+	c.log.Debug("cache read", "dir", c.dir, "thumbnails", len(all), "bytes", c.total)
 	return nil
 }
 
@@ -146,7 +181,11 @@ func keyOf(name string) (string, bool) {
 	return key, true
 }
 
+// close closes the folder; thumbnails put after it are not kept.
 func (c *cache) close() error {
+	c.rootMu.Lock()
+	defer c.rootMu.Unlock()
+	c.closed = true
 	if c.root == nil {
 		return nil
 	}
@@ -155,7 +194,7 @@ func (c *cache) close() error {
 
 // get returns the thumbnail of key, if kept, and marks it used.
 func (c *cache) get(key string) ([]byte, bool) {
-	if c.root == nil {
+	if c.dir == "" {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		el, ok := c.items[key]
@@ -165,15 +204,19 @@ func (c *cache) get(key string) ([]byte, bool) {
 		c.lru.MoveToFront(el)
 		return el.Value.(*entry).data, true
 	}
+	root := c.folder(false)
+	if root == nil {
+		return nil, false
+	}
 	name := key + ext
-	b, err := c.root.ReadFile(name)
+	b, err := root.ReadFile(name)
 	if err == nil && !validJPEG(b) { // cut short by a crash: made again
-		c.remove(name)
+		c.remove(root, name)
 		err = fs.ErrNotExist
 	}
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			c.log.Warn("thumbs: read cache", "key", key, "err", err)
+			c.log.Warn("read cache", "key", key, "err", err)
 		}
 		c.mu.Lock()
 		if el, ok := c.items[key]; ok { // evicted by another server
@@ -195,11 +238,11 @@ func (c *cache) get(key string) ([]byte, bool) {
 	} else { // written by another server
 		victims := c.addLocked(&entry{key: key, size: int64(len(b)), touched: now})
 		c.mu.Unlock()
-		c.drop(victims)
+		c.dropFrom(root, victims)
 	}
 	if touch {
-		if err := c.root.Chtimes(name, now, now); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			c.log.Debug("thumbs: touch", "key", key, "err", err)
+		if err := root.Chtimes(name, now, now); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			c.log.Debug("touch", "key", key, "err", err)
 		}
 	}
 	return b, true
@@ -212,30 +255,36 @@ func (c *cache) put(key string, b []byte) error {
 		return nil // it would evict everything, itself included
 	}
 	e := &entry{key: key, size: int64(len(b)), touched: time.Now()}
-	if c.root == nil {
+	var root *os.Root
+	if c.dir == "" {
 		e.data = b
-	} else if err := c.write(key+ext, b); err != nil {
-		return err
+	} else {
+		if root = c.folder(true); root == nil {
+			return fmt.Errorf("thumbs: no cache folder %s", c.dir)
+		}
+		if err := c.write(root, key+ext, b); err != nil {
+			return err
+		}
 	}
 	c.mu.Lock()
 	victims := c.addLocked(e)
 	c.mu.Unlock()
-	c.drop(victims)
+	c.dropFrom(root, victims)
 	return nil
 }
 
 // write writes b to the file name atomically.
-func (c *cache) write(name string, b []byte) (err error) {
+func (c *cache) write(root *os.Root, name string, b []byte) (err error) {
 	var rnd [8]byte
 	rand.Read(rnd[:])
 	tmp := tempPrefix + hex.EncodeToString(rnd[:])
-	f, err := c.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("thumbs: write cache: %w", err)
 	}
 	defer func() {
 		if err != nil {
-			c.remove(tmp)
+			c.remove(root, tmp)
 		}
 	}()
 	// No fsync: after a crash a thumbnail cut short fails validJPEG and is
@@ -245,7 +294,7 @@ func (c *cache) write(name string, b []byte) (err error) {
 		err = cerr
 	}
 	if err == nil {
-		err = c.root.Rename(tmp, name)
+		err = root.Rename(tmp, name)
 	}
 	if err != nil {
 		return fmt.Errorf("thumbs: write cache: %w", err)
@@ -287,20 +336,21 @@ func (c *cache) unlinkLocked(el *list.Element) {
 	c.m.CacheBytes.Set(float64(c.total))
 }
 
-// drop removes evicted thumbnails' files, outside the lock.
-func (c *cache) drop(victims []*entry) {
+// dropFrom removes evicted thumbnails' files from root (nil: in memory,
+// nothing to remove), outside the lock.
+func (c *cache) dropFrom(root *os.Root, victims []*entry) {
 	for _, e := range victims {
 		c.m.EvictedBytes.Add(float64(e.size))
-		if c.root != nil {
-			c.remove(e.key + ext)
+		if root != nil {
+			c.remove(root, e.key+ext)
 		}
 	}
 }
 
 // remove removes a file of the cache folder; one already gone is fine.
-func (c *cache) remove(name string) {
-	if err := c.root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		c.log.Warn("thumbs: remove from cache", "name", name, "err", err)
+func (c *cache) remove(root *os.Root, name string) {
+	if err := root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		c.log.Warn("remove from cache", "name", name, "err", err)
 	}
 }
 

@@ -120,7 +120,7 @@ func (m *Maker) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if code >= 500 && r.Context().Err() == nil {
 		level = slog.LevelWarn
 	}
-	m.log.Log(r.Context(), level, "thumbs: request failed", "path", r.URL.Path, "status", code, "err", err)
+	m.log.Log(r.Context(), level, "thumbnail failed", "path", r.URL.Path, "status", code, "err", err)
 	if code == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}

@@ -102,7 +102,7 @@ func (m *Maker) generate(ctx context.Context, r ref) ([]byte, error) {
 	m.m.GenerateSeconds.Observe(time.Since(start).Seconds())
 	if err := m.cache.put(r.key, b); err != nil {
 		// Served all the same; made again next time.
-		m.log.Warn("thumbs: keep", "key", r.key, "err", err)
+		m.log.Warn("keep thumbnail", "key", r.key, "err", err)
 	}
 	return b, nil
 }

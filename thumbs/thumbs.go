@@ -104,7 +104,9 @@ func (e *refused) Unwrap() error { return ErrUnsupported }
 
 // Config configures a Maker.
 type Config struct {
-	// Dir is the cache folder, created if missing (0700). It must not be
+	// Dir is the cache folder, made (0700) when the first thumbnail is
+	// kept, so that a server that never shows a picture leaves no folder
+	// behind. It must not be
 	// inside the served folder (the caller checks: the Store does not
 	// tell where it is), where it would be listed and served. Several
 	// servers may share it. Defaults to "": thumbnails are kept in memory

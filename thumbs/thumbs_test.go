@@ -577,6 +577,9 @@ func TestRefused(t *testing.T) {
 	if got := testutil.ToFloat64(e.metrics.Generated); got != 0 {
 		t.Errorf("generated %v", got)
 	}
+	if _, err := os.Stat(e.cache); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the cache folder was made with nothing to keep: %v", err)
+	}
 }
 
 // bmp is a w×h 24-bit BMP: a format the standard decoders registered by
