@@ -45,8 +45,8 @@ const (
 type cache struct {
 	dir string
 	max int64
-	m    *Metrics
-	log  *slog.Logger
+	m   *Metrics
+	log *slog.Logger
 
 	mu    sync.Mutex // guards what follows; never held over file I/O
 	total int64
