@@ -32,6 +32,7 @@ type routeDeps struct {
 	info    http.Handler
 	cluster hub.Broker // nil: a single node
 	drops   drops.Handlers
+	thumbs  http.Handler
 	dav     http.Handler // the folder over WebDAV, at dav.Prefix
 	links   links.Handlers
 }
@@ -91,6 +92,9 @@ func routes(d routeDeps) http.Handler {
 		mux.Handle(m+" "+dav.Prefix, d.dav)
 		mux.Handle(m+" "+dav.Prefix+"/", d.dav)
 	}
+	// Thumbnails of images: the file's path rules and the token, as the
+	// file itself.
+	mux.Handle("GET /_/thumb/{path...}", d.thumbs)
 	mux.Handle("GET /ws", d.hub)
 	mux.Handle("GET /{path...}", fh)
 	mux.Handle("PUT /{path...}", fh)
