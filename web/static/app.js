@@ -25,6 +25,7 @@ import { roomView } from './view-room.js';
 import { dropsView } from './view-drops.js';
 import { shareTextView } from './share-text.js';
 import { growingShares } from './view-growing.js';
+import { parseRoute, routeURL } from './route.js';
 
 // A blocked resource or script would otherwise fail quietly; as a console
 // error it is seen by people debugging and fails the browser tests.
@@ -39,12 +40,15 @@ const nameKey = 'filehub.name';
 // ---------------------------------------------------------------- state
 
 const params = new URLSearchParams(location.search);
-const room = (params.get('room') || '').trim() || 'lobby';
+// The room and the folder are in the URL (route.js): Back and Forward move
+// between folders, a reload stays, a copied link opens the same folder.
+const route = parseRoute(location.search);
+const room = route.room;
 
 const S = {
   you: null, // {id, name} from the welcome
   limits: { inline: 0, upload: 0, message: 0 },
-  dir: '', // current folder: '' or 'a/b/'
+  dir: route.dir, // current folder: '' or 'a/b/'
   folder: 'files', // the root's name: the served folder's, from /_/info
   snippets: true, // false once the server said it does not know `snippet`
 };
@@ -316,19 +320,56 @@ function closeViewer(fromHistory = false) {
 }
 
 viewerClose.addEventListener('click', () => closeViewer());
-window.addEventListener('popstate', () => {
-  if (viewerHistory) closeViewer(true);
+window.addEventListener('popstate', (e) => {
+  if (viewerHistory && !e.state?.filehubViewer) closeViewer(true);
+  // Back or Forward to another folder: show it (the URL says which).
+  const dir = parseRoute(location.search).dir;
+  if (dir !== S.dir) files.showFolder(dir);
 });
 document.addEventListener('keydown', (e) => {
+  if (!viewerPanel.hasAttribute('data-open') || $('join').open) return;
   // On a phone the viewer covers everything; on a wide screen Escape
   // closes it only from inside it.
-  if (e.key !== 'Escape' || !viewerPanel.hasAttribute('data-open') || $('join').open) return;
-  if (narrow.matches || viewerPanel.contains(document.activeElement)) closeViewer();
+  if (e.key === 'Escape') {
+    if (narrow.matches || viewerPanel.contains(document.activeElement)) closeViewer();
+    return;
+  }
+  // The gallery: arrows go to the previous and next file, unless the keys
+  // are someone's typing or a video's seeking.
+  if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+  if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+  const t = document.activeElement;
+  if (t instanceof HTMLElement && (t.matches('input, textarea, select, video, audio, [contenteditable]') || (t.closest('pre, .markdown') && t.scrollWidth > t.clientWidth))) return;
+  if (!narrow.matches && !viewerPanel.contains(t) && t !== document.body) return;
+  if (viewer.step(e.key === 'ArrowLeft' ? -1 : 1)) e.preventDefault();
 });
+// And by swipe, on a touch screen: a horizontal stroke over the picture.
+{
+  let start = null;
+  viewerRoot.addEventListener('pointerdown', (e) => {
+    start = e.pointerType === 'mouse' || !e.target.closest('.stage') ? null : { x: e.clientX, y: e.clientY };
+  });
+  viewerRoot.addEventListener('pointerup', (e) => {
+    if (!start) return;
+    const dx = e.clientX - start.x;
+    const dy = e.clientY - start.y;
+    start = null;
+    if (Math.abs(dx) > 50 && Math.abs(dx) > 2 * Math.abs(dy)) viewer.step(dx < 0 ? 1 : -1);
+  });
+  viewerRoot.addEventListener('pointercancel', () => {
+    start = null;
+  });
+}
 
 // ---------------------------------------------------------------- views
 
-const files = filesView({ S, request, viewer, connected: () => conn.isOpen });
+const files = filesView({
+  S, request, viewer, connected: () => conn.isOpen,
+  // A folder opened: a new entry in the history, so that Back comes back.
+  onNavigate: (dir) => history.pushState({ filehubDir: dir }, '', routeURL(location.search, { room, dir })),
+  // The folder shown was removed: the URL names the one shown instead.
+  onReplace: (dir) => history.replaceState({ filehubDir: dir }, '', routeURL(location.search, { room, dir })),
+});
 const { renderCrumbs, setupUpload, onRoomUpload } = files;
 const { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard } = roomView({
   S, members, request, viewer, showNotice, arrived, viewFile: files.viewFile, viewerProgress: files.viewerProgress, zipURL: files.zipURL,
