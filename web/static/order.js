@@ -23,8 +23,10 @@ export function comparator({ key = 'name', desc = false } = {}) {
   return (a, b) => {
     const folders = (b.dir ? 1 : 0) - (a.dir ? 1 : 0);
     if (folders) return folders;
+    // Folders have no size: by size, they stay in name order.
+    if (key === 'size' && a.dir) return compareNames(a.name, b.name);
     let c = 0;
-    if (key === 'size' && !a.dir) c = Number(a.size || 0) - Number(b.size || 0);
+    if (key === 'size') c = Number(a.size || 0) - Number(b.size || 0);
     else if (key === 'date') c = (Date.parse(a.modified) || 0) - (Date.parse(b.modified) || 0);
     return sign * (c || compareNames(a.name, b.name));
   };

@@ -20,7 +20,7 @@ export class Rate {
   add(bytes) {
     const t = this.now();
     this.samples.push([t, bytes]);
-    while (this.samples.length > 2 && t - this.samples[1][0] > rateWindow) this.samples.shift();
+    while (this.samples.length > 2 && t - this.samples[0][0] > rateWindow) this.samples.shift();
   }
 
   /** speed is bytes per second, or 0 until two samples are 200 ms apart. */
