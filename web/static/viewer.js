@@ -24,9 +24,13 @@ const numberedMax = 5000;
  */
 export function numbered(text) {
   const lines = text.split('\n');
-  if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
+  const ended = lines.length > 1 && lines[lines.length - 1] === '';
+  if (ended) lines.pop();
   if (lines.length > numberedMax) return h('pre', { 'data-testid': 'content', tabindex: '0' }, text);
-  return h('pre', { class: 'numbered', 'data-testid': 'content', tabindex: '0' }, lines.map((l) => h('span', { class: 'l' }, `${l}\n`)));
+  // Each line keeps its own newline (the text, copied, is the file's).
+  const last = lines.length - 1;
+  return h('pre', { class: 'numbered', 'data-testid': 'content', tabindex: '0' },
+    lines.map((l, i) => h('span', { class: 'l' }, i < last || ended ? `${l}\n` : l)));
 }
 
 // What markdown may keep once rendered: no script, style, form, frame or
