@@ -339,8 +339,8 @@ document.addEventListener('keydown', (e) => {
   if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
   if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
   const t = document.activeElement;
-  if (t instanceof HTMLElement && (t.matches('input, textarea, select, video, audio, [contenteditable]') || (t.closest('pre, .markdown') && t.scrollWidth > t.clientWidth))) return;
-  if (!narrow.matches && !viewerPanel.contains(t) && t !== document.body) return;
+  if (t instanceof HTMLElement && (t.matches('input, textarea, select, video, audio, [contenteditable]') || t.closest('[role=menu]') ||
+    (t.closest('pre, .markdown') && t.scrollWidth > t.clientWidth))) return;
   if (viewer.step(e.key === 'ArrowLeft' ? -1 : 1)) e.preventDefault();
 });
 // And by swipe, on a touch screen: a horizontal stroke over the picture.

@@ -574,7 +574,9 @@ async function copyLink(link, name) {
 // ---------------------------------------------------------------- sort, filter, view, search
 
 const orderKey = 'filehub.order';
-const viewKey = 'filehub.view';
+// List or grid, as chosen for a folder while the page is open (a grid for
+// the photos does not make every folder a grid); unchosen: types.js decides.
+const viewChoice = new Map();
 const filterInput = $('filter');
 const sortSelect = $('sort');
 const viewButtons = [...document.querySelectorAll('[data-view-choice]')];
@@ -607,7 +609,7 @@ const search = { available: false, token: 0 };
   });
   for (const b of viewButtons) {
     b.addEventListener('click', () => {
-      storage.set(viewKey, b.dataset.viewChoice);
+      viewChoice.set(listing.dir, b.dataset.viewChoice);
       renderView();
     });
   }
@@ -623,10 +625,10 @@ function applyFilter() {
 
 /**
  * renderView draws the listing as a list or as a grid of thumbnails: the
- * person's choice, else a grid for a folder of pictures (types.js).
+ * person's choice for this folder, else a grid for a folder of pictures.
  */
 function renderView() {
-  const chosen = storage.get(viewKey);
+  const chosen = viewChoice.get(listing.dir);
   const grid = chosen ? chosen === 'grid' : isImageFolder(listing.sorted());
   const table = listingBody.closest('table');
   table.dataset.view = grid ? 'grid' : 'list';

@@ -9,7 +9,7 @@ import { kindOf, inlineMax, previewBytes, maxShownChars, trimUTF8 } from './cont
 import { fileType } from './types.js';
 import { httpRange } from './requests.js';
 import { Rate, progressText } from './rate.js';
-import { marked } from './vendor/marked/marked.esm.js';
+import { Marked } from './vendor/marked/marked.esm.js';
 import DOMPurify from './vendor/dompurify/purify.es.js';
 
 /** rangeBytes is how much of a text or markdown file a preview fetches (a Range request). */
@@ -44,16 +44,29 @@ const purifyConfig = {
   ALLOW_DATA_ATTR: false,
 };
 
+const escapes = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+// Markdown with raw HTML off: HTML written in a markdown file is shown as
+// the text it is (as goldmark does without WithUnsafe), so DOMPurify only
+// ever sees markdown's own tags. It would remove script anyway, but the
+// page's CSP reports every inline handler and style it is shown, even in
+// DOMPurify's inert document.
+const markdown = new Marked({
+  gfm: true,
+  async: false,
+  renderer: { html: ({ text }) => String(text).replace(/[&<>"']/g, (c) => escapes[c]) },
+});
+
 /**
  * renderMarkdown renders markdown into a sanitized DOM fragment: marked
- * makes HTML, DOMPurify parses and cleans it into nodes (no markup string
+ * makes HTML (raw HTML escaped), DOMPurify parses and cleans it into nodes (no markup string
  * ever reaches the document). Links and images are resolved against the
  * file's folder; a link leaves in a new tab without the page as opener;
  * an image from another origin (which the page's CSP would block) becomes
  * a link to it.
  */
 export function renderMarkdown(text, path) {
-  const html = marked.parse(text, { async: false, gfm: true });
+  const html = markdown.parse(text);
   const frag = DOMPurify.sanitize(html, purifyConfig);
   const base = new URL(fileURL(dirName(path), true), location.origin);
   for (const a of frag.querySelectorAll('a[href]')) {
