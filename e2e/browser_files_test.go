@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Browser tests of the file browser (issue 21): folders in the URL, one
 // action per row and its menu, icons, thumbnails, the grid and the gallery,
@@ -9,6 +9,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"filehub/internal/harness"
 	"fmt"
 	"image"
 	"image/color"
@@ -86,7 +87,7 @@ func filesFixtures(t *testing.T) string {
 	write("docs/report.pdf", minimalPDF("HELLO PDF"))
 	// HTML behind a .pdf name: the browser's PDF viewer gets it, never the page.
 	write("docs/evil.pdf", []byte(`<html><body><script>localStorage.setItem('pwned-pdf', '1'); document.title = 'pwned'; alert('pdf')</script></body></html>`))
-	clip, err := os.ReadFile(filepath.Join("web", "testdata", "clip.webm"))
+	clip, err := os.ReadFile(filepath.Join("..", "web", "testdata", "clip.webm"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +231,7 @@ const lowContrast = `(() => {
 func TestBrowserFiles(t *testing.T) {
 	browserCtx := startBrowser(t)
 	dir := filesFixtures(t)
-	ts := startServer(t, dir, "-upload")
+	ts := harness.Start(t, dir, "-upload")
 	for _, c := range []struct {
 		name, scheme string
 		phone        bool
@@ -270,7 +271,7 @@ func TestBrowserFiles(t *testing.T) {
 type filesTab struct {
 	t     *testing.T
 	tb    *tab
-	ts    *testServer
+	ts    *harness.Server
 	room  string
 	phone bool
 	dark  bool
