@@ -836,8 +836,13 @@ form.addEventListener('submit', async (ev) => {
   delete result.dataset.code;
   const bar = h('progress', { max: '100', 'aria-label': `Fetching ${path}` });
   formResult('loading', `${toRoom && via === 'ws' ? 'sharing' : 'fetching'} ${isolated(path)}… `, bar);
+  const barText = h('span', { class: 'hint' });
+  result.append(' ', barText);
+  const rate = new Rate();
   const onProgress = (received, size) => {
     if (size > 0) bar.value = Math.min(100, Math.floor((received / size) * 100));
+    rate.add(received);
+    setText(barText, progressText(received, size, rate));
   };
   const how = viaText[via][0];
   try {
@@ -935,6 +940,7 @@ function uploadFile(file, overwrite, li, share) {
   const bar = h('progress', { max: '100', value: '0', 'aria-label': `Upload of ${path}` });
   const note = share ? h('span', { class: 'hint' }, ' Shared with the room as it uploads: it can’t resume if interrupted.') : null;
   const pct = (n) => (file.size > 0 ? Math.min(100, Math.floor((n / file.size) * 100)) : 100);
+  const rate = new Rate(); // speed and time left
   const up = new Upload({
     file,
     url: fileURL(path),
@@ -947,7 +953,8 @@ function uploadFile(file, overwrite, li, share) {
         case 'resuming':
           if (row.dataset.state !== s.state || !row.contains(bar)) show(s.state, label, note, bar, cancel);
           bar.value = pct(s.sent);
-          if (s.state === 'uploading') setText(label, `${doing} ${path}: ${formatSize(s.sent)} of ${formatSize(file.size)} (${pct(s.sent)}%)`);
+          rate.add(s.sent);
+          if (s.state === 'uploading') setText(label, `${doing} ${path}: ${progressText(s.sent, file.size, rate)}`);
           else if (s.wait > 0) setText(label, `${s.why}: resuming ${path} at ${pct(s.sent)}% in ${Math.round(s.wait / 1000)} s…`);
           else setText(label, `Resuming ${path} at ${pct(s.sent)}%…`);
           return;
@@ -990,7 +997,9 @@ function onRoomUpload(msg) {
     const pct = size > 0 ? Math.min(100, Math.floor((received / size) * 100)) : 0;
     const bar = h('progress', { max: '100', 'aria-label': `Upload of ${path} by ${nameOf(by)}` });
     if (size > 0) bar.value = pct; // else indeterminate: the uploader did not say the size
-    clear(li).append(h('span', null, `${nameOf(by)} is uploading ${path}: ${formatSize(received)}${size > 0 ? ` of ${formatSize(size)} (${pct}%)` : ''}`), bar);
+    if (!li.rate) li.rate = new Rate();
+    li.rate.add(received);
+    clear(li).append(h('span', null, `${nameOf(by)} is uploading ${path}: ${progressText(received, size, li.rate)}`), bar);
   } else if (msg.kind === 'upload-abort') {
     li.dataset.state = 'error';
     clear(li).append(msg.reason === 'interrupted'
