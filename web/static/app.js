@@ -372,7 +372,7 @@ const files = filesView({
 });
 const { renderCrumbs, setupUpload, onRoomUpload } = files;
 const { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard } = roomView({
-  S, members, request, viewer, showNotice, arrived, viewFile: files.viewFile, viewerProgress: files.viewerProgress, zipURL: files.zipURL,
+  S, members, request, viewer, showNotice, arrived, openPath: files.openPath, zipURL: files.zipURL,
 });
 files.useRoom({ note });
 const addGrowingShare = growingShares({ requests, viewer, shareCard, pushCard, noteEvents: files.noteEvents });

@@ -457,6 +457,23 @@ function galleryOf(name) {
   return out;
 }
 
+/**
+ * openPath opens any file of the folder as the listing's rows do (the
+ * feed's links, shares not held in the page): the viewer from its URL, or
+ * the browser's download when there is nothing to show. meta: what is
+ * known of it ({size, type, modified}).
+ */
+function openPath(path, meta = {}) {
+  path = cleanPath(path);
+  const e = dirName(path) === listing.dir ? listing.get(baseName(path)) : null;
+  const m = { size: Number(e?.size ?? meta.size) || 0, type: String(e?.type ?? meta.type ?? ''), modified: String(e?.modified ?? meta.modified ?? '') };
+  if (fileType(baseName(path), m.type).preview === 'none') {
+    download(path);
+    return;
+  }
+  viewer.preview({ path, ...m });
+}
+
 /** download saves a file with the browser's own download (its progress, its speed). */
 function download(path) {
   const a = h('a', { href: `${fileURL(path)}?download`, download: baseName(path), hidden: true });
@@ -1031,7 +1048,7 @@ export function filesView(c) {
   probeSearch();
   return {
     loadListing, refreshListingSoon, renderCrumbs, viewFile, viewerProgress, setupUpload, onRoomUpload, zipURL,
-    onFs, noteEvents, joined, useRoom, showFolder, closeMenu,
+    onFs, noteEvents, joined, useRoom, showFolder, closeMenu, openPath,
   };
 }
 

@@ -244,7 +244,8 @@ export class Viewer {
       h('span', null, formatSize(entry.size)),
       h('span', { 'data-testid': 'viewer-type' }, t.label),
       entry.modified ? h('span', null, `modified ${formatDate(entry.modified)}`) : null);
-    const head = h('div', { class: 'viewbar' }, this.navButtons(), h('p', { class: 'path', 'data-testid': 'viewer-path' }, path), download);
+    // The name (the folder is in the listing's path); the whole path in a tooltip.
+    const head = h('div', { class: 'viewbar' }, this.navButtons(), h('p', { class: 'path', 'data-testid': 'viewer-path', title: path }, name), download);
     this.root.append(head, meta);
     let body;
     switch (t.preview) {
