@@ -19,6 +19,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -298,7 +299,7 @@ func (f *filesTab) foldersInTheURL(t *testing.T) {
 	f.listed(t, "list/", "n-23.txt")
 	tb.do(t, "to the bottom", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, document.documentElement.scrollHeight)`))
 	tb.do(t, "up one folder", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=up] button').click()`))
-	tb.waitFor(t, "the top folder", `document.querySelector(`+jsString(row("docs/"))+`) && !new URLSearchParams(location.search).has('dir')`)
+	tb.waitFor(t, "the top folder from its top", `document.querySelector(`+jsString(row("docs/"))+`) && !new URLSearchParams(location.search).has('dir') && `+inView(`[data-testid=crumbs]`))
 	tb.do(t, "open docs/", f.tap(row("docs/")+` [data-testid=open]`))
 	f.listed(t, "docs/", "report.pdf")
 	tb.do(t, "open docs/deeper/", f.tap(row("docs/deeper/")+` [data-testid=open]`))
@@ -624,4 +625,62 @@ func (f *filesTab) looks(t *testing.T) {
 	if !eval[bool](t, tb, noOverflow) {
 		t.Error("the page scrolls sideways")
 	}
+}
+
+// TestBrowserSearch plays the server's GET /_/search (issue 22's contract:
+// {q, total, results: [{path, name, dir, size, modified, type}]}) in the
+// tab: the page offers to search all folders once the endpoint answers,
+// lists what it finds, and opens a result's folder, and the file in the
+// viewer.
+func TestBrowserSearch(t *testing.T) {
+	browserCtx := startBrowser(t)
+	dir := filesFixtures(t)
+	ts := harness.Start(t, dir)
+	tb := openTab(t, browserCtx, "searcher", "about:blank", chromedp.EmulateViewport(1280, 800))
+	keepOnFailure(t, tb)
+	answer := []byte(`{"q":"leaf","path":"","total":1,"results":[{"path":"docs/deeper/leaf.txt","name":"leaf.txt","dir":false,"size":12,` +
+		`"modified":"2026-12-07T07:00:00Z","type":"text/plain; charset=utf-8","match":"name"}]}`)
+	ctx, cancel := context.WithCancel(tb.ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var asked []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*fetch.EventRequestPaused); ok {
+			mu.Lock()
+			asked = append(asked, e.Request.URL)
+			mu.Unlock()
+			go func() {
+				_, _ = chromedp.Call(tb.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{
+					RequestID: e.RequestID, ResponseCode: 200, Body: answer,
+					ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "application/json"}},
+				})
+			}()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(tb.ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/_/search?*"}}}); err != nil {
+		t.Fatal(err)
+	}
+	tb.navigate(t, ts.URL+"/?room=search&name=sam")
+	tb.waitFor(t, "the listing", statusOpen+` && document.querySelector(`+jsString(row("README.md"))+`)`)
+	if eval[bool](t, tb, `!document.querySelector('#search-offer').hidden`) {
+		t.Error("search offered before anything was typed")
+	}
+	tb.do(t, "type leaf", chromedp.SendKeys(chromedp.CSS(`[data-testid=filter]`), "leaf"))
+	tb.waitFor(t, "nothing here matches; the offer to search all folders", `document.querySelectorAll('[data-testid=entry]:not([hidden])').length === 0 && !document.querySelector('#search-offer').hidden`)
+	tb.do(t, "search", chromedp.Click(chromedp.CSS(`[data-testid=search-btn]`)))
+	tb.waitFor(t, "the result", `document.querySelector('[data-testid=search-result][data-path="docs/deeper/leaf.txt"] .sub')?.textContent === 'Text · 12 B'`)
+	mu.Lock()
+	last := asked[len(asked)-1]
+	mu.Unlock()
+	if !strings.HasSuffix(last, "/_/search?q=leaf") {
+		t.Errorf("the page asked %s", last)
+	}
+	tb.do(t, "open it", chromedp.Click(chromedp.CSS(`[data-testid=search-result] button`)))
+	tb.waitFor(t, "its folder, and the file in the viewer", `new URLSearchParams(location.search).get('dir') === 'docs/deeper/' &&
+		document.querySelector(`+jsString(row("docs/deeper/leaf.txt"))+`) && document.querySelector('[data-testid=search-results]').hidden &&
+		document.querySelector('[data-testid=viewer]').dataset.path === 'docs/deeper/leaf.txt' &&
+		document.querySelector('[data-testid=viewer] [data-testid=content]')?.textContent.includes('leaf-marker')`)
+	tb.checkClean(t)
 }
