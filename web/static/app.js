@@ -2,9 +2,12 @@
 // models hold the state and the protocol, with no DOM (conn.js: the socket;
 // requests.js: requests, replies and streams; feed.js: the room's history;
 // members.js: who is here; uploads.js: uploads; listing.js: the live
-// listing; holders.js: who has which file); the views draw (view-files.js:
-// the listing, the form, uploads; view-room.js: members, feed, shares, chat;
-// view-growing.js: shares that fill as they upload; viewer.js: one file).
+// listing; holders.js: who has which file; route.js: the room and folder in
+// the URL; order.js: sort and filter; types.js: short types and previews;
+// rate.js: speed and time left); the views draw (view-files.js: the
+// listing, its menus, the form, uploads; view-room.js: members, feed,
+// shares, chat; view-growing.js: shares that fill as they upload;
+// viewer.js: one file, previewed from its URL, and the gallery).
 // This module routes the room's frames, shows the connection, lays the
 // sections out (one at a time on a phone) and asks for a name.
 //

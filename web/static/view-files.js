@@ -1,12 +1,14 @@
 // The files side of the page (DOM): the listing and its folder path, kept
-// live by the room's fs frames, with who in the room has each file; the
-// form that opens any path, opening files into the viewer, and the upload
-// rows. The models it drives are listing.js, holders.js, requests.js and
-// uploads.js; app.js gives it the page's state and wires it to the room
-// (filesView).
+// live by the room's fs frames, with who in the room has each file; one
+// primary action per row (its name opens it) and a menu for the rest; the
+// type icons and thumbnails, list or grid; sort, filter and the search of
+// all folders; the form that requests any path, and the upload rows. The
+// models it drives are listing.js, holders.js, requests.js, uploads.js,
+// types.js, order.js and route.js; app.js gives it the page's state and
+// wires it to the room and the URL (filesView).
 
 import { h, $, clear, setText, narrow, storage } from './dom.js';
-import { cleanPath, fileURL, baseName, dirName, formatSize, formatDate, formatWhen, nameOf, idOf, httpErrorCode, isolated } from './format.js';
+import { cleanPath, fileURL, baseName, dirName, formatSize, formatWhen, nameOf, idOf, httpErrorCode, isolated } from './format.js';
 import { httpGet, httpListing } from './requests.js';
 import { fileType, isImageFolder } from './types.js';
 import { icon } from './icons.js';

@@ -1,7 +1,13 @@
-// The viewer: shows one file (text as text, raster images from their Blob,
-// SVG from its served URL, other bytes as a download), the progress of a
-// large one, or why it failed. Content becomes Text nodes only, never markup;
-// every Blob URL it makes follows content.js's rule (see there).
+// The viewer: shows one file. A file of the listing is previewed from its
+// served URL (preview: pictures, video, audio, the browser's PDF viewer,
+// markdown rendered and sanitized, text with line numbers, read by range),
+// with previous and next through the folder; a file fetched into the page
+// (over the live connection or HTTP, or shared inline) is shown from its
+// bytes (show: text as text, raster images from their Blob, SVG from its
+// served URL, other bytes as a download), with the progress of a large one,
+// or why it failed. The page's own strings become Text nodes only; the one
+// markup it renders is markdown's, through DOMPurify into nodes; every Blob
+// URL it makes follows content.js's rule (see there).
 
 import { h, clear } from './dom.js';
 import { formatSize, formatDate, baseName, dirName, lineCount, fileURL, isolated } from './format.js';
@@ -216,6 +222,7 @@ export class Viewer {
     clear(this.root);
     this.root.dataset.state = state;
     this.root.dataset.path = path;
+    delete this.root.dataset.kind;
     this.token++;
   }
 
