@@ -665,7 +665,11 @@ async function probeSearch() {
   renderCount();
 }
 
-/** searchEntries reads a search answer: {results: [...]}, {entries: [...]} or an array of {path, ...}. */
+/**
+ * searchEntries reads a search answer (GET /_/search: {q, path, total,
+ * results: [{path, name, dir, size, modified, type, match}]}); an array or
+ * {entries} is taken too.
+ */
 function searchEntries(body) {
   const list = Array.isArray(body) ? body : Array.isArray(body?.results) ? body.results : Array.isArray(body?.entries) ? body.entries : [];
   return list.filter((x) => x && typeof x.path === 'string' && cleanPath(x.path) !== '');
@@ -676,16 +680,20 @@ async function runSearch(q) {
   const token = ++search.token;
   searchResults([], `Searching all folders for “${q}”…`);
   let found;
+  let total;
   try {
     const r = await fetch(`/_/search?q=${encodeURIComponent(q)}`, { headers: { Accept: 'application/json' }, cache: 'no-store' });
     if (!r.ok) throw new Error(`HTTP ${r.status}`);
-    found = searchEntries(await r.json());
+    const body = await r.json();
+    found = searchEntries(body);
+    total = Number(body?.total);
   } catch (err) {
     if (token === search.token) searchResults([], `Search failed: ${err.message}`);
     return;
   }
   if (token !== search.token) return;
-  searchResults(found, found.length === 0 ? `Nothing found for “${q}”.` : `${found.length} found for “${q}” in all folders:`);
+  const more = Number.isFinite(total) && total > found.length ? `the best ${found.length} of ${total}` : `${found.length}`;
+  searchResults(found, found.length === 0 ? `Nothing found for “${q}”.` : `${more} found for “${q}” in all folders:`);
 }
 
 /** searchResults shows results of a search of the whole tree (null: none shown). */
