@@ -326,8 +326,14 @@ func (f *filesTab) foldersInTheURL(t *testing.T) {
 	if want := f.room + "&dir=docs/"; !strings.HasPrefix(link, f.ts.URL+"/?") || !strings.Contains(link, "dir=docs/") || !strings.Contains(link, "room=") || strings.Contains(link, "name=") {
 		t.Fatalf("the folder's link = %q, want like %q (without the person's name)", link, want)
 	}
-	tb.navigate(t, link+"&name="+tb.name) // a person new to the room would be asked their name first
+	// Someone new to the room: asked their name, the folder behind.
+	tb.do(t, "forget the name", chromedp.Evaluate[chromedp.Void](`localStorage.removeItem('filehub.name')`))
+	tb.navigate(t, link)
 	f.listed(t, "docs/", "report.pdf")
+	tb.waitFor(t, "asked for a name", `document.querySelector('#join').open`)
+	tb.navigate(t, link+"&name="+tb.name)
+	f.listed(t, "docs/", "report.pdf")
+	tb.waitFor(t, "joined", statusOpen)
 	tb.do(t, "home", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=crumbs] li:first-child button').click()`))
 	tb.waitFor(t, "the top folder", `document.querySelector(`+jsString(row("README.md"))+`)`)
 }

@@ -534,5 +534,10 @@ loadInfo().then((info) => {
 const given = (params.get('name') || '').trim();
 const remembered = storage.get(nameKey) || '';
 if (given || remembered) join(given || remembered);
-else askName('join');
+else {
+  // Someone new, from a link: the folder it names shows (over HTTP) behind
+  // the question of their name; joining lists it again over the room.
+  askName('join');
+  files.loadListing(S.dir);
+}
 
