@@ -8,7 +8,8 @@ import (
 )
 
 // TestNodeModels runs the page's DOM-free modules' tests (jstest/*.test.js:
-// the URL's route, sort and filter, short types, progress) under node
+// the URL's route, sort and filter, short types, progress, what becomes of
+// a file's bytes) under node
 // --test, so that `go test ./...` runs them too. Without node the test
 // skips with a message, except under CI (CI non-empty), where a missing
 // node is a failure, as a missing Chromium is for the browser tests.
@@ -31,8 +32,8 @@ func TestNodeModels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) < 3 {
-		t.Fatalf("found %d test files in web/jstest, want the route, order and types tests", len(files))
+	if len(files) < 4 {
+		t.Fatalf("found %d test files in web/jstest, want the route, order, types and content tests", len(files))
 	}
 	cmd := exec.Command(path, append([]string{"--test", "--test-reporter=tap"}, files...)...)
 	out, err := cmd.CombinedOutput()
