@@ -22,7 +22,7 @@ func TestNodeModels(t *testing.T) {
 	}
 	path, err := exec.LookPath(node)
 	if err != nil {
-		msg := "no node found (install Node.js 20 or newer, or set FILEHUB_NODE): the page's model tests in web/jstest did not run"
+		msg := "no node found (install Node.js 18 or newer, or set FILEHUB_NODE): the page's model tests in web/jstest did not run"
 		if os.Getenv("CI") != "" {
 			t.Fatal(msg)
 		}
