@@ -33,6 +33,7 @@ import (
 	"filehub/files"
 	"filehub/hub"
 	"filehub/internal/waitgroup"
+	"filehub/thumbs"
 	"filehub/watch"
 	"filehub/web"
 
@@ -142,6 +143,7 @@ type Server struct {
 	nodes   *cluster.Broker // nil: this process alone
 	hub     *hub.Hub
 	echo    *echo.Echo
+	thumbs  *thumbs.Maker
 	watcher *watch.Watcher // started by Serve; nil with Watch off
 	mux     http.Handler   // routes: the whole surface, without middleware
 	gate    *tokenGate     // nil without a Token
@@ -262,12 +264,16 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 			h.RecordDropAbort(dropLink(l), path, received, err)
 		},
 	})
+	if s.thumbs, err = thumbMaker(cfg, s.folder, s.store, getenv, s.reg, log); err != nil {
+		return nil, err
+	}
 	s.echo = echo.New(echo.Config{AllowOrigins: cfg.AllowOrigins, Logger: log.With("component", "echo")})
 
 	s.mux = routes(routeDeps{
 		files: fh, hub: h, echo: s.echo, ready: &s.ready, metrics: metricsHandler(cfg.Metrics, s.reg), pprof: cfg.Pprof,
 		cluster: broker,
 		drops:   dropDoors,
+		thumbs:  s.thumbs,
 		info: infoHandler(filepath.Base(s.folder), func() []string {
 			if lan := s.lan.Load(); lan != nil {
 				return (*lan)()
@@ -464,6 +470,9 @@ func (s *Server) stop(srv *http.Server) error {
 	}
 	if s.nodes != nil {
 		s.nodes.Close()
+	}
+	if s.thumbs != nil { // its requests are over: a flight left running finds it closed, and keeps nothing
+		s.thumbs.Close()
 	}
 	if s.store != nil {
 		s.store.Close()
