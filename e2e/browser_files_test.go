@@ -690,3 +690,24 @@ func TestBrowserSearch(t *testing.T) {
 		document.querySelector('[data-testid=viewer] [data-testid=content]')?.textContent.includes('leaf-marker')`)
 	tb.checkClean(t)
 }
+
+// TestBrowserThumbnails opens a folder of pictures against the server's
+// own GET /_/thumb: every picture's tile shows its thumbnail, decoded, and
+// nothing else asks for one.
+func TestBrowserThumbnails(t *testing.T) {
+	browserCtx := startBrowser(t)
+	dir := filesFixtures(t)
+	ts := harness.Start(t, dir, "-thumb-cache", t.TempDir())
+	tb := openTab(t, browserCtx, "thumbs", ts.URL+"/?room=thumbs&name=tess&dir=photos/", phoneViewport)
+	keepOnFailure(t, tb)
+	tb.waitFor(t, "a grid of thumbnails", statusOpen+` && document.querySelector('[data-testid=listing]').dataset.view === 'grid' &&
+		[1, 2, 3, 4, 5, 6].every((i) => { const ico = document.querySelector('tr[data-path="photos/img-' + i + '.png"] .ico');
+			const img = ico?.querySelector('img.thumb'); return ico?.dataset.thumb === 'ok' && img.complete && img.naturalWidth > 0 })`)
+	if got := eval[[]string](t, tb, `performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname).filter((p) => p.startsWith('/_/thumb/') && !p.endsWith('.png'))`); len(got) > 0 {
+		t.Errorf("thumbnails asked of files that are not pictures: %q", got)
+	}
+	if !eval[bool](t, tb, noOverflow) {
+		t.Error("the grid scrolls sideways")
+	}
+	tb.checkClean(t)
+}
