@@ -176,9 +176,9 @@ func thumbServer(t *testing.T, tb *tab, release <-chan struct{}) {
 		go func() {
 			status, body := int64(200), jpg.Bytes()
 			switch {
-			case strings.HasSuffix(e.Request.URL, "/img-2.png"):
+			case strings.Contains(e.Request.URL, "/img-2.png?"):
 				status, body = 404, []byte("not an image")
-			case strings.HasSuffix(e.Request.URL, "/img-3.png"):
+			case strings.Contains(e.Request.URL, "/img-3.png?"):
 				select {
 				case <-release:
 				case <-ctx.Done():
@@ -703,6 +703,13 @@ func TestBrowserThumbnails(t *testing.T) {
 	tb.waitFor(t, "a grid of thumbnails", statusOpen+` && document.querySelector('[data-testid=listing]').dataset.view === 'grid' &&
 		[1, 2, 3, 4, 5, 6].every((i) => { const ico = document.querySelector('tr[data-path="photos/img-' + i + '.png"] .ico');
 			const img = ico?.querySelector('img.thumb'); return ico?.dataset.thumb === 'ok' && img.complete && img.naturalWidth > 0 })`)
+	// A picture that changes shows its new thumbnail, not the one the
+	// browser may keep for a few minutes.
+	if err := os.WriteFile(filepath.Join(dir, "photos", "img-1.png"), pngOf(t, 90, 20, 200), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tb.waitFor(t, "the new thumbnail", `(() => { const img = document.querySelector('tr[data-path="photos/img-1.png"] img.thumb');
+		return img?.complete && img.naturalWidth / img.naturalHeight > 4 })()`)
 	if got := eval[[]string](t, tb, `performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname).filter((p) => p.startsWith('/_/thumb/') && !p.endsWith('.png'))`); len(got) > 0 {
 		t.Errorf("thumbnails asked of files that are not pictures: %q", got)
 	}

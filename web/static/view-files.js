@@ -364,7 +364,7 @@ function fillRow(tr, e) {
     ico.dataset.icon = t.icon;
     ico.dataset.modified = e.modified;
     delete ico.dataset.thumb;
-    if (t.thumb) addThumb(ico, entryPath(e.name));
+    if (t.thumb) addThumb(ico, entryPath(e.name), e.modified);
   }
   tr.dataset.preview = t.preview;
   const sub = tr.querySelector('.sub');
@@ -383,10 +383,13 @@ function fillRow(tr, e) {
  * rows near the screen ask; the listing never waits for it; on any error
  * the icon stays.
  */
-function addThumb(ico, path) {
+function addThumb(ico, path, modified) {
+  // ?v= is the file's time: the server lets a browser keep a thumbnail a
+  // few minutes, and a changed picture must not show the old one.
+  const v = Date.parse(modified) || 0;
   const img = h('img', {
     class: 'thumb', alt: '', loading: 'lazy', decoding: 'async', 'data-testid': 'thumb',
-    src: `/_/thumb/${fileURL(path).slice(1)}`,
+    src: `/_/thumb/${fileURL(path).slice(1)}?v=${v}`,
     onload: () => {
       ico.dataset.thumb = 'ok';
     },
