@@ -7,6 +7,7 @@
 // rate.js: speed and time left); the views draw (view-files.js: the
 // listing, its menus, the form, uploads; view-room.js: members, feed,
 // shares, chat; view-growing.js: shares that fill as they upload;
+// view-offers.js: shares offered, fetched only when asked;
 // viewer.js: one file, previewed from its URL, and the gallery).
 // This module routes the room's frames, shows the connection, lays the
 // sections out (one at a time on a phone) and asks for a name.
@@ -28,6 +29,7 @@ import { roomView } from './view-room.js';
 import { dropsView } from './view-drops.js';
 import { shareTextView } from './share-text.js';
 import { growingShares } from './view-growing.js';
+import { offers } from './view-offers.js';
 import { parseRoute, routeURL } from './route.js';
 
 // A blocked resource or script would otherwise fail quietly; as a console
@@ -102,7 +104,11 @@ function onFrame(msg) {
       if (answered) members.reply(msg);
       return renderMembers();
     case 'feed': return onFeed(msg);
-    case 'shared': return Number.isInteger(msg.stream) ? addGrowingShare(msg) : addShare(msg);
+    case 'shared':
+      // Three kinds (protocol.md, Offers and inline shares): followed on a
+      // stream, inline, or an offer that moves no bytes until asked.
+      if (Number.isInteger(msg.stream)) return addGrowingShare(msg);
+      return typeof msg.content === 'string' ? addShare(msg) : addOffer(msg);
     case 'chat':
     case 'snippet': {
       const m = chat.live(msg);
@@ -112,7 +118,9 @@ function onFrame(msg) {
     case 'fs': return files.onFs(msg);
     case 'upload-progress':
     case 'upload-finish':
-    case 'upload-abort': return onRoomUpload(msg);
+    case 'upload-abort':
+      offerUploads(msg);
+      return onRoomUpload(msg);
     case 'error':
       if (!answered) showNotice(`${msg.code || 'error'}${msg.message ? `: ${msg.message}` : ''}`);
       return undefined;
@@ -378,6 +386,7 @@ const { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, not
   S, members, request, viewer, showNotice, arrived, openPath: files.openPath, zipURL: files.zipURL,
 });
 files.useRoom({ note });
+const { addOffer, onUpload: offerUploads } = offers({ shareCard, pushCard, openPath: files.openPath, noteEvents: files.noteEvents });
 const addGrowingShare = growingShares({ requests, viewer, shareCard, pushCard, noteEvents: files.noteEvents });
 
 // Drop links and shared text: their own modules, wired here.

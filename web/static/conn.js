@@ -86,6 +86,7 @@ export class Connection {
       if (pos.epoch) q.set('epoch', pos.epoch);
     }
     q.set('batch', '1');
+    q.set('offers', '1'); // uploads shared as they arrive: told, not pushed (protocol.md)
     return q;
   }
 
