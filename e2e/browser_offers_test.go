@@ -1,0 +1,115 @@
+package e2e
+
+// The room as people live in it (issue 23), tried with two desktops and a
+// phone in one room: a share too large to inline arrives as an offer that
+// costs nothing until opened.
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"filehub/internal/harness"
+
+	"github.com/chromedp/chromedp"
+)
+
+// noisePNG is a PNG of w×h random pixels: it does not compress, so it is
+// over the inline limit from about 600×600.
+func noisePNG(t *testing.T, w, hgt int) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, w, hgt))
+	r := rand.New(rand.NewPCG(1, 2))
+	for y := range hgt {
+		for x := range w {
+			img.Set(x, y, color.NRGBA{uint8(r.Uint32()), uint8(r.Uint32()), uint8(r.Uint32()), 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// roomOfThree opens two desktops (ann, carl: 1280×800) and a phone (bob:
+// 390×844) in one room of a server of dir.
+func roomOfThree(t *testing.T, dir string, args ...string) (ts *harness.Server, ann, carl, bob *tab) {
+	t.Helper()
+	browserCtx := startBrowser(t)
+	ts = harness.Start(t, dir, args...)
+	room := ts.URL + "/?room=three"
+	desk := chromedp.EmulateViewport(1280, 800)
+	ann = openTab(t, browserCtx, "ann", room+"&name=ann", desk, withScript(t, "ws_harness.js"))
+	carl = openTab(t, browserCtx, "carl", room+"&name=carl", desk, withScript(t, "ws_harness.js"))
+	bob = openTab(t, browserCtx, "bob", room+"&name=bob", phoneViewport, withScript(t, "ws_harness.js"))
+	keepOnFailure(t, ann, carl, bob)
+	for _, tb := range []*tab{ann, carl, bob} {
+		tb.waitFor(t, "connected", statusOpen+` && `+memberCount(3))
+	}
+	return ts, ann, carl, bob
+}
+
+// countBinary counts from now on the binary frames tb's page receives.
+func countBinary(t *testing.T, tb *tab) {
+	t.Helper()
+	tb.do(t, "count binary frames", chromedp.Evaluate[chromedp.Void](`window.__bin = 0;
+		__fh.current().addEventListener('message', (e) => { if (typeof e.data !== 'string') window.__bin++; })`))
+}
+
+func TestBrowserOffers(t *testing.T) {
+	dir := t.TempDir()
+	pic := noisePNG(t, 800, 800)
+	if len(pic) <= 1<<20 {
+		t.Fatalf("the picture is %d bytes: not over the inline limit", len(pic))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "big.png"), pic, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, ann, carl, bob := roomOfThree(t, dir, "-upload")
+	for _, tb := range []*tab{carl, bob} {
+		countBinary(t, tb)
+	}
+	bob.do(t, "to the shares", chromedp.Tap(chromedp.CSS(`[data-testid=tab-shared]`)))
+
+	ann.waitFor(t, "big.png listed", `document.querySelector(`+jsString(row("big.png"))+`)`)
+	ann.do(t, "share big.png", rowAction(row("big.png"), "share")...)
+	card := `[data-testid=share-card][data-path="big.png"][data-offer]`
+	offered := `(() => { const c = document.querySelector(` + jsString(card) + `);
+		return c?.dataset.state === 'offered' && c.textContent.includes('ann') && c.textContent.includes('PNG') &&
+			c.querySelector('[data-testid=open-share]') && c.querySelector('[data-testid=save-share]') && c.querySelector('[data-testid=dismiss-share]') &&
+			c.querySelector('[data-testid=offer-thumb]')?.complete && c.querySelector('[data-testid=offer-thumb]').naturalWidth > 0 })()`
+	for _, tb := range []*tab{ann, carl, bob} {
+		tb.waitFor(t, "the offer of big.png, with its thumbnail", offered)
+	}
+	shot(t, carl, "offer-desktop")
+	shot(t, bob, "offer-phone")
+	if !eval[bool](t, bob, inView(card)) {
+		t.Error("the offer is not on the phone's screen")
+	}
+	if !eval[bool](t, bob, noOverflow) {
+		t.Error("the phone's page scrolls sideways with an offer")
+	}
+	// Until someone opens it, nothing of it moved over the live connection.
+	for _, tb := range []*tab{carl, bob} {
+		if n := eval[int](t, tb, `window.__bin`); n != 0 {
+			t.Errorf("%s: %d binary frames for an offer nobody opened", tb.name, n)
+		}
+	}
+	carl.do(t, "open the offer", chromedp.Click(chromedp.CSS(card+` [data-testid=open-share]`)))
+	carl.waitFor(t, "big.png in the viewer", `document.querySelector('[data-testid=viewer]').dataset.path === 'big.png' &&
+		document.querySelector('[data-testid=viewer]').dataset.state === 'shown'`)
+	bob.do(t, "dismiss the offer", chromedp.Tap(chromedp.CSS(card+` [data-testid=dismiss-share]`)))
+	bob.waitFor(t, "the card gone", `!document.querySelector(`+jsString(card)+`)`)
+	if eval[bool](t, carl, `!document.querySelector(`+jsString(card)+`)`) {
+		t.Error("bob's Dismiss took carl's card away")
+	}
+	for _, tb := range []*tab{ann, carl, bob} {
+		tb.checkClean(t)
+	}
+}
