@@ -71,6 +71,9 @@ func TestBrowserOffers(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "big.png"), pic, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, "notes.md"), []byte("first version\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	_, ann, carl, bob := roomOfThree(t, dir, "-upload")
 	for _, tb := range []*tab{carl, bob} {
 		countBinary(t, tb)
@@ -109,6 +112,37 @@ func TestBrowserOffers(t *testing.T) {
 	if eval[bool](t, carl, `!document.querySelector(`+jsString(card)+`)`) {
 		t.Error("bob's Dismiss took carl's card away")
 	}
+
+	// Overwrites are events: the feed says so (one line for both), carl's
+	// viewer of big.png and everyone's cards of them say they changed and
+	// offer the new version.
+	ann.do(t, "share notes.md", rowAction(row("notes.md"), "share")...)
+	notesCard := `[data-testid=share-card][data-path="notes.md"]`
+	for _, tb := range []*tab{carl, bob} {
+		tb.waitFor(t, "notes.md shared inline", `document.querySelector(`+jsString(notesCard)+`)?.textContent.includes('first version')`)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "notes.md"), []byte("second version, longer\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "big.png"), noisePNG(t, 700, 700), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	changedNote := `[...document.querySelectorAll('[data-testid=feed-note][data-kind=changed]')]`
+	stale := func(card string) string {
+		return `document.querySelector(` + jsString(card+` [data-testid=share-stale][data-state=changed] [data-testid=open-new-version]`) + `)`
+	}
+	carl.waitFor(t, "the feed, the viewer and the cards say what changed", changedNote+`.some((li) => li.textContent.includes('notes.md') && li.textContent.includes('big.png')) &&
+		document.querySelector('[data-testid=viewer-stale][data-state=changed]') && `+stale(card)+` && `+stale(notesCard))
+	if n := eval[int](t, carl, changedNote+`.length`); n != 1 {
+		t.Errorf("carl's feed has %d lines of changes, want 1", n)
+	}
+	bob.waitFor(t, "the phone's card of notes.md says it changed", stale(notesCard))
+	shot(t, carl, "changed-desktop")
+	shot(t, bob, "changed-phone")
+	bob.do(t, "open the new version", chromedp.Tap(chromedp.CSS(notesCard+` [data-testid=open-new-version]`)))
+	bob.waitFor(t, "the new notes.md in the viewer", `document.querySelector('[data-testid=viewer]').dataset.path === 'notes.md' &&
+		document.querySelector('[data-testid=viewer]').textContent.includes('second version')`)
+
 	for _, tb := range []*tab{ann, carl, bob} {
 		tb.checkClean(t)
 	}

@@ -115,7 +115,9 @@ function onFrame(msg) {
       if (m) addChat(m, true);
       return undefined;
     }
-    case 'fs': return files.onFs(msg);
+    case 'fs':
+      markShares(msg);
+      return files.onFs(msg);
     case 'upload-progress':
     case 'upload-finish':
     case 'upload-abort':
@@ -382,7 +384,7 @@ const files = filesView({
   onReplace: (dir) => history.replaceState({ filehubDir: dir }, '', routeURL(location.search, { room, dir })),
 });
 const { renderCrumbs, setupUpload, onRoomUpload } = files;
-const { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard } = roomView({
+const { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard, markShares } = roomView({
   S, members, request, viewer, showNotice, arrived, openPath: files.openPath, zipURL: files.zipURL,
 });
 files.useRoom({ note });

@@ -205,6 +205,28 @@ function addShareFromFeed(e) {
   ]), []);
 }
 
+/**
+ * markShares takes an fs frame: a share card of a file that changed since
+ * it was shared says so, and offers the new version (its Open and Save
+ * hold what was shared); one of a file removed says that.
+ */
+function markShares(f) {
+  if (!f || f.dir || (f.op !== 'change' && f.op !== 'remove')) return;
+  const path = cleanPath(f.path);
+  for (const card of sharesList.querySelectorAll('[data-testid=share-card]')) {
+    if (card.dataset.path !== path || card.dataset.state === 'arriving' || card.dataset.state === 'receiving') continue;
+    card.querySelector('[data-testid=share-stale]')?.remove();
+    const note = h('p', { class: 'hint stale', 'data-testid': 'share-stale', 'data-state': f.op === 'remove' ? 'removed' : 'changed' });
+    if (f.op === 'remove') {
+      note.append('Removed from the folder since it was shared.');
+    } else {
+      note.append(`Changed in the folder since it was shared${f.size >= 0 ? ` (now ${formatSize(f.size)})` : ''}. `,
+        h('button', { type: 'button', class: 'small', 'data-testid': 'open-new-version', onclick: () => openPath(path), 'aria-label': `Open the new version of ${path}` }, 'Open the new version'));
+    }
+    card.querySelector('.actions')?.before(note);
+  }
+}
+
 async function openShared(file, inline, path, url) {
   if (inline) {
     viewer.loading(path, 'share');
@@ -296,5 +318,5 @@ chatInput.addEventListener('keydown', (e) => {
  */
 export function roomView(c) {
   ({ S, members, request, viewer, showNotice, arrived, openPath, zipURL } = c);
-  return { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard };
+  return { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard, markShares };
 }

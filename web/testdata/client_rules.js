@@ -424,24 +424,7 @@
   eq('a folder the server says is gone is not cached', [L.cache.has('x/'), L.open('x/').entries], [false, null]);
   eq('ordering', [ent('b'), ent('A', 0, true), ent('a')].sort(compareEntries).map((e) => e.name), ['A', 'a', 'b']);
 
-  // The feed's notes: 200 files at once are one line.
-  eq('note words', [noteText('appeared', ['r.pdf'], 1), noteText('appeared', ['r.pdf', 'a'], 2), noteText('appeared', ['r.pdf', 'a'], 3), noteText('appeared', ['r.pdf', 'a'], 200),
-    noteText('removed', ['x/'], 1), noteText('removed', ['x', 'y'], 4)],
-  ['r.pdf appeared', 'r.pdf and a appeared', 'r.pdf, a and 1 other appeared', 'r.pdf, a and 198 others appeared', 'x/ was removed', 'x, y and 2 others were removed']);
-  // A right-to-left override in a name ends with the name (FSI…PDI), and
-  // an isolate of its own cannot end that early.
-  eq('note words, a name with an override', [noteText('appeared', ['a\u202eexe.pdf'], 1), noteText('removed', ['x\u2069\u202ey', 'z'], 2)],
-    ['\u2068a\u202eexe.pdf\u2069 appeared', '\u2068x\u202ey\u2069 and z were removed']);
-  const N = new FsNotes(5000);
-  const many = Array.from({ length: 200 }, (_, i) => fsf('add', `in/f${String(i).padStart(3, '0')}.txt`));
-  eq('200 files in one batch: one note', N.take(many, 1000), [{ kind: 'appeared', text: 'in/f000.txt, in/f001.txt and 198 others appeared', fresh: true }]);
-  eq('more soon after: the same note, updated', N.take([fsf('add', 'in/g.txt'), fsf('change', 'in/f000.txt')], 3000), [{ kind: 'appeared', text: 'in/f000.txt, in/f001.txt and 199 others appeared', fresh: false }]);
-  eq('a path named again is counted once', N.take([fsf('add', 'in/g.txt')], 4000)[0].text, 'in/f000.txt, in/f001.txt and 199 others appeared');
-  eq('later: a new note', N.take([fsf('add', 'z.txt')], 20000), [{ kind: 'appeared', text: 'z.txt appeared', fresh: true }]);
-  eq('removals are their own note; a folder says so', N.take([fsf('remove', 'old', 0, true)], 20000), [{ kind: 'removed', text: 'old/ was removed', fresh: true }]);
-  N.uploaded('up.bin', 30000);
-  eq('an upload the feed tells of is not said again', N.take([fsf('add', 'up.bin')], 31000), []);
-  eq('changes alone say nothing', N.take([fsf('change', 'z.txt')], 60000), []);
+  // The feed's notes (FsNotes, noteText): web/jstest/notes.test.js, under node --test.
 
   // ------------------------------------------------ who has it (holders.js)
   const fe = (who, action, path, via = 'ws') => ({ seq: 1, at: 'T', who, action, path, via, bytes: 1 });
