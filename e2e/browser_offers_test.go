@@ -147,3 +147,75 @@ func TestBrowserOffers(t *testing.T) {
 		tb.checkClean(t)
 	}
 }
+
+// TestBrowserNotices: joins in the feed as one line; news off a desktop's
+// screen as a compact notice; Shared listing snippets and one's own
+// shares; text typed during an outage kept beside the chat box, then sent
+// when the room is back.
+func TestBrowserNotices(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "notes.md"), []byte("notes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts, ann, carl, bob := roomOfThree(t, dir, "-upload")
+
+	presence := `[...document.querySelectorAll('[data-testid=feed-note][data-kind=presence]')]`
+	ann.waitFor(t, "carl and bob joined, one line", presence+`.some((li) => li.textContent.includes('carl and bob joined'))`)
+	if n := eval[int](t, ann, presence+`.length`); n != 1 {
+		t.Errorf("ann's feed has %d lines of joins, want 1", n)
+	}
+
+	// carl looks elsewhere (the bottom of a long page): bob's message is a
+	// compact notice; Show brings the chat into view.
+	carl.do(t, "scroll away", chromedp.Evaluate[chromedp.Void](`document.body.style.paddingBottom = '3000px'; window.scrollTo(0, document.body.scrollHeight)`))
+	bob.do(t, "say something",
+		chromedp.Tap(chromedp.CSS(`[data-testid=tab-chat]`)),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=chat-input]`), "look here"),
+		chromedp.Tap(chromedp.CSS(`[data-testid=chat-send]`)))
+	carl.waitFor(t, "the notice of bob's message", `!document.querySelector('[data-testid=toast]').hidden &&
+		document.querySelector('[data-testid=toast]').textContent.includes('bob: look here')`)
+	shot(t, carl, "toast-desktop")
+	carl.do(t, "show it", chromedp.Click(chromedp.CSS(`[data-testid=toast-show]`)))
+	carl.waitFor(t, "the chat on the screen, the notice gone", `(() => { const r = document.querySelector('#chat').getBoundingClientRect();
+		return document.querySelector('[data-testid=toast]').hidden && r.bottom > 0 && r.top < innerHeight })()`)
+	if eval[bool](t, ann, `!document.querySelector('[data-testid=toast]').hidden`) {
+		t.Error("ann, who sees the chat, got a notice too")
+	}
+	carl.do(t, "scroll back", chromedp.Evaluate[chromedp.Void](`document.body.style.paddingBottom = ''; window.scrollTo(0, 0)`))
+
+	// Shared lists snippets, and what one shared oneself.
+	bob.do(t, "a snippet", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=chat-input]').value = 'line one\nline two';
+		document.querySelector('[data-testid=chat-form]').requestSubmit()`))
+	ann.waitFor(t, "the snippet in Shared", `[...document.querySelectorAll('[data-testid=share-card][data-snippet]')].some((c) => c.textContent.includes('line two'))`)
+	src := filepath.Join(t.TempDir(), "mine.bin")
+	if err := os.WriteFile(src, bytes.Repeat([]byte("m"), 2<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bob.do(t, "to the files", chromedp.Tap(chromedp.CSS(`[data-testid=tab-files]`)))
+	bob.do(t, "share as it uploads", chromedp.Tap(chromedp.CSS(`label[for=upload-share]`)))
+	bob.do(t, "upload mine.bin", chromedp.SetUploadFiles(chromedp.CSS(`[data-testid=upload-input]`), []string{src}))
+	bob.do(t, "to the shares", chromedp.Tap(chromedp.CSS(`[data-testid=tab-shared]`)))
+	bob.waitFor(t, "bob's own share in his Shared", `[...document.querySelectorAll('[data-testid=share-card][data-path="mine.bin"]')].some((c) => c.textContent.includes('you shared'))`)
+	shot(t, bob, "own-share-phone")
+
+	// An outage: what carl types waits beside the chat box, then goes.
+	ts.Stop()
+	carl.waitFor(t, "the outage shown", `document.querySelector('[data-testid=status]').dataset.state !== 'open'`)
+	carl.do(t, "type during the outage",
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=chat-input]`), "typed while away"),
+		chromedp.Click(chromedp.CSS(`[data-testid=chat-send]`)))
+	carl.waitFor(t, "kept, said beside the box", `(() => { const s = document.querySelector('[data-testid=chat-state]');
+		const box = document.querySelector('[data-testid=chat-input]').getBoundingClientRect(), r = s.getBoundingClientRect();
+		return !s.hidden && s.dataset.state === 'waiting' && s.textContent.includes('sent when the room is back') &&
+			document.querySelector('[data-testid=chat-input]').value === 'typed while away' && Math.abs(r.top - box.bottom) < 80 })()`)
+	if eval[bool](t, carl, `!document.querySelector('#notice').hidden && document.querySelector('#notice').textContent.includes('not sent')`) {
+		t.Error("the chat's state went to the notice at the top too")
+	}
+	shot(t, carl, "outage-desktop")
+	harness.Start(t, dir, "-upload", "-addr", ts.Addr)
+	ann.waitFor(t, "carl's message, sent when the room was back", `[...document.querySelectorAll('[data-testid=chat-message]')].some((m) => m.textContent.startsWith('carl: typed while away'))`)
+	carl.waitFor(t, "the box empty, the line gone", `document.querySelector('[data-testid=chat-input]').value === '' && document.querySelector('[data-testid=chat-state]').hidden`)
+	for _, tb := range []*tab{ann, carl, bob} {
+		tb.checkClean(t)
+	}
+}

@@ -20,7 +20,7 @@ import { h, $, clear, setText, storage, narrow } from './dom.js';
 import { nameOf, idOf } from './format.js';
 import { Connection } from './conn.js';
 import { FeedState, ChatState, sharesIn } from './feed.js';
-import { Members } from './members.js';
+import { Members, PresenceNotes } from './members.js';
 import { Requests } from './requests.js';
 import { qrSVG } from './qr.js';
 import { Viewer } from './viewer.js';
@@ -61,6 +61,7 @@ const S = {
 const feed = new FeedState(feedLimit);
 const chat = new ChatState(chatLimit);
 const members = new Members();
+const presenceNotes = new PresenceNotes();
 
 const conn = new Connection({
   room,
@@ -89,6 +90,10 @@ function onFrame(msg) {
     case 'welcome': return onWelcome(msg);
     case 'presence': {
       const who = members.presence(msg);
+      if (!(S.you && idOf(msg.who) === S.you.id)) {
+        const line = presenceNotes.take(msg);
+        if (line) note('presence', line.text, line.fresh);
+      }
       if (who && msg.event === 'rename' && S.you && who.id === S.you.id) {
         S.you.name = who.name;
         renderYou();
@@ -99,6 +104,10 @@ function onFrame(msg) {
       // A crowded room's coalesced presence: the count changes, the list
       // goes stale, and nobody asks `who` because of it.
       members.countFrame(msg);
+      {
+        const line = presenceNotes.count(msg);
+        if (line) note('presence', line.text, line.fresh);
+      }
       return renderMembers();
     case 'members':
       if (answered) members.reply(msg);
@@ -122,6 +131,9 @@ function onFrame(msg) {
     case 'upload-finish':
     case 'upload-abort':
       offerUploads(msg);
+      if (msg.kind === 'upload-finish' && String(idOf(msg.by)).startsWith('drop-')) {
+        arrived('files', `${nameOf(msg.by)} sent ${msg.path} through a drop link`, $('upload'));
+      }
       return onRoomUpload(msg);
     case 'error':
       if (!answered) showNotice(`${msg.code || 'error'}${msg.message ? `: ${msg.message}` : ''}`);
@@ -146,6 +158,7 @@ function onWelcome(msg) {
   for (const e of sharesIn(events)) addShareFromFeed(e);
   files.noteEvents(events);
   for (const m of chat.welcome(msg.chat)) addChat(m, false);
+  sendPending(); // what was typed while the room was away
   setupUpload();
   files.joined(first);
 }
@@ -156,6 +169,9 @@ function onFeed(msg) {
   if (e.afterGap) addGap();
   addFeed(e, true);
   files.noteEvents([e]);
+  // An upload this page shared as it went: the others had a card from the
+  // start; ours comes now, so that Shared lists our own shares too.
+  if (e.action === 'share' && e.via === 'http' && S.you && e.who === S.you.name) addShareFromFeed(e);
 }
 
 // ---------------------------------------------------------------- status
@@ -218,7 +234,7 @@ window.addEventListener('online', () => conn.check());
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState !== 'visible') return;
   conn.check();
-  unreadChat = 0;
+  unread = 0;
   renderTitle();
 });
 // Leaving (or entering the back/forward cache) closes the socket cleanly, so
@@ -273,17 +289,66 @@ function renderBadge(b) {
   setText(badge, n > 99 ? '99+' : String(n));
 }
 
-/** arrived counts something new in a section that a phone does not show now. */
-function arrived(tab) {
-  if (tab === 'chat' && document.visibilityState !== 'visible') {
-    unreadChat++;
+const panes = { shared: () => document.querySelector('.panel.shares'), chat: () => $('chat'), room: () => document.querySelector('.panel.feed'), files: () => $('files') };
+
+/**
+ * arrived counts something new in a section: in the title while the page
+ * is hidden ("(3) room · filehub": chat, shares, drop uploads), on the
+ * phone's tab when that section is not shown, and on a desktop as a
+ * compact notice when the section is off the screen (what: the words;
+ * where: the element to show, default the section).
+ */
+function arrived(tab, what = '', where = null) {
+  if (tab !== 'room' && what && document.visibilityState !== 'visible') {
+    unread++;
     renderTitle();
   }
-  if (!narrow.matches || layout.dataset.tab === tab) return;
-  unseen[tab]++;
-  const b = tabButtons.find((x) => x.dataset.tab === tab);
-  if (b) renderBadge(b);
+  if (narrow.matches) {
+    if (layout.dataset.tab === tab) return;
+    unseen[tab]++;
+    const b = tabButtons.find((x) => x.dataset.tab === tab);
+    if (b) renderBadge(b);
+    return;
+  }
+  if (!what) return;
+  const el = where || panes[tab]?.();
+  if (!el || onScreen(el)) return;
+  toast(what, el);
 }
+
+function onScreen(el) {
+  const r = el.getBoundingClientRect();
+  return r.bottom > 0 && r.top < window.innerHeight && r.height > 0;
+}
+
+// The compact notice: one line, the newest news, gone after a while or
+// when what it tells of comes into view.
+const toastEl = $('toast');
+let toastTarget = null;
+let toastTimer = 0;
+function toast(what, el) {
+  setText($('toast-text'), what);
+  toastTarget = el;
+  toastEl.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(hideToast, 12000);
+}
+function hideToast() {
+  toastEl.hidden = true;
+  toastTarget = null;
+}
+$('toast-show').addEventListener('click', () => {
+  const el = toastTarget;
+  hideToast();
+  if (!el) return;
+  el.scrollIntoView({ block: 'nearest' });
+  const focus = el.querySelector('[data-testid=share-card] button, #chat-input') || el;
+  focus.focus({ preventScroll: true });
+});
+$('toast-close').addEventListener('click', hideToast);
+window.addEventListener('scroll', () => {
+  if (toastTarget && onScreen(toastTarget)) hideToast();
+}, { passive: true });
 
 for (const b of tabButtons) b.addEventListener('click', () => showTab(b.dataset.tab));
 
@@ -384,8 +449,8 @@ const files = filesView({
   onReplace: (dir) => history.replaceState({ filehubDir: dir }, '', routeURL(location.search, { room, dir })),
 });
 const { renderCrumbs, setupUpload, onRoomUpload } = files;
-const { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard, markShares } = roomView({
-  S, members, request, viewer, showNotice, arrived, openPath: files.openPath, zipURL: files.zipURL,
+const { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard, markShares, sendPending } = roomView({
+  S, members, request, viewer, showNotice, arrived, openPath: files.openPath, zipURL: files.zipURL, connected: () => conn.isOpen,
 });
 files.useRoom({ note });
 const { addOffer, onUpload: offerUploads } = offers({ shareCard, pushCard, openPath: files.openPath, noteEvents: files.noteEvents });
@@ -397,10 +462,10 @@ dropsView({ S, room, base: () => inviteBase });
 shareTextView({ request, connected: () => conn.isOpen });
 
 let titleRoom = room;
-let unreadChat = 0; // messages that came while the page was hidden: "(3) room · filehub"
+let unread = 0; // chat, shares and drop uploads that came while the page was hidden: "(3) room · filehub"
 
 function renderTitle() {
-  document.title = `${unreadChat > 0 ? `(${unreadChat}) ` : ''}${titleRoom} · filehub`;
+  document.title = `${unread > 0 ? `(${unread}) ` : ''}${titleRoom} · filehub`;
 }
 
 function renderYou(roomName) {

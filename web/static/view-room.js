@@ -24,6 +24,7 @@ let showNotice;
 let arrived;
 let openPath;
 let zipURL;
+let connected;
 
 function renderMembers() {
   setText($('member-count'), String(members.count));
@@ -154,7 +155,12 @@ function shareCard(path, by, at, info, preview, actions) {
     h('div', { class: 'actions start' }, actions));
 }
 
-function pushCard(card, urls) {
+/**
+ * pushCard puts card at the top of Shared. what: the words of a notice
+ * (someone shared something just now); none for history and for what
+ * the chat already tells (a snippet), quiet: no count at all.
+ */
+function pushCard(card, urls, what = card.querySelector('header')?.textContent || '', quiet = false) {
   shareURLs.set(card, urls);
   sharesList.prepend(card);
   while (sharesList.children.length > shareLimit) {
@@ -163,7 +169,7 @@ function pushCard(card, urls) {
     old.remove();
   }
   $('shares-empty').hidden = true;
-  arrived('shared');
+  if (!quiet) arrived('shared', what);
 }
 
 /** addShare shows a `shared` frame: the file, inline when it was small. */
@@ -199,10 +205,11 @@ function addShareFromFeed(e) {
   shareKeys.add(key);
   const path = cleanPath(e.path);
   const by = nameOf(e.who);
-  pushCard(shareCard(path, by, e.at, 'earlier in the room', null, [
+  const mine = S.you && e.who === S.you.name;
+  pushCard(shareCard(path, mine ? 'you' : by, e.at, mine ? '' : 'earlier in the room', null, [
     h('button', { type: 'button', 'data-testid': 'open-share', onclick: () => openPath(path), 'aria-label': `Open ${path}, shared by ${by}` }, 'Open'),
     h('a', { class: 'button', href: `${fileURL(path)}?download`, download: baseName(path), 'aria-label': `Download ${path}` }, 'Download'),
-  ]), []);
+  ]), [], '');
 }
 
 /**
@@ -214,7 +221,7 @@ function markShares(f) {
   if (!f || f.dir || (f.op !== 'change' && f.op !== 'remove')) return;
   const path = cleanPath(f.path);
   for (const card of sharesList.querySelectorAll('[data-testid=share-card]')) {
-    if (card.dataset.path !== path || card.dataset.state === 'arriving' || card.dataset.state === 'receiving') continue;
+    if (card.dataset.snippet || card.dataset.path !== path || card.dataset.state === 'arriving' || card.dataset.state === 'receiving') continue;
     card.querySelector('[data-testid=share-stale]')?.remove();
     const note = h('p', { class: 'hint stale', 'data-testid': 'share-stale', 'data-state': f.op === 'remove' ? 'removed' : 'changed' });
     if (f.op === 'remove') {
@@ -262,13 +269,22 @@ function addChat(msg, fresh) {
     li = h('li', { class: mine ? 'snippet mine' : 'snippet', 'data-testid': 'chat-message' },
       who, ': ', h('span', { class: 'title' }, String(msg.title || 'snippet')), ' · ', at, ' ', copy,
       h('pre', { tabindex: '0' }, text));
+    // Shared lists it too: text shared is a share (the chat tells of it).
+    const title = String(msg.title || 'a snippet');
+    const card = shareCard(title, mine ? 'you' : nameOf(msg.from), msg.at, `text, ${text.length} characters`, h('pre', null, text.length > 4096 ? `${text.slice(0, 4096)}…` : text), [
+      h('button', {
+        type: 'button', 'aria-label': `Copy ${title}`,
+        onclick: (ev) => navigator.clipboard.writeText(text).then(() => setText(ev.target, 'Copied'), () => setText(ev.target, 'Select and copy')),
+      }, 'Copy')]);
+    card.dataset.snippet = 'true';
+    pushCard(card, [], '', true);
   } else {
     li = h('li', { class: mine ? 'mine' : null, 'data-testid': 'chat-message' }, who, ': ', h('span', { class: 'text' }, String(msg.text ?? '')), ' · ', at);
   }
   chatLog.append(li);
   while (chatLog.children.length > chatLimit) chatLog.firstElementChild.remove();
   chatLog.scrollTop = chatLog.scrollHeight;
-  if (fresh && !mine) arrived('chat');
+  if (fresh && !mine) arrived('chat', `${nameOf(msg.from)}: ${msg.kind === 'snippet' ? String(msg.title || 'a snippet') : String(msg.text ?? '').slice(0, 80)}`);
 }
 
 async function sendChat(text) {
@@ -288,18 +304,58 @@ async function sendChat(text) {
   }
 }
 
-$('chat-form').addEventListener('submit', async (ev) => {
+// Text typed while the room is away waits here, in the input, and goes
+// when the room is back (sendPending, from the welcome); an error stays
+// beside the chat box with the text it concerns.
+const chatState = $('chat-state');
+let pending = '';
+
+function sayChat(state, text) {
+  chatState.dataset.state = state;
+  chatState.hidden = !text;
+  setText(chatState, text);
+}
+
+async function submitChat(text) {
+  try {
+    await sendChat(text);
+    if (chatInput.value.trim() === text) chatInput.value = '';
+    sayChat('', '');
+  } catch (err) {
+    if (err.code === 'disconnected') {
+      pending = text;
+      sayChat('waiting', 'Not sent yet: the room is away. It is sent when the room is back.');
+      return;
+    }
+    sayChat('error', `Not sent: ${err.code}${err.message && err.message !== err.code ? ` (${err.message})` : ''}. The text is still in the box.`);
+  }
+}
+
+$('chat-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const text = chatInput.value.trim();
   if (!text) return;
-  chatInput.value = '';
-  try {
-    await sendChat(text);
-  } catch (err) {
-    chatInput.value = text;
-    showNotice(`Message not sent: ${err.code}${err.message && err.message !== err.code ? ` (${err.message})` : ''}`);
+  // The text stays in the box until the room has it: a page that loses
+  // the room meanwhile keeps it, and says so beside the box.
+  if (!connected()) {
+    pending = text;
+    sayChat('waiting', 'Not sent yet: the room is away. It is sent when the room is back.');
+    return;
   }
+  pending = '';
+  submitChat(text);
 });
+
+/** sendPending sends the text that waited for the room, if it is still in the box. */
+function sendPending() {
+  const text = pending;
+  pending = '';
+  if (!text || chatInput.value.trim() !== text) {
+    if (chatState.dataset.state === 'waiting') sayChat('', '');
+    return;
+  }
+  submitChat(text);
+}
 
 chatInput.addEventListener('keydown', (e) => {
   // Enter sends, Shift+Enter starts a new line (a snippet); not while an
@@ -317,6 +373,6 @@ chatInput.addEventListener('keydown', (e) => {
  * section) and, from filesView, openPath and zipURL.
  */
 export function roomView(c) {
-  ({ S, members, request, viewer, showNotice, arrived, openPath, zipURL } = c);
-  return { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard, markShares };
+  ({ S, members, request, viewer, showNotice, arrived, openPath, zipURL, connected } = c);
+  return { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard, markShares, sendPending };
 }
