@@ -131,6 +131,7 @@ function onFrame(msg) {
     case 'upload-finish':
     case 'upload-abort':
       offerUploads(msg);
+      drops.onUpload(msg);
       if (msg.kind === 'upload-finish' && String(idOf(msg.by)).startsWith('drop-')) {
         arrived('files', `${nameOf(msg.by)} sent ${msg.path} through a drop link`, $('upload'));
       }
@@ -458,7 +459,7 @@ const addGrowingShare = growingShares({ requests, viewer, shareCard, pushCard, n
 
 // Drop links and shared text: their own modules, wired here.
 let inviteBase = null; // the address for other devices, when this page is on a loopback one
-dropsView({ S, room, base: () => inviteBase });
+const drops = dropsView({ S, room, base: () => inviteBase });
 shareTextView({ request, connected: () => conn.isOpen });
 
 let titleRoom = room;
