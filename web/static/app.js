@@ -16,7 +16,7 @@
 // close codes are used here exactly as specified there). Every string from
 // the server or from people is rendered as text (see dom.js).
 
-import { h, $, clear, setText, storage, narrow } from './dom.js';
+import { h, $, clear, setText, storage, narrow, roving } from './dom.js';
 import { nameOf, idOf } from './format.js';
 import { Connection } from './conn.js';
 import { FeedState, ChatState, sharesIn } from './feed.js';
@@ -352,6 +352,36 @@ window.addEventListener('scroll', () => {
 }, { passive: true });
 
 for (const b of tabButtons) b.addEventListener('click', () => showTab(b.dataset.tab));
+
+// Skip links: to Files, Shared and Chat, one Tab stop (arrows choose); on
+// a phone they show the section first. Where they lead takes the focus
+// (the chat: its input).
+roving(document.querySelector('nav.skips'), 'a.skip');
+for (const a of document.querySelectorAll('a.skip[data-skip]')) {
+  a.addEventListener('click', (ev) => {
+    const target = document.querySelector(a.getAttribute('href'));
+    if (!target) return;
+    ev.preventDefault();
+    if (narrow.matches) showTab(a.dataset.skip);
+    target.focus();
+    target.scrollIntoView({ block: 'nearest' });
+  });
+}
+
+// Escape closes the panel or dialog it is pressed in, or else the last
+// one opened: Invite, Receive files (dialogs close themselves), and gives
+// the focus back to the button that opened it.
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'Escape' || e.defaultPrevented || document.querySelector('dialog[open]')) return;
+  for (const [panel, btn] of [[$('drops'), $('drops-btn')], [$('invite'), $('invite-btn')]]) {
+    if (panel.hidden) continue;
+    if (!panel.contains(document.activeElement) && document.activeElement !== btn && document.activeElement !== document.body) continue;
+    e.preventDefault();
+    btn.click();
+    btn.focus();
+    return;
+  }
+});
 
 // ---------------------------------------------------------------- the viewer in view
 

@@ -137,7 +137,8 @@ function renderCrumbs() {
   all.forEach((c, i) => {
     const current = i === all.length - 1;
     ol.append(h('li', null, h('button', {
-      type: 'button', 'aria-current': current ? 'location' : null, onclick: () => openFolder(c.dir),
+      // The current folder is said, not a Tab stop: it leads nowhere new.
+      type: 'button', 'aria-current': current ? 'location' : null, tabindex: current ? '-1' : null, onclick: () => openFolder(c.dir),
       'aria-label': current ? `${c.name} (current folder)` : `Open folder ${c.name}`,
     }, c.name)));
   });
@@ -181,7 +182,7 @@ function drawAll(entries) {
     const up = dirName(listing.dir.replace(/\/$/, ''));
     listingBody.append(h('tr', { class: 'dir up', 'data-testid': 'up' },
       h('td', { class: 'name' }, h('div', { class: 'cell' }, h('span', { class: 'ico' }, icon('folder')),
-        h('button', { type: 'button', class: 'open', onclick: () => openFolder(up), 'aria-label': 'Up one folder' }, h('span', { class: 'nm' }, '..'), h('span', { class: 'sub' }, 'Up one folder')))),
+        h('button', { type: 'button', class: 'open', tabindex: '-1', onclick: () => openFolder(up), 'aria-label': 'Up one folder' }, h('span', { class: 'nm' }, '..'), h('span', { class: 'sub' }, 'Up one folder')))),
       h('td', { class: 'num' }), h('td', { class: 'acts' })));
   }
   for (const e of entries) {
@@ -344,12 +345,12 @@ function makeRow(e) {
     h('td', { class: 'name' }, h('div', { class: 'cell' },
       h('span', { class: 'ico' }),
       h('button', {
-        type: 'button', class: 'open', 'data-testid': 'open', onclick: () => (e.dir ? openFolder(key) : openEntry(name)),
+        type: 'button', class: 'open', tabindex: '-1', 'data-testid': 'open', onclick: () => (e.dir ? openFolder(key) : openEntry(name)),
       }, h('span', { class: 'nm' }, name), h('span', { class: 'sub' })),
       e.dir ? null : h('span', { class: 'holders', 'data-testid': 'holders', hidden: true }))),
     h('td', { class: 'num' }),
     h('td', { class: 'acts' }, h('button', {
-      type: 'button', class: 'more', 'data-testid': 'menu', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
+      type: 'button', class: 'more', tabindex: '-1', 'data-testid': 'menu', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
       'aria-label': `More for ${name}`, title: 'Share, download, copy link…', onclick: (ev) => toggleMenu(ev.currentTarget, tr),
     }, h('span', { 'aria-hidden': 'true' }, '⋯'))));
   fillRow(tr, e);
@@ -634,6 +635,13 @@ const search = { available: false, token: 0 };
       viewChoice.set(listing.dir, b.dataset.viewChoice);
       renderView();
     });
+    b.addEventListener('keydown', (ev) => {
+      if (ev.key !== 'ArrowLeft' && ev.key !== 'ArrowRight') return;
+      ev.preventDefault();
+      const other = viewButtons.find((x) => x !== b);
+      other.click();
+      other.focus();
+    });
   }
   $('search-btn').addEventListener('click', () => runSearch(filterInput.value.trim()));
 }
@@ -643,7 +651,60 @@ function applyFilter() {
   const match = matcher(filterInput.value);
   for (const [name, tr] of rows) tr.hidden = !match(name);
   renderCount();
+  rove(roveRow);
 }
+
+// The listing is one Tab stop, however long: the current row's name (a
+// roving tabindex). Up and Down, Home and End move between rows; Right
+// goes to the row's menu button, Left back to its name.
+let roveRow = null;
+function rove(tr) {
+  if (!tr || !tr.isConnected || tr.hidden) tr = listingBody.querySelector('tr:not([hidden])');
+  if (roveRow && roveRow !== tr) roveRow.querySelector('button.open')?.setAttribute('tabindex', '-1');
+  roveRow = tr;
+  tr?.querySelector('button.open')?.setAttribute('tabindex', '0');
+}
+
+function siblingRow(tr, next) {
+  let r = next ? tr.nextElementSibling : tr.previousElementSibling;
+  while (r && r.hidden) r = next ? r.nextElementSibling : r.previousElementSibling;
+  return r;
+}
+
+listingBody.addEventListener('focusin', (ev) => {
+  const tr = ev.target instanceof Element ? ev.target.closest('tr') : null;
+  if (tr && tr !== roveRow) rove(tr);
+});
+listingBody.addEventListener('keydown', (ev) => {
+  if (ev.altKey || ev.ctrlKey || ev.metaKey || ev.shiftKey || !(ev.target instanceof Element)) return;
+  if (ev.target.closest('[role=menu]')) return; // the menu has keys of its own
+  const tr = ev.target.closest('tr');
+  if (!tr) return;
+  let to = null;
+  switch (ev.key) {
+    case 'ArrowDown': to = siblingRow(tr, true); break;
+    case 'ArrowUp': to = siblingRow(tr, false); break;
+    case 'Home': to = listingBody.querySelector('tr:not([hidden])'); break;
+    case 'End': to = [...listingBody.querySelectorAll('tr:not([hidden])')].pop(); break;
+    case 'ArrowRight':
+      if (!ev.target.matches('button.open')) return;
+      ev.preventDefault();
+      tr.querySelector('button.more')?.focus();
+      return;
+    case 'ArrowLeft':
+      if (!ev.target.matches('button.more')) return;
+      ev.preventDefault();
+      tr.querySelector('button.open')?.focus();
+      return;
+    default: return;
+  }
+  ev.preventDefault();
+  const b = to?.querySelector('button.open');
+  if (b) {
+    b.focus();
+    b.scrollIntoView({ block: 'nearest' });
+  }
+});
 
 /**
  * renderView draws the listing as a list or as a grid of thumbnails: the
@@ -654,7 +715,11 @@ function renderView() {
   const grid = chosen ? chosen === 'grid' : isImageFolder(listing.sorted());
   const table = listingBody.closest('table');
   table.dataset.view = grid ? 'grid' : 'list';
-  for (const b of viewButtons) b.setAttribute('aria-pressed', String((b.dataset.viewChoice === 'grid') === grid));
+  for (const b of viewButtons) {
+    const on = (b.dataset.viewChoice === 'grid') === grid;
+    b.setAttribute('aria-pressed', String(on));
+    b.tabIndex = on ? 0 : -1; // one Tab stop; the arrows switch
+  }
 }
 
 /** probeSearch asks once whether the server searches the tree (GET /_/search). */

@@ -2,7 +2,7 @@
 // what was shared, and the chat. The models it shows are members.js and
 // feed.js; app.js routes frames here (roomView).
 
-import { h, $, clear, setText } from './dom.js';
+import { h, $, clear, setText, roving } from './dom.js';
 import { cleanPath, fileURL, baseName, safeURL, formatSize, formatTime, formatDate, nameOf, idOf } from './format.js';
 import { isSVG } from './content.js';
 import { whoLimit } from './members.js';
@@ -374,5 +374,8 @@ chatInput.addEventListener('keydown', (e) => {
  */
 export function roomView(c) {
   ({ S, members, request, viewer, showNotice, arrived, openPath, zipURL, connected } = c);
+  // The feed's links and the cards' buttons: one Tab stop each, arrows within.
+  roving(feedList, 'a[href]');
+  roving(sharesList, 'button, a[href], [data-testid=content]');
   return { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard, markShares, sendPending };
 }

@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -17,6 +18,7 @@ import (
 	"filehub/internal/harness"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // noisePNG is a PNG of w×h random pixels: it does not compress, so it is
@@ -215,6 +217,113 @@ func TestBrowserNotices(t *testing.T) {
 	harness.Start(t, dir, "-upload", "-addr", ts.Addr)
 	ann.waitFor(t, "carl's message, sent when the room was back", `[...document.querySelectorAll('[data-testid=chat-message]')].some((m) => m.textContent.startsWith('carl: typed while away'))`)
 	carl.waitFor(t, "the box empty, the line gone", `document.querySelector('[data-testid=chat-input]').value === '' && document.querySelector('[data-testid=chat-state]').hidden`)
+	for _, tb := range []*tab{ann, carl, bob} {
+		tb.checkClean(t)
+	}
+}
+
+// tabsTo presses Tab from the top of tb's page until the element sel has
+// the focus, and returns how many presses that took (-1: not within max),
+// with the ids or test ids of the stops on the way.
+func tabsTo(t *testing.T, tb *tab, sel string, max int) (int, []string) {
+	t.Helper()
+	tb.do(t, "focus the top", chromedp.Evaluate[chromedp.Void](`document.activeElement?.blur(); window.scrollTo(0, 0);
+		document.body.setAttribute('tabindex', '-1'); document.body.focus(); document.body.removeAttribute('tabindex')`))
+	var stops []string
+	for i := 1; i <= max; i++ {
+		tb.do(t, "Tab", chromedp.KeyEvent(kb.Tab))
+		at := eval[string](t, tb, `(() => { const a = document.activeElement; return a.id || a.dataset.testid || a.getAttribute('aria-label') || a.textContent.trim().slice(0, 20); })()`)
+		stops = append(stops, at)
+		if eval[bool](t, tb, `document.activeElement === document.querySelector(`+jsString(sel)+`)`) {
+			return i, stops
+		}
+	}
+	return -1, stops
+}
+
+// TestBrowserKeyboard: skip links to Files, Shared and Chat; the list is
+// one Tab stop with arrow keys in it; Escape closes the panels; at most 15
+// Tab stops from the top to the chat input, on a desktop and on a phone.
+func TestBrowserKeyboard(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 30 {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("f-%02d.txt", i)), []byte("x"), 0o644)
+	}
+	os.Mkdir(filepath.Join(dir, "docs"), 0o755)
+	_, ann, carl, bob := roomOfThree(t, dir, "-upload")
+	for _, tb := range []*tab{ann, carl, bob} {
+		tb.waitFor(t, "the listing", `document.querySelector(`+jsString(row("f-29.txt"))+`)`)
+	}
+
+	// A room lived in: shares (cards of buttons), a feed of links.
+	for _, name := range []string{"f-00.txt", "f-01.txt", "f-02.txt"} {
+		ann.do(t, "share "+name, rowAction(row(name), "share")...)
+	}
+	carl.waitFor(t, "three cards, three feed links", `document.querySelectorAll('[data-testid=share-card]').length === 3 &&
+		document.querySelectorAll('#feed a[href]').length >= 3`)
+	// Desktop: Tab alone reaches the chat input within 15 stops, the list
+	// of 31 entries being one of them, the shares one, the feed one.
+	for _, tb := range []*tab{ann, carl} {
+		n, stops := tabsTo(t, tb, `[data-testid=chat-input]`, 60)
+		t.Logf("%s: %d Tab stops to the chat input: %q", tb.name, n, stops)
+		if n < 0 || n > 15 {
+			t.Errorf("%s: %d Tab stops from the top to the chat input, want at most 15: %q", tb.name, n, stops)
+		}
+	}
+	// Phone and desktop: the skip links, the first Tab stop; the arrows
+	// choose among them, all three shown.
+	for _, tb := range []*tab{ann, bob} {
+		n, _ := tabsTo(t, tb, `[data-testid=skip-files]`, 5)
+		if n != 1 {
+			t.Errorf("%s: the skip links are Tab stop %d, want 1", tb.name, n)
+		}
+		tb.do(t, "to Skip to chat", chromedp.KeyEvent(kb.ArrowRight), chromedp.KeyEvent(kb.ArrowRight))
+		if got := eval[string](t, tb, `document.activeElement.dataset.testid + ' ' + ['skip-files', 'skip-shared', 'skip-chat'].every((id) => document.querySelector('[data-testid=' + id + ']').getBoundingClientRect().left >= 0)`); got != "skip-chat true" {
+			t.Errorf("%s: after →→ %q, want skip-chat, all three shown", tb.name, got)
+		}
+		shot(t, tb, "skip-links-"+tb.name)
+		tb.do(t, "skip to the chat", chromedp.KeyEvent(kb.Enter))
+		tb.waitFor(t, "the chat input focused, on the screen", `document.activeElement === document.querySelector('[data-testid=chat-input]') &&
+			(() => { const r = document.activeElement.getBoundingClientRect(); return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight })()`)
+	}
+	bob.do(t, "skip to shared", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=skip-shared]').focus()`), chromedp.KeyEvent(kb.Enter))
+	bob.waitFor(t, "the phone shows Shared", `document.querySelector('#layout').dataset.tab === 'shared' && document.activeElement.id === 'shares-section'`)
+	bob.do(t, "skip to files", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=skip-files]').focus()`), chromedp.KeyEvent(kb.Enter))
+	bob.waitFor(t, "the phone shows Files", `document.querySelector('#layout').dataset.tab === 'files' && document.activeElement.id === 'files'`)
+
+	// Arrow keys in the list: down, down, end, home; right to the menu.
+	focused := `document.activeElement.closest('tr')?.dataset.path`
+	ann.do(t, "focus the list", chromedp.Evaluate[chromedp.Void](`document.querySelector('#listing button.open[tabindex="0"]').focus()`))
+	for _, step := range []struct {
+		key  string
+		want string
+	}{{kb.Home, "docs/"}, {kb.ArrowDown, "f-00.txt"}, {kb.ArrowDown, "f-01.txt"}, {kb.End, "f-29.txt"}, {kb.ArrowUp, "f-28.txt"}} {
+		ann.do(t, "a key", chromedp.KeyEvent(step.key))
+		if got := eval[string](t, ann, focused); got != step.want {
+			t.Errorf("after %q the focus is on %q, want %q", step.key, got, step.want)
+		}
+	}
+	ann.do(t, "right", chromedp.KeyEvent(kb.ArrowRight))
+	if got := eval[string](t, ann, `document.activeElement.dataset.testid`); got != "menu" {
+		t.Errorf("→ from a name focuses %q, want the row's menu button", got)
+	}
+	if n := eval[int](t, ann, `document.querySelectorAll('#listing [tabindex="0"]').length`); n != 1 {
+		t.Errorf("%d Tab stops in the list, want 1", n)
+	}
+
+	// Escape closes every panel and dialog, the focus back on its button.
+	for _, p := range []struct{ btn, panel string }{{"invite-btn", "#invite"}, {"drops-btn", "#drops"}, {"share-text-btn", "#share-text"}} {
+		ann.do(t, "open "+p.panel, chromedp.Click(chromedp.CSS(`[data-testid=`+p.btn+`]`)))
+		ann.waitFor(t, p.panel+" open", `(() => { const e = document.querySelector(`+jsString(p.panel)+`); return e.tagName === 'DIALOG' ? e.open : !e.hidden })()`)
+		ann.do(t, "into it, Escape", chromedp.Evaluate[chromedp.Void](`document.querySelector(`+jsString(p.panel)+`).querySelector('input, select, textarea, button')?.focus()`), chromedp.KeyEvent(kb.Escape))
+		ann.waitFor(t, p.panel+" closed", `(() => { const e = document.querySelector(`+jsString(p.panel)+`); return e.tagName === 'DIALOG' ? !e.open : e.hidden })()`)
+	}
+
+	// One focus ring: the share choice rings itself, not "Choose files…".
+	ann.do(t, "focus the share choice", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=upload-input]').focus()`), chromedp.KeyEvent(kb.Tab))
+	if got := eval[string](t, ann, `document.activeElement.id + ' ' + getComputedStyle(document.querySelector('label[for=upload-input]')).outlineStyle`); got != "upload-share none" {
+		t.Errorf("with the share choice focused: %q, want upload-share and no ring on Choose files", got)
+	}
 	for _, tb := range []*tab{ann, carl, bob} {
 		tb.checkClean(t)
 	}
