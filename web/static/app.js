@@ -474,6 +474,9 @@ document.addEventListener('keydown', (e) => {
 
 const files = filesView({
   S, request, viewer, connected: () => conn.isOpen,
+  // Wired here, not by a setter: the room side is made after the files
+  // side (it opens files), and takes the notes only once frames come.
+  note: (kind, text, fresh) => note(kind, text, fresh),
   // A folder opened: a new entry in the history, so that Back comes back.
   onNavigate: (dir) => history.pushState({ filehubDir: dir }, '', routeURL(location.search, { room, dir })),
   // The folder shown was removed: the URL names the one shown instead.
@@ -483,7 +486,6 @@ const { renderCrumbs, setupUpload, onRoomUpload } = files;
 const { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard, markShares, sendPending } = roomView({
   S, members, request, viewer, showNotice, arrived, openPath: files.openPath, zipURL: files.zipURL, connected: () => conn.isOpen,
 });
-files.useRoom({ note });
 const { addOffer, onUpload: offerUploads } = offers({ shareCard, pushCard, openPath: files.openPath, noteEvents: files.noteEvents });
 const addGrowingShare = growingShares({ requests, viewer, shareCard, pushCard, noteEvents: files.noteEvents });
 
