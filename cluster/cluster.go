@@ -2,19 +2,22 @@
 // one room, on NATS with JetStream: a real engine, not a relay of our own.
 //
 // What travels, and where it is kept:
-//   - History (feed events, chat): the stream FILEHUB_HISTORY, one subject
-//     per room and kind (filehub.hist.ROOM.feed, .chat), bounded per
-//     subject by count and by age. A feed event's seq is its stream
-//     sequence, the same on every node; each is published with the seq of
-//     the room's event before it as an expectation
-//     (Nats-Expected-Last-Subject-Sequence), so the events of a room form a
-//     chain (header Filehub-Prev) and a node can tell whether a client that
-//     comes back with since missed any. The epoch is the stream's creation
-//     time: a stream that is lost and made again is a new epoch. Every
-//     node reads each room it serves with an ordered consumer, which
-//     resumes where it was after a reconnect: nothing twice, nothing
-//     skipped. Publishes carry a Nats-Msg-Id, so a retry is never stored
-//     twice.
+//   - History (feed events, chat and snippets): the stream FILEHUB_HISTORY,
+//     one subject per room and kind (filehub.hist.ROOM.feed, .chat),
+//     bounded per subject by count and by age. A message's seq is its
+//     stream sequence, the same on every node, and every node delivers a
+//     room's messages in the stream's order, so chat has one order
+//     everywhere; nothing of the history reaches a member before the
+//     stream has it. Each message is published with the seq of the room's
+//     message of its kind before it as an expectation
+//     (Nats-Expected-Last-Subject-Sequence), so the messages of each kind
+//     form a chain (header Filehub-Prev) and a node can tell whether a
+//     client that comes back with since missed any. The epoch is the
+//     stream's creation time: a stream that is lost and made again is a
+//     new epoch. Every node reads each room it serves with an ordered
+//     consumer, which resumes where it was after a reconnect: nothing
+//     twice, nothing skipped. Publishes carry a Nats-Msg-Id, so a retry
+//     is never stored twice.
 //   - Everything else a room broadcasts (shares, upload progress, presence
 //     of a crowded room's counts): core NATS, filehub.live.ROOM, at most
 //     once. File bytes never travel: a share names the file, and each node
@@ -65,7 +68,6 @@ const (
 	browsersBucket = "FILEHUB_BROWSERS"
 	histSubjects   = "filehub.hist.>"
 	hdrNode        = "Filehub-Node"
-	hdrChat        = "Filehub-Chat" // a live chat line's message id
 	hdrPrev        = "Filehub-Prev"
 )
 
@@ -80,7 +82,8 @@ type Config struct {
 	// Replicas is how many servers keep each stream and bucket: 1 for a
 	// single NATS server, 3 for a three-server cluster. Defaults to 1.
 	Replicas int
-	// HistorySize is how many feed events, and how many chat messages,
+	// HistorySize is how many feed events, and how many chat and snippet
+	// messages,
 	// the stream keeps per room, and HistoryAge for how long. Default to
 	// 200 and 24 hours.
 	HistorySize int

@@ -29,7 +29,6 @@ type roomSub struct {
 	mu     sync.Mutex
 	byKey  map[string]memberEntry // the room's members, as the watch last said
 	nameOf map[string]string      // member id → its key (renames come as a new key, then the old one deleted)
-	chat   seenSet                // chat lines delivered here, by message id: the second copy is an echo
 }
 
 func (rs *roomSub) stop() {
@@ -96,14 +95,6 @@ func (b *Broker) OpenRoom(ctx context.Context, room string) (string, error) {
 // liveMessage hands the hub a message another node published live to
 // rs's room.
 func (b *Broker) liveMessage(rs *roomSub, msg *nats.Msg) {
-	if id := msg.Header.Get(hdrChat); id != "" {
-		// A chat line of another node's, live: the stream brings it
-		// too, and whichever copy comes second is an echo.
-		if rs.firstCopy(id) {
-			b.hub.Deliver(rs.room, &hub.Message{Frame: append(json.RawMessage(nil), msg.Data...), Chat: true})
-		}
-		return
-	}
 	var m hub.Message
 	if err := json.Unmarshal(msg.Data, &m); err != nil {
 		b.log.Warn("decode live message", "room", rs.room, "err", err)
@@ -175,14 +166,19 @@ func (b *Broker) CloseRoom(room string) {
 	}
 }
 
-// historyMessage hands one message of the room's history to the hub: a
-// feed event with the seq the stream gave it and the seq of the room's
-// event before it, or a chat frame, marked Echo when this node delivered
-// (and kept) it itself when it was published into this room as it is open
-// now; a line of this node's from before (the room closed and opened
-// again) is one the room has not kept yet.
+// historyMessage hands one message of the room's history to the hub, in
+// the stream's order (the same on every node), with the seq the stream
+// gave it and the seq of the room's message of the same kind before it: a
+// feed event, or a chat or snippet frame.
 func (b *Broker) historyMessage(rs *roomSub, msg jetstream.Msg, meta *jetstream.MsgMetadata) {
 	room := rs.room
+	seq := meta.Sequence.Stream
+	prev, _ := strconv.ParseUint(msg.Headers().Get(hdrPrev), 10, 64)
+	b.mu.Lock()
+	if seq > b.lastSeq[msg.Subject()] {
+		b.lastSeq[msg.Subject()] = seq
+	}
+	b.mu.Unlock()
 	switch {
 	case strings.HasSuffix(msg.Subject(), ".feed"):
 		var e hub.Event
@@ -190,21 +186,11 @@ func (b *Broker) historyMessage(rs *roomSub, msg jetstream.Msg, meta *jetstream.
 			b.log.Warn("decode feed event", "room", room, "err", err)
 			return
 		}
-		e.Seq = meta.Sequence.Stream
-		e.Prev, _ = strconv.ParseUint(msg.Headers().Get(hdrPrev), 10, 64)
-		b.mu.Lock()
-		if e.Seq > b.lastSeq[msg.Subject()] {
-			b.lastSeq[msg.Subject()] = e.Seq
-		}
-		b.mu.Unlock()
+		e.Seq, e.Prev = seq, prev
 		b.hub.Deliver(room, &hub.Message{Event: &e})
 	case strings.HasSuffix(msg.Subject(), ".chat"):
 		frame := append(json.RawMessage(nil), msg.Data()...)
-		echo := false
-		if id := msg.Headers().Get(jetstream.MsgIDHeader); id != "" {
-			echo = !rs.firstCopy(id)
-		}
-		b.hub.Deliver(room, &hub.Message{Frame: frame, Chat: true, Echo: echo})
+		b.hub.Deliver(room, &hub.Message{Frame: frame, Chat: true, Seq: seq, Prev: prev})
 	}
 }
 
@@ -295,12 +281,13 @@ func (b *Broker) presence(room, event string, m memberEntry) {
 	b.hub.Deliver(room, &hub.Message{Presence: &hub.Presence{Event: event, Who: hub.MemberRef{ID: m.ID, Name: m.Name}, Node: m.Node}})
 }
 
-// Publish implements hub.Broker. Feed events go to the stream and reach
-// every node, this one included, from there, with their seq. Chat reaches
-// this node's members at once (so that chat goes on here while NATS is
-// away) and the others through the stream. Everything else reaches this
-// node's members at once and the others over core NATS, when connected:
-// what is only live is not worth replaying late.
+// Publish implements hub.Broker. Feed events and chat go to the stream,
+// and reach every node, this one included, from there, with their seq, in
+// the stream's order: one order for the room on every node. While NATS is
+// away they wait in the writer's queue, and reach everyone once it is
+// back. Everything else reaches this node's members at once and the
+// others over core NATS, when connected: what is only live is not worth
+// replaying late.
 func (b *Broker) Publish(room string, m *hub.Message) {
 	switch {
 	case m.Event != nil:
@@ -308,24 +295,7 @@ func (b *Broker) Publish(room string, m *hub.Message) {
 		b.enqueue(job{kind: jobFeed, room: room, event: &e, id: b.nextMsgID(), at: time.Now()})
 	case m.Chat:
 		frame := append(json.RawMessage(nil), m.Frame...)
-		id := b.nextMsgID()
-		b.mu.Lock()
-		if rs := b.rooms[room]; rs != nil {
-			rs.firstCopy(id)
-		}
-		b.mu.Unlock()
-		b.enqueue(job{kind: jobChat, room: room, frame: frame, id: id, at: time.Now()})
-		b.hub.Deliver(room, m)
-		// Live to the other nodes as well: the stream keeps HistorySize
-		// lines a room, so a node that falls further behind in a burst
-		// would find the lines it had not read yet discarded.
-		if b.nc.IsConnected() {
-			msg := &nats.Msg{Subject: liveSubject(room), Data: frame, Header: nats.Header{}}
-			msg.Header.Set(hdrChat, id)
-			if err := b.nc.PublishMsg(msg); err != nil {
-				b.log.Debug("publish", "room", room, "err", err)
-			}
-		}
+		b.enqueue(job{kind: jobChat, room: room, frame: frame, id: b.nextMsgID(), at: time.Now()})
 	default:
 		wire := *m
 		if wire.Share != nil {
@@ -349,45 +319,3 @@ func (b *Broker) Publish(room string, m *hub.Message) {
 
 // errNoName is a name no room can give: every suffix taken.
 var errNoName = errors.New("cluster: no free name")
-
-// firstCopy records that the chat line id reached this node's room, and
-// reports whether it is the first copy: a line comes once from the stream
-// and, from another node, once live (its own node delivers it when it is
-// published), in either order.
-func (rs *roomSub) firstCopy(id string) bool {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return rs.chat.add(id)
-}
-
-// seenLimit bounds the chat lines a room remembers: far more than can be
-// in flight between the two copies of one line.
-const seenLimit = 4096
-
-// seenSet is a bounded set of message ids: once it holds seenLimit, the
-// oldest go. An id seen twice is let go at once, since no third copy comes.
-type seenSet struct {
-	m    map[string]struct{}
-	ring []string // ids in the order added; a slot is reused when full
-	next int
-}
-
-// add reports whether id is new, and remembers it if so.
-func (s *seenSet) add(id string) bool {
-	if _, ok := s.m[id]; ok {
-		delete(s.m, id) // the second copy: no more will come
-		return false
-	}
-	if s.m == nil {
-		s.m = make(map[string]struct{})
-	}
-	if len(s.ring) < seenLimit {
-		s.ring = append(s.ring, id)
-	} else {
-		delete(s.m, s.ring[s.next])
-		s.ring[s.next] = id
-		s.next = (s.next + 1) % seenLimit
-	}
-	s.m[id] = struct{}{}
-	return true
-}

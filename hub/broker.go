@@ -24,26 +24,24 @@ type Message struct {
 	// nodes share one.
 	Event *Event `json:"event,omitempty"`
 	// Chat marks a chat or snippet frame, which the room's history keeps
-	// for welcome.chat.
-	Chat bool `json:"chat,omitempty"`
+	// for welcome.chat and since. Its Seq (and Prev, the seq of the
+	// room's chat line before it) are set where the history is kept, as a
+	// feed event's; the frame is without them, and gets its seq when it
+	// is recorded.
+	Chat bool   `json:"chat,omitempty"`
+	Seq  uint64 `json:"seq,omitempty"`
+	Prev uint64 `json:"prev,omitempty"`
 	// Presence is a join, leave or rename, anywhere in the room.
 	Presence *Presence `json:"presence,omitempty"`
 	// Share is a shared file: file bytes never travel between nodes, so
 	// a node that receives a Share without Frame reads the file (from the
 	// folder the nodes share) and inlines it. A broker sends Share alone.
 	Share *Share `json:"share,omitempty"`
-	// Elsewhere and Echo are not on the wire: they are what this
-	// node and its broker tell each other about a message.
-	//
-	// Elsewhere marks a message for the other nodes only: this node
-	// delivers its own form itself (a growing share: its members follow
-	// the upload on streams; the others get the plain share).
+	// Elsewhere is not on the wire: it marks a message for the other
+	// nodes only: this node delivers its own form itself (a growing share:
+	// its members follow the upload on streams; the others get the plain
+	// share).
 	Elsewhere bool `json:"-"`
-	// Echo marks a history message this node delivered already when it
-	// was published (a chat line, so that chat keeps working here when the
-	// broker is unreachable): the room kept it then, so it is neither kept
-	// again nor sent again.
-	Echo bool `json:"-"`
 	// local is the in-process delivery state, never published.
 	local
 }
@@ -90,7 +88,9 @@ func (m *Message) history() bool { return m.Event != nil || m.Chat }
 // The broker hands each message to every node with members in the room,
 // this one included, through Node.Deliver: exactly once per node, and
 // history messages (feed events, chat) in one order, the same on every
-// node, with the seq the history gave them. Presence comes the same way:
+// node, with the seq the history gave them (one sequence for both kinds,
+// the room's offset), and only once the history has them: never first
+// here and then elsewhere. Presence comes the same way:
 // the broker tells every node of each Join, Rename and Leave.
 type Broker interface {
 	// Attach gives the broker this node; New calls it once.

@@ -190,11 +190,21 @@ func (r *room) run() {
 		r.inbox, r.spare = r.spare[:0], nil
 		start := time.Now()
 		r.lastFlush = start
-		r.recordLocked(msgs)
+		var change *KeptChange
+		if r.recordLocked(msgs) > 0 && h.cfg.History != nil {
+			c := r.hist.change(r.hist.keptEntries(msgs))
+			change = &c
+		}
 		members := r.members
 		r.shared = true // leave copies the array before changing it
 		batchers := r.batchers
 		r.mu.Unlock()
+
+		if change != nil {
+			// Kept before anyone is shown it: what a member saw survives
+			// a restart, a crash included.
+			r.save(*change)
+		}
 
 		if len(members) > 0 { // else kept in the history; nobody here to send it to
 			r.deliverPass(msgs, members, start)
@@ -213,6 +223,20 @@ func (r *room) run() {
 				return
 			}
 		}
+	}
+}
+
+// save hands the store what a pass added to the history. A store that
+// fails is logged and counted, and the room goes on in memory: chat is
+// worth more than its record.
+func (r *room) save(c KeptChange) {
+	h := r.h
+	start := time.Now()
+	err := h.cfg.History.SaveRoom(r.name, c)
+	h.cfg.Metrics.HistorySaveSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		h.cfg.Metrics.HistoryErrors.Inc()
+		h.log.Error("save room history", "room", r.name, "err", err)
 	}
 }
 
@@ -238,8 +262,6 @@ func (r *room) deliverPass(msgs []*Message, members []*member, start time.Time) 
 		switch {
 		case m.reached != nil:
 			continue
-		case m.Echo:
-			continue // delivered here when it was published
 		case m.Event != nil:
 			b, err := json.Marshal(feedFrame{Kind: kindFeed, Event: *m.Event})
 			if err != nil {
@@ -263,10 +285,11 @@ func (r *room) deliverPass(msgs []*Message, members []*member, start time.Time) 
 	flush()
 }
 
-// recordLocked gives the pass's feed events their seq (unless the broker
-// did) and keeps feed events and chat in the history, in delivery order,
-// and applies presence changes to the roster.
-func (r *room) recordLocked(msgs []*Message) {
+// recordLocked gives the pass's feed events and chat their seq (unless
+// the broker did) and keeps them in the history, in delivery order, and
+// applies presence changes to the roster. It returns what the pass added
+// to the history, for the store.
+func (r *room) recordLocked(msgs []*Message) (added int) {
 	cfg := &r.h.cfg
 	for _, m := range msgs {
 		switch {
@@ -274,17 +297,25 @@ func (r *room) recordLocked(msgs []*Message) {
 			e := m.Event
 			if e.Seq == 0 {
 				e.Seq = r.h.seq.Add(1)
-				e.Prev = r.hist.lastSeq
+				e.Prev = r.hist.lastFeed
 			}
 			r.hist.addEvent(*e, cfg.FeedSize)
-		case m.Chat && !m.Echo: // an echo was kept when it was delivered here
-			r.hist.addChat(m.Frame, cfg.ChatHistory, cfg.ChatHistoryBytes)
+			added++
+		case m.Chat:
+			if m.Seq == 0 {
+				m.Seq = r.h.seq.Add(1)
+				m.Prev = r.hist.lastChat
+			}
+			m.Frame = withSeq(m.Frame, m.Seq)
+			r.hist.addChat(chatEntry{seq: m.Seq, prev: m.Prev, frame: m.Frame}, cfg.ChatHistory, cfg.ChatHistoryBytes)
+			added++
 		case m.Presence != nil:
 			m.Frame = r.presenceLocked(m.Presence)
 		case m.reached != nil:
 			close(m.reached)
 		}
 	}
+	return added
 }
 
 // fanout queues frames to members, outside the room lock. Batch frames

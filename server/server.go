@@ -31,6 +31,7 @@ import (
 	"filehub/drops"
 	"filehub/echo"
 	"filehub/files"
+	"filehub/history"
 	"filehub/hub"
 	"filehub/internal/waitgroup"
 	"filehub/watch"
@@ -140,6 +141,7 @@ type Server struct {
 
 	store   *files.Store
 	nodes   *cluster.Broker // nil: this process alone
+	history *history.Store  // the rooms' history on disk; nil in memory or with nodes
 	hub     *hub.Hub
 	echo    *echo.Echo
 	watcher *watch.Watcher // started by Serve; nil with Watch off
@@ -217,10 +219,20 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 		}
 		broker = s.nodes
 	}
+	var kept hub.HistoryStore // none: the rooms' history in memory
+	if broker == nil && cfg.History {
+		if s.history, err = openHistory(cfg, s.folder, getenv, log); err != nil {
+			return nil, err
+		}
+		if s.history != nil {
+			kept = s.history
+		}
+	}
 	// No Token: the gate below is the only keeper of the token, for /ws
 	// and /_/echo as for every other door.
 	s.hub = hub.New(s.store, hub.Config{
 		Broker:       broker,
+		History:      kept,
 		AllowOrigins: cfg.AllowOrigins,
 		Version:      version(),
 		Logger:       log.With("component", "hub"),
@@ -429,7 +441,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, stdout io.Writer) e
 //  3. the hub, waiting for its goroutines (bounded by what is left of
 //     the shutdown's time);
 //  4. the echo endpoint, waiting for the close begun in 1;
-//  5. the cluster, after the hub: the sessions leave first;
+//  5. the cluster, after the hub: the sessions leave first; or the
+//     rooms' history, once no room saves;
 //  6. the store.
 func (s *Server) stop(srv *http.Server) error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -465,6 +478,11 @@ func (s *Server) stop(srv *http.Server) error {
 	if s.nodes != nil {
 		s.nodes.Close()
 	}
+	if s.history != nil {
+		if herr := s.history.Close(); herr != nil {
+			s.log.Error("close history", "err", herr)
+		}
+	}
 	if s.store != nil {
 		s.store.Close()
 	}
@@ -492,6 +510,22 @@ func logPath(p string) string {
 		return out
 	}
 	return p
+}
+
+// openHistory opens the rooms' history on disk, in the state folder (see
+// stateFile); nil, with a warning, when there is none (it is then kept in
+// memory). A file that cannot be opened stops the start, naming it.
+func openHistory(cfg Config, folder string, getenv func(string) string, log *slog.Logger) (*history.Store, error) {
+	file, err := stateFile(cfg, folder, getenv, log, "history", ".db", "the rooms' chat and feed")
+	if err != nil || file == "" {
+		return nil, err
+	}
+	st, err := history.Open(file, history.Config{MaxAge: cfg.HistoryAge, Logger: log.With("component", "history")})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("room history kept in", "file", file)
+	return st, nil
 }
 
 // connectCluster connects to NATS for -nats. It fails, rather than falling
