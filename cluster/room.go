@@ -29,6 +29,8 @@ type roomSub struct {
 	mu     sync.Mutex
 	byKey  map[string]memberEntry // the room's members, as the watch last said
 	nameOf map[string]string      // member id → its key (renames come as a new key, then the old one deleted)
+
+	read map[string]uint64 // subject → the seq last read, by the consumer's callback only
 }
 
 func (rs *roomSub) stop() {
@@ -60,7 +62,7 @@ func (b *Broker) OpenRoom(ctx context.Context, room string) (string, error) {
 	epoch := "js" + strconv.FormatInt(info.CachedInfo().Created.UnixNano(), 36)
 
 	wctx, cancel := context.WithCancel(context.Background())
-	rs := &roomSub{room: room, cancel: cancel, byKey: make(map[string]memberEntry), nameOf: make(map[string]string)}
+	rs := &roomSub{room: room, cancel: cancel, byKey: make(map[string]memberEntry), nameOf: make(map[string]string), read: make(map[string]uint64)}
 	fail := func(err error) (string, error) {
 		rs.stop()
 		return "", err
@@ -179,6 +181,13 @@ func (b *Broker) historyMessage(rs *roomSub, msg jetstream.Msg, meta *jetstream.
 		b.lastSeq[msg.Subject()] = seq
 	}
 	b.mu.Unlock()
+	if last := rs.read[msg.Subject()]; last != 0 && prev != last {
+		// The stream dropped messages this node had not read yet (it fell
+		// more than HistorySize behind): the room's history says so to
+		// whoever comes back with since; members here miss them.
+		b.log.Warn("history gap", "room", room, "subject", msg.Subject(), "prev", prev, "last_read", last)
+	}
+	rs.read[msg.Subject()] = seq
 	switch {
 	case strings.HasSuffix(msg.Subject(), ".feed"):
 		var e hub.Event

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -239,8 +240,10 @@ func TestClusterNodeDies(t *testing.T) {
 }
 
 // TestClusterNATSRestarts: NATS stops while two nodes serve a room. Each
-// node keeps its sessions (and says so at /_/readyz); once NATS is back the
-// room works across nodes again, and nothing is stored or delivered twice.
+// node keeps its sessions (and says so at /_/readyz); chat said meanwhile
+// waits for the history, and reaches everyone, its sender too, in the
+// stream's order once NATS is back; the room works across nodes again,
+// and nothing is stored or delivered twice.
 func TestClusterNATSRestarts(t *testing.T) {
 	t.Parallel()
 	ns := natstest.Start(t)
@@ -253,19 +256,18 @@ func TestClusterNATSRestarts(t *testing.T) {
 
 	ns.Stop()
 	waitReady(t, a, http.StatusServiceUnavailable)
-	// Sessions stay, and chat goes on among a node's own members.
+	// Sessions stay; chat waits for the history.
 	onA.Send(map[string]any{"kind": "chat", "text": "during"})
-	if got := onA.ReadKind("chat").Str("text"); got != "during" {
-		t.Fatalf("chat on a during the outage: %q", got)
-	}
 	onA.Reply(onA.Request("get", map[string]any{"path": "myfile1.txt"}))
 
 	ns.Restart()
 	waitReady(t, a, http.StatusOK)
 	waitReady(t, b, http.StatusOK)
-	// What was said during the outage reaches b once NATS is back.
-	if got := onB.ReadKind("chat").Str("text"); got != "during" {
-		t.Fatalf("chat on b after the outage: %q", got)
+	// What was said during the outage reaches both once NATS is back.
+	for _, cl := range []*testutil.Client{onA, onB} {
+		if got := cl.ReadKind("chat").Str("text"); got != "during" {
+			t.Fatalf("chat after the outage: %q", got)
+		}
 	}
 	first := seqOf(onB.ReadKind("feed"))
 	onB.Send(map[string]any{"kind": "chat", "text": "after"})
@@ -348,19 +350,16 @@ func TestClusterOwnChatKeptOnce(t *testing.T) {
 }
 
 // TestClusterChatBurst: three nodes chatting at once, far more lines than
-// the stream keeps per room (-nats-history 5): every member on every node
-// gets every line exactly once. Before chat also went live, a node whose
-// history reader fell behind found the lines it had not read yet
-// discarded from the stream, and lost them. (In such a burst the stream's
-// kept tail may overtake the live copies, so a sender's order is not
-// asserted here; TestClusterOneRoom and the hub's tests keep it.)
+// the stream keeps per room (-nats-history 50): every member on every node
+// gets every line exactly once, all in one order (the stream's), each
+// with a seq that grows.
 func TestClusterChatBurst(t *testing.T) {
 	t.Parallel()
 	ns := natstest.Start(t)
 	dir := harness.LabDir(t)
 	const lines = 60
 	args := func(node string) []string {
-		return append(clusterArgs(ns, node), "-nats-history", "5", "-rate", "1000")
+		return append(clusterArgs(ns, node), "-nats-history", "50", "-rate", "1000")
 	}
 	nodes := []*harness.Server{harness.Start(t, dir, args("a")...), harness.Start(t, dir, args("b")...), harness.Start(t, dir, args("c")...)}
 	var talkers []*testutil.Client
@@ -381,8 +380,11 @@ func TestClusterChatBurst(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	var first []string // the order t0 saw
 	for k, cl := range talkers {
 		seen := map[string]bool{}
+		var order []string
+		var last float64
 		for len(seen) < lines*len(talkers) {
 			f := cl.Read()
 			if f.Kind() == "error" {
@@ -394,7 +396,17 @@ func TestClusterChatBurst(t *testing.T) {
 			if seen[f.Str("text")] {
 				t.Fatalf("t%d: line %s twice", k, f.Str("text"))
 			}
+			if f.Num("seq") <= last {
+				t.Fatalf("t%d: seq %v after %v", k, f["seq"], last)
+			}
+			last = f.Num("seq")
 			seen[f.Str("text")] = true
+			order = append(order, f.Str("text"))
+		}
+		if first == nil {
+			first = order
+		} else if !slices.Equal(order, first) {
+			t.Fatalf("t%d saw another order than t0:\n%v\n%v", k, order, first)
 		}
 		for _, f := range cl.Barrier() {
 			if f.Kind() == "chat" {
