@@ -123,3 +123,37 @@ func TestInUse(t *testing.T) {
 		t.Fatalf("a second Open: %v", err)
 	}
 }
+
+// BenchmarkSaveRoom is what a room's delivery pass pays to keep what it
+// adds: one transaction of lines chat lines of 100 bytes, the room
+// trimmed to 100 lines, synced (or not) to disk.
+func BenchmarkSaveRoom(b *testing.B) {
+	for _, lines := range []int{1, 50} {
+		for _, noSync := range []bool{false, true} {
+			b.Run(fmt.Sprintf("lines=%d/nosync=%v", lines, noSync), func(b *testing.B) {
+				s, err := Open(filepath.Join(b.TempDir(), "h.db"), Config{NoSync: noSync})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				data := []byte(`{"kind":"chat","from":{"id":"3f9a0c1e","name":"ann"},"text":"` + strings.Repeat("x", 100) + `","at":"2026-12-07T08:00:00Z","seq":1}`)
+				seq := uint64(0)
+				b.ReportAllocs()
+				for b.Loop() {
+					add := make([]hub.KeptEntry, lines)
+					for i := range add {
+						seq++
+						add[i] = hub.KeptEntry{Seq: seq, Prev: seq - 1, Chat: true, Data: data}
+					}
+					from := uint64(1)
+					if seq > 100 {
+						from = seq - 99
+					}
+					if err := s.SaveRoom("bench", hub.KeptChange{Epoch: "e", Add: add, ChatFrom: from}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
