@@ -8,7 +8,12 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,9 +25,10 @@ import (
 
 // node is a hub.Node that records what the broker hands it.
 type node struct {
-	mu   sync.Mutex
-	got  []*hub.Message
-	more chan struct{} // a token per Deliver
+	mu     sync.Mutex
+	got    []*hub.Message
+	resets []string      // room=epoch, per Reset
+	more   chan struct{} // a token per Deliver and Reset
 }
 
 func newNode() *node { return &node{more: make(chan struct{}, 1024)} }
@@ -35,6 +41,14 @@ func (n *node) Deliver(room string, m *hub.Message) {
 }
 
 func (n *node) Members(string) []hub.MemberRef { return nil }
+
+func (n *node) Reset(room, epoch string) {
+	n.mu.Lock()
+	n.resets = append(n.resets, room+"="+epoch)
+	n.got = append(n.got, &hub.Message{}) // where it came among the messages
+	n.mu.Unlock()
+	n.more <- struct{}{}
+}
 
 // next waits for a message that match accepts, skipping others.
 func (n *node) next(t *testing.T, what string, match func(*hub.Message) bool) *hub.Message {
@@ -185,5 +199,76 @@ func waitErr(t *testing.T, a *Broker, want bool) {
 			t.Fatalf("Err() = %v, want an error: %v", a.Err(), want)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestBrokerStoreComesBackEmpty: NATS restarts without its store while a
+// room is open on two nodes. Before either says it is ready again, each
+// has told its hub that the room starts a new epoch (Reset), and reads the
+// new stream from its start: the chat line said during the outage reaches
+// both, after the Reset, and so does what is published next; nothing of
+// the old stream's positions is in the way.
+func TestBrokerStoreComesBackEmpty(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Start(t)
+	a, na := connect(t, ns, "a")
+	b, nb := connect(t, ns, "b")
+	ctx := t.Context()
+	var old string
+	for _, br := range []*Broker{a, b} {
+		epoch, err := br.OpenRoom(ctx, "r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		old = epoch
+	}
+	// Enough history that the new stream's seqs stay below the old ones'.
+	for i := range 20 {
+		a.Publish("r", chatFrame(fmt.Sprint("before ", i)))
+	}
+	nb.next(t, "the last line before on b", isChat("before 19"))
+
+	ns.Stop()
+	waitErr(t, a, true)
+	wipe(t, ns.StoreDir())
+	a.Publish("r", chatFrame("during"))
+	ns.Restart()
+	waitErr(t, a, false)
+	waitErr(t, b, false)
+	for _, n := range []*node{na, nb} {
+		n.mu.Lock()
+		resets := slices.Clone(n.resets)
+		n.mu.Unlock()
+		if len(resets) != 1 || resets[0] == "r="+old || !strings.HasPrefix(resets[0], "r=js") {
+			t.Fatalf("resets %v, want one, to a new epoch (was %s)", resets, old)
+		}
+	}
+	b.Publish("r", chatFrame("after"))
+	for name, n := range map[string]*node{"a": na, "b": nb} {
+		reset := n.next(t, "the reset on "+name, func(m *hub.Message) bool {
+			return m.Frame == nil && !m.Chat && m.Event == nil && m.Presence == nil && m.Share == nil
+		})
+		during := n.next(t, "the line said during the outage on "+name, isChat("during"))
+		after := n.next(t, "the line said after on "+name, isChat("after"))
+		n.mu.Lock()
+		order := slices.Index(n.got, reset) < slices.Index(n.got, during)
+		n.mu.Unlock()
+		if !order || during.Seq == 0 || after.Seq <= during.Seq {
+			t.Fatalf("on %s: reset before the line %v; seqs %d then %d", name, order, during.Seq, after.Seq)
+		}
+	}
+}
+
+// wipe empties a stopped NATS server's store: its disk was lost.
+func wipe(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -131,6 +131,9 @@ type Broker struct {
 	// callback, which runs later on another goroutine: in between, this
 	// node would say it is ready and then refuse the join that followed.
 	setUpAt atomic.Uint64
+	// epoch is the history stream's as this node last saw it (see
+	// streamEpoch): one that changes under a reconnect was lost.
+	epoch atomic.Pointer[string]
 	// displaced is set when another process took this node's name: this
 	// one then stops saying it is alive, and is not ready.
 	displaced atomic.Bool
@@ -227,8 +230,15 @@ func (b *Broker) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = b.nodes.Put(ctx, validToken(b.cfg.Node), []byte(b.instance))
-	return err
+	if _, err = b.nodes.Put(ctx, validToken(b.cfg.Node), []byte(b.instance)); err != nil {
+		return err
+	}
+	epoch, err := b.streamEpoch(ctx)
+	if err != nil {
+		return err
+	}
+	b.epoch.Store(&epoch)
+	return nil
 }
 
 // ensure makes the stream and buckets, or updates them to this
@@ -476,7 +486,12 @@ func (b *Broker) reassert() {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		if !b.isSetUp() {
 			conn := b.nc.Stats().Reconnects
-			if _, _, _, err := b.ensure(ctx); err != nil {
+			_, _, _, err := b.ensure(ctx)
+			var epoch string
+			if err == nil {
+				epoch, err = b.streamEpoch(ctx)
+			}
+			if err != nil {
 				cancel()
 				b.log.Warn("ensure stream and buckets", "err", err)
 				select { // JetStream may not be ready yet: again, shortly
@@ -486,6 +501,11 @@ func (b *Broker) reassert() {
 				}
 				b.askReassert()
 				continue
+			}
+			// The stream came back empty: the rooms open here move to
+			// the new one before this node says it is ready again.
+			if old := b.epoch.Swap(&epoch); old != nil && *old != epoch {
+				b.reposition(epoch)
 			}
 			// If NATS went away again meanwhile, this is an older
 			// connection's: not ready, and the reconnect asks again.

@@ -53,14 +53,27 @@ func (b *Broker) OpenRoom(ctx context.Context, room string) (string, error) {
 	if err := b.Err(); err != nil {
 		return "", err
 	}
+	return b.openRoom(ctx, room)
+}
+
+// streamEpoch is the epoch of the history stream as it is now: its birth.
+// A stream lost and made again (an operator's mistake, a lost disk)
+// starts the seqs over, in a new epoch.
+func (b *Broker) streamEpoch(ctx context.Context) (string, error) {
 	info, err := b.js.Stream(ctx, streamName)
 	if err != nil {
 		return "", fmt.Errorf("cluster: stream %s: %w", streamName, err)
 	}
-	// The epoch is the stream's birth: a stream lost and made again (an
-	// operator's mistake, a lost disk) starts the seqs over, in a new epoch.
-	epoch := "js" + strconv.FormatInt(info.CachedInfo().Created.UnixNano(), 36)
+	return "js" + strconv.FormatInt(info.CachedInfo().Created.UnixNano(), 36), nil
+}
 
+// openRoom is OpenRoom without the check that NATS is set up: reposition
+// opens rooms again before this node says it is.
+func (b *Broker) openRoom(ctx context.Context, room string) (string, error) {
+	epoch, err := b.streamEpoch(ctx)
+	if err != nil {
+		return "", err
+	}
 	wctx, cancel := context.WithCancel(context.Background())
 	rs := &roomSub{room: room, cancel: cancel, byKey: make(map[string]memberEntry), nameOf: make(map[string]string), read: make(map[string]uint64)}
 	fail := func(err error) (string, error) {
@@ -92,6 +105,34 @@ func (b *Broker) OpenRoom(ctx context.Context, room string) (string, error) {
 	b.rooms[room] = rs
 	b.mu.Unlock()
 	return epoch, nil
+}
+
+// reposition follows a history stream that came back empty (NATS lost
+// its store): every room open here is read again from the new stream's
+// start, in the new epoch, after the hub was told (Node.Reset: its pages
+// reconnect and are told recovered: false). Without it, each room's
+// ordered consumer would resume at its old place in the old stream, and
+// skip everything until the new stream's seqs passed it. Rooms that
+// cannot be opened again are closed: their next join opens them.
+func (b *Broker) reposition(epoch string) {
+	b.mu.Lock()
+	rooms := make([]*roomSub, 0, len(b.rooms))
+	for _, rs := range b.rooms {
+		rooms = append(rooms, rs)
+	}
+	b.rooms = make(map[string]*roomSub)
+	clear(b.lastSeq) // the old stream's: publishHistory finds the new ones
+	b.mu.Unlock()
+	b.log.Warn("history stream lost; rooms start a new epoch", "epoch", epoch, "rooms", len(rooms))
+	for _, rs := range rooms {
+		rs.stop()
+		b.hub.Reset(rs.room, epoch)
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		if _, err := b.openRoom(ctx, rs.room); err != nil {
+			b.log.Warn("open room again", "room", rs.room, "err", err)
+		}
+		cancel()
+	}
 }
 
 // liveMessage hands the hub a message another node published live to

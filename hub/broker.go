@@ -56,6 +56,9 @@ type local struct {
 	// reached, when set, is closed by the pass that reaches the message:
 	// everything queued before it has been applied.
 	reached chan struct{}
+	// reset, when set, is the epoch of a history that starts again at
+	// this message (Node.Reset).
+	reset string
 }
 
 // Presence is a change to a room's members. Node is the node the member is
@@ -131,4 +134,11 @@ type Node interface {
 	// Members lists this node's members of room, for a broker that must
 	// register them again (its engine lost them while unreachable).
 	Members(room string) []MemberRef
+	// Reset tells the node that room's history was lost (the broker's
+	// store came back empty): what the room delivers from now on starts
+	// the history again, in epoch, and its members on this node are
+	// closed with 1013, so that they come back, are told recovered:
+	// false, and say that something was missed. Messages delivered after
+	// Reset returns belong to the new history.
+	Reset(room, epoch string)
 }

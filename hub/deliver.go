@@ -40,6 +40,27 @@ func (h *Hub) Members(room string) []MemberRef {
 	return refs
 }
 
+// Reset implements Node: the room's history starts again in epoch once
+// what was queued before has been delivered; its roster of other nodes'
+// members is forgotten (the broker tells it again); this node's members
+// are closed with 1013.
+func (h *Hub) Reset(room, epoch string) {
+	h.mu.RLock()
+	r := h.rooms[room]
+	if r != nil {
+		r.enqueue(&Message{local: local{reset: epoch}})
+	}
+	h.mu.RUnlock()
+	if r == nil {
+		return
+	}
+	members := r.snapshot()
+	h.log.Warn("room history lost; members reconnect", "room", room, "epoch", epoch, "members", len(members))
+	for _, mb := range members {
+		mb.close(closeTryAgainLater, "the room's history was lost; reconnect")
+	}
+}
+
 // node is this node's name: "" alone.
 func (h *Hub) node() string {
 	if h.cfg.Broker == nil {
@@ -260,7 +281,7 @@ func (r *room) deliverPass(msgs []*Message, members []*member, start time.Time) 
 	}
 	for _, m := range msgs {
 		switch {
-		case m.reached != nil:
+		case m.reached != nil, m.reset != "":
 			continue
 		case m.Event != nil:
 			b, err := json.Marshal(feedFrame{Kind: kindFeed, Event: *m.Event})
@@ -313,9 +334,23 @@ func (r *room) recordLocked(msgs []*Message) (added int) {
 			m.Frame = r.presenceLocked(m.Presence)
 		case m.reached != nil:
 			close(m.reached)
+		case m.reset != "":
+			r.resetLocked(m.reset)
 		}
 	}
 	return added
+}
+
+// resetLocked starts the history again in epoch and forgets the members
+// on other nodes, whom the broker's new roster tells again.
+func (r *room) resetLocked(epoch string) {
+	r.hist = history{epoch: epoch}
+	for id, m := range r.remote {
+		if r.names[m.name] == id {
+			delete(r.names, m.name)
+		}
+	}
+	r.remote = nil
 }
 
 // fanout queues frames to members, outside the room lock. Batch frames
