@@ -272,3 +272,109 @@ func wipe(t *testing.T, dir string) {
 		}
 	}
 }
+
+// TestBrokerNotReadyWithoutQuorum: on a three-server NATS cluster, a node
+// connected to a server whose JetStream lost its quorum (the two others
+// down) is not ready within a few seconds, though still connected, and is
+// ready again, and takes a join, once the quorum is back.
+func TestBrokerNotReadyWithoutQuorum(t *testing.T) {
+	t.Parallel()
+	servers := natstest.StartCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*testutil.Timeout)
+	defer cancel()
+	a, err := Connect(ctx, Config{URL: servers[0].URL(), Node: "a", Replicas: 3, NodeTTL: 2 * time.Second,
+		ProbeInterval: 200 * time.Millisecond, ProbeTimeout: time.Second,
+		Logger: testutil.Logger(t, slog.LevelDebug).With("node", "a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Attach(newNode())
+	t.Cleanup(func() { a.Close() })
+	waitErr(t, a, false)
+
+	servers[1].Stop()
+	servers[2].Stop()
+	lost := time.Now()
+	waitErr(t, a, true)
+	t.Logf("not ready %v after the quorum was lost: %v", time.Since(lost).Round(time.Millisecond), a.Err())
+	if !a.nc.IsConnected() {
+		t.Fatal("the test means a node still connected to a server")
+	}
+	if took := time.Since(lost); took > 5*time.Second {
+		t.Errorf("not ready only after %v, want within 5 s", took)
+	}
+
+	var wg sync.WaitGroup
+	wg.Go(servers[1].Restart)
+	wg.Go(servers[2].Restart)
+	wg.Wait()
+	waitErr(t, a, false)
+	// JetStream elects its streams' leaders again for a while after the
+	// quorum is back, and may say it is unavailable meanwhile: the probe
+	// then says so too. A join made while the node says it is ready
+	// succeeds within a few tries, as a page's retries would.
+	deadline := time.Now().Add(2 * testutil.Timeout)
+	for {
+		err := a.Err()
+		if err == nil {
+			jctx, jcancel := context.WithTimeout(context.Background(), 3*time.Second)
+			_, err = a.OpenRoom(jctx, "r")
+			if err == nil {
+				var name string
+				if name, err = a.Join(jctx, "r", "id-a", "ann"); err == nil && name != "ann" {
+					t.Fatalf("joined as %q, want ann", name)
+				}
+			}
+			jcancel()
+			if err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no join within %v of the quorum's return: %v", 2*testutil.Timeout, err)
+		}
+		t.Logf("not yet: %v", err)
+		time.Sleep(200 * time.Millisecond) // a page's retry, bounded by deadline
+	}
+}
+
+// TestBrokerConnectWhileClusterForms: a node started while its NATS
+// cluster is still forming (one server of three up, no JetStream quorum)
+// does not give up at the first timeout: it says so, retries with
+// backoff, and connects once the others are up.
+func TestBrokerConnectWhileClusterForms(t *testing.T) {
+	t.Parallel()
+	servers := natstest.NewCluster(t, 3)
+	servers[0].Restart()
+	logs := testutil.NewLog(t)
+	done := make(chan error, 1)
+	var a *Broker
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 4*testutil.Timeout)
+		defer cancel()
+		var err error
+		a, err = Connect(ctx, Config{URL: servers[0].URL(), Node: "a", Replicas: 3,
+			Logger: slog.New(slog.NewTextHandler(logs, nil))})
+		done <- err
+	}()
+	// The node is retrying before the cluster can answer it.
+	deadline := time.Now().Add(2 * testutil.Timeout)
+	for !strings.Contains(logs.Text(), "cluster not ready; retry") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no retry said: %s", logs.Text())
+		}
+		time.Sleep(20 * time.Millisecond) // polling the log, bounded by deadline
+	}
+	var wg sync.WaitGroup
+	wg.Go(servers[1].Restart)
+	wg.Go(servers[2].Restart)
+	wg.Wait()
+	if err := <-done; err != nil {
+		t.Fatalf("Connect on a cluster that formed meanwhile: %v", err)
+	}
+	a.Attach(newNode())
+	t.Cleanup(func() { a.Close() })
+	if !strings.Contains(logs.Text(), "cluster ready") {
+		t.Errorf("the node did not say it got through: %s", logs.Text())
+	}
+}

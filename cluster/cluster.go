@@ -58,6 +58,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Names in NATS.
@@ -92,6 +93,14 @@ type Config struct {
 	// for alive: its members leave the rooms within about NodeTTL plus a
 	// second. Defaults to 10 s.
 	NodeTTL time.Duration
+	// ProbeInterval is how often the broker checks that it can write to
+	// and read from the members bucket and the history stream, and
+	// ProbeTimeout how long each check may take: a node that cannot is
+	// not ready (Err). Default to 1 s and 2 s: quorum lost shows at
+	// /_/readyz within about 3 s.
+	ProbeInterval, ProbeTimeout time.Duration
+	// Registerer takes the broker's metrics. Defaults to none.
+	Registerer prometheus.Registerer
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 }
@@ -137,8 +146,11 @@ type Broker struct {
 	// displaced is set when another process took this node's name: this
 	// one then stops saying it is alive, and is not ready.
 	displaced atomic.Bool
-	wg        sync.WaitGroup // heartbeat, watchNodes, reassert
-	closed    atomic.Bool
+	// probeErr is why the last probe failed; nil when it passed.
+	probeErr atomic.Pointer[error]
+	metrics  *metrics
+	wg       sync.WaitGroup // prober, heartbeat, watchNodes, reassert
+	closed   atomic.Bool
 
 	cache sync.Map // browser → cachedBrowser
 }
@@ -165,10 +177,17 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.NodeTTL <= 0 {
 		cfg.NodeTTL = 10 * time.Second
 	}
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = time.Second
+	}
+	if cfg.ProbeTimeout <= 0 {
+		cfg.ProbeTimeout = 2 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	b := &Broker{
+		metrics:  newMetrics(cfg.Registerer),
 		cfg:      cfg,
 		log:      cfg.Logger,
 		instance: validToken(cfg.Node) + "." + randid.Hex(4),
@@ -205,17 +224,49 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	b.nc = nc
 	conn := nc.Stats().Reconnects
-	if err := b.setup(ctx); err != nil {
+	if err := b.setupRetrying(ctx); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("nats %s: %w", redact(cfg.URL), err)
 	}
 	b.setUpAt.Store(conn)
-	b.wg.Add(3)
+	b.metrics.ready.Set(1)
+	b.wg.Add(4)
+	go b.prober()
 	go b.heartbeat()
 	go b.watchNodes()
 	go b.reassert()
 	go b.writer()
 	return b, nil
+}
+
+// setupRetrying runs setup until it succeeds or ctx ends, each attempt
+// within opTimeout, waiting longer after each failure: a NATS cluster that
+// is still forming (servers starting together, a JetStream leader not yet
+// elected, replicas not yet caught up) times out or refuses the first
+// requests, and would otherwise stop this node's start.
+func (b *Broker) setupRetrying(ctx context.Context) error {
+	wait := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, opTimeout)
+		err := b.setup(actx)
+		cancel()
+		if err == nil {
+			if attempt > 1 {
+				b.log.Info("cluster ready", "attempts", attempt)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (after %d attempts)", err, attempt)
+		}
+		b.log.Warn("cluster not ready; retry", "attempt", attempt, "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (after %d attempts)", err, attempt)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 4*time.Second)
+	}
 }
 
 // setup makes the stream and buckets, or updates them to this
@@ -292,7 +343,7 @@ func (b *Broker) Attach(n hub.Node) { b.hub = n }
 func (b *Broker) Node() string { return b.instance }
 
 // Err implements hub.Broker: nil while connected to NATS, with the stream
-// and buckets there.
+// and buckets there, and the last probe passed (see probe.go).
 func (b *Broker) Err() error {
 	if !b.nc.IsConnected() {
 		return fmt.Errorf("nats: %s", strings.ToLower(b.nc.Status().String()))
@@ -302,6 +353,9 @@ func (b *Broker) Err() error {
 	}
 	if b.displaced.Load() {
 		return fmt.Errorf("another node was started as %q", b.cfg.Node)
+	}
+	if err := b.probeErr.Load(); err != nil {
+		return *err
 	}
 	return nil
 }

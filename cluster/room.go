@@ -180,7 +180,8 @@ func (b *Broker) replayHistory(ctx context.Context, rs *roomSub) (<-chan struct{
 	}
 	replayed := make(chan struct{})
 	var once sync.Once
-	if ci.NumPending == 0 {
+	caughtUp := ci.NumPending == 0 // only the consumer's callback uses it after this
+	if caughtUp {
 		once.Do(func() { close(replayed) })
 	}
 	if rs.hist, err = cons.Consume(func(msg jetstream.Msg) {
@@ -188,8 +189,12 @@ func (b *Broker) replayHistory(ctx context.Context, rs *roomSub) (<-chan struct{
 		if err != nil {
 			return
 		}
+		if caughtUp { // a replayed message's age is not a delay
+			b.metrics.delay.Observe(time.Since(meta.Timestamp).Seconds())
+		}
 		b.historyMessage(rs, msg, meta)
 		if meta.NumPending == 0 {
+			caughtUp = true
 			once.Do(func() { close(replayed) })
 		}
 	}); err != nil {

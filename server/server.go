@@ -214,7 +214,7 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 	hubMetrics := hub.NewMetrics(s.reg)
 	var broker hub.Broker // none: this process alone
 	if cfg.NATS != "" {
-		if s.nodes, err = connectCluster(ctx, cfg, log.With("component", "cluster")); err != nil {
+		if s.nodes, err = connectCluster(ctx, cfg, s.reg, log.With("component", "cluster")); err != nil {
 			return nil, err
 		}
 		broker = s.nodes
@@ -528,10 +528,14 @@ func openHistory(cfg Config, folder string, getenv func(string) string, log *slo
 	return st, nil
 }
 
+// connectWait bounds how long a node waits at start for NATS to take its
+// stream and buckets.
+const connectWait = 30 * time.Second
+
 // connectCluster connects to NATS for -nats. It fails, rather than falling
 // back to serving alone, when NATS cannot be reached: a node that thinks it
 // is the whole room would split it.
-func connectCluster(ctx context.Context, o Config, log *slog.Logger) (*cluster.Broker, error) {
+func connectCluster(ctx context.Context, o Config, reg prometheus.Registerer, log *slog.Logger) (*cluster.Broker, error) {
 	node := o.Node
 	if node == "" {
 		var err error
@@ -549,11 +553,13 @@ func connectCluster(ctx context.Context, o Config, log *slog.Logger) (*cluster.B
 	if o.NATSCert != "" {
 		nopts = append(nopts, nats.ClientCert(o.NATSCert, o.NATSKey))
 	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// Long enough for a NATS cluster that is forming (started together
+	// with the nodes) to elect its JetStream leader: Connect retries.
+	cctx, cancel := context.WithTimeout(ctx, connectWait)
 	defer cancel()
 	b, err := cluster.Connect(cctx, cluster.Config{
 		URL: o.NATS, Node: node, Options: nopts, Replicas: o.NATSReplicas, NodeTTL: o.NATSNodeTTL,
-		HistorySize: o.NATSHistory, Logger: log,
+		HistorySize: o.NATSHistory, Registerer: reg, Logger: log,
 	})
 	if err != nil {
 		return nil, err
