@@ -42,6 +42,8 @@ func (n *node) Deliver(room string, m *hub.Message) {
 
 func (n *node) Members(string) []hub.MemberRef { return nil }
 
+func (n *node) Renamed(room, id, name string) {}
+
 func (n *node) Reset(room, epoch string) {
 	n.mu.Lock()
 	n.resets = append(n.resets, room+"="+epoch)

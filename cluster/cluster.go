@@ -576,17 +576,47 @@ func (b *Broker) reassert() {
 		b.mu.Unlock()
 		for _, room := range rooms {
 			for _, ref := range b.hub.Members(room) {
-				key := memberKey(room, ref.Name)
-				if _, err := b.members.Get(ctx, key); errors.Is(err, jetstream.ErrKeyNotFound) {
-					val, _ := json.Marshal(memberEntry{ID: ref.ID, Name: ref.Name, Node: b.instance})
-					if _, err := b.members.Create(ctx, key, val); err != nil {
-						b.log.Warn("register member again", "room", room, "err", err)
-					}
-				}
+				b.registerAgain(ctx, room, ref)
 			}
 		}
 		cancel()
 	}
+}
+
+// registerAgain makes sure this node's member ref is registered in room
+// under its name. A name that someone else took meanwhile (this node was
+// taken for gone, its members deleted, and a new page got the name) stays
+// theirs: the bucket says who holds a name, the same for every node. This
+// member takes the first free name-2, name-3… instead, and its node and
+// page are told (Node.Renamed), so that nobody is invisible and every node
+// counts the same.
+func (b *Broker) registerAgain(ctx context.Context, room string, ref hub.MemberRef) {
+	key := memberKey(room, ref.Name)
+	val, _ := json.Marshal(memberEntry{ID: ref.ID, Name: ref.Name, Node: b.instance})
+	_, err := b.members.Create(ctx, key, val)
+	if err == nil || !errors.Is(err, jetstream.ErrKeyExists) {
+		if err != nil {
+			b.log.Warn("register member again", "room", room, "err", err)
+		}
+		return
+	}
+	e, err := b.members.Get(ctx, key)
+	if err != nil {
+		b.log.Warn("register member again", "room", room, "err", err)
+		return
+	}
+	var held memberEntry
+	if json.Unmarshal(e.Value(), &held) == nil && held.ID == ref.ID {
+		return // still ours
+	}
+	base := ref.Name
+	got, err := b.claim(ctx, room, ref.ID, base)
+	if err != nil {
+		b.log.Warn("register member again", "room", room, "err", err)
+		return
+	}
+	b.log.Info("name taken meanwhile; member renamed", "room", room, "member", ref.ID, "name", ref.Name, "now", got)
+	b.hub.Renamed(room, ref.ID, got)
 }
 
 // roomKey is a room's name as one NATS subject token: room names may hold

@@ -607,3 +607,80 @@ func TestClusterReadyMeansJoinable(t *testing.T) {
 		}
 	}
 }
+
+// whoNames asks cl's node who is in its room: the count and the sorted
+// names.
+func whoNames(cl *testutil.Client) (int, []string) {
+	f := cl.Reply(cl.Request("who", nil))
+	var names []string
+	for _, m := range f["members"].([]any) {
+		names = append(names, testutil.Frame(m.(map[string]any)).Str("name"))
+	}
+	slices.Sort(names)
+	return int(f.Num("count")), names
+}
+
+// TestClusterPausedNodeNameTaken: node a is paused (SIGSTOP) for longer
+// than the node TTL: the others take it for gone and let its member a1
+// go, and a new page takes the name a1 on b. When a comes back (SIGCONT)
+// the name stays with whoever holds it in the cluster's bucket, the same
+// for every node: a's member becomes a1-2 and its page is told; every
+// node counts both, and nobody is invisible.
+func TestClusterPausedNodeNameTaken(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Start(t)
+	dir := harness.LabDir(t)
+	b := harness.Start(t, dir, clusterArgs(ns, "b")...)
+	addr, proc := childNode(t, dir, clusterArgs(ns, "a")...)
+	a := harness.At(addr)
+	watcher := harness.Dial(t, b, "room=p&name=watcher")
+	paused := harness.Dial(t, a, "room=p&name=a1")
+	watcher.ReadUntil(func(f testutil.Frame) bool { return f.Kind() == "presence" && f.Obj("who").Str("name") == "a1" })
+
+	if err := proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			proc.Signal(syscall.SIGCONT)
+		}
+	}()
+	watcher.ReadUntil(func(f testutil.Frame) bool {
+		return f.Kind() == "presence" && f.Str("event") == "leave" && f.Obj("who").Str("name") == "a1"
+	})
+	taker := harness.Dial(t, b, "room=p&name=a1")
+	if taker.Name() != "a1" {
+		t.Fatalf("the new page on b is %q, want a1 (the paused node's member was let go)", taker.Name())
+	}
+	if err := proc.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	// The paused page is told its new name.
+	paused.ReadUntil(func(f testutil.Frame) bool {
+		return f.Kind() == "presence" && f.Str("event") == "rename" && f.Obj("who").Str("id") == paused.Welcome.Obj("you").Str("id") &&
+			f.Obj("who").Str("name") == "a1-2"
+	})
+	// Every node agrees, once the rename has reached b.
+	watcher.ReadUntil(func(f testutil.Frame) bool { return f.Kind() == "presence" && f.Obj("who").Str("name") == "a1-2" })
+	for _, cl := range []*testutil.Client{watcher, paused} {
+		count, names := whoNames(cl)
+		if count != 3 || fmt.Sprint(names) != "[a1 a1-2 watcher]" {
+			t.Fatalf("who on %s's node: %d %v, want 3 [a1 a1-2 watcher]", cl.Name(), count, names)
+		}
+	}
+	// The one that took the name leaves: the other two remain everywhere.
+	taker.Conn.Close()
+	watcher.ReadUntil(func(f testutil.Frame) bool {
+		return f.Kind() == "presence" && f.Str("event") == "leave" && f.Obj("who").Str("name") == "a1"
+	})
+	paused.ReadUntil(func(f testutil.Frame) bool {
+		return f.Kind() == "presence" && f.Str("event") == "leave" && f.Obj("who").Str("name") == "a1"
+	})
+	for _, cl := range []*testutil.Client{watcher, paused} {
+		if count, names := whoNames(cl); count != 2 || fmt.Sprint(names) != "[a1-2 watcher]" {
+			t.Fatalf("who on %s's node after a1 left: %d %v", cl.Name(), count, names)
+		}
+	}
+}

@@ -134,6 +134,11 @@ type Node interface {
 	// Members lists this node's members of room, for a broker that must
 	// register them again (its engine lost them while unreachable).
 	Members(room string) []MemberRef
+	// Renamed tells the node that its member id of room now has name: the
+	// broker had to give it another (its name was taken by someone else
+	// while this node was taken for gone). The member's page is told with
+	// a presence rename.
+	Renamed(room, id, name string)
 	// Reset tells the node that room's history was lost (the broker's
 	// store came back empty): what the room delivers from now on starts
 	// the history again, in epoch, and its members on this node are

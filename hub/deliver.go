@@ -40,6 +40,25 @@ func (h *Hub) Members(room string) []MemberRef {
 	return refs
 }
 
+// Renamed implements Node: the member's new name, and a rename presence
+// to this node's members of the room (the others learn it from their
+// brokers), its own page among them.
+func (h *Hub) Renamed(room, id, name string) {
+	h.mu.RLock()
+	r := h.rooms[room]
+	h.mu.RUnlock()
+	if r == nil {
+		return
+	}
+	for _, mb := range r.snapshot() {
+		if mb.id == id {
+			r.rename(mb, name) // with a broker: no presence of its own
+			h.deliver(room, &Message{Presence: &Presence{Event: eventRename, Who: MemberRef{ID: id, Name: name}, Node: h.node()}})
+			return
+		}
+	}
+}
+
 // Reset implements Node: the room's history starts again in epoch once
 // what was queued before has been delivered; its roster of other nodes'
 // members is forgotten (the broker tells it again); this node's members
