@@ -151,11 +151,11 @@ func TestBrokerNamesAcrossNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := a.Join(ctx, "r", "id-a", "ann")
+	got, err := a.Join(ctx, "r", hub.Joining{ID: "id-a", Name: "ann"})
 	if err != nil || got != "ann" {
 		t.Fatalf("a joins as %q, %v; want ann", got, err)
 	}
-	got, err = b.Join(ctx, "r", "id-b", "ann")
+	got, err = b.Join(ctx, "r", hub.Joining{ID: "id-b", Name: "ann"})
 	if err != nil || got != "ann-2" {
 		t.Fatalf("b joins as %q, %v; want ann-2", got, err)
 	}
@@ -164,7 +164,7 @@ func TestBrokerNamesAcrossNodes(t *testing.T) {
 	// is written, which nothing announces to another node's joiner.
 	deadline := time.Now().Add(testutil.Timeout)
 	for {
-		got, err = b.Join(ctx, "r", "id-c", "ann")
+		got, err = b.Join(ctx, "r", hub.Joining{ID: "id-c", Name: "ann"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -323,7 +323,7 @@ func TestBrokerNotReadyWithoutQuorum(t *testing.T) {
 			_, err = a.OpenRoom(jctx, "r")
 			if err == nil {
 				var name string
-				if name, err = a.Join(jctx, "r", "id-a", "ann"); err == nil && name != "ann" {
+				if name, err = a.Join(jctx, "r", hub.Joining{ID: "id-a", Name: "ann"}); err == nil && name != "ann" {
 					t.Fatalf("joined as %q, want ann", name)
 				}
 			}

@@ -610,7 +610,7 @@ func (b *Broker) registerAgain(ctx context.Context, room string, ref hub.MemberR
 		return // still ours
 	}
 	base := ref.Name
-	got, err := b.claim(ctx, room, ref.ID, base)
+	got, err := b.claim(ctx, room, hub.Joining{ID: ref.ID, Name: base})
 	if err != nil {
 		b.log.Warn("register member again", "room", room, "err", err)
 		return
@@ -633,9 +633,10 @@ func liveSubject(room string) string { return "filehub.live." + roomKey(room) }
 
 // memberEntry is a member's value in FILEHUB_MEMBERS.
 type memberEntry struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	Node string `json:"node"` // instance
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Node    string `json:"node"`              // instance
+	Browser string `json:"browser,omitempty"` // the hash of its page's cookie, for a page that comes back
 
 	key string
 	rev uint64

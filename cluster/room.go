@@ -300,15 +300,25 @@ func (b *Broker) followMembers(rs *roomSub, roster chan struct{}) {
 			continue
 		}
 		rs.mu.Lock()
+		// A key that changes hands (a page that came back took its name
+		// over from its former session): the former one leaves.
+		handed := had && old.ID != m.ID
+		oldCurrent := handed && rs.nameOf[old.ID] == key
+		if oldCurrent {
+			delete(rs.nameOf, old.ID)
+		}
 		prevKey, renamed := rs.nameOf[m.ID]
 		renamed = renamed && prevKey != key
 		rs.byKey[key] = m
 		rs.nameOf[m.ID] = key
 		rs.mu.Unlock()
+		if oldCurrent {
+			b.presence(rs.room, "leave", old)
+		}
 		switch {
 		case renamed:
 			b.presence(rs.room, "rename", m)
-		case !had:
+		case !had || handed:
 			b.presence(rs.room, "join", m)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -682,5 +683,59 @@ func TestClusterPausedNodeNameTaken(t *testing.T) {
 		if count, names := whoNames(cl); count != 2 || fmt.Sprint(names) != "[a1-2 watcher]" {
 			t.Fatalf("who on %s's node after a1 left: %d %v", cl.Name(), count, names)
 		}
+	}
+}
+
+// TestClusterPageComesBackKeepsName: a page whose node dies comes back to
+// another node before the dead node is taken for gone (its member still
+// registered). It proves it is the same page (its browser cookie, and the
+// member id it had: was) and gets its own name back, not name-2; the room
+// counts it once everywhere, also after the dead node's members are let
+// go. Another tab of the same browser, not that page, still gets name-2.
+func TestClusterPageComesBackKeepsName(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Start(t)
+	dir := harness.LabDir(t)
+	args := func(node string) []string { return append(clusterArgs(ns, node), "-nats-node-ttl", "4s") }
+	a := harness.Start(t, dir, args("a")...)
+	addr, proc := childNode(t, dir, args("doomed")...)
+	doomed := harness.At(addr)
+	jar, _ := cookiejar.New(nil)
+	watcher := harness.Dial(t, a, "room=k&name=watcher")
+	pat := harness.DialJar(t, doomed, "room=k&name=pat", jar)
+	watcher.ReadUntil(func(f testutil.Frame) bool { return f.Kind() == "presence" && f.Obj("who").Str("name") == "pat" })
+	// The cookie was set for the dead node's address: the same browser
+	// asks the other node, on the same host.
+	u, _ := url.Parse("http://" + doomed.Addr)
+	other, _ := url.Parse("http://" + a.Addr)
+	jar.SetCookies(other, jar.Cookies(u))
+	was := pat.Welcome.Obj("you").Str("id")
+
+	if err := proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	back := harness.DialJar(t, a, "room=k&name=pat&was="+was, jar)
+	if back.Name() != "pat" {
+		t.Fatalf("the page came back as %q, want pat", back.Name())
+	}
+	tab := harness.DialJar(t, a, "room=k&name=pat", jar)
+	if tab.Name() != "pat-2" {
+		t.Fatalf("another tab of the browser is %q, want pat-2", tab.Name())
+	}
+	if count, names := whoNames(watcher); count != 3 || fmt.Sprint(names) != "[pat pat-2 watcher]" {
+		t.Fatalf("who: %d %v, want 3 [pat pat-2 watcher]", count, names)
+	}
+	// The dead node is taken for gone: its member is no longer the key's
+	// holder, so nothing of the page that came back goes.
+	deadline := time.Now().Add(2 * testutil.Timeout)
+	for !strings.Contains(a.Logs.Text(), "node gone") {
+		if time.Now().After(deadline) {
+			t.Fatal("the dead node was never taken for gone")
+		}
+		time.Sleep(50 * time.Millisecond) // polling the log, bounded by deadline
+	}
+	watcher.Barrier()
+	if count, names := whoNames(watcher); count != 3 || fmt.Sprint(names) != "[pat pat-2 watcher]" {
+		t.Fatalf("who after the dead node went: %d %v", count, names)
 	}
 }

@@ -109,11 +109,12 @@ type Broker interface {
 	// Publish sends m to the room on every node. It must not block for
 	// long: sessions' read loops and HTTP handlers call it.
 	Publish(room string, m *Message)
-	// Join registers member id in room under name, or under the first of
-	// name-2, name-3… that nobody in the room has on any node, and returns
-	// the name it got. Rename does the same for a new name; Leave
+	// Join registers a member in room under its name, or under the first
+	// of name-2, name-3… that nobody in the room has on any node, and
+	// returns the name it got; a page coming back (Joining.Was) takes its
+	// old registration over. Rename does the same for a new name; Leave
 	// unregisters the member.
-	Join(ctx context.Context, room, id, name string) (string, error)
+	Join(ctx context.Context, room string, j Joining) (string, error)
 	Rename(ctx context.Context, room, id, old, name string) (string, error)
 	Leave(room, id, name string)
 	// SetBrowser records that the page with browser (a hash of its cookie,
@@ -125,6 +126,18 @@ type Broker interface {
 	// Err tells why the broker cannot serve now (nil when it can), for
 	// /_/readyz and for refusing joins meanwhile.
 	Err() error
+}
+
+// Joining is a member about to join, as a Broker registers it.
+type Joining struct {
+	ID, Name string
+	// Browser is the hash of the page's cookie (never the cookie), and Was
+	// the member id the page had in this room before, when it says so
+	// (the join's was): a member registered under Name with id Was and the
+	// same Browser is this page's former session, whose node may have
+	// died without a word, and the page takes its name back instead of
+	// getting name-2. Another tab of the same browser has another id.
+	Browser, Was string
 }
 
 // Node is the hub as its broker sees it.

@@ -57,6 +57,7 @@ const conn = new Connection({
   room,
   name: '',
   position: () => feed.position(),
+  was: () => S.you?.id || '',
   onFrame: (msg) => {
     try {
       onFrame(msg);
