@@ -29,6 +29,7 @@ var boundaries = []struct {
 	{"filehub/history", []string{"filehub/server", "filehub/cluster", "filehub/watch", "filehub/drops", "filehub/echo"}, "a node's history on disk plugs into hub.HistoryStore, no more"},
 	{"filehub/hub", []string{"filehub/history"}, "the history store plugs in behind hub.HistoryStore"},
 	{"filehub/echo", []string{"filehub/hub", "filehub/files", "filehub/server"}, "the echo endpoint is a leaf beside the hub"},
+	{"filehub/thumbs", []string{"filehub/hub", "filehub/cluster", "filehub/drops", "filehub/watch", "filehub/server", "filehub/echo", "filehub/web"}, "thumbnails reach the folder through files alone"},
 	{"filehub/vocab", []string{"filehub/..."}, "the protocol's vocabulary is a leaf"},
 	{"filehub/refusal", []string{"filehub/..."}, "the refusal body is a leaf"},
 	{"filehub/origin", []string{"filehub/..."}, "the origin rule is a leaf"},

@@ -34,6 +34,7 @@ import (
 	"filehub/history"
 	"filehub/hub"
 	"filehub/internal/waitgroup"
+	"filehub/thumbs"
 	"filehub/watch"
 	"filehub/web"
 
@@ -144,6 +145,7 @@ type Server struct {
 	history *history.Store  // the rooms' history on disk; nil in memory or with nodes
 	hub     *hub.Hub
 	echo    *echo.Echo
+	thumbs  *thumbs.Maker
 	watcher *watch.Watcher // started by Serve; nil with Watch off
 	mux     http.Handler   // routes: the whole surface, without middleware
 	gate    *tokenGate     // nil without a Token
@@ -274,12 +276,16 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 			h.RecordDropAbort(dropLink(l), path, received, err)
 		},
 	})
+	if s.thumbs, err = thumbMaker(cfg, s.folder, s.store, getenv, s.reg, log); err != nil {
+		return nil, err
+	}
 	s.echo = echo.New(echo.Config{AllowOrigins: cfg.AllowOrigins, Logger: log.With("component", "echo")})
 
 	s.mux = routes(routeDeps{
 		files: fh, hub: h, echo: s.echo, ready: &s.ready, metrics: metricsHandler(cfg.Metrics, s.reg), pprof: cfg.Pprof,
 		cluster: broker,
 		drops:   dropDoors,
+		thumbs:  s.thumbs,
 		info: infoHandler(filepath.Base(s.folder), func() []string {
 			if lan := s.lan.Load(); lan != nil {
 				return (*lan)()
@@ -443,7 +449,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, stdout io.Writer) e
 //  4. the echo endpoint, waiting for the close begun in 1;
 //  5. the cluster, after the hub: the sessions leave first; or the
 //     rooms' history, once no room saves;
-//  6. the store.
+//  6. the thumbnails, once their requests are over;
+//  7. the store.
 func (s *Server) stop(srv *http.Server) error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
@@ -482,6 +489,9 @@ func (s *Server) stop(srv *http.Server) error {
 		if herr := s.history.Close(); herr != nil {
 			s.log.Error("close history", "err", herr)
 		}
+	}
+	if s.thumbs != nil { // its requests are over: a flight left running finds it closed, and keeps nothing
+		s.thumbs.Close()
 	}
 	if s.store != nil {
 		s.store.Close()
