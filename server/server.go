@@ -534,7 +534,7 @@ func openHistory(cfg Config, folder string, getenv func(string) string, log *slo
 	if err != nil {
 		return nil, err
 	}
-	log.Info("room history kept in", "file", file)
+	log.Debug("room history kept in", "file", file)
 	return st, nil
 }
 
