@@ -1,7 +1,7 @@
 package server
 
-// The state files of a single node (the drop links, the rooms' history):
-// where they are kept, and why never inside the served folder.
+// The state files of a single node (the drop and share links, the rooms'
+// history): where they are kept, and why never inside the served folder.
 
 import (
 	"crypto/sha256"
@@ -14,18 +14,40 @@ import (
 	"filehub/drops"
 )
 
-// dropState opens the state file of the drop links of folder, in the
-// state folder (see stateFile); without one, the links are kept in memory.
+// dropState opens the state file of the drop links of folder: in
+// -state-dir, else in the user's state folder ($XDG_STATE_HOME/filehub,
+// ~/.local/state/filehub), one file per served folder. The file holds the
+// links' ids, each a key, so it is never inside the served folder, where
+// some configuration (-show-hidden) could serve it: an explicit -state-dir
+// there is refused, and a default one there (a server of the home folder)
+// leaves the links in memory, with a warning, as does having no home, or
+// one where the default folder cannot be made.
 func dropState(o Config, folder string, getenv func(string) string, log *slog.Logger) (drops.Keeper, error) {
-	file, err := stateFile(o, folder, getenv, log, "drops", ".json", "drop links")
-	if err != nil || file == "" {
-		return drops.Memory(), err
+	return stateKeeper(o, folder, getenv, log, "drop links", "drops")
+}
+
+// shareState is dropState for the share links (package links): their own
+// file beside the drop links', "links-….json", by the same rules.
+func shareState(o Config, folder string, getenv func(string) string, log *slog.Logger) (drops.Keeper, error) {
+	return stateKeeper(o, folder, getenv, log, "share links", "links")
+}
+
+// stateKeeper opens the state file of what (its name in messages) for
+// folder, prefix-HASH.json, in the state folder (see stateFile); without
+// one, they are kept in memory.
+func stateKeeper(o Config, folder string, getenv func(string) string, log *slog.Logger, what, prefix string) (drops.Keeper, error) {
+	file, err := stateFile(o, folder, getenv, log, prefix, ".json", what)
+	if err != nil {
+		return nil, err
+	}
+	if file == "" {
+		return drops.Memory(), nil
 	}
 	k, err := drops.OpenFile(file)
 	if err != nil {
 		return nil, badUsage(false, "-state-dir: %w", err)
 	}
-	log.Debug("drop links kept in", "file", file)
+	log.Debug(what+" kept in", "file", file)
 	return k, nil
 }
 
