@@ -137,6 +137,10 @@ type Config struct {
 	// Broker lets several nodes act as one room (see Broker). Defaults to
 	// none: this process alone.
 	Broker Broker
+	// History keeps the rooms' histories of a node alone across restarts
+	// (see HistoryStore); unused with a Broker. Defaults to none: memory
+	// only, a restart is a new epoch.
+	History HistoryStore
 	// Version is reported in welcome. Defaults to "dev".
 	Version string
 	// Logger defaults to discarding.
@@ -265,6 +269,7 @@ func New(store *files.Store, cfg Config) *Hub {
 	if b := h.cfg.Broker; b != nil {
 		h.nodeName = b.Node()
 		b.Attach(h)
+		h.cfg.History = nil // the broker keeps the history
 	}
 	// Feed seqs start at the start time in microseconds, so they keep
 	// increasing across restarts: a page that missed the new epoch still

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"filehub/files"
@@ -233,6 +234,8 @@ type listingFrame struct {
 	Entries []files.Info `json:"entries"`
 }
 
+// chatFrame is a chat line. Its seq, the room's offset, is given where
+// the history is kept (withSeq): the frame is encoded before that.
 type chatFrame struct {
 	Kind string    `json:"kind"`
 	From MemberRef `json:"from"`
@@ -240,7 +243,8 @@ type chatFrame struct {
 	At   time.Time `json:"at"`
 }
 
-// snippetFrame is text to copy, shown as text, never as markup.
+// snippetFrame is text to copy, shown as text, never as markup; its seq
+// comes as a chat line's does.
 type snippetFrame struct {
 	Kind  string    `json:"kind"`
 	From  MemberRef `json:"from"`
@@ -406,6 +410,21 @@ func errorCode(err error) (code, msg string) {
 		return codeTooLarge, "too large"
 	}
 	return codeInternal, "internal error"
+}
+
+// withSeq returns an encoded chat or snippet frame with the room's seq
+// for it as its last field, "seq", without decoding it again: the kind
+// stays first, as in every frame.
+func withSeq(frame []byte, seq uint64) []byte {
+	n := len(frame)
+	if n < 2 || frame[n-1] != '}' {
+		return frame
+	}
+	b := make([]byte, 0, n+28)
+	b = append(b, frame[:n-1]...)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, seq, 10)
+	return append(b, '}')
 }
 
 // batchPrefix and batchSuffix wrap already encoded frames into one batch

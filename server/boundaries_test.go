@@ -29,6 +29,8 @@ var boundaries = []struct {
 	{"filehub/watch", []string{"filehub/hub", "filehub/cluster", "filehub/drops", "filehub/server"}, "changes reach the room through a callback"},
 	{"filehub/hub", []string{"filehub/cluster", "filehub/drops", "filehub/watch", "filehub/server", "filehub/echo"}, "scale-out plugs in behind hub.Broker"},
 	{"filehub/cluster", []string{"filehub/server", "filehub/watch", "filehub/echo"}, "the broker plugs into hub.Broker and drops.Keeper, no more"},
+	{"filehub/history", []string{"filehub/server", "filehub/cluster", "filehub/watch", "filehub/drops", "filehub/echo"}, "a node's history on disk plugs into hub.HistoryStore, no more"},
+	{"filehub/hub", []string{"filehub/history"}, "the history store plugs in behind hub.HistoryStore"},
 	{"filehub/echo", []string{"filehub/hub", "filehub/files", "filehub/server"}, "the echo endpoint is a leaf beside the hub"},
 	{"filehub/thumbs", []string{"filehub/hub", "filehub/cluster", "filehub/drops", "filehub/watch", "filehub/server", "filehub/echo", "filehub/web"}, "thumbnails reach the folder through files alone"},
 	{"filehub/vocab", []string{"filehub/..."}, "the protocol's vocabulary is a leaf"},

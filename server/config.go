@@ -31,7 +31,7 @@ type Config struct {
 	Token     string // the access token; "": no gate
 	LogLevel  string // debug, info, warn or error (Run only; default info)
 	LogFormat string // text or json (Run only; default text)
-	StateDir  string // drop links across restarts; "": the user's state folder
+	StateDir  string // drop links and room history across restarts; "": the user's state folder
 
 	ThumbCache     string // thumbnails' cache folder; "": the user's cache folder
 	ThumbCacheSize int64  // bytes of thumbnails kept (0: 256 MiB on disk, 32 MiB in memory)
@@ -55,6 +55,10 @@ type Config struct {
 	Drain           time.Duration // readyz 503 this long before closing
 	BodyIdleTimeout time.Duration // cut an upload this idle (0: 30s)
 	Rate            float64       // messages per second per session (0: the hub's default)
+
+	// The rooms' history on disk, on a node alone (with NATS, NATS keeps it).
+	History    bool          // keep it in StateDir (default on); off: memory only
+	HistoryAge time.Duration // a room unchanged this long is forgotten (0: 7 days)
 
 	// Several nodes as one room, on NATS.
 	NATS, Node        string
@@ -93,7 +97,7 @@ func badUsage(hint bool, format string, a ...any) error {
 // command line wins), and the folder given as a plain argument. For -h it
 // writes the usage to stdout and returns flag.ErrHelp.
 func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (Config, error) {
-	o := Config{Addr: "127.0.0.1:8080", Root: ".", LogLevel: "info", LogFormat: "text", Metrics: true, MaxUpload: 1 << 30, Watch: true}
+	o := Config{Addr: "127.0.0.1:8080", Root: ".", LogLevel: "info", LogFormat: "text", Metrics: true, MaxUpload: 1 << 30, Watch: true, History: true}
 	fs := flag.NewFlagSet("filehub", flag.ContinueOnError)
 	// flag would print each error, then the whole usage, to this writer:
 	// main prints one line instead.
@@ -114,8 +118,13 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	def((*byteSize)(&o.MaxUpload), "max-upload", "MAX_UPLOAD", "largest upload: a `size` in bytes or with a unit, such as 512MiB or 1GiB")
 	def(boolValue{&o.ShowHidden}, "show-hidden", "SHOW_HIDDEN", "serve dotfiles such as .env and .git")
 	def(stringValue{&o.StateDir, nil}, "state-dir", "STATE_DIR",
-		"the `folder` where drop and share links are kept across restarts; never one inside the served folder. "+
+		"the `folder` where drop and share links and the rooms' history are kept across restarts; never one inside the served folder. "+
 			"Default: $XDG_STATE_HOME/filehub, or ~/.local/state/filehub. With -nats they are kept in NATS instead")
+	def(boolValue{&o.History}, "history", "HISTORY",
+		"keep each room's chat, snippets and feed (shares, uploads, fetches) on disk in -state-dir, so a restart forgets none of it: "+
+			"-history=false keeps them in memory only (with -nats, NATS keeps them)")
+	def(durationValue{&o.HistoryAge}, "history-age", "HISTORY_AGE",
+		"forget the history of a room nobody wrote to for this `duration` (0: 7 days); at most 256 rooms are kept, the least recently active go first")
 	def(stringValue{&o.ThumbCache, nil}, "thumb-cache", "THUMB_CACHE",
 		"the `folder` where image thumbnails are kept, one folder in it per served folder; never one inside the served folder. "+
 			"Default: $XDG_CACHE_HOME/filehub, or ~/.cache/filehub")

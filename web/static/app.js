@@ -64,6 +64,7 @@ const conn = new Connection({
   room,
   name: '',
   position: () => feed.position(),
+  was: () => S.you?.id || '',
   onFrame: (msg) => {
     try {
       onFrame(msg);
@@ -105,6 +106,7 @@ function onFrame(msg) {
     case 'shared': return Number.isInteger(msg.stream) ? addGrowingShare(msg) : addShare(msg);
     case 'chat':
     case 'snippet': {
+      feed.note(msg.seq);
       const m = chat.live(msg);
       if (m) addChat(m, true);
       return undefined;
@@ -135,6 +137,7 @@ function onWelcome(msg) {
   for (const e of events) addFeed(e, false);
   for (const e of sharesIn(events)) addShareFromFeed(e);
   files.noteEvents(events);
+  for (const m of Array.isArray(msg.chat) ? msg.chat : []) feed.note(m?.seq);
   for (const m of chat.welcome(msg.chat)) addChat(m, false);
   setupUpload();
   files.joined(first);
