@@ -136,7 +136,7 @@ func HTTPStatus(err error) int {
 	case errors.Is(err, errStopping): // before ErrIncomplete too: a body the shutdown cut
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrBadPath), errors.Is(err, ErrIsDir), errors.Is(err, ErrIncomplete), errors.Is(err, ErrShareResume),
-		errors.Is(err, ErrBadRange), errors.Is(err, io.ErrUnexpectedEOF): // an upload cut off mid-body
+		errors.Is(err, ErrBadRange), errors.Is(err, ErrBadQuery), errors.Is(err, io.ErrUnexpectedEOF): // an upload cut off mid-body
 		return http.StatusBadRequest
 	case errors.Is(err, fs.ErrNotExist):
 		return http.StatusNotFound
