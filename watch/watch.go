@@ -88,6 +88,12 @@ type Config struct {
 	// that paths due within that window settle together, in one call of
 	// notify. Default to 150 ms and 1 s.
 	Quiet, MaxDelay time.Duration
+	// Baseline, when not nil, is given the tree as Start's first walk
+	// found it, as adds (a folder before what is in it), before Start
+	// returns and before notify hears of any change: what an index of the
+	// folder starts from, so that it is exactly what the changes that
+	// follow apply to. Defaults to nil.
+	Baseline func(...hub.Change)
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 	// Metrics defaults to collectors registered nowhere.
@@ -239,6 +245,10 @@ func newWatcher(dir string, store *files.Store, notify func(...hub.Change), cfg 
 	w.quiet = true
 	w.adopt(".")
 	w.quiet = false
+	if cfg.Baseline != nil {
+		cfg.Baseline(w.out...)
+	}
+	w.out = nil
 	nfiles := 0
 	for _, f := range w.dirs {
 		nfiles += len(f.entries)
@@ -680,6 +690,9 @@ func (w *Watcher) realDir(p string) bool {
 // emit adds a change to this pass's announcement.
 func (w *Watcher) emit(op, p string, dir bool, size int64, mod time.Time) {
 	if w.quiet {
+		if w.cfg.Baseline != nil { // the first walk: only adds
+			w.out = append(w.out, hub.Change{Op: op, Path: p, Dir: dir, Size: size, Modified: mod})
+		}
 		return
 	}
 	w.out = append(w.out, hub.Change{Op: op, Path: p, Dir: dir, Size: size, Modified: mod})
