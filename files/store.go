@@ -241,6 +241,10 @@ type Info struct {
 	Size     int64     `json:"size"` // 0 for folders
 	Modified time.Time `json:"modified"`
 	Type     string    `json:"type"` // ContentType(Name), "inode/directory" for folders
+	// Link is set by List for an entry that is a symlink (inside the
+	// folder: the others are not listed); what it describes is where the
+	// link leads. Not part of the JSON.
+	Link bool `json:"-"`
 }
 
 // PutResult describes a finished upload.
@@ -530,7 +534,9 @@ func (s *Store) readDir(p string) (fs.FileInfo, []Info, error) {
 		if err != nil || (!fi.IsDir() && !fi.Mode().IsRegular()) {
 			continue
 		}
-		out = append(out, s.info(child, fi))
+		in := s.info(child, fi)
+		in.Link = e.Type()&fs.ModeSymlink != 0
+		out = append(out, in)
 	}
 	slices.SortFunc(out, func(a, b Info) int {
 		if a.Dir != b.Dir {

@@ -133,9 +133,43 @@ func (x *Index) Off() bool {
 	return x.off
 }
 
+// Load records the tree as the watcher's first walk found it (its
+// baseline): adds, a folder before what is in it.
+func (x *Index) Load(cs ...Change) { x.apply(cs, nil) }
+
 // Apply records changes, in order. It must be called with every change the
-// watcher announces, the baseline first, before the rooms hear of them.
+// watcher announces after its baseline (Load), before the rooms hear of
+// them.
+//
+// The watcher never announces a folder's own modification time (it
+// changes with every entry made or removed in it, and those are announced
+// themselves), so Apply reads it again for each folder where something
+// changed (a file renamed over another is a change): one stat per folder
+// per call, before the lock is taken.
 func (x *Index) Apply(cs ...Change) {
+	var mods map[string]int64
+	for i := range cs {
+		p := path.Dir(cs[i].Path)
+		if p == "." {
+			continue
+		}
+		if _, ok := mods[p]; ok {
+			continue
+		}
+		if mods == nil {
+			mods = make(map[string]int64)
+		}
+		mods[p] = -1
+		if in, err := x.store.Stat(p); err == nil && in.Dir {
+			mods[p] = in.Modified.UnixNano()
+		}
+	}
+	x.apply(cs, mods)
+}
+
+// apply records cs, then the folders' modification times in mods (-1: not
+// known).
+func (x *Index) apply(cs []Change, mods map[string]int64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.off {
@@ -143,6 +177,11 @@ func (x *Index) Apply(cs ...Change) {
 	}
 	for i := range cs {
 		x.applyLocked(&cs[i])
+	}
+	for p, mod := range mods {
+		if mod >= 0 {
+			x.touchLocked(p, mod)
+		}
 	}
 	if x.n > x.cfg.Limit {
 		x.log.Warn("index: past the limit; listing from the disk, no search (-index-limit)",
@@ -191,6 +230,23 @@ func (x *Index) applyLocked(c *Change) {
 		x.n++
 	}
 	f.ents[name] = e
+	f.changed()
+}
+
+// touchLocked sets the modification time of the folder p, when held.
+func (x *Index) touchLocked(p string, mod int64) {
+	parent, name := path.Dir(p), path.Base(p)
+	f := x.folders[parent]
+	if f == nil {
+		return
+	}
+	old := f.ents[name]
+	if old == nil || !old.Dir || old.Mod == mod {
+		return
+	}
+	e := *old // entries never change once made: a new one
+	e.Mod = mod
+	f.ents[name] = &e
 	f.changed()
 }
 

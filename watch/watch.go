@@ -69,6 +69,9 @@ const (
 	defaultMaxDelay = time.Second
 	// maxDenied bounds Watcher.denied: about a megabyte of paths.
 	maxDenied = 10000
+	// maxLinks bounds Watcher.links: a stat of each after every pass that
+	// changed something costs a few milliseconds at most.
+	maxLinks = 1000
 )
 
 // Config configures a Watcher. The zero value watches with the defaults.
@@ -162,6 +165,12 @@ type Watcher struct {
 	denied     map[string]bool
 	deniedLost bool
 	out        []hub.Change // this pass's changes, given to notify at its end
+	// links holds the visible entries that are symlinks (at most
+	// maxLinks): what they show is their target's, which changes or goes
+	// with no event of theirs, so they are settled again after every
+	// pass that changed something.
+	links     map[string]bool
+	linksLost bool // more than maxLinks: the others are found by rescans only
 }
 
 // folder is what the watcher last saw of a folder that it walked (a real
@@ -228,6 +237,7 @@ func newWatcher(dir string, store *files.Store, notify func(...hub.Change), cfg 
 		dir: abs, prefix: strings.TrimSuffix(abs, string(filepath.Separator)) + string(filepath.Separator), store: store, notify: notify, cfg: cfg, log: cfg.Logger, m: cfg.Metrics,
 		stop: make(chan struct{}), done: make(chan struct{}),
 		dirs: make(map[string]*folder), pend: newPending(cfg.Quiet, cfg.MaxDelay), denied: make(map[string]bool),
+		links: make(map[string]bool),
 	}
 	w.stat = store.Stat
 	if _, err := store.List("."); err != nil {
@@ -410,7 +420,29 @@ func (w *Watcher) settle(now time.Time) {
 		}
 		w.reconcile(p)
 	}
+	if len(w.out) > 0 {
+		w.relink()
+	}
 	w.flush()
+}
+
+// relink settles again every link known: the file or folder it leads to
+// may have changed, gone (a link to docs/ once docs/ was removed is
+// broken, and no longer listed), or become a folder.
+func (w *Watcher) relink() {
+	if len(w.links) == 0 {
+		return
+	}
+	ps := make([]string, 0, len(w.links))
+	for p := range w.links {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	for _, p := range ps {
+		if w.links[p] {
+			w.reconcile(p)
+		}
+	}
 }
 
 // rescanAll compares the whole tree with what was last seen.
@@ -437,6 +469,9 @@ func (w *Watcher) reconcile(p string) {
 	info, err := w.stat(p)
 	switch {
 	case err == nil:
+		if fi, err := os.Lstat(w.abs(p)); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			info.Link = true
+		}
 		w.apply(p, &info)
 		if info.Dir {
 			w.retry(p)
@@ -519,6 +554,14 @@ func (w *Watcher) apply(p string, cur *files.Info) {
 		return
 	}
 	old, had := f.entries[name]
+	if cur == nil || !cur.Link {
+		delete(w.links, p)
+	} else if len(w.links) < maxLinks {
+		w.links[p] = true
+	} else if !w.linksLost {
+		w.linksLost = true
+		w.log.Info("watch: too many links to follow their targets; rescans find what they show", "max", maxLinks)
+	}
 	if had && (cur == nil || old.dir != cur.Dir) {
 		delete(f.entries, name)
 		if old.dir {
@@ -652,6 +695,7 @@ func (w *Watcher) drop(p string) {
 	var walk func(p string, f *folder)
 	walk = func(p string, f *folder) {
 		for name, e := range f.entries {
+			delete(w.links, path.Join(p, name))
 			if e.dir {
 				child := path.Join(p, name)
 				if g := w.dirs[child]; g != nil {
