@@ -70,6 +70,9 @@ func Handler(s *Store, hooks Hooks, opts ...Option) http.Handler {
 		h.lists.MaxDiskListings = defaultMaxDiskListings
 	}
 	h.disk = make(chan struct{}, h.lists.MaxDiskListings)
+	if h.diskWait <= 0 {
+		h.diskWait = diskListingWait
+	}
 	return h
 }
 
@@ -123,6 +126,9 @@ type handler struct {
 	hooks Hooks
 	lists ListConfig
 	disk  chan struct{} // a slot per large listing from the disk being written
+	// diskWait is how long a large listing from the disk waits for a slot
+	// (diskListingWait; tests shorten it).
+	diskWait time.Duration
 }
 
 // Growth is how a room follows an upload shared as it arrives (Hooks.OnShare).

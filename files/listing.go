@@ -401,13 +401,13 @@ func entriesOf(infos []Info, k Sort) []*Entry {
 
 // diskTurn waits for a turn to write a large listing from the disk.
 func (h *handler) diskTurn(ctx context.Context) (release func(), err error) {
-	t := time.NewTimer(diskListingWait)
+	t := time.NewTimer(h.diskWait)
 	defer t.Stop()
 	select {
 	case h.disk <- struct{}{}:
 		return func() { <-h.disk }, nil
 	case <-t.C:
-		return nil, fmt.Errorf("files: a large listing waited %v for its turn: %w", diskListingWait, ErrBusy)
+		return nil, fmt.Errorf("files: a large listing waited %v for its turn: %w", h.diskWait, ErrBusy)
 	case <-ctx.Done():
 		return nil, fmt.Errorf("files: a large listing: %w", ctx.Err())
 	}
@@ -645,4 +645,3 @@ func appendSize(b []byte, n int64) []byte {
 	b = strconv.AppendFloat(b, float64(n)/float64(div), 'f', 1, 64)
 	return append(b, ' ', "KMGTPE"[exp], 'i', 'B')
 }
-
