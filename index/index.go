@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"path"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -98,13 +99,29 @@ type folder struct {
 
 	vmu   sync.Mutex
 	views [3][]*files.Entry // by files.Sort; nil until asked, dropped on change
+	srch  *searchable       // nil until searched, dropped on change
 }
 
 // entry is an entry as held: never changed once made (listings write it
 // without a lock); a change makes a new one.
-type entry struct {
-	files.Entry
-	fold string // fold(Name)
+type entry = files.Entry
+
+// searchable is a folder's entries as search scans them: their folded
+// names in one string, each followed by a NUL, so that one strings.Index
+// (vectorised) passes over a folder's names that do not match at the
+// speed of memory.
+type searchable struct {
+	blob string   // fold(name) + "\x00", entry after entry
+	offs []int32  // where each entry's name starts in blob, and len(blob) last
+	ents []*entry // in blob's order
+}
+
+// name is the folded name of the i-th entry.
+func (s *searchable) name(i int) string { return s.blob[s.offs[i] : s.offs[i+1]-1] }
+
+// at is the entry whose name holds blob's byte pos.
+func (s *searchable) at(pos int) int {
+	return sort.Search(len(s.ents), func(i int) bool { return int(s.offs[i+1]) > pos })
 }
 
 // New returns an empty index of the folder store serves (store checks the
@@ -219,7 +236,8 @@ func (x *Index) applyLocked(c *Change) {
 	if f == nil {
 		f = x.folderLocked(parent)
 	}
-	e := &entry{Entry: files.Entry{Name: name, Dir: c.Dir, Mod: c.Modified.UnixNano()}, fold: fold(name)}
+	// A copy of the name: a slice of c.Path would keep the whole path.
+	e := &entry{Name: strings.Clone(name), Dir: c.Dir, Mod: c.Modified.UnixNano()}
 	if c.Dir {
 		e.Type = "inode/directory"
 	} else {
@@ -279,8 +297,34 @@ func (x *Index) dropLocked(p string) {
 	delete(x.folders, p)
 }
 
-// changed drops the folder's sorted views; called with Index.mu held to write.
-func (f *folder) changed() { f.views = [3][]*files.Entry{} }
+// changed drops the folder's sorted views and search table; called with
+// Index.mu held to write.
+func (f *folder) changed() {
+	f.views = [3][]*files.Entry{}
+	f.srch = nil
+}
+
+// searchable is the folder's search table, built on the first search after
+// a change; called with Index.mu held to read.
+func (f *folder) searchable() *searchable {
+	f.vmu.Lock()
+	defer f.vmu.Unlock()
+	if f.srch != nil {
+		return f.srch
+	}
+	s := &searchable{offs: make([]int32, 0, len(f.ents)+1), ents: make([]*entry, 0, len(f.ents))}
+	var b strings.Builder
+	for _, e := range f.ents {
+		s.offs = append(s.offs, int32(b.Len()))
+		s.ents = append(s.ents, e)
+		b.WriteString(fold(e.Name))
+		b.WriteByte(0)
+	}
+	s.offs = append(s.offs, int32(b.Len()))
+	s.blob = b.String()
+	f.srch = s
+	return s
+}
 
 // Listing is files.Lister's: the folder p's entries sorted by k, built on
 // the first listing after a change and shared until the next.
@@ -304,7 +348,7 @@ func (x *Index) Listing(p string, k files.Sort) ([]*files.Entry, bool) {
 		v = append(v, f.views[files.SortName]...)
 	} else {
 		for _, e := range f.ents {
-			v = append(v, &e.Entry)
+			v = append(v, e)
 		}
 	}
 	slices.SortFunc(v, k.Compare)
@@ -322,7 +366,7 @@ func (x *Index) Walk(fn func(dir string, e files.Entry)) {
 	defer x.mu.RUnlock()
 	for _, f := range x.folders {
 		for _, e := range f.ents {
-			fn(f.path, e.Entry)
+			fn(f.path, *e)
 		}
 	}
 }

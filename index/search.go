@@ -92,32 +92,66 @@ func (x *Index) Search(q, dir string, limit int) (Result, error) {
 		return Result{}, fmt.Errorf("index: search in %q: not a folder held: %w", scope, fs.ErrNotExist)
 	}
 	var best hits
-	inFold := make([]bool, len(words))
+	m := matcher{words: words, inFold: make([]bool, len(words)), tails: make([]string, len(words))}
+folders:
 	for _, f := range x.folders {
 		if scope != "." && f.path != scope && !strings.HasPrefix(f.path, scope+"/") {
 			continue
 		}
-		anyInFold := false
+		// The first word the folder's path does not hold: only names that
+		// hold it can match. None: every entry matches, by path at least.
+		need := ""
 		for i, w := range words {
-			inFold[i] = f.fold != "" && strings.Contains(f.fold, w)
-			anyInFold = anyInFold || inFold[i]
+			m.inFold[i] = f.fold != "" && strings.Contains(f.fold, w)
+			m.tails[i] = ""
+			if !m.inFold[i] && strings.Contains(w, "/") {
+				// Across the folder's path and the name ("docs/rep"): what
+				// is before its last slash ends the folder's path, and
+				// what follows starts the name (names hold no slash).
+				k := strings.LastIndexByte(w, '/') + 1
+				if !strings.HasSuffix(f.fold, w[:k]) {
+					continue folders
+				}
+				m.tails[i] = w[k:]
+			}
+			if !m.inFold[i] && need == "" {
+				need = w
+			}
 		}
-		for _, e := range f.ents {
-			r := matchName(e.fold, qf)
+		s := f.searchable()
+		consider := func(i int) {
+			name := s.name(i)
+			r := matchName(name, qf)
 			if r < 0 {
-				r = matchWords(f, e.fold, words, inFold, anyInFold)
-				if r < 0 {
-					continue
+				if r = m.match(name); r < 0 {
+					return
 				}
 			}
 			res.Total++
-			h := hit{rank: r, f: f, e: e}
+			h := hit{rank: r, f: f, e: s.ents[i]}
 			if len(best) < limit {
 				heap.Push(&best, h)
 			} else if h.less(best[0]) {
 				best[0] = h
 				heap.Fix(&best, 0)
 			}
+		}
+		if need == "" || strings.Contains(need, "/") {
+			// A word across the folder and the name ("docs/rep"): each
+			// entry's path is looked at.
+			for i := range s.ents {
+				consider(i)
+			}
+			continue
+		}
+		for off := 0; off < len(s.blob); {
+			j := strings.Index(s.blob[off:], need)
+			if j < 0 {
+				break
+			}
+			i := s.at(off + j)
+			consider(i)
+			off = int(s.offs[i+1]) // the next name: each entry once
 		}
 	}
 	res.Results = make([]Hit, len(best))
@@ -185,20 +219,24 @@ func nextIndex(s, q string, i int) int {
 	return i + 1 + j
 }
 
-// matchWords ranks an entry whose name does not hold the query whole:
-// rankName when it holds every word, rankPath when the path does, -1 when
-// it does not. inFold says which words the folder's path holds.
-func matchWords(f *folder, name string, words []string, inFold []bool, anyInFold bool) int {
-	if len(words) == 1 && !anyInFold && !strings.Contains(words[0], "/") {
-		return -1 // the common case: one word, not in the name nor the folder
-	}
+// matcher ranks, in one folder, the entries whose name does not hold
+// the query whole.
+type matcher struct {
+	words  []string
+	inFold []bool   // the folder's path holds the word
+	tails  []string // for a word with a slash the folder's path ends with the start of: the rest, which the name must start with
+}
+
+// match is rankName when the name holds every word, rankPath when the
+// path does, -1 when it does not.
+func (m *matcher) match(name string) int {
 	rank := rankName
-	for i, w := range words {
+	for i, w := range m.words {
 		switch {
 		case strings.Contains(name, w):
-		case inFold[i]:
+		case m.inFold[i]:
 			rank = rankPath
-		case strings.Contains(w, "/") && strings.Contains(f.fold+name, w):
+		case strings.Contains(w, "/") && strings.HasPrefix(name, m.tails[i]):
 			rank = rankPath
 		default:
 			return -1
