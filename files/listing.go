@@ -153,8 +153,8 @@ type ListConfig struct {
 	// MaxDiskListings bounds the listings of more than 1,000 entries read
 	// from the disk at once (the Lister does not hold the folder, or
 	// there is none): each holds the whole folder in memory while it is
-	// sorted and written. Others wait up to 10 s for a turn, then get
-	// 503. Defaults to 4.
+	// sorted and written. Others wait up to 10 s for a turn, holding at
+	// most the first entries they read, then get 503. Defaults to 4.
 	MaxDiskListings int
 }
 
@@ -344,17 +344,12 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, name string) {
 		ents, ok = h.lists.Lister.Listing(name, lq.by)
 	}
 	if !ok {
-		infos, err := h.s.List(name)
+		infos, release, err := h.s.listGated(name, bigListing, func() (func(), error) { return h.diskTurn(r.Context()) })
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
-		if len(infos) > bigListing {
-			release, err := h.diskTurn(r.Context())
-			if err != nil {
-				h.fail(w, r, err)
-				return
-			}
+		if release != nil {
 			defer release()
 		}
 		ents = entriesOf(infos, lq.by)
