@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"filehub/internal/randid"
 )
 
 // room is one room on this node: its members here, its history, and the
@@ -63,7 +65,7 @@ type remoteMember struct {
 
 func newRoom(h *Hub, name string) *room {
 	r := &room{h: h, name: name, names: make(map[string]string), wake: make(chan struct{}, 1),
-		hist: history{epoch: randomHex(8)}, idle: h.cfg.Now(), opened: make(chan struct{})}
+		hist: history{epoch: randid.Hex(8)}, idle: h.cfg.Now(), opened: make(chan struct{})}
 	if h.cfg.Broker == nil {
 		r.opening = true
 		close(r.opened)

@@ -7,6 +7,7 @@ import (
 
 	"filehub/files"
 	"filehub/index"
+	"filehub/vocab"
 )
 
 // indexOf is an index of the folder dir as it is now, for tests of the
@@ -24,7 +25,7 @@ func indexOf(t *testing.T, dir string) *index.Index {
 	}
 	ix := index.New(store, index.Config{})
 	for _, in := range list {
-		ix.Load(index.Change{Op: index.OpAdd, Path: in.Path, Dir: in.Dir, Size: in.Size, Modified: in.Modified})
+		ix.Load(vocab.Change{Op: vocab.FSAdd, Path: in.Path, Dir: in.Dir, Size: in.Size, Modified: in.Modified})
 	}
 	return ix
 }
@@ -57,9 +58,9 @@ func TestSearchFrame(t *testing.T) {
 	ix = indexOf(t, th.dir)
 	a := th.dial(t, "room=x&name=a", false)
 	b := th.dial(t, "room=x&name=b", false)
-	a.send(map[string]any{"kind": "search", "id": "s1", "q": " resume ", "limit": 2})
-	m := a.reply("s1")
-	if m.kind() != "results" || m["id"] != "s1" || m["q"] != "resume" || m["path"] != "" || m["total"] != float64(3) {
+	a.Send(map[string]any{"kind": "search", "id": "s1", "q": " resume ", "limit": 2})
+	m := a.Reply("s1")
+	if m.Kind() != "results" || m["id"] != "s1" || m["q"] != "resume" || m["path"] != "" || m["total"] != float64(3) {
 		t.Fatalf("results %v", m)
 	}
 	var got []string
@@ -83,20 +84,20 @@ func TestSearchFrame(t *testing.T) {
 		{map[string]any{"q": "a", "path": "nowhere/"}, "not_found"},
 	} {
 		tc.req["kind"], tc.req["id"] = "search", "bad"
-		a.send(tc.req)
-		if m := a.reply("bad"); m.kind() != "error" || m["code"] != tc.code {
+		a.Send(tc.req)
+		if m := a.Reply("bad"); m.Kind() != "error" || m["code"] != tc.code {
 			t.Errorf("%v: %v, want %s", tc.req, m, tc.code)
 		}
 	}
 	// b asked nothing: among what it reads up to the answer to its ping
 	// (a barrier), no results.
-	b.send(map[string]any{"kind": "ping", "id": "p"})
+	b.Send(map[string]any{"kind": "ping", "id": "p"})
 	for {
-		m := b.read()
-		if m.kind() == "results" || m["id"] == "s1" {
+		m := b.Read()
+		if m.Kind() == "results" || m["id"] == "s1" {
 			t.Fatalf("another member received %v", m)
 		}
-		if m.kind() == "pong" {
+		if m.Kind() == "pong" {
 			break
 		}
 	}
@@ -107,8 +108,8 @@ func TestSearchUnavailable(t *testing.T) {
 	t.Parallel()
 	th := newTestHub(t, Config{}, nil)
 	a := th.dial(t, "room=x&name=a", false)
-	a.send(map[string]any{"kind": "search", "id": "s", "q": "a"})
-	if m := a.reply("s"); m.kind() != "error" || m["code"] != "unavailable" {
+	a.Send(map[string]any{"kind": "search", "id": "s", "q": "a"})
+	if m := a.Reply("s"); m.Kind() != "error" || m["code"] != "unavailable" {
 		t.Errorf("%v", m)
 	}
 }
@@ -120,12 +121,12 @@ func TestListFromIndex(t *testing.T) {
 	var ix *index.Index
 	th := newTestHub(t, Config{Lister: lister{&ix}}, map[string]string{"a.txt": "a", "b.txt": "bb"})
 	ix = indexOf(t, th.dir)
-	ix.Apply(index.Change{Op: index.OpRemove, Path: "a.txt"}) // the index knows, the disk not yet
+	ix.Apply(vocab.Change{Op: vocab.FSRemove, Path: "a.txt"}) // the index knows, the disk not yet
 	a := th.dial(t, "room=x&name=a", false)
-	a.send(map[string]any{"kind": "list", "id": "l", "path": "/"})
-	m := a.reply("l")
+	a.Send(map[string]any{"kind": "list", "id": "l", "path": "/"})
+	m := a.Reply("l")
 	ents, _ := m["entries"].([]any)
-	if m.kind() != "listing" || m["id"] != "l" || len(ents) != 1 || ents[0].(map[string]any)["path"] != "b.txt" {
+	if m.Kind() != "listing" || m["id"] != "l" || len(ents) != 1 || ents[0].(map[string]any)["path"] != "b.txt" {
 		t.Fatalf("listing %v", m)
 	}
 }
@@ -135,13 +136,3 @@ type lister struct{ ix **index.Index }
 
 func (l lister) Listing(p string, k files.Sort) ([]*files.Entry, bool) { return (*l.ix).Listing(p, k) }
 
-// reply reads up to the frame answering the request id (presence and
-// other frames of the room come in between).
-func (cl *wsClient) reply(id string) msg {
-	cl.t.Helper()
-	for {
-		if m := cl.read(); m["id"] == id {
-			return m
-		}
-	}
-}

@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"filehub/files"
-	"filehub/hub"
 	"filehub/index"
+	"filehub/vocab"
 	"filehub/watch"
 )
 
@@ -58,9 +58,9 @@ func newFixture(t *testing.T, dir string, show bool, cfg watch.Config) *fixture 
 	fx := &fixture{t: t, dir: dir, store: store, ix: index.New(store, index.Config{Logger: log}),
 		changed: make(chan struct{}, 1)}
 	cfg.Logger = log
-	cfg.Baseline = func(cs ...hub.Change) { fx.ix.Load(convert(cs)...) }
-	w, err := watch.Start(dir, store, func(cs ...hub.Change) {
-		fx.ix.Apply(convert(cs)...)
+	cfg.Baseline = fx.ix.Load
+	w, err := watch.Start(dir, store, func(cs ...vocab.Change) {
+		fx.ix.Apply(cs...)
 		select {
 		case fx.changed <- struct{}{}:
 		default:
@@ -71,14 +71,6 @@ func newFixture(t *testing.T, dir string, show bool, cfg watch.Config) *fixture 
 	}
 	t.Cleanup(func() { w.Close() })
 	return fx
-}
-
-func convert(cs []hub.Change) []index.Change {
-	out := make([]index.Change, len(cs))
-	for i, c := range cs {
-		out[i] = index.Change(c)
-	}
-	return out
 }
 
 // walk is the tree as the Store lists it now, by path: folders behind a

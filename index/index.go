@@ -34,9 +34,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"filehub/files"
+	"filehub/vocab"
 )
 
 // defaultLimit is Config.Limit's default: a million entries are about
@@ -46,23 +46,6 @@ const defaultLimit = 1_000_000
 
 // ErrOff is a search while the index is off: past Config.Limit, or closed.
 var ErrOff = errors.New("index: off")
-
-// Change is one change of the served folder as the watcher announces it;
-// the same fields as hub.Change, so one converts to the other.
-type Change struct {
-	Op       string // "add", "change" or "remove"
-	Path     string // clean slash path
-	Dir      bool
-	Size     int64
-	Modified time.Time
-}
-
-// Change ops.
-const (
-	OpAdd    = "add"
-	OpChange = "change"
-	OpRemove = "remove"
-)
 
 // Config configures an Index.
 type Config struct {
@@ -152,7 +135,7 @@ func (x *Index) Off() bool {
 
 // Load records the tree as the watcher's first walk found it (its
 // baseline): adds, a folder before what is in it.
-func (x *Index) Load(cs ...Change) { x.apply(cs, nil) }
+func (x *Index) Load(cs ...vocab.Change) { x.apply(cs, nil) }
 
 // Apply records changes, in order. It must be called with every change the
 // watcher announces after its baseline (Load), before the rooms hear of
@@ -163,7 +146,7 @@ func (x *Index) Load(cs ...Change) { x.apply(cs, nil) }
 // themselves), so Apply reads it again for each folder where something
 // changed (a file renamed over another is a change): one stat per folder
 // per call, before the lock is taken.
-func (x *Index) Apply(cs ...Change) {
+func (x *Index) Apply(cs ...vocab.Change) {
 	var mods map[string]int64
 	for i := range cs {
 		p := path.Dir(cs[i].Path)
@@ -186,7 +169,7 @@ func (x *Index) Apply(cs ...Change) {
 
 // apply records cs, then the folders' modification times in mods (-1: not
 // known).
-func (x *Index) apply(cs []Change, mods map[string]int64) {
+func (x *Index) apply(cs []vocab.Change, mods map[string]int64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.off {
@@ -209,7 +192,7 @@ func (x *Index) apply(cs []Change, mods map[string]int64) {
 	}
 }
 
-func (x *Index) applyLocked(c *Change) {
+func (x *Index) applyLocked(c *vocab.Change) {
 	if c.Path == "." || c.Path == "" {
 		return // the folder itself: never an entry
 	}
@@ -219,7 +202,7 @@ func (x *Index) applyLocked(c *Change) {
 	if f != nil {
 		old = f.ents[name]
 	}
-	if c.Op == OpRemove || (old != nil && old.Dir != c.Dir) {
+	if c.Op == vocab.FSRemove || (old != nil && old.Dir != c.Dir) {
 		if old != nil {
 			delete(f.ents, name)
 			x.n--
@@ -229,7 +212,7 @@ func (x *Index) applyLocked(c *Change) {
 			}
 		}
 		x.dropLocked(c.Path)
-		if c.Op == OpRemove {
+		if c.Op == vocab.FSRemove {
 			return
 		}
 	}

@@ -19,6 +19,7 @@ import (
 
 	"filehub/files"
 	"filehub/index"
+	"filehub/vocab"
 	"filehub/watch"
 )
 
@@ -397,9 +398,9 @@ func TestLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cs []index.Change
+	var cs []vocab.Change
 	for _, in := range list {
-		cs = append(cs, index.Change{Op: index.OpAdd, Path: in.Path, Size: in.Size, Modified: in.Modified})
+		cs = append(cs, vocab.Change{Op: vocab.FSAdd, Path: in.Path, Size: in.Size, Modified: in.Modified})
 	}
 	ix.Load(cs[:4]...)
 	if _, ok := ix.Listing(".", files.SortName); !ok || ix.Off() {

@@ -8,20 +8,21 @@ import (
 
 	"filehub/files"
 	"filehub/index"
+	"filehub/vocab"
 )
 
 // tree is n entries as the watcher announces them: 1,000 folders of
 // n/1,000 files each, named like a real tree.
-func tree(n int) []index.Change {
+func tree(n int) []vocab.Change {
 	words := []string{"report", "invoice", "photo", "Résumé", "notes", "draft", "Budget", "plan", "scan", "music"}
 	now := time.Now()
-	cs := make([]index.Change, 0, n+1000)
+	cs := make([]vocab.Change, 0, n+1000)
 	per := max(1, n/1000)
 	for d := 0; len(cs) < n; d++ {
 		dir := fmt.Sprintf("%s-%03d", words[d%10], d/10)
-		cs = append(cs, index.Change{Op: index.OpAdd, Path: dir, Dir: true, Modified: now})
+		cs = append(cs, vocab.Change{Op: vocab.FSAdd, Path: dir, Dir: true, Modified: now})
 		for i := 0; i < per && len(cs) < n; i++ {
-			cs = append(cs, index.Change{Op: index.OpAdd, Path: fmt.Sprintf("%s/%s_%03d-%d.txt", dir, words[(d+i)%10], i, d),
+			cs = append(cs, vocab.Change{Op: vocab.FSAdd, Path: fmt.Sprintf("%s/%s_%03d-%d.txt", dir, words[(d+i)%10], i, d),
 				Size: int64(i * 100), Modified: now})
 		}
 	}

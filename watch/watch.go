@@ -1,8 +1,8 @@
 // Package watch tells the rooms what changes in the served folder, whoever
 // changes it: an upload, a shell, a sync tool, a compiler, another node of
-// a cluster writing to a shared volume. Each change becomes a hub.Change
+// a cluster writing to a shared volume. Each change becomes a vocab.Change
 // (add, change or remove of a path) given to a callback, hub.FolderChanged
-// in main.
+// in package server.
 //
 // The folder is watched with inotify (through fsnotify), one watch per
 // folder, new folders included, up to Config.Limit folders; past it, or
@@ -44,7 +44,7 @@ import (
 	"time"
 
 	"filehub/files"
-	"filehub/hub"
+	"filehub/vocab"
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,7 +96,7 @@ type Config struct {
 	// returns and before notify hears of any change: what an index of the
 	// folder starts from, so that it is exactly what the changes that
 	// follow apply to. Defaults to nil.
-	Baseline func(...hub.Change)
+	Baseline func(...vocab.Change)
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 	// Metrics defaults to collectors registered nowhere.
@@ -140,7 +140,7 @@ type Watcher struct {
 	prefix string // dir with a trailing separator: events' names start with it
 	store  *files.Store
 	stat   func(p string) (files.Info, error) // store.Stat; a test's stands for the kernel's permission checks, which root skips
-	notify func(...hub.Change)
+	notify func(...vocab.Change)
 	cfg    Config
 	log    *slog.Logger
 	m      *Metrics
@@ -164,7 +164,7 @@ type Watcher struct {
 	// a folder rescans the whole tree instead.
 	denied     map[string]bool
 	deniedLost bool
-	out        []hub.Change // this pass's changes, given to notify at its end
+	out        []vocab.Change // this pass's changes, given to notify at its end
 	// links holds the visible entries that are symlinks (at most
 	// maxLinks): what they show is their target's, which changes or goes
 	// with no event of theirs, so they are settled again after every
@@ -197,7 +197,7 @@ type entry struct {
 //
 // Start fails only when the folder cannot be listed. Without inotify (a
 // system without it, or out of inotify instances) it rescans instead.
-func Start(dir string, store *files.Store, notify func(...hub.Change), cfg Config) (*Watcher, error) {
+func Start(dir string, store *files.Store, notify func(...vocab.Change), cfg Config) (*Watcher, error) {
 	w, err := newWatcher(dir, store, notify, cfg)
 	if err != nil {
 		return nil, err
@@ -207,7 +207,7 @@ func Start(dir string, store *files.Store, notify func(...hub.Change), cfg Confi
 }
 
 // newWatcher is Start without the goroutine: the watcher, walked.
-func newWatcher(dir string, store *files.Store, notify func(...hub.Change), cfg Config) (*Watcher, error) {
+func newWatcher(dir string, store *files.Store, notify func(...vocab.Change), cfg Config) (*Watcher, error) {
 	if cfg.Limit <= 0 {
 		cfg.Limit = defaultLimit
 	}
@@ -249,7 +249,7 @@ func newWatcher(dir string, store *files.Store, notify func(...hub.Change), cfg 
 	}
 	if name := netFS(abs); name != "" {
 		w.rescan = true
-		w.log.Info("watch: the folder is on a network file system: changes made by other machines show at the next rescan",
+		w.log.Info("network file system: changes made by other machines show at the next rescan",
 			"fs", name, "interval", cfg.Interval)
 	}
 	w.quiet = true
@@ -270,7 +270,7 @@ func newWatcher(dir string, store *files.Store, notify func(...hub.Change), cfg 
 	case w.rescan:
 		mode = "inotify+rescan"
 	}
-	w.log.Info("watch: watching the folder", "mode", mode, "folders", len(w.dirs), "entries", nfiles,
+	w.log.Info("watching the folder", "mode", mode, "folders", len(w.dirs), "entries", nfiles,
 		"watched", w.watched, "took", time.Since(began).Round(time.Millisecond))
 	return w, nil
 }
@@ -343,10 +343,10 @@ func (w *Watcher) run() {
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
 				// The kernel dropped events: which paths they were is lost,
 				// so the whole tree is compared with what was last seen.
-				w.log.Warn("watch: inotify's queue overflowed; rescanning the folder (fs.inotify.max_queued_events)")
+				w.log.Warn("inotify queue overflow; rescanning the folder (fs.inotify.max_queued_events)")
 				w.rescanAll()
 			} else {
-				w.log.Warn("watch: inotify", "err", err)
+				w.log.Warn("inotify", "err", err)
 			}
 		case <-settle.C:
 			armed = false
@@ -491,7 +491,7 @@ func (w *Watcher) reconcile(p string) {
 		// Unreadable (EACCES, EIO): left as last seen rather than
 		// announced gone, as a listing still shows it, and settled again
 		// when a folder above it changes (see retry).
-		w.log.Debug("watch: stat", "path", p, "err", err)
+		w.log.Debug("stat", "path", p, "err", err)
 		if len(w.denied) < maxDenied {
 			w.denied[p] = true
 		} else {
@@ -567,7 +567,7 @@ func (w *Watcher) apply(p string, cur *files.Info) {
 		if old.dir {
 			w.drop(p)
 		}
-		w.emit(hub.FSRemove, p, old.dir, old.size, time.Unix(0, old.mod).UTC())
+		w.emit(vocab.FSRemove, p, old.dir, old.size, time.Unix(0, old.mod).UTC())
 		had = false
 	}
 	if cur == nil {
@@ -577,7 +577,7 @@ func (w *Watcher) apply(p string, cur *files.Info) {
 	f.entries[name] = e
 	switch {
 	case !had:
-		w.emit(hub.FSAdd, p, cur.Dir, cur.Size, cur.Modified)
+		w.emit(vocab.FSAdd, p, cur.Dir, cur.Size, cur.Modified)
 		if cur.Dir && w.realDir(p) {
 			w.adopt(p)
 		}
@@ -592,7 +592,7 @@ func (w *Watcher) apply(p string, cur *files.Info) {
 			w.adopt(p)
 		}
 	case old.size != e.size || old.mod != e.mod:
-		w.emit(hub.FSChange, p, false, cur.Size, cur.Modified)
+		w.emit(vocab.FSChange, p, false, cur.Size, cur.Modified)
 	}
 }
 
@@ -616,7 +616,7 @@ func (w *Watcher) adopt(p string) {
 	if err != nil {
 		// Gone, or replaced, since its parent was listed: the event that
 		// did it settles it.
-		w.log.Debug("watch: list", "path", p, "err", err)
+		w.log.Debug("list", "path", p, "err", err)
 		return
 	}
 	before, matched := len(f.entries), 0
@@ -657,7 +657,7 @@ func (w *Watcher) watch(p string, f *folder) {
 		w.fallBack("the system's inotify watches are used up (fs.inotify.max_user_watches)")
 	default:
 		// Gone or unreadable since it was listed: its event settles it.
-		w.log.Debug("watch: adding a watch", "path", p, "err", err)
+		w.log.Debug("add watch", "path", p, "err", err)
 	}
 }
 
@@ -722,7 +722,7 @@ func (w *Watcher) fallBack(why string) {
 	w.watched = 0
 	w.m.Folders.Set(0)
 	w.rescan = true
-	w.log.Warn("watch: "+why+"; rescanning the folder instead", "interval", w.cfg.Interval)
+	w.log.Warn("rescanning the folder instead of watching it", "why", why, "interval", w.cfg.Interval)
 }
 
 // realDir reports whether the path p is a folder itself, not a link to one.
@@ -735,11 +735,11 @@ func (w *Watcher) realDir(p string) bool {
 func (w *Watcher) emit(op, p string, dir bool, size int64, mod time.Time) {
 	if w.quiet {
 		if w.cfg.Baseline != nil { // the first walk: only adds
-			w.out = append(w.out, hub.Change{Op: op, Path: p, Dir: dir, Size: size, Modified: mod})
+			w.out = append(w.out, vocab.Change{Op: op, Path: p, Dir: dir, Size: size, Modified: mod})
 		}
 		return
 	}
-	w.out = append(w.out, hub.Change{Op: op, Path: p, Dir: dir, Size: size, Modified: mod})
+	w.out = append(w.out, vocab.Change{Op: op, Path: p, Dir: dir, Size: size, Modified: mod})
 	w.m.Changes.WithLabelValues(op).Inc()
 }
 
@@ -748,7 +748,7 @@ func (w *Watcher) flush() {
 	if len(w.out) == 0 {
 		return
 	}
-	w.log.Debug("watch: announcing", "changes", len(w.out))
+	w.log.Debug("announce", "changes", len(w.out))
 	w.notify(w.out...)
 	w.out = nil // notify must not keep it, but a fresh slice costs nothing per pass
 }

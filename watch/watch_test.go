@@ -21,7 +21,8 @@ import (
 	"time"
 
 	"filehub/files"
-	"filehub/hub"
+	"filehub/internal/testutil"
+	"filehub/vocab"
 )
 
 // waitFor bounds every wait for a change: far above the ~150 ms a change
@@ -30,7 +31,7 @@ const waitFor = 5 * time.Second
 
 type recorder struct {
 	t  *testing.T
-	ch chan hub.Change
+	ch chan vocab.Change
 	w  *Watcher
 }
 
@@ -43,11 +44,11 @@ func start(t *testing.T, dir string, show bool, cfg Config) *recorder {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	r := &recorder{t: t, ch: make(chan hub.Change, 1<<16)}
+	r := &recorder{t: t, ch: make(chan vocab.Change, 1<<16)}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	r.w, err = Start(dir, store, func(cs ...hub.Change) {
+	r.w, err = Start(dir, store, func(cs ...vocab.Change) {
 		for _, c := range cs {
 			r.ch <- c
 		}
@@ -67,9 +68,9 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // expect reads exactly the changes want ("add a", "remove b"), in any order.
-func (r *recorder) expect(want ...string) []hub.Change {
+func (r *recorder) expect(want ...string) []vocab.Change {
 	r.t.Helper()
-	var got []hub.Change
+	var got []vocab.Change
 	var ops []string
 	timeout := time.After(waitFor)
 	for len(got) < len(want) {
@@ -124,15 +125,7 @@ func (r *recorder) settled(dir string) []string {
 	}
 }
 
-func write(t *testing.T, name, body string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(name, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+func write(t *testing.T, name, body string) { t.Helper(); testutil.WriteFile(t, name, body) }
 
 func mustDo(t *testing.T, err error) {
 	t.Helper()
@@ -248,7 +241,7 @@ func TestKindChanges(t *testing.T) {
 	mustDo(t, os.Remove(p))
 	mustDo(t, os.Mkdir(p, 0o755))
 	got := r.expect("remove thing", "add thing")
-	if got[0].Op != hub.FSRemove || got[0].Dir || !got[1].Dir {
+	if got[0].Op != vocab.FSRemove || got[0].Dir || !got[1].Dir {
 		t.Fatalf("file to folder: %+v", got)
 	}
 	write(t, filepath.Join(p, "in.txt"), "in")
@@ -347,7 +340,7 @@ func BenchmarkRescan(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	w, err := newWatcher(dir, store, func(cs ...hub.Change) { b.Fatalf("%d changes", len(cs)) }, Config{Limit: 1})
+	w, err := newWatcher(dir, store, func(cs ...vocab.Change) { b.Fatalf("%d changes", len(cs)) }, Config{Limit: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -392,7 +385,7 @@ func BenchmarkStart(b *testing.B) {
 	defer store.Close()
 	b.ResetTimer()
 	for b.Loop() {
-		w, err := Start(dir, store, func(...hub.Change) {}, Config{})
+		w, err := Start(dir, store, func(...vocab.Change) {}, Config{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -415,10 +408,10 @@ func TestUnsearchableFolder(t *testing.T) {
 	store, err := files.Open(dir, files.Config{})
 	mustDo(t, err)
 	t.Cleanup(func() { store.Close() })
-	r := &recorder{t: t, ch: make(chan hub.Change, 1<<16)}
+	r := &recorder{t: t, ch: make(chan vocab.Change, 1<<16)}
 	// A long quiet period: the chmod below comes microseconds after the
 	// writes, long before they settle.
-	w, err := newWatcher(dir, store, func(cs ...hub.Change) {
+	w, err := newWatcher(dir, store, func(cs ...vocab.Change) {
 		for _, c := range cs {
 			r.ch <- c
 		}
