@@ -135,4 +135,3 @@ func TestListFromIndex(t *testing.T) {
 type lister struct{ ix **index.Index }
 
 func (l lister) Listing(p string, k files.Sort) ([]*files.Entry, bool) { return (*l.ix).Listing(p, k) }
-

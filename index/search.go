@@ -2,7 +2,6 @@ package index
 
 import (
 	"container/heap"
-	"errors"
 	"fmt"
 	"io/fs"
 	"strings"
@@ -22,8 +21,9 @@ const (
 )
 
 // ErrBadQuery is a search that cannot be run: an empty or too long query,
-// a bad limit (400).
-var ErrBadQuery = errors.New("bad search query")
+// a bad limit (400). It wraps files.ErrBadQuery, so that files.HTTPStatus
+// (and the hub's codes, which follow it) classify it.
+var ErrBadQuery = fmt.Errorf("bad search query: %w", files.ErrBadQuery)
 
 // Hit is one search result: the entry, and whether its name matched or
 // only the path of a folder above it.

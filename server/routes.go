@@ -30,6 +30,7 @@ type routeDeps struct {
 	info    http.Handler
 	cluster hub.Broker // nil: a single node
 	drops   drops.Handlers
+	search  http.Handler // GET /_/search
 }
 
 // routes lists the whole HTTP surface.
@@ -65,6 +66,7 @@ func routes(d routeDeps) http.Handler {
 		mux.Handle("GET /_/debug/pprof/", pprofHandler())
 	}
 	mux.Handle("GET /_/echo", d.echo)
+	mux.Handle("GET /_/search", d.search)
 	// Drop links. The owner's doors need the token, like every door; the
 	// guest's (/_/drop/…) are open in the gate (doorOf): the id is the key.
 	mux.Handle("POST /_/drops", d.drops.Create)
