@@ -209,6 +209,7 @@ func (x *Index) applyLocked(c *vocab.Change) {
 			f.changed()
 			if len(f.ents) == 0 && parent != "." {
 				delete(x.folders, parent)
+				f = nil // an add below makes it again
 			}
 		}
 		x.dropLocked(c.Path)

@@ -421,3 +421,34 @@ func TestLimit(t *testing.T) {
 		t.Errorf("a listing with the index off: %d %s", code, body)
 	}
 }
+
+// TestApplyKindChanged checks a change that turns a folder into a file
+// in one add (the watcher sends a remove first, but the index does not
+// count on it): the folder's contents go, the file is listed, even when
+// the folder was all its parent held.
+func TestApplyKindChanged(t *testing.T) {
+	t.Parallel()
+	store, err := files.Open(t.TempDir(), files.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	ix := index.New(store, index.Config{})
+	now := time.Now()
+	ix.Load(
+		vocab.Change{Op: vocab.FSAdd, Path: "a", Dir: true, Modified: now},
+		vocab.Change{Op: vocab.FSAdd, Path: "a/x", Dir: true, Modified: now},
+		vocab.Change{Op: vocab.FSAdd, Path: "a/x/in.txt", Size: 3, Modified: now},
+	)
+	ix.Apply(vocab.Change{Op: vocab.FSAdd, Path: "a/x", Size: 7, Modified: now})
+	got, ok := ix.Listing("a", files.SortName)
+	if !ok || len(got) != 1 || got[0].Name != "x" || got[0].Dir || got[0].Size != 7 {
+		t.Fatalf("listing of a: %v %+v", ok, got)
+	}
+	if _, ok := ix.Listing("a/x", files.SortName); ok || ix.Len() != 2 {
+		t.Fatalf("a/x still held as a folder, or %d entries, want 2", ix.Len())
+	}
+	if res, err := ix.Search("in", "", 0); err != nil || res.Total != 0 {
+		t.Fatalf("what a/x held is still found: %+v %v", res, err)
+	}
+}
