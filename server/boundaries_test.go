@@ -28,6 +28,7 @@ var boundaries = []struct {
 	{"filehub/cluster", []string{"filehub/server", "filehub/watch", "filehub/echo"}, "the broker plugs into hub.Broker and drops.Keeper, no more"},
 	{"filehub/echo", []string{"filehub/hub", "filehub/files", "filehub/server"}, "the echo endpoint is a leaf beside the hub"},
 	{"filehub/index", []string{"filehub/hub", "filehub/cluster", "filehub/drops", "filehub/watch", "filehub/server"}, "the index is fed changes and handed to files and hub as a files.Lister and a func"},
+	{"filehub/thumbs", []string{"filehub/hub", "filehub/cluster", "filehub/drops", "filehub/watch", "filehub/server", "filehub/echo", "filehub/web"}, "thumbnails reach the folder through files alone"},
 	{"filehub/vocab", []string{"filehub/..."}, "the protocol's vocabulary is a leaf"},
 	{"filehub/refusal", []string{"filehub/..."}, "the refusal body is a leaf"},
 	{"filehub/origin", []string{"filehub/..."}, "the origin rule is a leaf"},

@@ -33,6 +33,9 @@ type Config struct {
 	LogFormat string // text or json (Run only; default text)
 	StateDir  string // drop links across restarts; "": the user's state folder
 
+	ThumbCache     string // thumbnails' cache folder; "": the user's cache folder
+	ThumbCacheSize int64  // bytes of thumbnails kept (0: 256 MiB on disk, 32 MiB in memory)
+
 	TLSCert, TLSKey string // PEM files: serve HTTPS and WSS
 
 	Upload     bool  // accept uploads with PUT
@@ -118,6 +121,11 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	def(stringValue{&o.StateDir, nil}, "state-dir", "STATE_DIR",
 		"the `folder` where drop links are kept across restarts; never one inside the served folder. "+
 			"Default: $XDG_STATE_HOME/filehub, or ~/.local/state/filehub. With -nats they are kept in NATS instead")
+	def(stringValue{&o.ThumbCache, nil}, "thumb-cache", "THUMB_CACHE",
+		"the `folder` where image thumbnails are kept, one folder in it per served folder; never one inside the served folder. "+
+			"Default: $XDG_CACHE_HOME/filehub, or ~/.cache/filehub")
+	def((*byteSize)(&o.ThumbCacheSize), "thumb-cache-size", "THUMB_CACHE_SIZE",
+		"the most `size` of thumbnails kept, the least recently used going first, such as 64MiB (0: 256MiB)")
 	def(durationValue{&o.BodyIdleTimeout}, "body-idle-timeout", "BODY_IDLE_TIMEOUT",
 		"cut an upload whose body sends less than 1 KiB in this `duration` (0: 30s)")
 	def(stringValue{&o.Token, nil}, "token", "TOKEN",

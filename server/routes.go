@@ -31,6 +31,7 @@ type routeDeps struct {
 	cluster hub.Broker // nil: a single node
 	drops   drops.Handlers
 	search  http.Handler // GET /_/search
+	thumbs  http.Handler
 }
 
 // routes lists the whole HTTP surface.
@@ -75,6 +76,9 @@ func routes(d routeDeps) http.Handler {
 	mux.Handle("GET /_/drop/{id}", d.drops.Page)
 	mux.Handle("GET /_/drop/{id}/{name...}", d.drops.Other)
 	mux.Handle("PUT /_/drop/{id}/{name...}", d.drops.Upload)
+	// Thumbnails of images: the file's path rules and the token, as the
+	// file itself.
+	mux.Handle("GET /_/thumb/{path...}", d.thumbs)
 	mux.Handle("GET /ws", d.hub)
 	mux.Handle("GET /{path...}", fh)
 	mux.Handle("PUT /{path...}", fh)

@@ -34,6 +34,7 @@ import (
 	"filehub/hub"
 	"filehub/index"
 	"filehub/internal/waitgroup"
+	"filehub/thumbs"
 	"filehub/vocab"
 	"filehub/watch"
 	"filehub/web"
@@ -144,6 +145,7 @@ type Server struct {
 	nodes   *cluster.Broker // nil: this process alone
 	hub     *hub.Hub
 	echo    *echo.Echo
+	thumbs  *thumbs.Maker
 	watcher *watch.Watcher // started by Serve; nil with Watch off
 	index   *index.Index   // fed by the watcher; nil with Watch off
 	mux     http.Handler   // routes: the whole surface, without middleware
@@ -277,6 +279,9 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 			h.RecordDropAbort(dropLink(l), path, received, err)
 		},
 	})
+	if s.thumbs, err = thumbMaker(cfg, s.folder, s.store, getenv, s.reg, log); err != nil {
+		return nil, err
+	}
 	s.echo = echo.New(echo.Config{AllowOrigins: cfg.AllowOrigins, Logger: log.With("component", "echo")})
 
 	s.mux = routes(routeDeps{
@@ -284,6 +289,7 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 		cluster: broker,
 		drops:   dropDoors,
 		search:  searchHandler(s.index),
+		thumbs:  s.thumbs,
 		info: infoHandler(filepath.Base(s.folder), func() []string {
 			if lan := s.lan.Load(); lan != nil {
 				return (*lan)()
@@ -486,6 +492,9 @@ func (s *Server) stop(srv *http.Server) error {
 	}
 	if s.nodes != nil {
 		s.nodes.Close()
+	}
+	if s.thumbs != nil { // its requests are over: a flight left running finds it closed, and keeps nothing
+		s.thumbs.Close()
 	}
 	if s.store != nil {
 		s.store.Close()
