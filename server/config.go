@@ -168,7 +168,7 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 			"or on a network file system (NFS, SMB), where inotify misses other machines' writes (0: 3s; at least 100ms)")
 	def(intValue{&o.IndexLimit}, "index-limit", "INDEX_LIMIT",
 		"hold at most this many `entries` of the folder in memory for listings and search (about 160 bytes each); "+
-			"past it listings are read from the disk and search is off until a restart (0: 1000000; needs -watch)")
+			"past it listings are read from the disk and search is off until a restart (0: 1000000; no index without the watcher)")
 	def(boolValue{&o.PrintVersion}, "version", "", "print the version and exit")
 	// No environment variable: set in a container's environment, it would
 	// turn every start of the server into a check.
