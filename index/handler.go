@@ -30,7 +30,7 @@ func (x *Index) Handler() http.Handler {
 		res, err := x.Search(q.Get("q"), q.Get("path"), limit)
 		if err != nil {
 			status, code := ErrorCode(err)
-			x.log.Debug("index: search refused", "q", q.Get("q"), "path", q.Get("path"), "err", err)
+			x.log.Debug("search refused", "q", q.Get("q"), "path", q.Get("path"), "err", err)
 			refusal.Write(w, status, code, http.StatusText(status))
 			return
 		}

@@ -184,7 +184,7 @@ func (x *Index) apply(cs []vocab.Change, mods map[string]int64) {
 		}
 	}
 	if x.n > x.cfg.Limit {
-		x.log.Warn("index: past the limit; listing from the disk, no search (-index-limit)",
+		x.log.Warn("past the limit; listing from the disk, no search (-index-limit)",
 			"entries", x.n, "limit", x.cfg.Limit)
 		x.off = true
 		x.folders = nil

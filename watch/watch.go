@@ -439,8 +439,57 @@ func (w *Watcher) relink() {
 	}
 	slices.Sort(ps)
 	for _, p := range ps {
-		if w.links[p] {
+		switch {
+		case !w.links[p]:
+		case w.dirs[path.Dir(p)] == nil: // its folder went
+			delete(w.links, p)
+		default:
 			w.reconcile(p)
+		}
+	}
+}
+
+// brokenLink remembers p, which is not visible, when it is a symlink: a
+// link to what does not exist (yet), or to a hidden name. Nothing tells
+// of it when what it leads to appears, so relink settles it again.
+func (w *Watcher) brokenLink(p string) {
+	if fi, err := os.Lstat(w.abs(p)); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		w.remember(p)
+	}
+}
+
+// remember adds p to the links followed, up to maxLinks.
+func (w *Watcher) remember(p string) {
+	switch {
+	case len(w.links) < maxLinks:
+		w.links[p] = true
+	case !w.linksLost:
+		w.linksLost = true
+		w.log.Info("too many links to follow their targets; rescans find what they show", "max", maxLinks)
+	}
+}
+
+// brokenLinks remembers the symlinks of the folder p that its listing
+// left out (broken, or leading to a hidden name): one readdir, no stat.
+func (w *Watcher) brokenLinks(p string, list []files.Info) {
+	ents, err := os.ReadDir(w.abs(p))
+	if err != nil {
+		return
+	}
+	var listed map[string]bool
+	for _, e := range ents {
+		if e.Type()&fs.ModeSymlink == 0 {
+			continue
+		}
+		if listed == nil {
+			listed = make(map[string]bool, len(list))
+			for i := range list {
+				listed[list[i].Name] = true
+			}
+		}
+		q := path.Join(p, e.Name())
+		if _, err := w.store.Clean(q); err == nil && !listed[e.Name()] {
+			w.remember(q)
 		}
 	}
 }
@@ -487,6 +536,9 @@ func (w *Watcher) reconcile(p string) {
 			top = parent
 		}
 		w.apply(top, nil)
+		if top == p {
+			w.brokenLink(p)
+		}
 	default:
 		// Unreadable (EACCES, EIO): left as last seen rather than
 		// announced gone, as a listing still shows it, and settled again
@@ -556,11 +608,8 @@ func (w *Watcher) apply(p string, cur *files.Info) {
 	old, had := f.entries[name]
 	if cur == nil || !cur.Link {
 		delete(w.links, p)
-	} else if len(w.links) < maxLinks {
-		w.links[p] = true
-	} else if !w.linksLost {
-		w.linksLost = true
-		w.log.Info("watch: too many links to follow their targets; rescans find what they show", "max", maxLinks)
+	} else {
+		w.remember(p)
 	}
 	if had && (cur == nil || old.dir != cur.Dir) {
 		delete(f.entries, name)
@@ -619,6 +668,7 @@ func (w *Watcher) adopt(p string) {
 		w.log.Debug("list", "path", p, "err", err)
 		return
 	}
+	w.brokenLinks(p, list)
 	before, matched := len(f.entries), 0
 	for i := range list {
 		if _, ok := f.entries[list[i].Name]; ok {
