@@ -49,7 +49,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		FramesOut:          vec("frames_out_total", "Frames queued to sessions, by kind (a batch counts once).", "kind"),
 		BytesIn:            counter("bytes_in_total", "Bytes of frames received from clients."),
 		BytesOut:           counter("bytes_out_total", "Bytes of frames queued to sessions."),
-		Fetches:            vec("fetches_total", "Files fetched, by transport (http or ws).", "via"),
+		Fetches:            vec("fetches_total", "Files fetched, by transport (http, ws, or link: through a share link).", "via"),
 		FetchesUnannounced: counter("fetches_unannounced_total", "HTTP fetches served but not put in the feed: their client's feed budget was spent (Config.FetchEvents)."),
 		UploadBytes:        counter("upload_bytes_total", "Bytes of finished uploads."),
 		Uploads:            vec("uploads_total", "Uploads, by outcome (finished, aborted).", "outcome"),

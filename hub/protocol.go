@@ -66,6 +66,8 @@ const (
 	viaHTTP      = "http"
 	viaWS        = "ws"
 	viaDrop      = "drop" // an upload through a drop link
+	viaDav       = "dav"  // a file written through a WebDAV mount
+	viaLink      = "link" // a download through a share link
 )
 
 // Error codes carried by error frames and by the JSON body of a refused handshake.

@@ -119,7 +119,7 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	def((*byteSize)(&o.MaxUpload), "max-upload", "MAX_UPLOAD", "largest upload: a `size` in bytes or with a unit, such as 512MiB or 1GiB")
 	def(boolValue{&o.ShowHidden}, "show-hidden", "SHOW_HIDDEN", "serve dotfiles such as .env and .git")
 	def(stringValue{&o.StateDir, nil}, "state-dir", "STATE_DIR",
-		"the `folder` where drop links are kept across restarts; never one inside the served folder. "+
+		"the `folder` where drop and share links are kept across restarts; never one inside the served folder. "+
 			"Default: $XDG_STATE_HOME/filehub, or ~/.local/state/filehub. With -nats they are kept in NATS instead")
 	def(stringValue{&o.ThumbCache, nil}, "thumb-cache", "THUMB_CACHE",
 		"the `folder` where image thumbnails are kept, one folder in it per served folder; never one inside the served folder. "+
@@ -259,11 +259,12 @@ func parseArgs(fs *flag.FlagSet, args []string) (folders []string, err error) {
 // what it does, its environment variable and its default.
 func printUsage(w io.Writer, fs *flag.FlagSet, envOf map[string]string) {
 	fmt.Fprint(w, `Usage: filehub [flags] [FOLDER]
+       filehub send | get | listen ...   (the client: filehub send -h)
 
 Serves FOLDER (by default the current folder) over HTTP, with live rooms
 over WebSocket at /ws and a page at /. Flags may come before or after the
 folder. Each flag can also be set with the environment variable shown; the
-command line wins.
+command line wins. A folder named send, get or listen is given as ./send.
 
 Flags:
 `)

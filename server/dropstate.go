@@ -23,6 +23,18 @@ import (
 // leaves the links in memory, with a warning, as does having no home, or
 // one where the default folder cannot be made.
 func dropState(o Config, folder string, getenv func(string) string, log *slog.Logger) (drops.Keeper, error) {
+	return stateKeeper(o, folder, getenv, log, "drop links", "drops")
+}
+
+// shareState is dropState for the share links (package links): their own
+// file beside the drop links', "links-….json", by the same rules.
+func shareState(o Config, folder string, getenv func(string) string, log *slog.Logger) (drops.Keeper, error) {
+	return stateKeeper(o, folder, getenv, log, "share links", "links")
+}
+
+// stateKeeper opens the state file of what (its name in messages) for
+// folder, named prefix-HASH.json.
+func stateKeeper(o Config, folder string, getenv func(string) string, log *slog.Logger, what, prefix string) (drops.Keeper, error) {
 	dir := o.StateDir
 	if dir == "" {
 		switch {
@@ -31,7 +43,7 @@ func dropState(o Config, folder string, getenv func(string) string, log *slog.Lo
 		case getenv("HOME") != "":
 			dir = filepath.Join(getenv("HOME"), ".local", "state", "filehub")
 		default:
-			log.Warn("drop links are kept in memory and do not survive a restart: no home folder; set -state-dir")
+			log.Warn(what + " are kept in memory and do not survive a restart: no home folder; set -state-dir")
 			return drops.Memory(), nil
 		}
 	}
@@ -41,9 +53,9 @@ func dropState(o Config, folder string, getenv func(string) string, log *slog.Lo
 	}
 	if within(folder, abs) {
 		if o.StateDir != "" {
-			return nil, badUsage(false, "-state-dir %s is inside the served folder %s, which would serve the drop links' keys; choose a folder outside it", dir, folder)
+			return nil, badUsage(false, "-state-dir %s is inside the served folder %s, which would serve the "+what+"' keys; choose a folder outside it", dir, folder)
 		}
-		log.Warn("drop links are kept in memory and do not survive a restart: the default state folder is inside the served folder; set -state-dir",
+		log.Warn(what+" are kept in memory and do not survive a restart: the default state folder is inside the served folder; set -state-dir",
 			"state_dir", abs)
 		return drops.Memory(), nil
 	}
@@ -52,19 +64,19 @@ func dropState(o Config, folder string, getenv func(string) string, log *slog.Lo
 			// A home this user cannot write: HOME=/ under docker run
 			// --user or a systemd DynamicUser, a read-only system. Not a
 			// reason to refuse to serve; -state-dir, if given, is.
-			log.Warn("drop links are kept in memory and do not survive a restart: the default state folder cannot be made; set -state-dir",
+			log.Warn(what+" are kept in memory and do not survive a restart: the default state folder cannot be made; set -state-dir",
 				"state_dir", abs, "err", rootCause(err))
 			return drops.Memory(), nil
 		}
 		return nil, badUsage(false, "-state-dir %s: %w", dir, rootCause(err))
 	}
 	sum := sha256.Sum256([]byte(folder))
-	file := filepath.Join(abs, "drops-"+hex.EncodeToString(sum[:8])+".json")
+	file := filepath.Join(abs, prefix+"-"+hex.EncodeToString(sum[:8])+".json")
 	k, err := drops.OpenFile(file)
 	if err != nil {
 		return nil, badUsage(false, "-state-dir: %w", err)
 	}
-	log.Debug("drop links kept in", "file", file)
+	log.Debug(what+" kept in", "file", file)
 	return k, nil
 }
 

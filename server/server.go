@@ -27,7 +27,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"filehub/client"
 	"filehub/cluster"
+	"filehub/dav"
 	"filehub/drops"
 	"filehub/echo"
 	"filehub/files"
@@ -104,6 +106,16 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 // shutdown) or when the server cannot start or fails. A *usageError says
 // that the way it was started is wrong; flag.ErrHelp that it printed -h.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && client.IsCommand(args[0]) {
+		// filehub send | get | listen: the client, before any flag of the
+		// server is parsed.
+		err := client.Run(ctx, args, getenv, stdout, stderr)
+		var ue *client.UsageError
+		if errors.As(err, &ue) {
+			return &usageError{err: ue.Err}
+		}
+		return err
+	}
 	cfg, err := parseFlags(args, getenv, stdout)
 	if err != nil {
 		return err
@@ -248,13 +260,13 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 	h := s.hub
 	// The files handler tells the room's feed of what it serves; files
 	// never imports hub.
-	fh := files.Handler(s.store, files.Hooks{
+	fh := reprDigest(s.store, files.Handler(s.store, files.Hooks{
 		OnFetch:          h.RecordFetch,
 		OnUpload:         h.RecordUpload,
 		OnUploadProgress: h.RecordUploadProgress,
 		OnUploadAbort:    h.RecordUploadAbort,
 		OnShare:          h.ShareUpload,
-	}, files.WithListings(files.ListConfig{Lister: lister}))
+	}, files.WithListings(files.ListConfig{Lister: lister})))
 	// Drop links: kept in NATS when there are several nodes, else in a
 	// state file outside the served folder. Their uploads reach the feed
 	// through hooks, as the files handler's do; drops never imports hub.
@@ -282,6 +294,12 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 	if s.thumbs, err = thumbMaker(cfg, s.folder, s.store, getenv, s.reg, log); err != nil {
 		return nil, err
 	}
+	shareDoors, err := s.shareLinks(ctx, getenv, log)
+	if err != nil {
+		return nil, err
+	}
+	// WebDAV writes reach the feed through a hook too; dav never imports hub.
+	davDoor := dav.Handler(s.store, dav.Hooks{OnWrite: h.RecordDavUpload}, dav.Config{Logger: log.With("component", "dav")})
 	s.echo = echo.New(echo.Config{AllowOrigins: cfg.AllowOrigins, Logger: log.With("component", "echo")})
 
 	s.mux = routes(routeDeps{
@@ -290,6 +308,8 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 		drops:   dropDoors,
 		search:  searchHandler(s.index),
 		thumbs:  s.thumbs,
+		dav:     davDoor,
+		links:   shareDoors,
 		info: infoHandler(filepath.Base(s.folder), func() []string {
 			if lan := s.lan.Load(); lan != nil {
 				return (*lan)()
@@ -507,10 +527,11 @@ func dropLink(l drops.Link) hub.DropLink {
 	return hub.DropLink{Room: l.Room, Ref: drops.Ref(l.ID), Label: l.Label}
 }
 
-// logPath is a request's path as the logs keep it: a drop link's id is
-// the key to it, so it is replaced by the link's Ref ("/_/drop/~1a2b3c4d/x").
+// logPath is a request's path as the logs keep it: a drop or share
+// link's id is the key to it, so it is replaced by the link's Ref ("/_/drop/~1a2b3c4d/x").
 func logPath(p string) string {
-	for _, prefix := range []string{"/_/drop/", "/_/drops/"} {
+	// Share links' ids are hashed the same way (links.Ref is drops.Ref).
+	for _, prefix := range []string{"/_/drop/", "/_/drops/", "/_/link/", "/_/links/"} {
 		rest, ok := strings.CutPrefix(p, prefix)
 		if !ok || rest == "" {
 			continue
