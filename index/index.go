@@ -19,8 +19,8 @@
 //
 // Past Config.Limit entries the index turns itself off for good, frees
 // what it held, and says so in the log: listings then come from the disk
-// and search answers ErrOff. Memory is about 190 bytes per entry plus its
-// name (BENCHMARKS.md).
+// and search answers ErrOff. Memory is about 155 bytes an entry, its name
+// included (15.6 MB per 100,000; BENCHMARKS.md).
 //
 // The files package does not import this one (style rule 3): the files
 // handler receives the index as a files.Lister, wired in the server.
@@ -40,7 +40,7 @@ import (
 )
 
 // defaultLimit is Config.Limit's default: a million entries are about
-// 250 MB with their names; a tree that large is better listed from the
+// 160 MB with their names; a tree that large is better listed from the
 // disk than held.
 const defaultLimit = 1_000_000
 
