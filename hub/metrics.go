@@ -81,7 +81,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // knownKinds bounds the kind label of frames in.
 var knownKinds = map[string]bool{
-	kindGet: true, kindShare: true, kindList: true, kindChat: true, kindSnippet: true, kindRename: true, kindWho: true, kindPing: true,
+	kindGet: true, kindShare: true, kindList: true, kindChat: true, kindSnippet: true, kindRename: true, kindWho: true, kindPing: true, kindSearch: true,
 }
 
 // inKind is the label for a received frame's kind.
@@ -103,7 +103,7 @@ var serverKinds = func() map[string]string {
 	m := map[string]string{}
 	for _, k := range []string{kindWelcome, kindPresence, kindCount, kindFeed, kindFile, kindFileStart,
 		kindFileEnd, kindShared, kindListing, kindChat, kindMembers, kindUploadProgress, kindUploadFinish,
-		kindUploadAbort, kindPong, kindError, kindSnippet, kindFS} {
+		kindUploadAbort, kindPong, kindError, kindSnippet, kindFS, kindResults} {
 		m[k] = k
 	}
 	return m

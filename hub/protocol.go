@@ -27,6 +27,7 @@ const (
 	kindRename  = "rename"
 	kindWho     = "who"
 	kindPing    = "ping"
+	kindSearch  = "search" // extension: search the folder's names
 )
 
 // Kinds the server sends.
@@ -48,6 +49,7 @@ const (
 	kindError          = "error"
 	kindBatch          = "batch"
 	kindFS             = "fs"
+	kindResults        = "results" // extension: the answer to search
 )
 
 // Presence events.
@@ -78,9 +80,14 @@ const (
 	codeTooLarge    = "too_large"
 	codeRateLimited = "rate_limited"
 	codeInternal    = "internal"
-	codeChanged     = "changed" // extension: the file changed while it was streamed
-	codeAborted     = "aborted" // extension: a growing share\'s upload did not finish
+	codeChanged     = "changed"     // extension: the file changed while it was streamed
+	codeAborted     = "aborted"     // extension: a growing share\'s upload did not finish
+	codeUnavailable = "unavailable" // extension: search while the server keeps no index (ErrUnavailable)
 )
+
+// ErrUnavailable is what Config.Search answers when it cannot search now
+// (the server keeps no index of the folder): the error code "unavailable".
+var ErrUnavailable = errors.New("hub: search unavailable")
 
 // Close codes the server sends, each with the reason a client should act on.
 const (
@@ -113,6 +120,13 @@ type (
 	snippetRequest struct{ Text, Title string }
 	renameRequest  struct{ Name string }
 	whoRequest     struct{ Limit int } // extension: at most Limit members (0: all)
+	// searchRequest: extension. Q is required; Path scopes it to a folder
+	// ("" the whole tree); Limit 0 is the searcher's default.
+	searchRequest struct {
+		Q     string
+		Path  string
+		Limit int
+	}
 )
 
 // MemberRef identifies a session to the others.
@@ -232,6 +246,33 @@ type listingFrame struct {
 	ID      string       `json:"id,omitempty"`
 	Path    string       `json:"path"`
 	Entries []files.Info `json:"entries"`
+}
+
+// SearchHit is one result of a search: the file or folder as a listing
+// shows it, and Match, "name" (its name holds the query) or "path" (only
+// a folder above it does).
+type SearchHit struct {
+	files.Info
+	Match string `json:"match"`
+}
+
+// SearchResult is what Config.Search answers: Path the folder searched
+// ("docs/", "" for the whole tree), Total every match, Hits the best ones,
+// best first.
+type SearchResult struct {
+	Path  string
+	Total int
+	Hits  []SearchHit
+}
+
+// resultsFrame answers a search frame, to its sender only.
+type resultsFrame struct {
+	Kind    string      `json:"kind"`
+	ID      string      `json:"id,omitempty"`
+	Q       string      `json:"q"`
+	Path    string      `json:"path"`
+	Total   int         `json:"total"`
+	Results []SearchHit `json:"results"` // never null
 }
 
 // chatFrame is a chat line. Its seq, the room's offset, is given where
@@ -398,6 +439,9 @@ func errorCode(err error) (code, msg string) {
 	var pe *protoError
 	if errors.As(err, &pe) {
 		return pe.code, pe.msg
+	}
+	if errors.Is(err, ErrUnavailable) {
+		return codeUnavailable, "search is not available on this server"
 	}
 	switch files.HTTPStatus(err) {
 	case http.StatusBadRequest:

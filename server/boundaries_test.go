@@ -32,6 +32,7 @@ var boundaries = []struct {
 	{"filehub/history", []string{"filehub/server", "filehub/cluster", "filehub/watch", "filehub/drops", "filehub/echo"}, "a node's history on disk plugs into hub.HistoryStore, no more"},
 	{"filehub/hub", []string{"filehub/history"}, "the history store plugs in behind hub.HistoryStore"},
 	{"filehub/echo", []string{"filehub/hub", "filehub/files", "filehub/server"}, "the echo endpoint is a leaf beside the hub"},
+	{"filehub/index", []string{"filehub/hub", "filehub/cluster", "filehub/drops", "filehub/watch", "filehub/server"}, "the index is fed changes and handed to files and hub as a files.Lister and a func"},
 	{"filehub/thumbs", []string{"filehub/hub", "filehub/cluster", "filehub/drops", "filehub/watch", "filehub/server", "filehub/echo", "filehub/web"}, "thumbnails reach the folder through files alone"},
 	{"filehub/vocab", []string{"filehub/..."}, "the protocol's vocabulary is a leaf"},
 	{"filehub/refusal", []string{"filehub/..."}, "the refusal body is a leaf"},

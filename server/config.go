@@ -72,6 +72,11 @@ type Config struct {
 	Watch         bool // default on
 	WatchLimit    int
 	WatchInterval time.Duration
+	// IndexLimit is the most entries the folder's index holds (listings
+	// and search from memory, kept current by the watcher); past it the
+	// index turns off: listings from the disk, no search. 0: 1,000,000.
+	// No index at all with Watch off.
+	IndexLimit int
 }
 
 // minWatchInterval bounds -watch-interval from below: each rescan lists the
@@ -170,6 +175,9 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	def(durationValue{&o.WatchInterval}, "watch-interval", "WATCH_INTERVAL",
 		"the `duration` between two rescans of the folder, when it is rescanned: past -watch-limit, without inotify, "+
 			"or on a network file system (NFS, SMB), where inotify misses other machines' writes (0: 3s; at least 100ms)")
+	def(intValue{&o.IndexLimit}, "index-limit", "INDEX_LIMIT",
+		"hold at most this many `entries` of the folder in memory for listings and search (about 160 bytes each); "+
+			"past it listings are read from the disk and search is off until a restart (0: 1000000; no index without the watcher)")
 	def(boolValue{&o.PrintVersion}, "version", "", "print the version and exit")
 	// No environment variable: set in a container's environment, it would
 	// turn every start of the server into a check.

@@ -35,8 +35,10 @@ import (
 	"filehub/files"
 	"filehub/history"
 	"filehub/hub"
+	"filehub/index"
 	"filehub/internal/waitgroup"
 	"filehub/thumbs"
+	"filehub/vocab"
 	"filehub/watch"
 	"filehub/web"
 
@@ -159,6 +161,7 @@ type Server struct {
 	echo    *echo.Echo
 	thumbs  *thumbs.Maker
 	watcher *watch.Watcher // started by Serve; nil with Watch off
+	index   *index.Index   // fed by the watcher; nil with Watch off
 	mux     http.Handler   // routes: the whole surface, without middleware
 	gate    *tokenGate     // nil without a Token
 	cop     *http.CrossOriginProtection
@@ -242,9 +245,21 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 			kept = s.history
 		}
 	}
+	// The folder's index: listings (HTTP and list frames) and search from
+	// memory, kept current by the watcher's changes (Serve), so that they
+	// never disagree with the fs frames. Without the watcher nothing would
+	// keep it current: listings come from the disk, and search is off.
+	var lister files.Lister
+	var search func(q, path string, limit int) (hub.SearchResult, error)
+	if cfg.Watch {
+		s.index = index.New(s.store, index.Config{Limit: cfg.IndexLimit, Logger: log.With("component", "index")})
+		lister, search = s.index, hubSearch(s.index)
+	}
 	// No Token: the gate below is the only keeper of the token, for /ws
 	// and /_/echo as for every other door.
 	s.hub = hub.New(s.store, hub.Config{
+		Lister:       lister,
+		Search:       search,
 		Broker:       broker,
 		History:      kept,
 		AllowOrigins: cfg.AllowOrigins,
@@ -263,7 +278,7 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 		OnUploadProgress: h.RecordUploadProgress,
 		OnUploadAbort:    h.RecordUploadAbort,
 		OnShare:          h.ShareUpload,
-	}))
+	}, files.WithListings(files.ListConfig{Lister: lister})))
 	// Drop links: kept in NATS when there are several nodes, else in a
 	// state file outside the served folder. Their uploads reach the feed
 	// through hooks, as the files handler's do; drops never imports hub.
@@ -303,6 +318,7 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 		files: fh, hub: h, echo: s.echo, ready: &s.ready, metrics: metricsHandler(cfg.Metrics, s.reg), pprof: cfg.Pprof,
 		cluster: broker,
 		drops:   dropDoors,
+		search:  searchHandler(s.index),
 		thumbs:  s.thumbs,
 		dav:     davDoor,
 		links:   shareDoors,
@@ -364,7 +380,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, stdout io.Writer) e
 	// never travel between nodes.
 	if s.cfg.Watch {
 		var err error
-		s.watcher, err = watch.Start(s.folder, s.store, s.hub.FolderChanged, watch.Config{
+		// The index first: a page that hears of a change and asks for the
+		// listing finds it there.
+		s.watcher, err = watch.Start(s.folder, s.store, func(cs ...vocab.Change) {
+			s.index.Apply(cs...)
+			s.hub.FolderChanged(cs...)
+		}, watch.Config{
+			Baseline: s.index.Load,
 			Limit:    s.cfg.WatchLimit,
 			Interval: s.cfg.WatchInterval,
 			Logger:   s.log.With("component", "watch"),
