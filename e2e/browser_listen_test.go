@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"filehub/client"
 	"filehub/internal/harness"
 	"filehub/internal/testutil"
@@ -75,7 +73,7 @@ func TestBrowserShareToListen(t *testing.T) {
 	alice.waitFor(t, "saver in the room", memberCount(2))
 	for _, name := range []string{"notes.md", "big.bin"} {
 		alice.waitFor(t, "the listing", `document.querySelector(`+jsString(row(name))+`)`)
-		alice.do(t, "share "+name, chromedp.Click(chromedp.CSS(row(name)+` [data-testid=share]`)))
+		alice.do(t, "share "+name, rowAction(row(name), "share")...)
 		want, _ := os.ReadFile(filepath.Join(dir, name))
 		sum := sha256.Sum256(want)
 		line := out.wait(t, "saved "+name)

@@ -714,7 +714,9 @@ func testRecovery(t *testing.T, browserCtx context.Context, ts *harness.Server) 
 	chatCount := func(text string) string {
 		return `[...document.querySelectorAll('[data-testid=chat-message]')].filter((m) => m.textContent.includes(` + jsString(text) + `)).length`
 	}
-	lastSeq := eval[int](t, carol, `Math.max(...[...document.querySelectorAll('[data-testid=feed-entry]')].map((e) => Number(e.dataset.seq)))`)
+	// since is the newest seq of the room the page saw: the chat line's,
+	// which came after the fetch (one sequence for feed and chat).
+	lastSeq := eval[int](t, carol, `Math.max(...[...document.querySelectorAll('[data-testid=feed-entry]')].map((e) => Number(e.dataset.seq)), ...__fh.chats.map((c) => Number(c.seq) || 0))`)
 	reconnect := func(what, patch string, n int) {
 		t.Helper()
 		carol.do(t, what, chromedp.Evaluate[chromedp.Void](`__fh.welcomePatch = `+patch+`; __fh.listsBefore = __fh.kinds('list').length; __fh.current().close()`))

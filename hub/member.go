@@ -49,6 +49,7 @@ type member struct {
 	remote   string // the client's address, for logs and anonymous feed entries
 	since    uint64 // the join's since, with hasSince
 	epoch    string // the join's epoch
+	was      string // the member id the page had before (the join's was), if it said
 	joined   time.Time
 	hasSince bool
 
@@ -94,6 +95,7 @@ func newMember(h *Hub, req joinRequest) *member {
 		since:    req.since,
 		hasSince: req.hasSince,
 		epoch:    req.epoch,
+		was:      req.was,
 		name:     req.name,
 		joined:   h.cfg.Now(),
 		limiter:  rate.NewLimiter(h.cfg.Rate, h.cfg.Burst),

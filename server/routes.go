@@ -32,6 +32,7 @@ type routeDeps struct {
 	info    http.Handler
 	cluster hub.Broker // nil: a single node
 	drops   drops.Handlers
+	search  http.Handler // GET /_/search
 	thumbs  http.Handler
 	dav     http.Handler // the folder over WebDAV, at dav.Prefix
 	links   links.Handlers
@@ -70,6 +71,7 @@ func routes(d routeDeps) http.Handler {
 		mux.Handle("GET /_/debug/pprof/", pprofHandler())
 	}
 	mux.Handle("GET /_/echo", d.echo)
+	mux.Handle("GET /_/search", d.search)
 	// Drop links. The owner's doors need the token, like every door; the
 	// guest's (/_/drop/…) are open in the gate (doorOf): the id is the key.
 	mux.Handle("POST /_/drops", d.drops.Create)

@@ -33,9 +33,12 @@ import (
 	"filehub/drops"
 	"filehub/echo"
 	"filehub/files"
+	"filehub/history"
 	"filehub/hub"
+	"filehub/index"
 	"filehub/internal/waitgroup"
 	"filehub/thumbs"
+	"filehub/vocab"
 	"filehub/watch"
 	"filehub/web"
 
@@ -153,10 +156,12 @@ type Server struct {
 
 	store   *files.Store
 	nodes   *cluster.Broker // nil: this process alone
+	history *history.Store  // the rooms' history on disk; nil in memory or with nodes
 	hub     *hub.Hub
 	echo    *echo.Echo
 	thumbs  *thumbs.Maker
 	watcher *watch.Watcher // started by Serve; nil with Watch off
+	index   *index.Index   // fed by the watcher; nil with Watch off
 	mux     http.Handler   // routes: the whole surface, without middleware
 	gate    *tokenGate     // nil without a Token
 	cop     *http.CrossOriginProtection
@@ -226,15 +231,37 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 	hubMetrics := hub.NewMetrics(s.reg)
 	var broker hub.Broker // none: this process alone
 	if cfg.NATS != "" {
-		if s.nodes, err = connectCluster(ctx, cfg, log.With("component", "cluster")); err != nil {
+		if s.nodes, err = connectCluster(ctx, cfg, s.reg, log.With("component", "cluster")); err != nil {
 			return nil, err
 		}
 		broker = s.nodes
 	}
+	var kept hub.HistoryStore // none: the rooms' history in memory
+	if broker == nil && cfg.History {
+		if s.history, err = openHistory(cfg, s.folder, getenv, log); err != nil {
+			return nil, err
+		}
+		if s.history != nil {
+			kept = s.history
+		}
+	}
+	// The folder's index: listings (HTTP and list frames) and search from
+	// memory, kept current by the watcher's changes (Serve), so that they
+	// never disagree with the fs frames. Without the watcher nothing would
+	// keep it current: listings come from the disk, and search is off.
+	var lister files.Lister
+	var search func(q, path string, limit int) (hub.SearchResult, error)
+	if cfg.Watch {
+		s.index = index.New(s.store, index.Config{Limit: cfg.IndexLimit, Logger: log.With("component", "index")})
+		lister, search = s.index, hubSearch(s.index)
+	}
 	// No Token: the gate below is the only keeper of the token, for /ws
 	// and /_/echo as for every other door.
 	s.hub = hub.New(s.store, hub.Config{
+		Lister:       lister,
+		Search:       search,
 		Broker:       broker,
+		History:      kept,
 		AllowOrigins: cfg.AllowOrigins,
 		Version:      version(),
 		Logger:       log.With("component", "hub"),
@@ -251,7 +278,7 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 		OnUploadProgress: h.RecordUploadProgress,
 		OnUploadAbort:    h.RecordUploadAbort,
 		OnShare:          h.ShareUpload,
-	}))
+	}, files.WithListings(files.ListConfig{Lister: lister})))
 	// Drop links: kept in NATS when there are several nodes, else in a
 	// state file outside the served folder. Their uploads reach the feed
 	// through hooks, as the files handler's do; drops never imports hub.
@@ -291,6 +318,7 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 		files: fh, hub: h, echo: s.echo, ready: &s.ready, metrics: metricsHandler(cfg.Metrics, s.reg), pprof: cfg.Pprof,
 		cluster: broker,
 		drops:   dropDoors,
+		search:  searchHandler(s.index),
 		thumbs:  s.thumbs,
 		dav:     davDoor,
 		links:   shareDoors,
@@ -352,7 +380,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, stdout io.Writer) e
 	// never travel between nodes.
 	if s.cfg.Watch {
 		var err error
-		s.watcher, err = watch.Start(s.folder, s.store, s.hub.FolderChanged, watch.Config{
+		// The index first: a page that hears of a change and asks for the
+		// listing finds it there.
+		s.watcher, err = watch.Start(s.folder, s.store, func(cs ...vocab.Change) {
+			s.index.Apply(cs...)
+			s.hub.FolderChanged(cs...)
+		}, watch.Config{
+			Baseline: s.index.Load,
 			Limit:    s.cfg.WatchLimit,
 			Interval: s.cfg.WatchInterval,
 			Logger:   s.log.With("component", "watch"),
@@ -455,8 +489,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, stdout io.Writer) e
 //  3. the hub, waiting for its goroutines (bounded by what is left of
 //     the shutdown's time);
 //  4. the echo endpoint, waiting for the close begun in 1;
-//  5. the cluster, after the hub: the sessions leave first;
-//  6. the store.
+//  5. the cluster, after the hub: the sessions leave first; or the
+//     rooms' history, once no room saves;
+//  6. the thumbnails, once their requests are over;
+//  7. the store.
 func (s *Server) stop(srv *http.Server) error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
@@ -491,6 +527,11 @@ func (s *Server) stop(srv *http.Server) error {
 	if s.nodes != nil {
 		s.nodes.Close()
 	}
+	if s.history != nil {
+		if herr := s.history.Close(); herr != nil {
+			s.log.Error("close history", "err", herr)
+		}
+	}
 	if s.thumbs != nil { // its requests are over: a flight left running finds it closed, and keeps nothing
 		s.thumbs.Close()
 	}
@@ -524,10 +565,30 @@ func logPath(p string) string {
 	return p
 }
 
+// openHistory opens the rooms' history on disk, in the state folder (see
+// stateFile); nil, with a warning, when there is none (it is then kept in
+// memory). A file that cannot be opened stops the start, naming it.
+func openHistory(cfg Config, folder string, getenv func(string) string, log *slog.Logger) (*history.Store, error) {
+	file, err := stateFile(cfg, folder, getenv, log, "history", ".db", "the rooms' chat and feed")
+	if err != nil || file == "" {
+		return nil, err
+	}
+	st, err := history.Open(file, history.Config{MaxAge: cfg.HistoryAge, Logger: log.With("component", "history")})
+	if err != nil {
+		return nil, err
+	}
+	log.Debug("room history kept in", "file", file)
+	return st, nil
+}
+
+// connectWait bounds how long a node waits at start for NATS to take its
+// stream and buckets.
+const connectWait = 30 * time.Second
+
 // connectCluster connects to NATS for -nats. It fails, rather than falling
 // back to serving alone, when NATS cannot be reached: a node that thinks it
 // is the whole room would split it.
-func connectCluster(ctx context.Context, o Config, log *slog.Logger) (*cluster.Broker, error) {
+func connectCluster(ctx context.Context, o Config, reg prometheus.Registerer, log *slog.Logger) (*cluster.Broker, error) {
 	node := o.Node
 	if node == "" {
 		var err error
@@ -545,11 +606,13 @@ func connectCluster(ctx context.Context, o Config, log *slog.Logger) (*cluster.B
 	if o.NATSCert != "" {
 		nopts = append(nopts, nats.ClientCert(o.NATSCert, o.NATSKey))
 	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// Long enough for a NATS cluster that is forming (started together
+	// with the nodes) to elect its JetStream leader: Connect retries.
+	cctx, cancel := context.WithTimeout(ctx, connectWait)
 	defer cancel()
 	b, err := cluster.Connect(cctx, cluster.Config{
 		URL: o.NATS, Node: node, Options: nopts, Replicas: o.NATSReplicas, NodeTTL: o.NATSNodeTTL,
-		HistorySize: o.NATSHistory, Logger: log,
+		HistorySize: o.NATSHistory, Registerer: reg, Logger: log,
 	})
 	if err != nil {
 		return nil, err

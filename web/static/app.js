@@ -67,6 +67,7 @@ const conn = new Connection({
   room,
   name: '',
   position: () => feed.position(),
+  was: () => S.you?.id || '',
   onFrame: (msg) => {
     try {
       onFrame(msg);
@@ -120,6 +121,7 @@ function onFrame(msg) {
       return typeof msg.content === 'string' ? addShare(msg) : addOffer(msg);
     case 'chat':
     case 'snippet': {
+      feed.note(msg.seq);
       const m = chat.live(msg);
       if (m) addChat(m, true);
       return undefined;
@@ -158,6 +160,7 @@ function onWelcome(msg) {
   for (const e of events) addFeed(e, false);
   for (const e of sharesIn(events)) addShareFromFeed(e);
   files.noteEvents(events);
+  for (const m of Array.isArray(msg.chat) ? msg.chat : []) feed.note(m?.seq);
   for (const m of chat.welcome(msg.chat)) addChat(m, false);
   sendPending(); // what was typed while the room was away
   setupUpload();
