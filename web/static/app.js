@@ -489,7 +489,9 @@ const { renderCrumbs, setupUpload, onRoomUpload } = files;
 const { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard, markShares, sendPending } = roomView({
   S, members, request, viewer, showNotice, arrived, openPath: files.openPath, zipURL: files.zipURL, connected: () => conn.isOpen,
 });
-const { addOffer, onUpload: offerUploads } = offers({ shareCard, pushCard, openPath: files.openPath, noteEvents: files.noteEvents });
+const { addOffer, onUpload: offerUploads } = offers({
+  shareCard, pushCard, openPath: files.openPath, noteEvents: files.noteEvents, mine: (by) => Boolean(S.you && idOf(by) === S.you.id),
+});
 const addGrowingShare = growingShares({ requests, viewer, shareCard, pushCard, noteEvents: files.noteEvents });
 
 // Drop links and shared text: their own modules, wired here.

@@ -16,9 +16,10 @@ import { progressText } from './rate.js';
 /**
  * offers returns {addOffer, onUpload}. c: shareCard and pushCard (the room
  * side's, to put the card among the other shares), openPath (opens a file
- * in the viewer from its URL), noteEvents (who has which file).
+ * in the viewer from its URL), noteEvents (who has which file), mine(by)
+ * (whether a share's `by` is this page).
  */
-export function offers({ shareCard, pushCard, openPath, noteEvents = () => {} }) {
+export function offers({ shareCard, pushCard, openPath, noteEvents = () => {}, mine = () => false }) {
   const arriving = new Map(); // path -> the card's finish(msg), for uploads still arriving
 
   function thumb(path, modified) {
@@ -97,7 +98,7 @@ export function offers({ shareCard, pushCard, openPath, noteEvents = () => {} })
       body.append(h('p', { class: 'hint' }, 'Not fetched: Open or Save gets it.'));
       ready();
     }
-    pushCard(card, []);
+    pushCard(card, [], mine(msg.by) ? '' : undefined); // no notice of our own share
   }
 
   /** onUpload takes the room's upload-progress, -finish and -abort frames. */

@@ -191,7 +191,8 @@ export function roomView(c) {
       h('button', { type: 'button', 'data-testid': 'open-share', onclick: () => openShared(file, inline, path, url), 'aria-label': `Open ${path}, shared by ${by}` }, 'Open'),
       inline ? saveLink(file, urls, 'Save', 'button') : h('a', { class: 'button', href: `${url}${url.includes('?') ? '&' : '?'}download`, download: baseName(path), 'aria-label': `Download ${path}` }, 'Download'),
     ]);
-    pushCard(card, urls);
+    // Our own share: no notice of it for us.
+    pushCard(card, urls, S.you && idOf(msg.by) === S.you.id ? '' : undefined);
     if (inline && !isSVG(file.type)) {
       renderBody(file, urls, { limit: 4096, lines: 30 }).then((b) => preview.replaceWith(b.node), () => preview.remove());
     }
