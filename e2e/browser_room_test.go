@@ -185,6 +185,21 @@ func TestBrowserNotices(t *testing.T) {
 	}
 	carl.do(t, "scroll back", chromedp.Evaluate[chromedp.Void](`document.body.style.paddingBottom = ''; window.scrollTo(0, 0)`))
 
+	// carl looks at another tab: the title counts what came.
+	carl.do(t, "look elsewhere", chromedp.Evaluate[chromedp.Void](`Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true })`))
+	bob.do(t, "say more", chromedp.SendKeys(chromedp.CSS(`[data-testid=chat-input]`), "while you were away"), chromedp.Tap(chromedp.CSS(`[data-testid=chat-send]`)))
+	carl.waitFor(t, "the title counts it", `document.title.startsWith('(1) three')`)
+	carl.do(t, "come back", chromedp.Evaluate[chromedp.Void](`delete document.visibilityState; document.dispatchEvent(new Event('visibilitychange'))`))
+	carl.waitFor(t, "the count gone", `document.title.startsWith('three')`)
+
+	// A message the server refuses: the error beside the box, the text kept.
+	carl.do(t, "too long a text", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=chat-input]').value = 'x'.repeat(70000);
+		document.querySelector('[data-testid=chat-form]').requestSubmit()`))
+	carl.waitFor(t, "the error beside the box", `(() => { const s = document.querySelector('[data-testid=chat-state]');
+		return !s.hidden && s.dataset.state === 'error' && s.textContent.startsWith('Not sent:') && document.querySelector('[data-testid=chat-input]').value.length === 70000 })()`)
+	t.Logf("carl's chat says %q", eval[string](t, carl, `document.querySelector('[data-testid=chat-state]').textContent`))
+	carl.do(t, "clear it", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=chat-input]').value = ''`))
+
 	// Shared lists snippets, and what one shared oneself.
 	bob.do(t, "a snippet", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=chat-input]').value = 'line one\nline two';
 		document.querySelector('[data-testid=chat-form]').requestSubmit()`))
