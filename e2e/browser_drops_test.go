@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -74,7 +75,7 @@ func TestBrowserDropLink(t *testing.T) {
 	owner.waitFor(t, "the folder shown is the default", `document.querySelector('[data-testid=drop-path]').value === 'incoming/'`)
 	owner.do(t, "make a link",
 		chromedp.SetValue(chromedp.CSS(`[data-testid=drop-label]`), hostile),
-		chromedp.SetValue(chromedp.CSS(`[data-testid=drop-max-files]`), "3"),
+		chromedp.SetValue(chromedp.CSS(`[data-testid=drop-max-files]`), "4"),
 		chromedp.Click(chromedp.CSS(`[data-testid=drop-create]`)),
 	)
 	owner.waitFor(t, "the link listed", `document.querySelectorAll('[data-testid=drop-item]').length === 1`)
@@ -125,6 +126,9 @@ func TestBrowserDropLink(t *testing.T) {
 	owner.waitFor(t, "the upload in the feed", `[...document.querySelectorAll('[data-testid=feed-entry][data-via=drop]')].some(e =>
 		e.textContent.includes(`+jsString(hostile+" uploaded incoming/scan.pdf through a drop link")+`))`)
 	owner.waitFor(t, "the folder listing shows it", `!!document.querySelector(`+jsString(row("incoming/scan.pdf"))+`)`)
+	// The counts, live on both sides (issue 23): no reload, no reopening.
+	guest.waitFor(t, "3 left", `document.querySelector('[data-testid=drop-limits]').textContent.includes('(3 left)')`)
+	owner.waitFor(t, "the owner's card counts it", `document.querySelector('[data-testid=drop-item]')?.textContent.includes('1 of 4 files')`)
 
 	// The same name again: the page sends it under another name.
 	guest.do(t, "pick scan.pdf again", chromedp.SetUploadFiles(chromedp.CSS(`[data-testid=drop-input]`), []string{src}))
@@ -132,6 +136,34 @@ func TestBrowserDropLink(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(dir, "incoming", "scan.pdf")); !bytes.Equal(got, content) {
 		t.Fatal("scan.pdf was replaced")
 	}
+	guest.waitFor(t, "2 left", `document.querySelector('[data-testid=drop-limits]').textContent.includes('(2 left)')`)
+	owner.waitFor(t, "the owner's card counts it", `document.querySelector('[data-testid=drop-item]')?.textContent.includes('2 of 4 files')`)
+
+	// A slow one: the room sees it going, not only its end.
+	slow := filepath.Join(t.TempDir(), "slow.pdf")
+	if err := os.WriteFile(slow, bytes.Repeat([]byte("s"), 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	throttle := func(bps float64) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(guest.ctx, browserWait)
+		defer cancel()
+		conds := []*network.Conditions{}
+		if bps > 0 {
+			conds = append(conds, &network.Conditions{URLPattern: ts.URL + "/*", UploadThroughput: bps, DownloadThroughput: -1})
+		}
+		if _, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{MatchedNetworkConditions: conds}); err != nil {
+			t.Fatalf("throttle: %v", err)
+		}
+	}
+	throttle(512 << 10)
+	guest.do(t, "pick slow.pdf", chromedp.SetUploadFiles(chromedp.CSS(`[data-testid=drop-input]`), []string{slow}))
+	owner.waitFor(t, "the room sees it going", `[...document.querySelectorAll('[data-testid=room-upload]')].some((li) => li.textContent.includes('is uploading incoming/slow.pdf'))`)
+	shot(t, owner, "drops-owner-progress")
+	guest.waitFor(t, "slow.pdf sent", `[...document.querySelectorAll('[data-testid=drop-upload]')].some(li => li.dataset.state === 'ok' && li.dataset.name === 'slow.pdf')`)
+	throttle(0)
+	guest.waitFor(t, "1 left", `document.querySelector('[data-testid=drop-limits]').textContent.includes('(1 left)')`)
+	owner.waitFor(t, "the owner's card counts it", `document.querySelector('[data-testid=drop-item]')?.textContent.includes('3 of 4 files')`)
 
 	// The guest's page read nothing but its link: no listing, no room.
 	res := eval[[]string](t, guest, `performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)`)

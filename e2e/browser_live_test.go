@@ -8,7 +8,6 @@ package e2e
 // as in browser_test.go (whose helpers these use).
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,6 +15,7 @@ import (
 	"filehub/internal/harness"
 	"filehub/internal/testutil"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -302,9 +302,10 @@ func testGrowingCard(t *testing.T, bob *tab) {
 }
 
 // testShareAsItUploads: ann uploads with "share with the room as it
-// uploads" over a slow link; bob's card fills before her upload is done,
-// then holds the file, verified. A second upload that ann cancels marks
-// bob's card failed.
+// uploads" over a slow link; bob's page is offered it (issue 23): the card
+// shows the upload's progress before it is done, then offers Open, Save
+// and Dismiss, and bob's page is sent none of its bytes meanwhile. A
+// second upload that ann cancels marks bob's card failed, offering nothing.
 func testShareAsItUploads(t *testing.T, ts *harness.Server, ann, bob *tab) {
 	const size = 4 << 20
 	body, sum := seeded(size, 14)
@@ -334,22 +335,33 @@ func testShareAsItUploads(t *testing.T, ts *harness.Server, ann, bob *tab) {
 		t.Fatal("the choice is not on, or does not say that it cannot resume")
 	}
 	bob.do(t, "to the shares", chromedp.Tap(chromedp.CSS(`[data-testid=tab-shared]`)))
+	// Every binary frame bob's page receives from now on is counted: an
+	// offer moves no bytes.
+	bob.do(t, "count binary frames", chromedp.Evaluate[chromedp.Void](`window.__bin = 0;
+		__fh.current().addEventListener('message', (e) => { if (typeof e.data !== 'string') window.__bin++; })`))
 	ann.do(t, "upload lecture.bin", chromedp.SetUploadFiles(chromedp.CSS(`[data-testid=upload-input]`), []string{src}))
 	upRow := `document.querySelector('[data-testid=upload][data-path="lecture.bin"]')`
-	card := `[data-testid=share-card][data-path="lecture.bin"][data-growing]`
-	bob.waitFor(t, "the card filling", `Number(document.querySelector(`+jsString(card)+`)?.dataset.received) > 0`)
+	card := `[data-testid=share-card][data-path="lecture.bin"][data-offer][data-growing]`
+	bob.waitFor(t, "the offer showing the upload's progress, nothing to open yet", `(() => { const c = document.querySelector(`+jsString(card)+`);
+		return Number(c?.dataset.received) > 0 && c.dataset.state === 'arriving' && c.querySelector('[data-testid=dismiss-share]') &&
+			!c.querySelector('[data-testid=open-share], [data-testid=save-share]') })()`)
 	if got := eval[string](t, ann, upRow+`.dataset.state + ' ' + `+upRow+`.textContent`); !strings.HasPrefix(got, "uploading ") || !strings.Contains(got, "can’t resume if interrupted") {
 		t.Errorf("ann's upload row while bob's card fills: %q, want uploading, saying it can't resume", got)
 	}
-	bob.waitFor(t, "lecture.bin verified", `document.querySelector(`+jsString(card+` [data-testid=verify]`)+`)?.dataset.state === 'ok'`)
-	if got := saved(t, bob, card+` [data-testid=save]`); !bytes.Equal(got, body) {
-		t.Errorf("bob saved %d bytes (sha256 %s), want lecture.bin's %d (%s)", len(got), sha256Hex(got), len(body), sum)
+	bob.waitFor(t, "lecture.bin offered", `(() => { const c = document.querySelector(`+jsString(card)+`);
+		return c?.dataset.state === 'offered' && c.querySelector('[data-testid=open-share]') && c.querySelector('[data-testid=save-share]') })()`)
+	if n := eval[int](t, bob, `window.__bin`); n != 0 {
+		t.Errorf("bob's page received %d binary frames of a share it did not open", n)
 	}
-	if got := eval[string](t, bob, `document.querySelector(`+jsString(card+` [data-testid=verify]`)+`).dataset.sha256`); got != sum {
-		t.Errorf("the card verified %s, want %s", got, sum)
+	href := eval[string](t, bob, `document.querySelector(`+jsString(card+` [data-testid=save-share]`)+`).href`)
+	if !strings.HasSuffix(href, "/lecture.bin?download") {
+		t.Errorf("Save links to %q", href)
+	}
+	if _, got := harness.Get(t, http.DefaultClient, href); sha256Hex(got) != sum {
+		t.Errorf("Save fetches %d bytes (sha256 %s), want lecture.bin's (%s)", len(got), sha256Hex(got), sum)
 	}
 	ann.waitFor(t, "ann's upload done", upRow+`?.dataset.state === 'ok'`)
-	// Everyone in the room received it: who-has-it says so.
+	// Everyone in the room was offered it: who-has-it says so.
 	bob.do(t, "to the files", chromedp.Tap(chromedp.CSS(`[data-testid=tab-files]`)))
 	bob.waitFor(t, "everyone has lecture.bin", holdersOf("lecture.bin")+`.startsWith('everyone,')`)
 	bob.do(t, "to the shares", chromedp.Tap(chromedp.CSS(`[data-testid=tab-shared]`)))
@@ -360,14 +372,19 @@ func testShareAsItUploads(t *testing.T, ts *harness.Server, ann, bob *tab) {
 		t.Fatal(err)
 	}
 	ann.do(t, "upload draft.bin", chromedp.SetUploadFiles(chromedp.CSS(`[data-testid=upload-input]`), []string{src2}))
-	card2 := `[data-testid=share-card][data-path="draft.bin"][data-growing]`
+	card2 := `[data-testid=share-card][data-path="draft.bin"][data-offer]`
 	bob.waitFor(t, "draft.bin arriving", `Number(document.querySelector(`+jsString(card2)+`)?.dataset.received) > 0`)
 	ann.do(t, "cancel", chromedp.Click(chromedp.CSS(`[data-testid=upload][data-path="draft.bin"] [data-testid=upload-cancel]`)))
 	ann.waitFor(t, "cancelled", `document.querySelector('[data-testid=upload][data-path="draft.bin"]')?.dataset.state === 'cancelled'`)
 	bob.waitFor(t, "bob's card failed, nothing offered", `(() => { const c = document.querySelector(`+jsString(card2)+`);
-		return c?.dataset.state === 'failed' && !c.querySelector('[data-testid=save], [data-testid=open-share], a[href^="blob:"]') })()`)
+		return c?.dataset.state === 'failed' && !c.querySelector('[data-testid=save-share], [data-testid=open-share], a[href^="blob:"]') })()`)
 	if _, err := os.Stat(filepath.Join(ts.Dir, "draft.bin")); err == nil {
 		t.Error("the cancelled draft.bin is in the folder")
+	}
+	// Dismiss takes the card away.
+	bob.do(t, "dismiss lecture.bin", chromedp.Click(chromedp.CSS(card+` [data-testid=dismiss-share]`)))
+	if eval[bool](t, bob, `!!document.querySelector(`+jsString(card)+`)`) {
+		t.Error("the dismissed card is still there")
 	}
 	bob.do(t, "to the files", chromedp.Tap(chromedp.CSS(`[data-testid=tab-files]`)))
 }

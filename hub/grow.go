@@ -113,11 +113,13 @@ func (g *growing) release() {
 }
 
 // follow starts mb's stream of the upload, when mb may have one more
-// stream; else mb gets the plain share. Called with the room's lock held.
+// stream and did not ask for offers; else mb gets the plain share (an
+// offer: the bytes move only if it fetches the URL once the upload is in
+// place). Called with the room's lock held.
 func (g *growing) follow(mb *member) {
 	h := g.h
 	mb.streamMu.Lock()
-	if len(mb.streams) >= h.cfg.MaxStreams {
+	if mb.offers || len(mb.streams) >= h.cfg.MaxStreams {
 		mb.streamMu.Unlock()
 		if b, err := json.Marshal(sharedFrame{Kind: kindShared, By: g.share.By, fileMeta: g.share.fileMeta, URL: g.share.URL, Growing: true}); err == nil {
 			mb.send(b)

@@ -26,6 +26,7 @@ type joinRequest struct {
 	epoch                       string
 	was                         string
 	batch                       bool
+	offers                      bool // offers=1: growing shares as offers, no stream (see growing.follow)
 }
 
 // ServeHTTP validates the handshake (room, name, since, epoch, origin) and
@@ -145,6 +146,7 @@ func (h *Hub) validate(r *http.Request) (req joinRequest, status int, code, msg 
 		return req, http.StatusBadRequest, codeBadRequest, "was must be the id of a welcome's you"
 	}
 	req.batch = q.Get("batch") == "1"
+	req.offers = q.Get("offers") == "1"
 	req.remote = remoteHost(r)
 	if c, err := r.Cookie(browserCookie); err == nil && len(c.Value) == 32 && isHex(c.Value) {
 		req.browser = c.Value

@@ -26,6 +26,10 @@ type member struct {
 	sendMu  sync.Mutex
 	closing atomic.Bool
 	batch   bool
+	// offers: the member asked (offers=1) to be told of uploads shared as
+	// they arrive, not sent their bytes; it fetches the file when its
+	// person asks. Set at the join, never changed.
+	offers  bool
 	writing inflight
 	queued  int64 // bytes waiting or being written: what the byte budget bounds
 	// oldest is when the oldest undelivered frame was queued (UnixNano), 0
@@ -87,6 +91,7 @@ func newMember(h *Hub, req joinRequest) *member {
 		browser:  req.browser,
 		remote:   req.remote,
 		batch:    req.batch,
+		offers:   req.offers,
 		since:    req.since,
 		hasSince: req.hasSince,
 		epoch:    req.epoch,

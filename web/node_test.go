@@ -32,8 +32,8 @@ func TestNodeModels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) < 4 {
-		t.Fatalf("found %d test files in web/jstest, want the route, order, types and content tests", len(files))
+	if len(files) < 7 {
+		t.Fatalf("found %d test files in web/jstest, want route, order, types, content, notes, presence and client_rules", len(files))
 	}
 	cmd := exec.Command(path, append([]string{"--test", "--test-reporter=tap"}, files...)...)
 	out, err := cmd.CombinedOutput()

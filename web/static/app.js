@@ -7,6 +7,7 @@
 // rate.js: speed and time left); the views draw (view-files.js: the
 // listing, its menus, the form, uploads; view-room.js: members, feed,
 // shares, chat; view-growing.js: shares that fill as they upload;
+// view-offers.js: shares offered, fetched only when asked;
 // viewer.js: one file, previewed from its URL, and the gallery).
 // This module routes the room's frames, shows the connection, lays the
 // sections out (one at a time on a phone) and asks for a name.
@@ -15,11 +16,11 @@
 // close codes are used here exactly as specified there). Every string from
 // the server or from people is rendered as text (see dom.js).
 
-import { h, $, clear, setText, storage, narrow } from './dom.js';
+import { h, $, clear, setText, storage, narrow, roving } from './dom.js';
 import { nameOf, idOf } from './format.js';
 import { Connection } from './conn.js';
 import { FeedState, ChatState, sharesIn } from './feed.js';
-import { Members } from './members.js';
+import { Members, PresenceNotes } from './members.js';
 import { Requests } from './requests.js';
 import { qrSVG } from './qr.js';
 import { Viewer } from './viewer.js';
@@ -28,6 +29,7 @@ import { roomView } from './view-room.js';
 import { dropsView } from './view-drops.js';
 import { shareTextView } from './share-text.js';
 import { growingShares } from './view-growing.js';
+import { offers } from './view-offers.js';
 import { parseRoute, routeURL } from './route.js';
 
 // A blocked resource or script would otherwise fail quietly; as a console
@@ -59,6 +61,7 @@ const S = {
 const feed = new FeedState(feedLimit);
 const chat = new ChatState(chatLimit);
 const members = new Members();
+const presenceNotes = new PresenceNotes();
 
 const conn = new Connection({
   room,
@@ -88,6 +91,10 @@ function onFrame(msg) {
     case 'welcome': return onWelcome(msg);
     case 'presence': {
       const who = members.presence(msg);
+      if (!(S.you && idOf(msg.who) === S.you.id)) {
+        const line = presenceNotes.take(msg);
+        if (line) note('presence', line.text, line.fresh);
+      }
       if (who && msg.event === 'rename' && S.you && who.id === S.you.id) {
         S.you.name = who.name;
         renderYou();
@@ -98,12 +105,20 @@ function onFrame(msg) {
       // A crowded room's coalesced presence: the count changes, the list
       // goes stale, and nobody asks `who` because of it.
       members.countFrame(msg);
+      {
+        const line = presenceNotes.count(msg);
+        if (line) note('presence', line.text, line.fresh);
+      }
       return renderMembers();
     case 'members':
       if (answered) members.reply(msg);
       return renderMembers();
     case 'feed': return onFeed(msg);
-    case 'shared': return Number.isInteger(msg.stream) ? addGrowingShare(msg) : addShare(msg);
+    case 'shared':
+      // Three kinds (protocol.md, Offers and inline shares): followed on a
+      // stream, inline, or an offer that moves no bytes until asked.
+      if (Number.isInteger(msg.stream)) return addGrowingShare(msg);
+      return typeof msg.content === 'string' ? addShare(msg) : addOffer(msg);
     case 'chat':
     case 'snippet': {
       feed.note(msg.seq);
@@ -111,10 +126,18 @@ function onFrame(msg) {
       if (m) addChat(m, true);
       return undefined;
     }
-    case 'fs': return files.onFs(msg);
+    case 'fs':
+      markShares(msg);
+      return files.onFs(msg);
     case 'upload-progress':
     case 'upload-finish':
-    case 'upload-abort': return onRoomUpload(msg);
+    case 'upload-abort':
+      offerUploads(msg);
+      drops.onUpload(msg);
+      if (msg.kind === 'upload-finish' && String(idOf(msg.by)).startsWith('drop-')) {
+        arrived('files', `${nameOf(msg.by)} sent ${msg.path} through a drop link`, $('upload'));
+      }
+      return onRoomUpload(msg);
     case 'error':
       if (!answered) showNotice(`${msg.code || 'error'}${msg.message ? `: ${msg.message}` : ''}`);
       return undefined;
@@ -139,6 +162,7 @@ function onWelcome(msg) {
   files.noteEvents(events);
   for (const m of Array.isArray(msg.chat) ? msg.chat : []) feed.note(m?.seq);
   for (const m of chat.welcome(msg.chat)) addChat(m, false);
+  sendPending(); // what was typed while the room was away
   setupUpload();
   files.joined(first);
 }
@@ -149,6 +173,9 @@ function onFeed(msg) {
   if (e.afterGap) addGap();
   addFeed(e, true);
   files.noteEvents([e]);
+  // An upload this page shared as it went: the others had a card from the
+  // start; ours comes now, so that Shared lists our own shares too.
+  if (e.action === 'share' && e.via === 'http' && S.you && e.who === S.you.name) addShareFromFeed(e);
 }
 
 // ---------------------------------------------------------------- status
@@ -211,7 +238,7 @@ window.addEventListener('online', () => conn.check());
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState !== 'visible') return;
   conn.check();
-  unreadChat = 0;
+  unread = 0;
   renderTitle();
 });
 // Leaving (or entering the back/forward cache) closes the socket cleanly, so
@@ -266,19 +293,98 @@ function renderBadge(b) {
   setText(badge, n > 99 ? '99+' : String(n));
 }
 
-/** arrived counts something new in a section that a phone does not show now. */
-function arrived(tab) {
-  if (tab === 'chat' && document.visibilityState !== 'visible') {
-    unreadChat++;
+const panes = { shared: () => document.querySelector('.panel.shares'), chat: () => $('chat'), room: () => document.querySelector('.panel.feed'), files: () => $('files') };
+
+/**
+ * arrived counts something new in a section: in the title while the page
+ * is hidden ("(3) room · filehub": chat, shares, drop uploads), on the
+ * phone's tab when that section is not shown, and on a desktop as a
+ * compact notice when the section is off the screen (what: the words;
+ * where: the element to show, default the section).
+ */
+function arrived(tab, what = '', where = null) {
+  if (tab !== 'room' && what && document.visibilityState !== 'visible') {
+    unread++;
     renderTitle();
   }
-  if (!narrow.matches || layout.dataset.tab === tab) return;
-  unseen[tab]++;
-  const b = tabButtons.find((x) => x.dataset.tab === tab);
-  if (b) renderBadge(b);
+  if (narrow.matches) {
+    if (layout.dataset.tab === tab) return;
+    unseen[tab]++;
+    const b = tabButtons.find((x) => x.dataset.tab === tab);
+    if (b) renderBadge(b);
+    return;
+  }
+  if (!what) return;
+  const el = where || panes[tab]?.();
+  if (!el || onScreen(el)) return;
+  toast(what, el);
 }
 
+function onScreen(el) {
+  const r = el.getBoundingClientRect();
+  return r.bottom > 0 && r.top < window.innerHeight && r.height > 0;
+}
+
+// The compact notice: one line, the newest news, gone after a while or
+// when what it tells of comes into view.
+const toastEl = $('toast');
+let toastTarget = null;
+let toastTimer = 0;
+function toast(what, el) {
+  setText($('toast-text'), what);
+  toastTarget = el;
+  toastEl.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(hideToast, 12000);
+}
+function hideToast() {
+  toastEl.hidden = true;
+  toastTarget = null;
+}
+$('toast-show').addEventListener('click', () => {
+  const el = toastTarget;
+  hideToast();
+  if (!el) return;
+  el.scrollIntoView({ block: 'nearest' });
+  const focus = el.querySelector('[data-testid=share-card] button, #chat-input') || el;
+  focus.focus({ preventScroll: true });
+});
+$('toast-close').addEventListener('click', hideToast);
+window.addEventListener('scroll', () => {
+  if (toastTarget && onScreen(toastTarget)) hideToast();
+}, { passive: true });
+
 for (const b of tabButtons) b.addEventListener('click', () => showTab(b.dataset.tab));
+
+// Skip links: to Files, Shared and Chat, one Tab stop (arrows choose); on
+// a phone they show the section first. Where they lead takes the focus
+// (the chat: its input).
+roving(document.querySelector('nav.skips'), 'a.skip');
+for (const a of document.querySelectorAll('a.skip[data-skip]')) {
+  a.addEventListener('click', (ev) => {
+    const target = document.querySelector(a.getAttribute('href'));
+    if (!target) return;
+    ev.preventDefault();
+    if (narrow.matches) showTab(a.dataset.skip);
+    target.focus();
+    target.scrollIntoView({ block: 'nearest' });
+  });
+}
+
+// Escape closes the panel or dialog it is pressed in, or else the last
+// one opened: Invite, Receive files (dialogs close themselves), and gives
+// the focus back to the button that opened it.
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'Escape' || e.defaultPrevented || document.querySelector('dialog[open]')) return;
+  for (const [panel, btn] of [[$('drops'), $('drops-btn')], [$('invite'), $('invite-btn')]]) {
+    if (panel.hidden) continue;
+    if (!panel.contains(document.activeElement) && document.activeElement !== btn && document.activeElement !== document.body) continue;
+    e.preventDefault();
+    btn.click();
+    btn.focus();
+    return;
+  }
+});
 
 // ---------------------------------------------------------------- the viewer in view
 
@@ -371,28 +477,33 @@ document.addEventListener('keydown', (e) => {
 
 const files = filesView({
   S, request, viewer, connected: () => conn.isOpen,
+  // Wired here, not by a setter: the room side is made after the files
+  // side (it opens files), and takes the notes only once frames come.
+  note: (kind, text, fresh) => note(kind, text, fresh),
   // A folder opened: a new entry in the history, so that Back comes back.
   onNavigate: (dir) => history.pushState({ filehubDir: dir }, '', routeURL(location.search, { room, dir })),
   // The folder shown was removed: the URL names the one shown instead.
   onReplace: (dir) => history.replaceState({ filehubDir: dir }, '', routeURL(location.search, { room, dir })),
 });
 const { renderCrumbs, setupUpload, onRoomUpload } = files;
-const { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard } = roomView({
-  S, members, request, viewer, showNotice, arrived, openPath: files.openPath, zipURL: files.zipURL,
+const { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard, markShares, sendPending } = roomView({
+  S, members, request, viewer, showNotice, arrived, openPath: files.openPath, zipURL: files.zipURL, connected: () => conn.isOpen,
 });
-files.useRoom({ note });
+const { addOffer, onUpload: offerUploads } = offers({
+  shareCard, pushCard, openPath: files.openPath, noteEvents: files.noteEvents, mine: (by) => Boolean(S.you && idOf(by) === S.you.id),
+});
 const addGrowingShare = growingShares({ requests, viewer, shareCard, pushCard, noteEvents: files.noteEvents });
 
 // Drop links and shared text: their own modules, wired here.
 let inviteBase = null; // the address for other devices, when this page is on a loopback one
-dropsView({ S, room, base: () => inviteBase });
+const drops = dropsView({ S, room, base: () => inviteBase });
 shareTextView({ request, connected: () => conn.isOpen });
 
 let titleRoom = room;
-let unreadChat = 0; // messages that came while the page was hidden: "(3) room · filehub"
+let unread = 0; // chat, shares and drop uploads that came while the page was hidden: "(3) room · filehub"
 
 function renderTitle() {
-  document.title = `${unreadChat > 0 ? `(${unreadChat}) ` : ''}${titleRoom} · filehub`;
+  document.title = `${unread > 0 ? `(${unread}) ` : ''}${titleRoom} · filehub`;
 }
 
 function renderYou(roomName) {

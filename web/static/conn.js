@@ -91,6 +91,7 @@ export class Connection {
     const was = this.was?.();
     if (was) q.set('was', was);
     q.set('batch', '1');
+    q.set('offers', '1'); // uploads shared as they arrive: told, not pushed (protocol.md)
     return q;
   }
 

@@ -75,3 +75,43 @@ export const storage = {
 
 /** narrow says whether the page is laid out for a phone (one pane at a time). */
 export const narrow = window.matchMedia('(max-width: 720px)');
+
+/**
+ * roving makes the items (selector) of box one Tab stop, however many:
+ * the last one focused (at first the first) is in the Tab order, the
+ * others are reached with the arrow keys, Home and End (a roving
+ * tabindex). Items added later join in; box keeps its own keys for
+ * fields inside it.
+ */
+export function roving(box, selector) {
+  let current = null;
+  const items = () => [...box.querySelectorAll(selector)].filter((e) => !e.closest('[hidden]'));
+  const settle = () => {
+    const all = items();
+    if (!current || !all.includes(current)) current = all[0] || null;
+    for (const e of all) {
+      const want = e === current ? 0 : -1;
+      if (e.tabIndex !== want) e.tabIndex = want;
+    }
+  };
+  new MutationObserver(settle).observe(box, { childList: true, subtree: true });
+  box.addEventListener('focusin', (ev) => {
+    const t = ev.target instanceof Element ? ev.target.closest(selector) : null;
+    if (t && box.contains(t) && t !== current) {
+      current = t;
+      settle();
+    }
+  });
+  const steps = { ArrowDown: 1, ArrowRight: 1, ArrowUp: -1, ArrowLeft: -1, Home: -Infinity, End: Infinity };
+  box.addEventListener('keydown', (ev) => {
+    const step = steps[ev.key];
+    if (step === undefined || ev.altKey || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
+    if (!(ev.target instanceof Element) || ev.target.matches('input, textarea, select')) return;
+    const all = items();
+    const i = all.indexOf(ev.target.closest(selector));
+    if (i < 0) return;
+    ev.preventDefault();
+    all[Math.max(0, Math.min(all.length - 1, i + step))]?.focus();
+  });
+  settle();
+}

@@ -59,11 +59,32 @@ async function load() {
   } catch {
     return end('error', 'The server answered something this page does not understand.');
   }
+  // The label is the sender's name as the room sees it ("Dad uploaded
+  // x"): the guest is told so in those words, never as a receiver.
   const label = String(info?.label ?? '').trim();
-  setText(forEl, label ? `Send files to “${label}”.` : 'Someone asked you to send files.');
+  setText(forEl, label ? `Someone asked you to send files. The room sees them arrive from “${label}”.` : 'Someone asked you to send files.');
   setText(limitsEl, describe(info));
   main.dataset.state = 'ready';
   pick.hidden = false;
+}
+
+/**
+ * recount asks the server again what the link has taken, after each
+ * upload, so that "3 left" is right without a reload.
+ */
+async function recount() {
+  if (gone) return;
+  try {
+    const r = await fetch(self, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+    if (r.status === 410) return end('gone', 'This drop link is used up, expired or was revoked. Ask whoever sent it for a new one.');
+    if (!r.ok) return undefined;
+    info = await r.json();
+    setText(limitsEl, describe(info));
+    limitsEl.dataset.files = String(info.files ?? 0);
+  } catch {
+    // The counts stay as they were; the next upload says what went wrong.
+  }
+  return undefined;
 }
 
 /** put sends one file under name; resolves with the HTTP status (0: the connection failed). */
@@ -128,7 +149,7 @@ function add(files) {
     bar.value = 0;
     const li = h('li', { 'data-testid': 'drop-upload', 'data-state': 'waiting' }, text, bar);
     list.append(li);
-    queue = queue.then(() => send(file, li, text, bar)).catch((err) => console.warn('filehub: sending', err));
+    queue = queue.then(() => send(file, li, text, bar)).then(recount).catch((err) => console.warn('filehub: sending', err));
   }
 }
 

@@ -299,12 +299,13 @@ export function noteText(kind, names, count) {
   else if (shown.length === 2) who = `${shown[0]} and ${shown[1]}`;
   else who = shown[0] ?? '';
   if (kind === 'appeared') return `${who} appeared`;
+  if (kind === 'changed') return `${who} changed`;
   return `${who} ${count > 1 ? 'were' : 'was'} removed`;
 }
 
 /**
- * FsNotes coalesces fs frames into feed notes: what appeared (added) and
- * what was removed in the whole folder, one note per kind for changes that
+ * FsNotes coalesces fs frames into feed notes: what appeared (added), what
+ * changed (a file overwritten) and what was removed in the whole folder, one note per kind for changes that
  * come within noteWindow of each other, so that 200 files copied in at once
  * are one line, not 200. Uploads the room's feed tells of already ("ann
  * uploaded x") are not said again.
@@ -312,7 +313,7 @@ export function noteText(kind, names, count) {
 export class FsNotes {
   constructor(window = noteWindow) {
     this.window = window;
-    this.notes = { appeared: null, removed: null }; // {first, count, last, seen}
+    this.notes = { appeared: null, changed: null, removed: null }; // {first, count, last, seen}
     this.uploads = new Map(); // path -> when the feed told of its upload
   }
 
@@ -331,15 +332,16 @@ export class FsNotes {
    */
   take(frames, now = Date.now()) {
     const out = [];
-    for (const kind of ['appeared', 'removed']) {
-      const op = kind === 'appeared' ? 'add' : 'remove';
+    for (const kind of ['appeared', 'changed', 'removed']) {
+      const op = { appeared: 'add', changed: 'change', removed: 'remove' }[kind];
       const paths = [];
       for (const f of frames) {
         if (!f || f.op !== op) continue;
+        if (op === 'change' && f.dir) continue; // a folder's time: what changed in it has its own frame
         const p = cleanPath(f.path);
         if (!p) continue;
         const at = this.uploads.get(p);
-        if (op === 'add' && at !== undefined && now - at <= uploadMemory) continue;
+        if (op !== 'remove' && at !== undefined && now - at <= uploadMemory) continue;
         paths.push(f.dir ? `${p}/` : p);
       }
       if (paths.length === 0) continue;

@@ -75,3 +75,65 @@ export class Members {
     return { kind: 'who', limit: whoLimit };
   }
 }
+
+/** presenceWindow: joins and leaves within this long of the last join one feed line (ms). */
+export const presenceWindow = 10000;
+
+/**
+ * PresenceNotes coalesces joins and leaves into feed lines: "bob joined",
+ * "bob and carl joined · dee left", "bob, carl and 40 others joined"; a
+ * crowded room's count frames add numbers only ("12 joined, 3 left").
+ * take returns {text, fresh}: fresh false when the line updates the last.
+ */
+export class PresenceNotes {
+  constructor(window = presenceWindow) {
+    this.window = window;
+    this.cur = null; // {joined: [names], left: [names], nJoined, nLeft, last}
+  }
+
+  line(now) {
+    const fresh = !this.cur || now - this.cur.last > this.window;
+    if (fresh) this.cur = { joined: [], left: [], nJoined: 0, nLeft: 0, last: now };
+    this.cur.last = now;
+    return fresh;
+  }
+
+  /** take takes a presence frame (join or leave; a rename is no line: null). */
+  take(msg, now = Date.now()) {
+    if (!msg || (msg.event !== 'join' && msg.event !== 'leave')) return null;
+    const name = String(msg.who?.name ?? msg.who?.id ?? 'someone');
+    const fresh = this.line(now);
+    const c = this.cur;
+    if (msg.event === 'join') {
+      c.nJoined++;
+      if (c.joined.length < 2) c.joined.push(name);
+    } else {
+      c.nLeft++;
+      if (c.left.length < 2) c.left.push(name);
+    }
+    return { text: this.text(), fresh };
+  }
+
+  /** count takes a crowded room's count frame. */
+  count(msg, now = Date.now()) {
+    const j = Number(msg?.joined) || 0;
+    const l = Number(msg?.left) || 0;
+    if (j <= 0 && l <= 0) return null;
+    const fresh = this.line(now);
+    this.cur.nJoined += j;
+    this.cur.nLeft += l;
+    return { text: this.text(), fresh };
+  }
+
+  text() {
+    const c = this.cur;
+    const part = (names, n, verb) => {
+      if (n === 0) return '';
+      if (names.length === 0) return `${n} ${verb}`;
+      const more = n - names.length;
+      if (more > 0) return `${names.join(', ')} and ${more} ${more === 1 ? 'other' : 'others'} ${verb}`;
+      return `${names.join(' and ')} ${verb}`;
+    };
+    return [part(c.joined, c.nJoined, 'joined'), part(c.left, c.nLeft, 'left')].filter(Boolean).join(' · ');
+  }
+}

@@ -81,7 +81,7 @@ export function dropsView({ S, room, base }) {
     });
     const link2 = h('input', { type: 'text', readonly: true, value: url, 'aria-label': 'The drop link', 'data-testid': 'drop-url' });
     return h('li', { class: 'card', 'data-testid': 'drop-item' },
-      h('p', null, h('strong', null, link.label || 'drop link'), ' → ', h('span', { class: 'path' }, where)),
+      h('p', null, 'from ', h('strong', null, link.label || 'drop link'), ' into ', h('span', { class: 'path' }, where)),
       h('p', { class: 'hint' }, [untilWords(link.expires), limitWords(link), link.room ? `room ${link.room}` : ''].filter(Boolean).join(' · ')),
       h('div', { class: 'row' }, link2),
       h('div', { class: 'actions start' }, copyButton(url, `Copy the drop link to ${where}`), qrBtn, revoke),
@@ -143,5 +143,18 @@ export function dropsView({ S, room, base }) {
     }
   });
 
-  return { open, refresh };
+  // The room's upload frames of a drop link ("drop-" ids): the open
+  // panel's counts follow them, at most once a second.
+  let recountTimer = 0;
+  function onUpload(msg) {
+    if (panel.hidden || !String(msg?.by?.id ?? '').startsWith('drop-')) return;
+    if (msg.kind === 'upload-progress' && Number(msg.received) > 0) return; // the start and the end change the counts
+    if (recountTimer) return;
+    recountTimer = setTimeout(() => {
+      recountTimer = 0;
+      refresh();
+    }, msg.kind === 'upload-progress' ? 200 : 0);
+  }
+
+  return { open, refresh, onUpload };
 }

@@ -1,18 +1,21 @@
 // The page's DOM-free modules, checked in the browser that runs them for
 // people (browser_test.go evaluates this file in a tab of the page and
-// fails on every line of the list it resolves to). One expression: an async
-// function called at once.
+// fails on every line of the list it resolves to), and under node --test
+// (web/jstest/client_rules.test.js sets globalThis.__rulesBase to the
+// modules' folder; the viewer's part, which needs a DOM, runs only in the
+// browser). One expression: an async function called at once.
 (async () => {
-  const { FeedState, ChatState, sharesIn } = await import('/_/static/feed.js');
-  const { Members, whoLimit } = await import('/_/static/members.js');
-  const { Requests, Assembly, fileFromFrame } = await import('/_/static/requests.js');
-  const { Upload, afterPut, afterProbe, heldOffset, uploadTries } = await import('/_/static/uploads.js');
-  const { blobType, kindOf, isTextType } = await import('/_/static/content.js');
-  const { formatSize, httpErrorCode, hex } = await import('/_/static/format.js');
-  const { sha256 } = await import('/_/static/vendor/noble-hashes/sha2.js');
-  const { encode } = await import('/_/static/qr.js');
-  const { Listing, FsNotes, noteText, compareEntries } = await import('/_/static/listing.js');
-  const { Holders, holdersLine } = await import('/_/static/holders.js');
+  const base = globalThis.__rulesBase ?? '/_/static/';
+  const { FeedState, ChatState, sharesIn } = await import(`${base}feed.js`);
+  const { Members, whoLimit } = await import(`${base}members.js`);
+  const { Requests, Assembly, fileFromFrame } = await import(`${base}requests.js`);
+  const { Upload, afterPut, afterProbe, heldOffset, uploadTries } = await import(`${base}uploads.js`);
+  const { blobType, kindOf, isTextType } = await import(`${base}content.js`);
+  const { formatSize, httpErrorCode, hex } = await import(`${base}format.js`);
+  const { sha256 } = await import(`${base}vendor/noble-hashes/sha2.js`);
+  const { encode } = await import(`${base}qr.js`);
+  const { Listing, FsNotes, noteText, compareEntries } = await import(`${base}listing.js`);
+  const { Holders, holdersLine } = await import(`${base}holders.js`);
   const fails = [];
   const eq = (name, got, want) => {
     if (JSON.stringify(got) !== JSON.stringify(want)) fails.push(`${name}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
@@ -147,36 +150,38 @@
   eq('a base64 frame of HTML becomes an octet-stream Blob', [inlineHTML.path, inlineHTML.blob.type, inlineHTML.size], ['x.html', 'application/octet-stream', 18]);
 
   // ------------------------------------------------ the viewer: what shows, what is a Blob
-  const { renderBody, saveLink } = await import('/_/static/viewer.js');
-  const made = []; // the type of every Blob given a URL below
-  const createObjectURL = URL.createObjectURL;
-  URL.createObjectURL = (b) => {
-    made.push(b.type);
-    return createObjectURL.call(URL, b);
-  };
-  try {
-    const urls = [];
-    const big = new Blob([new Uint8Array(9 << 20).fill(65)], { type: 'application/octet-stream' });
-    let b = await renderBody({ path: 'big.txt', type: 'text/plain', size: big.size, blob: big }, urls);
-    eq('a large text: a preview of its start', [b.kind, b.large, b.node.querySelector('pre').textContent.length], ['text', true, 64 << 10]);
-    b = await renderBody({ path: 'big.png', type: 'image/png', size: big.size, blob: big }, urls);
-    eq('a large image: offered, not shown', [b.kind, b.large, made.length], ['large', true, 0]);
-    b = await renderBody({ path: 'x.svg', type: 'image/svg+xml', text: '<svg xmlns="http://www.w3.org/2000/svg"/>' }, urls, { url: '/x.svg' });
-    eq('SVG from its served URL, no Blob', [b.kind, b.node.getAttribute('src'), made.length], ['svg', '/x.svg', 0]);
-    b = await renderBody({ path: 'p.png', type: 'image/png', size: 3, blob: new Blob([new Uint8Array([1, 2, 3])], { type: 'image/png' }) }, urls);
-    eq('a small raster image from its Blob', [b.kind, b.node.getAttribute('src').startsWith('blob:'), made], ['image', true, ['image/png']]);
-    b = await renderBody({ path: 'x.html', type: 'text/html', text: '<script>x</script>' }, urls);
-    eq('HTML as text', [b.kind, b.node.querySelector('pre').textContent], ['text', '<script>x</script>']);
-    const links = [
-      saveLink({ path: 'x.html', type: 'text/html', text: '<script>x</script>' }, urls),
-      saveLink({ path: 'x.svg', type: 'image/svg+xml', blob: new Blob(['<svg/>']) }, urls),
-      saveLink({ path: 'p.png', type: 'image/png', blob: new Blob([new Uint8Array([1])], { type: 'image/png' }) }, urls),
-    ];
-    eq('save links are octet-stream downloads', [made.slice(1), links.map((a) => a.getAttribute('download'))],
-      [['application/octet-stream', 'application/octet-stream', 'application/octet-stream'], ['x.html', 'x.svg', 'p.png']]);
-    for (const u of urls) URL.revokeObjectURL(u);
-  } finally {
-    URL.createObjectURL = createObjectURL;
+  if (typeof document !== 'undefined') {
+    const { renderBody, saveLink } = await import(`${base}viewer.js`);
+    const made = []; // the type of every Blob given a URL below
+    const createObjectURL = URL.createObjectURL;
+    URL.createObjectURL = (b) => {
+      made.push(b.type);
+      return createObjectURL.call(URL, b);
+    };
+    try {
+      const urls = [];
+      const big = new Blob([new Uint8Array(9 << 20).fill(65)], { type: 'application/octet-stream' });
+      let b = await renderBody({ path: 'big.txt', type: 'text/plain', size: big.size, blob: big }, urls);
+      eq('a large text: a preview of its start', [b.kind, b.large, b.node.querySelector('pre').textContent.length], ['text', true, 64 << 10]);
+      b = await renderBody({ path: 'big.png', type: 'image/png', size: big.size, blob: big }, urls);
+      eq('a large image: offered, not shown', [b.kind, b.large, made.length], ['large', true, 0]);
+      b = await renderBody({ path: 'x.svg', type: 'image/svg+xml', text: '<svg xmlns="http://www.w3.org/2000/svg"/>' }, urls, { url: '/x.svg' });
+      eq('SVG from its served URL, no Blob', [b.kind, b.node.getAttribute('src'), made.length], ['svg', '/x.svg', 0]);
+      b = await renderBody({ path: 'p.png', type: 'image/png', size: 3, blob: new Blob([new Uint8Array([1, 2, 3])], { type: 'image/png' }) }, urls);
+      eq('a small raster image from its Blob', [b.kind, b.node.getAttribute('src').startsWith('blob:'), made], ['image', true, ['image/png']]);
+      b = await renderBody({ path: 'x.html', type: 'text/html', text: '<script>x</script>' }, urls);
+      eq('HTML as text', [b.kind, b.node.querySelector('pre').textContent], ['text', '<script>x</script>']);
+      const links = [
+        saveLink({ path: 'x.html', type: 'text/html', text: '<script>x</script>' }, urls),
+        saveLink({ path: 'x.svg', type: 'image/svg+xml', blob: new Blob(['<svg/>']) }, urls),
+        saveLink({ path: 'p.png', type: 'image/png', blob: new Blob([new Uint8Array([1])], { type: 'image/png' }) }, urls),
+      ];
+      eq('save links are octet-stream downloads', [made.slice(1), links.map((a) => a.getAttribute('download'))],
+        [['application/octet-stream', 'application/octet-stream', 'application/octet-stream'], ['x.html', 'x.svg', 'p.png']]);
+      for (const u of urls) URL.revokeObjectURL(u);
+    } finally {
+      URL.createObjectURL = createObjectURL;
+    }
   }
 
   // ------------------------------------------------ units
@@ -431,24 +436,7 @@
   eq('a folder the server says is gone is not cached', [L.cache.has('x/'), L.open('x/').entries], [false, null]);
   eq('ordering', [ent('b'), ent('A', 0, true), ent('a')].sort(compareEntries).map((e) => e.name), ['A', 'a', 'b']);
 
-  // The feed's notes: 200 files at once are one line.
-  eq('note words', [noteText('appeared', ['r.pdf'], 1), noteText('appeared', ['r.pdf', 'a'], 2), noteText('appeared', ['r.pdf', 'a'], 3), noteText('appeared', ['r.pdf', 'a'], 200),
-    noteText('removed', ['x/'], 1), noteText('removed', ['x', 'y'], 4)],
-  ['r.pdf appeared', 'r.pdf and a appeared', 'r.pdf, a and 1 other appeared', 'r.pdf, a and 198 others appeared', 'x/ was removed', 'x, y and 2 others were removed']);
-  // A right-to-left override in a name ends with the name (FSI…PDI), and
-  // an isolate of its own cannot end that early.
-  eq('note words, a name with an override', [noteText('appeared', ['a\u202eexe.pdf'], 1), noteText('removed', ['x\u2069\u202ey', 'z'], 2)],
-    ['\u2068a\u202eexe.pdf\u2069 appeared', '\u2068x\u202ey\u2069 and z were removed']);
-  const N = new FsNotes(5000);
-  const many = Array.from({ length: 200 }, (_, i) => fsf('add', `in/f${String(i).padStart(3, '0')}.txt`));
-  eq('200 files in one batch: one note', N.take(many, 1000), [{ kind: 'appeared', text: 'in/f000.txt, in/f001.txt and 198 others appeared', fresh: true }]);
-  eq('more soon after: the same note, updated', N.take([fsf('add', 'in/g.txt'), fsf('change', 'in/f000.txt')], 3000), [{ kind: 'appeared', text: 'in/f000.txt, in/f001.txt and 199 others appeared', fresh: false }]);
-  eq('a path named again is counted once', N.take([fsf('add', 'in/g.txt')], 4000)[0].text, 'in/f000.txt, in/f001.txt and 199 others appeared');
-  eq('later: a new note', N.take([fsf('add', 'z.txt')], 20000), [{ kind: 'appeared', text: 'z.txt appeared', fresh: true }]);
-  eq('removals are their own note; a folder says so', N.take([fsf('remove', 'old', 0, true)], 20000), [{ kind: 'removed', text: 'old/ was removed', fresh: true }]);
-  N.uploaded('up.bin', 30000);
-  eq('an upload the feed tells of is not said again', N.take([fsf('add', 'up.bin')], 31000), []);
-  eq('changes alone say nothing', N.take([fsf('change', 'z.txt')], 60000), []);
+  // The feed's notes (FsNotes, noteText): web/jstest/notes.test.js, under node --test.
 
   // ------------------------------------------------ who has it (holders.js)
   const fe = (who, action, path, via = 'ws') => ({ seq: 1, at: 'T', who, action, path, via, bytes: 1 });
