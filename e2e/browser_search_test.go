@@ -11,6 +11,7 @@ import (
 	"filehub/internal/harness"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // TestBrowserSearchIndex searches from the page against the server's own
@@ -48,14 +49,19 @@ func TestBrowserSearchIndex(t *testing.T) {
 	keepOnFailure(t, tb)
 	tb.navigate(t, ts.URL+"/?room=search&name=sam")
 	tb.waitFor(t, "the listing", statusOpen+` && document.querySelector(`+jsString(row("folder-000/"))+`)`)
-	tb.do(t, "type quarterly resume", chromedp.SendKeys(chromedp.CSS(`[data-testid=filter]`), "quarterly resume"))
-	tb.waitFor(t, "the offer to search all folders", `!document.querySelector('#search-offer').hidden`)
+	// Search as you type: the result comes without Enter or the button.
 	began := time.Now()
-	tb.do(t, "search", chromedp.Click(chromedp.CSS(`[data-testid=search-btn]`)))
+	tb.do(t, "type quarterly resume", chromedp.SendKeys(chromedp.CSS(`[data-testid=filter]`), "quarterly resume"))
 	tb.waitFor(t, "the result", `document.querySelector('[data-testid=search-result][data-path="folder-007/Quarterly Résumé.txt"]')`)
-	t.Logf("%d files: the result shown %v after the click", n+1, time.Since(began).Round(time.Millisecond))
+	t.Logf("%d files: the result shown %v after typing began", n+1, time.Since(began).Round(time.Millisecond))
 	if got := eval[int](t, tb, `document.querySelectorAll('[data-testid=search-result]').length`); got != 1 {
 		t.Errorf("%d results, want 1", got)
 	}
+	// The button still searches (and Enter): the same one result.
+	tb.do(t, "search", chromedp.Click(chromedp.CSS(`[data-testid=search-btn]`)))
+	tb.waitFor(t, "the result again", `document.querySelectorAll('[data-testid=search-result]').length === 1`)
+	// Esc empties the filter and takes the results away.
+	tb.do(t, "clear the filter", chromedp.SendKeys(chromedp.CSS(`[data-testid=filter]`), kb.Escape))
+	tb.waitFor(t, "no results", `document.querySelector('[data-testid=search-results]').hidden`)
 	tb.checkClean(t)
 }

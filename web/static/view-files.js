@@ -609,7 +609,9 @@ export function filesView(c) {
   const searchOffer = $('search-offer');
   const searchList = $('search-results');
   // search: whether GET /_/search answers (probed once; hidden when it does not).
-  const search = { available: false, token: 0 };
+  const search = { available: false, token: 0, timer: 0 };
+  // searchPause is how long typing must pause before the tree is searched.
+  const searchPause = 200;
 
   {
     const order = parseOrder(storage.get(orderKey));
@@ -623,11 +625,26 @@ export function filesView(c) {
     });
     filterInput.addEventListener('input', () => {
       applyFilter();
-      if (!filterInput.value.trim()) searchResults(null);
+      const q = filterInput.value.trim();
+      clearTimeout(search.timer);
+      if (!q) {
+        search.token++; // an answer still on its way is not shown
+        searchResults(null);
+        return;
+      }
+      // Search as you type: the whole tree, once typing pauses (the
+      // server answers from memory in a few milliseconds). One letter
+      // matches half the tree; two is where it starts to narrow.
+      if (search.available && q.length >= 2) search.timer = setTimeout(() => runSearch(q), searchPause);
     });
     filterInput.addEventListener('keydown', (ev) => {
-      if (ev.key === 'Enter' && search.available && filterInput.value.trim()) runSearch(filterInput.value.trim());
+      if (ev.key === 'Enter' && search.available && filterInput.value.trim()) {
+        clearTimeout(search.timer);
+        runSearch(filterInput.value.trim());
+      }
       if (ev.key === 'Escape' && filterInput.value) {
+        clearTimeout(search.timer);
+        search.token++;
         filterInput.value = '';
         applyFilter();
         searchResults(null);
@@ -749,7 +766,8 @@ export function filesView(c) {
   async function runSearch(q) {
     if (!q) return;
     const token = ++search.token;
-    searchResults([], `Searching all folders for “${q}”…`);
+    // While typing, the last results stay until the new ones come.
+    if (searchList.hidden) searchResults([], `Searching all folders for “${q}”…`);
     let found;
     let total;
     try {
