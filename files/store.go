@@ -628,9 +628,10 @@ func (s *Store) PutNew(dir, name string, r io.Reader, limit int64, began func(p 
 		return PutResult{}, err
 	}
 	t, err := s.targetOf(path.Join(d, name))
-	if errors.Is(err, errFolderName) {
-		// The name is taken, by a folder: for a door that never replaces
-		// anything that is the same answer as a file there (409).
+	if errors.Is(err, errFolderName) || errors.Is(err, errHiddenLink) {
+		// The name is taken, by a folder or a link: for a door that never
+		// replaces anything and lists nothing, the same answer as a file
+		// there (409).
 		return PutResult{}, fmt.Errorf("files: put %q in %q: a folder: %w", name, dir, ErrExists)
 	}
 	if err != nil {
@@ -655,7 +656,7 @@ func (s *Store) PutNew(dir, name string, r io.Reader, limit int64, began func(p 
 
 // ValidName tells whether PutNew takes name (nil), or why not (an error
 // wrapping ErrBadPath): one element, not hidden, not a temp name, nothing
-// Clean would refuse. It touches no file, so a caller can refuse a bad
+// Clean would refuse, nothing CheckVisible refuses. It touches no file, so a caller can refuse a bad
 // name before it reserves anything for the upload.
 func ValidName(name string) error {
 	switch {
@@ -669,11 +670,11 @@ func ValidName(name string) error {
 		return fmt.Errorf("files: name %q is hidden: %w", name, ErrBadPath)
 	}
 	for _, r := range name {
-		if r == '/' || r == '\\' || refusedRune(r) {
+		if r == '/' || r == '\\' {
 			return fmt.Errorf("files: name %q has %U: %w", name, r, ErrBadPath)
 		}
 	}
-	return nil
+	return CheckVisible(name)
 }
 
 // refusedRune reports whether no name may hold r: a control character
@@ -792,6 +793,9 @@ func (s *Store) targetOf(name string) (target, error) {
 	if p == "." {
 		return target{}, fmt.Errorf("files: put to the root folder: %w", ErrForbidden)
 	}
+	if err := CheckVisible(path.Base(p)); err != nil {
+		return target{}, err
+	}
 	dir, err := s.openFolder(path.Dir(p))
 	if err != nil {
 		return target{}, err
@@ -809,8 +813,19 @@ func (s *Store) targetOf(name string) (target, error) {
 	case typ.IsDir():
 		err = fmt.Errorf("files: put %q: %w", p, errFolderName)
 	case typ&fs.ModeSymlink != 0:
-		if to, _, rerr := s.resolve(path.Join(dir.rel, t.base)); rerr == nil && s.hiddenRel(to) {
-			err = fmt.Errorf("files: put %q: %w", p, errHiddenTarget)
+		// A link is what GET makes of it. One GET hides (it escapes the
+		// folder, is broken or a loop, or leads to a hidden name or to
+		// something not a file) is refused as a hidden name is, with or
+		// without overwrite, and left alone: no 200 that replaces a link
+		// GET calls missing, no 409 that reveals a name GET hides.
+		to, tfi, rerr := s.resolve(path.Join(dir.rel, t.base))
+		switch {
+		case rerr != nil, s.hiddenRel(to):
+			err = fmt.Errorf("files: put %q: %w", p, errHiddenLink)
+		case tfi.IsDir():
+			err = fmt.Errorf("files: put %q: %w", p, errFolderName)
+		case !tfi.Mode().IsRegular():
+			err = fmt.Errorf("files: put %q: %w", p, errHiddenLink)
 		}
 	case !typ.IsRegular():
 		// A FIFO, socket or device does not exist as far as the Store
@@ -824,6 +839,11 @@ func (s *Store) targetOf(name string) (target, error) {
 	t.existed = true
 	return t, nil
 }
+
+// errHiddenLink is an upload to the name of a link that GET hides: refused
+// by PUT as a hidden name is (404), taken (409) for PutNew, whose guests
+// see no folder to compare with.
+var errHiddenLink = fmt.Errorf("a link to nothing served: %w", errHiddenTarget)
 
 // errFolderName is an upload to a folder's name: refused (403) by PUT,
 // taken (409) for PutNew.
