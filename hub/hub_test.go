@@ -103,8 +103,9 @@ type msg map[string]any
 func (m msg) kind() string { s, _ := m["kind"].(string); return s }
 
 type wsClient struct {
-	t *testing.T
-	c *websocket.Conn
+	t       *testing.T
+	c       *websocket.Conn
+	welcome msg
 }
 
 // dial joins a room; a slow client has small socket buffers (see slowPeer).
@@ -133,8 +134,8 @@ func (th *testHub) dialWith(t *testing.T, query string, d websocket.Dialer) *wsC
 	}
 	t.Cleanup(func() { c.Close() })
 	cl := &wsClient{t: t, c: c}
-	if w := cl.read(); w.kind() != "welcome" {
-		t.Fatalf("first frame %v, want welcome", w)
+	if cl.welcome = cl.read(); cl.welcome.kind() != "welcome" {
+		t.Fatalf("first frame %v, want welcome", cl.welcome)
 	}
 	return cl
 }

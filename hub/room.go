@@ -28,7 +28,7 @@ type room struct {
 	// remote is the members on other nodes (id → their ref and node), as
 	// the broker reports them; nil on a single node.
 	remote  map[string]remoteMember
-	names   map[string]string // every member's name → its id, on every node
+	names   map[string]string // every member's NameKey → its id, on every node
 	hist    history
 	inbox   []*Message // published, waiting for run
 	spare   []*Message
@@ -92,7 +92,7 @@ func (r *room) joinLocked(mb *member) *Message {
 	if h.cfg.Broker == nil {
 		mb.name = r.uniqueName(mb.name, "")
 	}
-	r.names[mb.name] = mb.id
+	r.names[NameKey(mb.name)] = mb.id
 	mb.pos = len(r.members)
 	r.members = append(r.members, mb)
 	r.idle = time.Time{}
@@ -152,8 +152,8 @@ func (r *room) leave(mb *member) *Message {
 	r.members[last] = nil
 	r.members = r.members[:last]
 	mb.pos = -1
-	if r.names[mb.name] == mb.id {
-		delete(r.names, mb.name)
+	if r.names[NameKey(mb.name)] == mb.id {
+		delete(r.names, NameKey(mb.name))
 	}
 	if mb.batch {
 		r.batchers--
@@ -176,14 +176,14 @@ func (r *room) rename(mb *member, name string) *Message {
 	if name == mb.name {
 		return nil
 	}
-	if r.names[mb.name] == mb.id {
-		delete(r.names, mb.name)
+	if r.names[NameKey(mb.name)] == mb.id {
+		delete(r.names, NameKey(mb.name))
 	}
 	if r.h.cfg.Broker == nil {
 		name = r.uniqueName(name, mb.id)
 	}
 	mb.name = name
-	r.names[mb.name] = mb.id
+	r.names[NameKey(mb.name)] = mb.id
 	if r.h.cfg.Broker != nil {
 		return nil
 	}
@@ -194,7 +194,7 @@ func (r *room) rename(mb *member, name string) *Message {
 // (an id) has it.
 func (r *room) uniqueName(name, self string) string {
 	taken := func(n string) bool {
-		id, ok := r.names[n]
+		id, ok := r.names[NameKey(n)]
 		return ok && id != self
 	}
 	if !taken(name) {
@@ -220,13 +220,13 @@ func (r *room) presenceLocked(p *Presence) []byte {
 			r.remote = make(map[string]remoteMember)
 		}
 		old, had := r.remote[p.Who.ID]
-		if had && r.names[old.name] == p.Who.ID {
-			delete(r.names, old.name)
+		if had && r.names[NameKey(old.name)] == p.Who.ID {
+			delete(r.names, NameKey(old.name))
 		}
 		switch p.Event {
 		case eventJoin, eventRename:
 			r.remote[p.Who.ID] = remoteMember{name: p.Who.Name, node: p.Node}
-			r.names[p.Who.Name] = p.Who.ID
+			r.names[NameKey(p.Who.Name)] = p.Who.ID
 		case eventLeave:
 			delete(r.remote, p.Who.ID)
 		}
