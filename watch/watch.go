@@ -146,10 +146,10 @@ type Watcher struct {
 	rescan    bool              // rescan every Interval
 	netFS     bool              // on a network file system: rescan even with inotify
 	overLimit bool              // fell back because the tree outgrew Limit: inotify again once it is back under
-	scanning bool              // in a rescan: every folder is listed again
-	quiet    bool              // the first walk: nothing is announced
-	dirs     map[string]*folder
-	pend     *pending
+	scanning  bool              // in a rescan: every folder is listed again
+	quiet     bool              // the first walk: nothing is announced
+	dirs      map[string]*folder
+	pend      *pending
 	// denied holds the paths whose events could not be settled because a
 	// folder above them could not be searched (chmod 000): nothing will
 	// tell of them again, so they are settled again when a folder above
