@@ -6,6 +6,7 @@ package hub
 // a field name by hand.
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -416,3 +417,17 @@ var (
 	batchPrefix = []byte(`{"kind":"batch","frames":[`)
 	batchSuffix = []byte(`]}`)
 )
+
+// marshal encodes a frame. Frames are JSON read by scripts, never HTML, so
+// "<", ">" and "&" are written as themselves, not as six-byte \u003c
+// escapes: a snippet of 65,536 "<" is 64 KiB on the wire, not 384 KiB.
+// The page puts every string in with textContent (web/static/dom.js).
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // room is one room on this node: its members here, its history, and the
@@ -47,6 +49,7 @@ type room struct {
 	pending int // joins under way
 
 	growing map[*growing]struct{} // uploads shared as they arrive, which joiners follow too
+	content *rate.Limiter         // bytes delivered to the room (Config.RoomContentRate)
 
 	batchers  int       // members that joined with batch=1
 	lastFlush time.Time // when the last pass started
@@ -63,7 +66,8 @@ type remoteMember struct {
 
 func newRoom(h *Hub, name string) *room {
 	r := &room{h: h, name: name, names: make(map[string]string), wake: make(chan struct{}, 1),
-		hist: history{epoch: randomHex(8)}, idle: h.cfg.Now(), opened: make(chan struct{})}
+		hist: history{epoch: randomHex(8)}, idle: h.cfg.Now(), opened: make(chan struct{}),
+		content: rate.NewLimiter(rate.Limit(h.cfg.RoomContentRate), int(h.cfg.RoomContentBurst))}
 	if h.cfg.Broker == nil {
 		r.opening = true
 		close(r.opened)
@@ -245,7 +249,7 @@ func (r *room) presenceLocked(p *Presence) []byte {
 		r.armTimerLocked()
 		return nil
 	}
-	b, err := json.Marshal(presenceFrame{Kind: kindPresence, Event: p.Event, Who: p.Who, Count: count})
+	b, err := marshal(presenceFrame{Kind: kindPresence, Event: p.Event, Who: p.Who, Count: count})
 	if err != nil {
 		h.log.Error("encoding presence", "err", err)
 		return nil
