@@ -133,7 +133,7 @@ func HTTPStatus(err error) int {
 		return http.StatusOK
 	case errors.Is(err, ErrIdle): // before ErrIncomplete, which it comes with
 		return http.StatusRequestTimeout
-	case errors.Is(err, errStopping): // before ErrIncomplete too: a body the shutdown cut
+	case errors.Is(err, errStopping), errors.Is(err, errYielded): // before ErrIncomplete too: a body the shutdown, or fairness, cut
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrBadPath), errors.Is(err, ErrIsDir), errors.Is(err, ErrIncomplete), errors.Is(err, ErrShareResume),
 		errors.Is(err, ErrBadRange), errors.Is(err, io.ErrUnexpectedEOF): // an upload cut off mid-body
@@ -173,8 +173,11 @@ type Config struct {
 	PartialTTL time.Duration
 	// MaxPartials bounds the resumable uploads held at once, receiving or
 	// waiting to be resumed; the oldest waiting one is dropped for a new
-	// one, and a new one is refused (503) when all are receiving.
-	// Defaults to 64.
+	// one. When all are receiving, a new one from a client that sends
+	// fewer than the client sending the most, by two or more, is given a
+	// slot of that client's (its upload is cut, 503, and keeps nothing):
+	// slots are shared fairly among the clients that want them. Else it
+	// is refused (503). Defaults to 64.
 	MaxPartials int
 	// MaxPartialsPerClient bounds the resumable uploads one client is
 	// sending at once, so that one address cannot take every slot of
@@ -201,6 +204,14 @@ type Config struct {
 	// http.ResponseController.SetReadDeadline (net/http's does, HTTP/1 and
 	// HTTP/2). Defaults to 30 s; negative turns it off.
 	BodyIdleTimeout time.Duration
+	// MinResumableRate is the least a resumable upload's body must send,
+	// in bytes a second, averaged over each BodyIdleTimeout: a body that
+	// sends less in one is cut (408) and keeps what it received, so that
+	// uploads trickling a little now and then cannot hold the slots of
+	// MaxPartials that others need. Plain PUTs hold no slot and keep the
+	// idle rule alone. Defaults to 2 KiB/s (60 KiB per 30 s); negative
+	// turns it off.
+	MinResumableRate int64
 	// Logger receives request failures (client errors at Debug, server
 	// errors at Warn). Defaults to slog.New(slog.DiscardHandler).
 	Logger *slog.Logger
@@ -283,6 +294,9 @@ func Open(dir string, cfg Config) (*Store, error) {
 	cfg.MaxPartialBytes = max(cfg.MaxPartialBytes, cfg.MaxUpload) // else a whole upload could never be held
 	if cfg.BodyIdleTimeout == 0 {
 		cfg.BodyIdleTimeout = defaultBodyIdleTimeout
+	}
+	if cfg.MinResumableRate == 0 {
+		cfg.MinResumableRate = 2 << 10
 	}
 	top, err := root.OpenFile(".", os.O_RDONLY|oDirectory|oNonblock, 0)
 	if err != nil {
