@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // options is the parsed configuration.
@@ -184,6 +186,14 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (op
 	default:
 		return o, badUsage(true, "one folder at most, not %d: %s", len(folders), strings.Join(folders, " "))
 	}
+	if o.token != "" {
+		if err := checkToken(o.token); err != nil {
+			return o, err
+		}
+	}
+	if o.upload && o.readOnly {
+		return o, badUsage(true, "-upload and -read-only contradict each other; give one")
+	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return o, badUsage(true, "-tls-cert and -tls-key go together")
 	}
@@ -197,6 +207,25 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (op
 		return o, badUsage(true, "-node and the other -nats-… settings need -nats")
 	}
 	return o, nil
+}
+
+// minToken is the shortest token accepted: 16 characters. The lockout
+// allows a network about 14,000 guesses a day (docs/security.md); a token
+// of 16 random characters is out of reach of that, a word is not.
+const minToken = 16
+
+// checkToken refuses a token that is too short to hold against guessing, or
+// that has whitespace in it (a stray space or newline from a file or a
+// copy, which no one types back the same way). The message never shows
+// the token.
+func checkToken(t string) error {
+	if n := utf8.RuneCountInString(t); n < minToken {
+		return badUsage(false, "-token (FILEHUB_TOKEN) has %d characters, fewer than %d; make one with: openssl rand -hex 16", n, minToken)
+	}
+	if strings.IndexFunc(t, unicode.IsSpace) >= 0 {
+		return badUsage(false, "-token (FILEHUB_TOKEN) has whitespace in it; make one with: openssl rand -hex 16")
+	}
+	return nil
 }
 
 // parseArgs parses flags that may come before or after the folder
