@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"filehub/files"
@@ -423,11 +424,20 @@ var (
 // escapes: a snippet of 65,536 "<" is 64 KiB on the wire, not 384 KiB.
 // The page puts every string in with textContent (web/static/dom.js).
 func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	buf := encodeBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
+	err := enc.Encode(v)
+	var out []byte
+	if err == nil {
+		out = bytes.Clone(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	if buf.Cap() <= 64<<10 { // a snippet's buffer is not kept for chat lines
+		encodeBufs.Put(buf)
+	}
+	return out, err
 }
+
+// encodeBufs are marshal's buffers.
+var encodeBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
