@@ -11,6 +11,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"filehub/internal/harness"
+	"filehub/internal/testutil"
+	"filehub/server"
 	"fmt"
 	"io"
 	"net"
@@ -19,337 +22,35 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
 
-// readTimeout bounds every read in these tests, so a hang fails fast.
-const readTimeout = 10 * time.Second
-
-// testServer is run() serving a folder on a loopback port.
-type testServer struct {
-	URL  string // http://127.0.0.1:PORT
-	Addr string // 127.0.0.1:PORT
-	Dir  string
-
-	t      *testing.T
-	logs   *testLog
-	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
-}
-
-// startServer runs run() on 127.0.0.1:0 (or "-addr" given in args) serving
-// dir, logging into t, and stops it at cleanup.
-func startServer(t *testing.T, dir string, args ...string) *testServer {
-	t.Helper()
-	s := startServerEnv(t, nil, append([]string{"-addr", "127.0.0.1:0", "-root", dir, "-log-level", "debug"}, args...)...)
-	s.Dir = dir
-	return s
-}
-
-// startServerEnv runs run() with exactly these arguments and environment
-// variables, logging into t, and stops it at cleanup.
-func startServerEnv(t *testing.T, env map[string]string, all ...string) *testServer {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan string, 1)
-	s := &testServer{t: t, cancel: cancel, done: make(chan error, 1)}
-	logs := &testLog{t: t}
-	s.logs = logs
-	t.Cleanup(logs.stop) // runs after s.Stop, registered below
-	go func() {
-		s.done <- run(ctx, all, func(k string) string { return env[k] }, addrWriter(addrs), logs)
-	}()
-	select {
-	case a := <-addrs:
-		s.Addr = a
-	case err := <-s.done:
-		cancel()
-		t.Fatalf("run returned before listening: %v", err)
-	case <-time.After(readTimeout):
-		cancel()
-		t.Fatal("run did not start listening")
-	}
-	s.URL = "http://" + s.Addr
-	t.Cleanup(s.Stop)
-	return s
-}
-
-// Stop cancels run and waits for it; run must return nil. It may be called
-// from any goroutine, and more than once.
-func (s *testServer) Stop() {
-	s.once.Do(func() {
-		s.cancel()
-		select {
-		case err := <-s.done:
-			if err != nil {
-				s.t.Errorf("run returned %v after cancel, want nil", err)
-			}
-		case <-time.After(30 * time.Second):
-			s.t.Error("run did not return within 30 s of cancel")
-		}
-	})
-}
-
-// addrWriter takes run's first line on stdout and sends the address in it.
-type addrWriter chan string
-
-func (a addrWriter) Write(p []byte) (int, error) {
-	if i := bytes.Index(p, []byte("://")); i >= 0 {
-		rest := string(p[i+len("://"):])
-		select {
-		case a <- strings.TrimRight(strings.TrimSpace(rest), "/"):
-		default:
-		}
-	}
-	return len(p), nil
-}
-
-// testLog sends the server's log lines to the test log until the test ends.
-type testLog struct {
-	mu   sync.Mutex
-	t    *testing.T
-	done bool
-	all  bytes.Buffer // every line, for tests that read the log
-}
-
-// text returns everything logged so far.
-func (l *testLog) text() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.all.String()
-}
-
-func (l *testLog) stop() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.done = true
-}
-
-func (l *testLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.all.Write(p)
-	if !l.done {
-		l.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
-// labFiles are the files of the original lab exercise, with non-ASCII text.
-var labFiles = map[string]string{
-	"myfile1.txt": "Hello from myfile1.txt\nline two\n",
-	"myserver.py": "import http.server\nprint('serving')\n",
-	"README.rst":  "Fichier lisez-moi — Ünïcödé ✓ 日本語\n=====\n",
-	"docs/a.md":   "# A\n",
-}
-
-// labDir writes labFiles into a new temporary folder.
-func labDir(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, body := range labFiles {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
-// frame is one decoded server message.
-type frame map[string]any
-
-func (f frame) str(k string) string  { s, _ := f[k].(string); return s }
-func (f frame) num(k string) float64 { n, _ := f[k].(float64); return n }
-func (f frame) obj(k string) frame   { o, _ := f[k].(map[string]any); return frame(o) }
-func (f frame) kind() string         { return f.str("kind") }
-
-// client is a real gorilla WebSocket client in a room.
-type client struct {
-	t       *testing.T
-	c       *websocket.Conn
-	welcome frame
-	nextID  int
-}
-
-// dial joins ts's room with the given query (room=…&name=…) and reads welcome.
-func dial(t *testing.T, ts *testServer, query string) *client {
-	t.Helper()
-	return dialJar(t, ts, query, nil)
-}
-
-// dialJar is dial with a cookie jar, as a browser has: it keeps the
-// session cookie of the upgrade response for later HTTP requests.
-func dialJar(t *testing.T, ts *testServer, query string, jar http.CookieJar) *client {
-	t.Helper()
-	c, resp, err := dialRaw(ts, query, nil, jar)
-	if err != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
-		t.Fatalf("dial %q: %v (HTTP %d)", query, err, status)
-	}
-	cl := &client{t: t, c: c}
-	t.Cleanup(func() { c.Close() })
-	cl.welcome = cl.readKind("welcome")
-	return cl
-}
-
-func dialRaw(ts *testServer, query string, header http.Header, jar http.CookieJar) (*websocket.Conn, *http.Response, error) {
-	d := websocket.Dialer{HandshakeTimeout: readTimeout, Jar: jar}
-	return d.Dial("ws://"+ts.Addr+"/ws?"+query, header)
-}
-
-func (cl *client) name() string { return cl.welcome.obj("you").str("name") }
-
-// send writes v as JSON.
-func (cl *client) send(v any) {
-	cl.t.Helper()
-	if err := cl.c.WriteJSON(v); err != nil {
-		cl.t.Fatalf("send: %v", err)
-	}
-}
-
-// request sends a frame with a fresh id and returns the id.
-func (cl *client) request(kind string, fields map[string]any) string {
-	cl.t.Helper()
-	cl.nextID++
-	id := "r" + strconv.Itoa(cl.nextID)
-	m := map[string]any{"kind": kind, "id": id}
-	for k, v := range fields {
-		m[k] = v
-	}
-	cl.send(m)
-	return id
-}
-
-// read returns the next message, failing the test after readTimeout.
-func (cl *client) read() frame {
-	cl.t.Helper()
-	f, err := cl.tryRead()
-	if err != nil {
-		cl.t.Fatalf("read: %v", err)
-	}
-	return f
-}
-
-func (cl *client) tryRead() (frame, error) {
-	cl.c.SetReadDeadline(time.Now().Add(readTimeout))
-	typ, data, err := cl.c.ReadMessage()
-	if err != nil {
-		return nil, err
-	}
-	if typ != websocket.TextMessage {
-		return frame{"kind": "(binary)", "len": float64(len(data))}, nil
-	}
-	var f frame
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("server sent invalid JSON %q: %w", data, err)
-	}
-	return f, nil
-}
-
-// readUntil reads until match, returning the frames skipped on the way.
-func (cl *client) readUntil(match func(frame) bool) (frame, []frame) {
-	cl.t.Helper()
-	var skipped []frame
-	for {
-		f := cl.read()
-		if match(f) {
-			return f, skipped
-		}
-		skipped = append(skipped, f)
-	}
-}
-
-func (cl *client) readKind(kind string) frame {
-	cl.t.Helper()
-	f, _ := cl.readUntil(func(f frame) bool { return f.kind() == kind })
-	return f
-}
-
-// reply reads until the frame answering request id.
-func (cl *client) reply(id string) frame {
-	cl.t.Helper()
-	f, _ := cl.readUntil(func(f frame) bool { return f.str("id") == id })
-	return f
-}
-
-// barrier pings and returns every frame that arrived before the pong: all
-// the server sent this session before it read the ping.
-func (cl *client) barrier() []frame {
-	cl.t.Helper()
-	id := cl.request("ping", nil)
-	_, before := cl.readUntil(func(f frame) bool { return f.kind() == "pong" && f.str("id") == id })
-	return before
-}
-
-// closeCode reads until the connection closes and returns its close code.
-func (cl *client) closeCode() int {
-	cl.t.Helper()
-	for {
-		_, err := cl.tryRead()
-		if err == nil {
-			continue
-		}
-		var ce *websocket.CloseError
-		if errors.As(err, &ce) {
-			return ce.Code
-		}
-		cl.t.Fatalf("connection ended without a close frame: %v", err)
-	}
-}
-
-func httpGet(t *testing.T, c *http.Client, u string) (*http.Response, []byte) {
-	t.Helper()
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
-}
-
 // TestLabExercise is the original exercise: the three files over HTTP and
 // over WebSocket on the same port, and the page that fetches them.
 func TestLabExercise(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t))
-	cl := dial(t, ts, "name=lab")
+	ts := harness.Start(t, harness.LabDir(t))
+	cl := harness.Dial(t, ts, "name=lab")
 	for _, name := range []string{"myfile1.txt", "myserver.py", "README.rst"} {
 		t.Run(name, func(t *testing.T) {
-			resp, body := httpGet(t, nil, ts.URL+"/"+name)
-			if resp.StatusCode != 200 || string(body) != labFiles[name] {
-				t.Fatalf("GET /%s = %d %q, want 200 %q", name, resp.StatusCode, body, labFiles[name])
+			resp, body := harness.Get(t, nil, ts.URL+"/"+name)
+			if resp.StatusCode != 200 || string(body) != harness.LabFiles()[name] {
+				t.Fatalf("GET /%s = %d %q, want 200 %q", name, resp.StatusCode, body, harness.LabFiles()[name])
 			}
 			if name == "myfile1.txt" && !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
 				t.Errorf("Content-Type = %q, want text/plain", resp.Header.Get("Content-Type"))
 			}
-			f := cl.reply(cl.request("get", map[string]any{"path": name}))
-			if f.kind() != "file" || f.str("content") != labFiles[name] || f.str("encoding") != "utf-8" || f.str("path") != name {
+			f := cl.Reply(cl.Request("get", map[string]any{"path": name}))
+			if f.Kind() != "file" || f.Str("content") != harness.LabFiles()[name] || f.Str("encoding") != "utf-8" || f.Str("path") != name {
 				t.Fatalf("ws get %s = %v", name, f)
 			}
 		})
 	}
-	resp, body := httpGet(t, nil, ts.URL+"/")
+	resp, body := harness.Get(t, nil, ts.URL+"/")
 	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") || !bytes.Contains(body, []byte("<script")) {
 		t.Fatalf("GET / = %d %s, want the page", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
@@ -357,8 +58,8 @@ func TestLabExercise(t *testing.T) {
 
 func TestRunStartAndStop(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t))
-	resp, body := httpGet(t, nil, ts.URL+"/_/healthz")
+	ts := harness.Start(t, harness.LabDir(t))
+	resp, body := harness.Get(t, nil, ts.URL+"/_/healthz")
 	if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != "ok" {
 		t.Fatalf("healthz = %d %q", resp.StatusCode, body)
 	}
@@ -372,7 +73,7 @@ func TestRunStartAndStop(t *testing.T) {
 		args []string
 	}{
 		{"missing root", []string{"-root", filepath.Join(t.TempDir(), "nope")}},
-		{"root is a file", []string{"-root", filepath.Join(labDir(t), "myfile1.txt")}},
+		{"root is a file", []string{"-root", filepath.Join(harness.LabDir(t), "myfile1.txt")}},
 		{"unknown flag", []string{"-nope"}},
 		{"bad size", []string{"-max-upload", "lots"}},
 		{"bad address", []string{"-addr", "256.0.0.1:x"}},
@@ -380,7 +81,7 @@ func TestRunStartAndStop(t *testing.T) {
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
-			err := run(context.Background(), append([]string{"-addr", "127.0.0.1:0"}, tc.args...),
+			err := server.Run(context.Background(), append([]string{"-addr", "127.0.0.1:0"}, tc.args...),
 				func(string) string { return "" }, io.Discard, io.Discard)
 			if err == nil {
 				t.Fatal("run succeeded, want an error")
@@ -391,7 +92,7 @@ func TestRunStartAndStop(t *testing.T) {
 
 func TestHandshakeValidation(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t), "-allow-origin", "https://friend.example")
+	ts := harness.Start(t, harness.LabDir(t), "-allow-origin", "https://friend.example")
 	tests := []struct {
 		name   string
 		query  string
@@ -417,7 +118,7 @@ func TestHandshakeValidation(t *testing.T) {
 			if tc.origin != "" {
 				h.Set("Origin", tc.origin)
 			}
-			c, resp, err := dialRaw(ts, tc.query, h, nil)
+			c, resp, err := harness.DialRaw(ts, tc.query, h, nil)
 			if c != nil {
 				c.Close()
 			}
@@ -438,7 +139,7 @@ func TestHandshakeValidation(t *testing.T) {
 		})
 	}
 	// A plain GET of /ws is told to upgrade.
-	resp, _ := httpGet(t, nil, ts.URL+"/ws")
+	resp, _ := harness.Get(t, nil, ts.URL+"/ws")
 	if resp.StatusCode != http.StatusUpgradeRequired {
 		t.Fatalf("plain GET /ws = %d, want 426", resp.StatusCode)
 	}
@@ -446,7 +147,7 @@ func TestHandshakeValidation(t *testing.T) {
 
 func TestToken(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t), "-token", "s3cret")
+	ts := harness.Start(t, harness.LabDir(t), "-token", "s3cret")
 	tests := []struct {
 		name   string
 		query  string
@@ -462,7 +163,7 @@ func TestToken(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, resp, _ := dialRaw(ts, tc.query, tc.header, nil)
+			c, resp, _ := harness.DialRaw(ts, tc.query, tc.header, nil)
 			if c != nil {
 				c.Close()
 			}
@@ -475,70 +176,71 @@ func TestToken(t *testing.T) {
 
 func TestNamesAndPresence(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t))
-	a := dial(t, ts, "room=p&name=alice")
-	b := dial(t, ts, "room=p&name=alice")
-	if a.name() != "alice" || b.name() != "alice-2" {
-		t.Fatalf("names %q %q, want alice alice-2", a.name(), b.name())
+	ts := harness.Start(t, harness.LabDir(t))
+	a := harness.Dial(t, ts, "room=p&name=alice")
+	b := harness.Dial(t, ts, "room=p&name=alice")
+	if a.Name() != "alice" || b.Name() != "alice-2" {
+		t.Fatalf("names %q %q, want alice alice-2", a.Name(), b.Name())
 	}
-	if b.welcome.num("count") != 2 || len(b.welcome["members"].([]any)) != 2 || b.welcome.str("room") != "p" {
-		t.Fatalf("welcome %v", b.welcome)
+	if b.Welcome.Num("count") != 2 || len(b.Welcome["members"].([]any)) != 2 || b.Welcome.Str("room") != "p" {
+		t.Fatalf("welcome %v", b.Welcome)
 	}
-	lim := b.welcome.obj("limits")
-	if lim.num("inline") != 1<<20 || lim.num("message") != 400<<10 || lim.num("upload") != 0 {
+	lim := b.Welcome.Obj("limits")
+	if lim.Num("inline") != 1<<20 || lim.Num("message") != 400<<10 || lim.Num("upload") != 0 {
 		t.Fatalf("limits %v", lim)
 	}
-	j, _ := a.readUntil(func(f frame) bool { return f.kind() == "presence" && f.obj("who").str("name") == "alice-2" })
-	if j.str("event") != "join" || j.obj("who").str("name") != "alice-2" || j.num("count") != 2 {
+	j, _ := a.ReadUntil(func(f testutil.Frame) bool { return f.Kind() == "presence" && f.Obj("who").Str("name") == "alice-2" })
+	if j.Str("event") != "join" || j.Obj("who").Str("name") != "alice-2" || j.Num("count") != 2 {
 		t.Fatalf("join presence %v", j)
 	}
-	g := dial(t, ts, "room=p")
-	if !strings.HasPrefix(g.name(), "guest-") {
-		t.Fatalf("default name %q", g.name())
+	g := harness.Dial(t, ts, "room=p")
+	if !strings.HasPrefix(g.Name(), "guest-") {
+		t.Fatalf("default name %q", g.Name())
 	}
-	b.request("rename", map[string]any{"name": "  bob  "})
-	r := a.readUntilEvent("rename")
-	if r.obj("who").str("name") != "bob" || r.obj("who").str("id") != b.welcome.obj("you").str("id") {
+	b.Request("rename", map[string]any{"name": "  bob  "})
+	r := readUntilEvent(a, "rename")
+	if r.Obj("who").Str("name") != "bob" || r.Obj("who").Str("id") != b.Welcome.Obj("you").Str("id") {
 		t.Fatalf("rename presence %v", r)
 	}
-	w := a.reply(a.request("who", nil))
-	if w.kind() != "members" || w.num("count") != 3 {
+	w := a.Reply(a.Request("who", nil))
+	if w.Kind() != "members" || w.Num("count") != 3 {
 		t.Fatalf("who = %v", w)
 	}
-	g.c.Close()
-	l := a.readUntilEvent("leave")
-	if l.obj("who").str("name") != g.name() || l.num("count") != 2 {
+	g.Conn.Close()
+	l := readUntilEvent(a, "leave")
+	if l.Obj("who").Str("name") != g.Name() || l.Num("count") != 2 {
 		t.Fatalf("leave presence %v", l)
 	}
-	p := a.reply(a.request("ping", map[string]any{"t": 12.5, "x": []any{"y"}}))
-	if p.kind() != "pong" || p.num("t") != 12.5 || p["x"].([]any)[0] != "y" {
+	p := a.Reply(a.Request("ping", map[string]any{"t": 12.5, "x": []any{"y"}}))
+	if p.Kind() != "pong" || p.Num("t") != 12.5 || p["x"].([]any)[0] != "y" {
 		t.Fatalf("pong %v", p)
 	}
 }
 
-func (cl *client) readUntilEvent(event string) frame {
-	cl.t.Helper()
-	f, _ := cl.readUntil(func(f frame) bool { return f.kind() == "presence" && f.str("event") == event })
+// readUntilEvent reads until a presence frame of event.
+func readUntilEvent(cl *testutil.Client, event string) testutil.Frame {
+	cl.T.Helper()
+	f, _ := cl.ReadUntil(func(f testutil.Frame) bool { return f.Kind() == "presence" && f.Str("event") == event })
 	return f
 }
 
 func TestRoomsAreIsolated(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t))
-	a1 := dial(t, ts, "room=a&name=a1")
-	a2 := dial(t, ts, "room=a&name=a2")
-	b1 := dial(t, ts, "room=b&name=b1")
-	a1.request("chat", map[string]any{"text": "for room a"})
-	a1.request("share", map[string]any{"path": "myfile1.txt"})
-	a1.request("get", map[string]any{"path": "README.rst"})
-	a2.readKind("chat")
-	a2.readKind("shared")
-	f, _ := a2.readUntil(func(f frame) bool { return f.kind() == "feed" && f.obj("event").str("action") == "fetch" })
-	if f.obj("event").str("who") != "a1" {
+	ts := harness.Start(t, harness.LabDir(t))
+	a1 := harness.Dial(t, ts, "room=a&name=a1")
+	a2 := harness.Dial(t, ts, "room=a&name=a2")
+	b1 := harness.Dial(t, ts, "room=b&name=b1")
+	a1.Request("chat", map[string]any{"text": "for room a"})
+	a1.Request("share", map[string]any{"path": "myfile1.txt"})
+	a1.Request("get", map[string]any{"path": "README.rst"})
+	a2.ReadKind("chat")
+	a2.ReadKind("shared")
+	f, _ := a2.ReadUntil(func(f testutil.Frame) bool { return f.Kind() == "feed" && f.Obj("event").Str("action") == "fetch" })
+	if f.Obj("event").Str("who") != "a1" {
 		t.Fatalf("feed %v", f)
 	}
-	for _, f := range b1.barrier() {
-		if !(f.kind() == "presence" && f.obj("who").str("name") == "b1") { // its own join
+	for _, f := range b1.Barrier() {
+		if !(f.Kind() == "presence" && f.Obj("who").Str("name") == "b1") { // its own join
 			t.Errorf("room b received %v from room a", f)
 		}
 	}
@@ -546,86 +248,86 @@ func TestRoomsAreIsolated(t *testing.T) {
 
 func TestPrivateGetAndShare(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t))
-	a := dial(t, ts, "room=r&name=alice")
-	b := dial(t, ts, "room=r&name=bob")
-	a.readUntilEvent("join")
+	ts := harness.Start(t, harness.LabDir(t))
+	a := harness.Dial(t, ts, "room=r&name=alice")
+	b := harness.Dial(t, ts, "room=r&name=bob")
+	readUntilEvent(a, "join")
 
-	id := a.request("get", map[string]any{"path": "/docs/a.md"})
-	f := a.reply(id)
-	if f.kind() != "file" || f.str("content") != "# A\n" || f.str("path") != "docs/a.md" || f.num("size") != 4 || f.str("modified") == "" {
+	id := a.Request("get", map[string]any{"path": "/docs/a.md"})
+	f := a.Reply(id)
+	if f.Kind() != "file" || f.Str("content") != "# A\n" || f.Str("path") != "docs/a.md" || f.Num("size") != 4 || f.Str("modified") == "" {
 		t.Fatalf("get reply %v", f)
 	}
-	ev, skipped := b.readUntil(func(f frame) bool { return f.kind() == "feed" })
+	ev, skipped := b.ReadUntil(func(f testutil.Frame) bool { return f.Kind() == "feed" })
 	for _, s := range skipped {
-		if s.kind() == "file" {
+		if s.Kind() == "file" {
 			t.Fatalf("bob received alice's private file: %v", s)
 		}
 	}
-	e := ev.obj("event")
-	if e.str("who") != "alice" || e.str("action") != "fetch" || e.str("via") != "ws" || e.str("path") != "docs/a.md" || e.num("bytes") != 4 || e.num("seq") == 0 {
+	e := ev.Obj("event")
+	if e.Str("who") != "alice" || e.Str("action") != "fetch" || e.Str("via") != "ws" || e.Str("path") != "docs/a.md" || e.Num("bytes") != 4 || e.Num("seq") == 0 {
 		t.Fatalf("feed event %v", e)
 	}
-	if _, err := time.Parse(time.RFC3339, e.str("at")); err != nil {
-		t.Fatalf("at %q: %v", e.str("at"), err)
+	if _, err := time.Parse(time.RFC3339, e.Str("at")); err != nil {
+		t.Fatalf("at %q: %v", e.Str("at"), err)
 	}
 
-	a.request("share", map[string]any{"path": "README.rst"})
-	for _, cl := range []*client{a, b} {
-		s := cl.readKind("shared")
-		if s.obj("by").str("name") != "alice" || s.str("content") != labFiles["README.rst"] || s.str("url") != "/README.rst" || s.str("type") == "" {
-			t.Fatalf("%s got shared %v", cl.name(), s)
+	a.Request("share", map[string]any{"path": "README.rst"})
+	for _, cl := range []*testutil.Client{a, b} {
+		s := cl.ReadKind("shared")
+		if s.Obj("by").Str("name") != "alice" || s.Str("content") != harness.LabFiles()["README.rst"] || s.Str("url") != "/README.rst" || s.Str("type") == "" {
+			t.Fatalf("%s got shared %v", cl.Name(), s)
 		}
-		fe, _ := cl.readUntil(func(f frame) bool { return f.kind() == "feed" && f.obj("event").str("action") == "share" })
-		if fe.obj("event").str("path") != "README.rst" {
+		fe, _ := cl.ReadUntil(func(f testutil.Frame) bool { return f.Kind() == "feed" && f.Obj("event").Str("action") == "share" })
+		if fe.Obj("event").Str("path") != "README.rst" {
 			t.Fatalf("share feed %v", fe)
 		}
 	}
 
-	l := a.reply(a.request("list", map[string]any{"path": ""}))
-	if l.kind() != "listing" || l.str("path") != "" {
+	l := a.Reply(a.Request("list", map[string]any{"path": ""}))
+	if l.Kind() != "listing" || l.Str("path") != "" {
 		t.Fatalf("listing %v", l)
 	}
 	entries := l["entries"].([]any)
-	if first := frame(entries[0].(map[string]any)); first.str("name") != "docs" || first["dir"] != true {
+	if first := testutil.Frame(entries[0].(map[string]any)); first.Str("name") != "docs" || first["dir"] != true {
 		t.Fatalf("folders come first: %v", entries)
 	}
 }
 
 func TestHTTPFetchesInFeed(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t))
-	watcher := dial(t, ts, "name=watcher") // default room: anonymous fetches go there
+	ts := harness.Start(t, harness.LabDir(t))
+	watcher := harness.Dial(t, ts, "name=watcher") // default room: anonymous fetches go there
 
 	// Anonymous: a plain client without the session cookie.
-	httpGet(t, nil, ts.URL+"/myfile1.txt")
-	e := watcher.readKind("feed").obj("event")
-	if e.str("who") != "anonymous (127.0.0.1)" || e.str("via") != "http" || e.str("path") != "myfile1.txt" || int(e.num("bytes")) != len(labFiles["myfile1.txt"]) {
+	harness.Get(t, nil, ts.URL+"/myfile1.txt")
+	e := watcher.ReadKind("feed").Obj("event")
+	if e.Str("who") != "anonymous (127.0.0.1)" || e.Str("via") != "http" || e.Str("path") != "myfile1.txt" || int(e.Num("bytes")) != len(harness.LabFiles()["myfile1.txt"]) {
 		t.Fatalf("anonymous event %v", e)
 	}
 
 	// Attributed: the page's cookie, set on the upgrade response, names the
 	// session in its own room.
 	jar, _ := cookiejar.New(nil)
-	carol := dialJar(t, ts, "room=team&name=carol", jar)
+	carol := harness.DialJar(t, ts, "room=team&name=carol", jar)
 	u, _ := url.Parse(ts.URL)
 	if len(jar.Cookies(u)) == 0 {
 		t.Fatal("the upgrade response set no cookie")
 	}
-	httpGet(t, &http.Client{Jar: jar}, ts.URL+"/README.rst?download")
-	e = carol.readKind("feed").obj("event")
-	if e.str("who") != "carol" || e.str("via") != "http" || e.str("path") != "README.rst" {
+	harness.Get(t, &http.Client{Jar: jar}, ts.URL+"/README.rst?download")
+	e = carol.ReadKind("feed").Obj("event")
+	if e.Str("who") != "carol" || e.Str("via") != "http" || e.Str("path") != "README.rst" {
 		t.Fatalf("attributed event %v", e)
 	}
-	for _, f := range watcher.barrier() {
-		if f.kind() == "feed" {
+	for _, f := range watcher.Barrier() {
+		if f.Kind() == "feed" {
 			t.Fatalf("carol's fetch reached the lobby: %v", f)
 		}
 	}
 	// A failed fetch is no event.
-	httpGet(t, &http.Client{Jar: jar}, ts.URL+"/missing.txt")
-	for _, f := range carol.barrier() {
-		if f.kind() == "feed" {
+	harness.Get(t, &http.Client{Jar: jar}, ts.URL+"/missing.txt")
+	for _, f := range carol.Barrier() {
+		if f.Kind() == "feed" {
 			t.Fatalf("a 404 made an event: %v", f)
 		}
 	}
@@ -633,12 +335,12 @@ func TestHTTPFetchesInFeed(t *testing.T) {
 
 func TestErrorFrames(t *testing.T) {
 	t.Parallel()
-	dir := labDir(t)
+	dir := harness.LabDir(t)
 	if err := os.WriteFile(filepath.Join(dir, ".secret"), []byte("hidden"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ts := startServer(t, dir)
-	cl := dial(t, ts, "name=err")
+	ts := harness.Start(t, dir)
+	cl := harness.Dial(t, ts, "name=err")
 	tests := []struct {
 		name, raw, code string
 	}{
@@ -668,43 +370,43 @@ func TestErrorFrames(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := cl.c.WriteMessage(websocket.TextMessage, []byte(tc.raw)); err != nil {
+			if err := cl.Conn.WriteMessage(websocket.TextMessage, []byte(tc.raw)); err != nil {
 				t.Fatal(err)
 			}
-			f := cl.readKind("error")
-			if f.str("code") != tc.code || f.str("message") == "" {
+			f := cl.ReadKind("error")
+			if f.Str("code") != tc.code || f.Str("message") == "" {
 				t.Fatalf("error %v, want code %s", f, tc.code)
 			}
-			if strings.Contains(tc.raw, `"id":"x1"`) && f.str("id") != "x1" {
+			if strings.Contains(tc.raw, `"id":"x1"`) && f.Str("id") != "x1" {
 				t.Fatalf("error %v does not carry the request's id", f)
 			}
-			if strings.Contains(f.str("message"), ts.Dir) {
+			if strings.Contains(f.Str("message"), ts.Dir) {
 				t.Fatalf("error leaks the folder: %v", f)
 			}
 		})
 	}
 	// Binary frames are refused and the session stays.
-	cl.c.WriteMessage(websocket.BinaryMessage, []byte{1, 2, 3})
-	if f := cl.readKind("error"); f.str("code") != "bad_request" {
+	cl.Conn.WriteMessage(websocket.BinaryMessage, []byte{1, 2, 3})
+	if f := cl.ReadKind("error"); f.Str("code") != "bad_request" {
 		t.Fatalf("binary frame: %v", f)
 	}
-	cl.barrier()
+	cl.Barrier()
 }
 
 func TestMessageTooBig(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t))
-	cl := dial(t, ts, "name=big")
-	cl.send(map[string]any{"kind": "chat", "text": strings.Repeat("x", 400<<10)})
-	if code := cl.closeCode(); code != websocket.CloseMessageTooBig {
+	ts := harness.Start(t, harness.LabDir(t))
+	cl := harness.Dial(t, ts, "name=big")
+	cl.Send(map[string]any{"kind": "chat", "text": strings.Repeat("x", 400<<10)})
+	if code := cl.CloseCode(); code != websocket.CloseMessageTooBig {
 		t.Fatalf("close %d, want 1009", code)
 	}
 }
 
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t))
-	cl := dial(t, ts, "name=flood")
+	ts := harness.Start(t, harness.LabDir(t))
+	cl := harness.Dial(t, ts, "name=flood")
 	// One request in flight at a time (thousands a second on loopback):
 	// when the server closes, it has read all the client sent, so the close
 	// frame is not lost to a TCP reset caused by unread data.
@@ -713,10 +415,10 @@ func TestRateLimit(t *testing.T) {
 		if i == 1000 {
 			t.Fatal("1000 requests and no 1008")
 		}
-		id := cl.request("ping", nil)
-		f, err := cl.tryRead()
-		for err == nil && f.str("id") != id {
-			f, err = cl.tryRead()
+		id := cl.Request("ping", nil)
+		f, err := cl.TryRead()
+		for err == nil && f.Str("id") != id {
+			f, err = cl.TryRead()
 		}
 		var ce *websocket.CloseError
 		if errors.As(err, &ce) {
@@ -728,8 +430,8 @@ func TestRateLimit(t *testing.T) {
 		if err != nil {
 			t.Fatalf("read: %v", err)
 		}
-		if f.kind() == "error" {
-			if f.str("code") != "rate_limited" {
+		if f.Kind() == "error" {
+			if f.Str("code") != "rate_limited" {
 				t.Fatalf("error %v", f)
 			}
 			limited++
@@ -742,14 +444,14 @@ func TestRateLimit(t *testing.T) {
 
 func TestShutdownSends1001(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t))
-	var clients []*client
+	ts := harness.Start(t, harness.LabDir(t))
+	var clients []*testutil.Client
 	for i := range 5 {
-		clients = append(clients, dial(t, ts, fmt.Sprintf("room=r%d", i%2)))
+		clients = append(clients, harness.Dial(t, ts, fmt.Sprintf("room=r%d", i%2)))
 	}
 	go ts.Stop()
 	for _, cl := range clients {
-		if code := cl.closeCode(); code != websocket.CloseGoingAway {
+		if code := cl.CloseCode(); code != websocket.CloseGoingAway {
 			t.Fatalf("close %d, want 1001", code)
 		}
 	}
@@ -759,7 +461,7 @@ func TestShutdownSends1001(t *testing.T) {
 // one listener, as the exercise asks.
 func TestHTTPAndWSSamePort(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t))
+	ts := harness.Start(t, harness.LabDir(t))
 	conn, err := net.Dial("tcp", ts.Addr)
 	if err != nil {
 		t.Fatal(err)
@@ -771,8 +473,8 @@ func TestHTTPAndWSSamePort(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	if string(body) != labFiles["myserver.py"] {
+	if string(body) != harness.LabFiles()["myserver.py"] {
 		t.Fatalf("body %q", body)
 	}
-	dial(t, ts, "name=same-port")
+	harness.Dial(t, ts, "name=same-port")
 }

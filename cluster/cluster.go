@@ -51,6 +51,7 @@ import (
 	"time"
 
 	"filehub/hub"
+	"filehub/internal/randid"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -121,7 +122,7 @@ type Broker struct {
 	done    chan struct{}
 	again   chan struct{} // asks reassert to say again that this node and its members are here
 	// setUpAt is the connection (nats.go's count of reconnects) on which
-	// the stream and buckets were last made sure of: NATS may come back
+	// the stream and buckets were last checked: NATS may come back
 	// without them. Counted by the connection itself, which bumps it before
 	// it says it is connected again, rather than set by the reconnect
 	// callback, which runs later on another goroutine: in between, this
@@ -164,7 +165,7 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 	b := &Broker{
 		cfg:      cfg,
 		log:      cfg.Logger,
-		instance: validToken(cfg.Node) + "." + randomHex(4),
+		instance: validToken(cfg.Node) + "." + randid.Hex(4),
 		rooms:    make(map[string]*roomSub),
 		alive:    make(map[string]string),
 		lastSeq:  make(map[string]uint64),
@@ -182,14 +183,14 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			b.log.Warn("nats: disconnected", "err", err)
+			b.log.Warn("disconnect", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			b.log.Info("nats: reconnected", "url", redact(nc.ConnectedUrl()))
+			b.log.Info("reconnect", "url", redact(nc.ConnectedUrl()))
 			// This node's key may have expired meanwhile and its members
 			// been deleted by the others; and NATS may have come back
 			// without the stream and buckets (isSetUp is false already).
-			b.comeBack()
+			b.askReassert()
 		}),
 	}, cfg.Options...)
 	nc, err := nats.Connect(cfg.URL, opts...)
@@ -284,7 +285,7 @@ func (b *Broker) Err() error {
 		return fmt.Errorf("nats: %s", strings.ToLower(b.nc.Status().String()))
 	}
 	if !b.isSetUp() {
-		return errors.New("nats: reconnected; making sure of the stream and buckets")
+		return errors.New("nats: reconnected; checking the stream and buckets")
 	}
 	if b.displaced.Load() {
 		return fmt.Errorf("another node was started as %q", b.cfg.Node)
@@ -335,7 +336,7 @@ func (b *Broker) heartbeat() {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 			if _, err := b.nodes.Put(ctx, validToken(b.cfg.Node), []byte(b.instance)); err != nil {
-				b.log.Warn("nats: heartbeat", "err", err)
+				b.log.Warn("heartbeat", "err", err)
 			}
 			cancel()
 		}
@@ -352,7 +353,7 @@ func (b *Broker) watchNodes() {
 	go func() { <-b.done; cancel() }()
 	w, err := b.nodes.WatchAll(ctx)
 	if err != nil {
-		b.log.Error("nats: watching nodes", "err", err)
+		b.log.Error("watch nodes", "err", err)
 		return
 	}
 	defer w.Stop()
@@ -389,7 +390,7 @@ func (b *Broker) watchNodes() {
 			// each in turn for gone, and delete and register their
 			// members again, without end.
 			if !b.displaced.Swap(true) {
-				b.log.Error("nats: another node was started under this node's name; this one stops serving the cluster (give each node its own -node)", "node", node, "other", now)
+				b.log.Error("node name taken by another instance; stop serving the cluster (give each node its own -node)", "node", node, "other", now)
 			}
 			continue
 		}
@@ -398,12 +399,12 @@ func (b *Broker) watchNodes() {
 			// refresh it for NodeTTL), and the others are deleting its
 			// members, whose sessions are still open here: it says again
 			// that it is alive, and registers them again.
-			b.log.Warn("nats: this node was taken for gone; registering again", "node", node)
-			b.comeBack()
+			b.log.Warn("node taken for gone; register again", "node", node)
+			b.askReassert()
 			continue
 		}
 		if was != "" && was != now {
-			b.log.Info("nats: node gone", "node", node, "instance", was)
+			b.log.Info("node gone", "node", node, "instance", was)
 			b.forget(was)
 		}
 	}
@@ -440,14 +441,14 @@ func (b *Broker) forget(instance string) {
 	}
 }
 
-// isSetUp tells whether the stream and buckets were made sure of on this
+// isSetUp tells whether the stream and buckets were checked on this
 // connection (not only on an earlier one).
 func (b *Broker) isSetUp() bool {
 	return b.setUpAt.Load() == b.nc.Stats().Reconnects
 }
 
-// comeBack asks reassert to run (again, if it is running).
-func (b *Broker) comeBack() {
+// askReassert asks reassert to run (again, if it is running).
+func (b *Broker) askReassert() {
 	select {
 	case b.again <- struct{}{}:
 	default: // asked already
@@ -455,7 +456,7 @@ func (b *Broker) comeBack() {
 }
 
 // reassert says again that this node is alive, and registers its members
-// again where they are gone, each time comeBack asks: after a reconnect,
+// again where they are gone, each time askReassert asks: after a reconnect,
 // or when this node finds its key expired or its members deleted by the
 // others while their sessions are still open here.
 func (b *Broker) reassert() {
@@ -474,13 +475,13 @@ func (b *Broker) reassert() {
 			conn := b.nc.Stats().Reconnects
 			if _, _, _, err := b.ensure(ctx); err != nil {
 				cancel()
-				b.log.Warn("nats: making sure of the stream and buckets", "err", err)
+				b.log.Warn("ensure stream and buckets", "err", err)
 				select { // JetStream may not be ready yet: again, shortly
 				case <-b.done:
 					return
 				case <-time.After(500 * time.Millisecond):
 				}
-				b.comeBack()
+				b.askReassert()
 				continue
 			}
 			// If NATS went away again meanwhile, this is an older
@@ -488,7 +489,7 @@ func (b *Broker) reassert() {
 			b.setUpAt.Store(conn)
 		}
 		if _, err := b.nodes.Put(ctx, validToken(b.cfg.Node), []byte(b.instance)); err != nil {
-			b.log.Warn("nats: heartbeat after reconnect", "err", err)
+			b.log.Warn("heartbeat after reconnect", "err", err)
 		}
 		b.mu.Lock()
 		rooms := make([]string, 0, len(b.rooms))
@@ -502,7 +503,7 @@ func (b *Broker) reassert() {
 				if _, err := b.members.Get(ctx, key); errors.Is(err, jetstream.ErrKeyNotFound) {
 					val, _ := json.Marshal(memberEntry{ID: ref.ID, Name: ref.Name, Node: b.instance})
 					if _, err := b.members.Create(ctx, key, val); err != nil {
-						b.log.Warn("nats: registering a member again", "room", room, "err", err)
+						b.log.Warn("register member again", "room", room, "err", err)
 					}
 				}
 			}

@@ -66,28 +66,59 @@ func (b *Broker) OpenRoom(ctx context.Context, room string) (string, error) {
 		rs.stop()
 		return "", err
 	}
-	if rs.live, err = b.nc.Subscribe(liveSubject(room), func(msg *nats.Msg) {
-		if id := msg.Header.Get(hdrChat); id != "" {
-			// A chat line of another node's, live: the stream brings it
-			// too, and whichever copy comes second is an echo.
-			if rs.firstSight(id) {
-				b.hub.Deliver(room, &hub.Message{Frame: append(json.RawMessage(nil), msg.Data...), Chat: true})
-			}
-			return
-		}
-		var m hub.Message
-		if err := json.Unmarshal(msg.Data, &m); err != nil {
-			b.log.Warn("cluster: a live message that is not one", "room", room, "err", err)
-			return
-		}
-		b.hub.Deliver(room, &m)
-	}); err != nil {
+	if rs.live, err = b.nc.Subscribe(liveSubject(room), func(msg *nats.Msg) { b.liveMessage(rs, msg) }); err != nil {
 		return fail(fmt.Errorf("cluster: subscribing to %s: %w", room, err))
 	}
+	roster, err := b.watchRoster(wctx, rs)
+	if err != nil {
+		return fail(err)
+	}
+	replayed, err := b.replayHistory(ctx, rs)
+	if err != nil {
+		return fail(err)
+	}
+	for _, ch := range []<-chan struct{}{roster, replayed} {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fail(fmt.Errorf("cluster: opening %s: %w", room, ctx.Err()))
+		}
+	}
+	b.mu.Lock()
+	if old := b.rooms[room]; old != nil {
+		old.stop() // closed and opened again before the old one let go
+	}
+	b.rooms[room] = rs
+	b.mu.Unlock()
+	return epoch, nil
+}
 
-	// Members: the watch's first values are who is in the room now.
-	if rs.watch, err = b.members.Watch(wctx, roomKey(room)+".*"); err != nil {
-		return fail(fmt.Errorf("cluster: watching %s: %w", room, err))
+// liveMessage hands the hub a message another node published live to
+// rs's room.
+func (b *Broker) liveMessage(rs *roomSub, msg *nats.Msg) {
+	if id := msg.Header.Get(hdrChat); id != "" {
+		// A chat line of another node's, live: the stream brings it
+		// too, and whichever copy comes second is an echo.
+		if rs.firstCopy(id) {
+			b.hub.Deliver(rs.room, &hub.Message{Frame: append(json.RawMessage(nil), msg.Data...), Chat: true})
+		}
+		return
+	}
+	var m hub.Message
+	if err := json.Unmarshal(msg.Data, &m); err != nil {
+		b.log.Warn("decode live message", "room", rs.room, "err", err)
+		return
+	}
+	b.hub.Deliver(rs.room, &m)
+}
+
+// watchRoster follows the members of rs's room on every node until ctx
+// ends; the channel is closed once the watch's first values (who is in
+// the room now) have been handed to the hub.
+func (b *Broker) watchRoster(ctx context.Context, rs *roomSub) (<-chan struct{}, error) {
+	var err error
+	if rs.watch, err = b.members.Watch(ctx, roomKey(rs.room)+".*"); err != nil {
+		return nil, fmt.Errorf("cluster: watching %s: %w", rs.room, err)
 	}
 	roster := make(chan struct{})
 	rs.wg.Add(1)
@@ -95,19 +126,23 @@ func (b *Broker) OpenRoom(ctx context.Context, room string) (string, error) {
 		defer rs.wg.Done()
 		b.followMembers(rs, roster)
 	}()
+	return roster, nil
+}
 
-	// History: every kept event and chat line of the room, then the new
-	// ones, in the stream's order.
+// replayHistory consumes every kept event and chat line of rs's room, then
+// the new ones, in the stream's order; the channel is closed once the
+// kept ones have been handed to the hub.
+func (b *Broker) replayHistory(ctx context.Context, rs *roomSub) (<-chan struct{}, error) {
 	cons, err := b.js.OrderedConsumer(ctx, streamName, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{feedSubject(room), chatSubject(room)},
+		FilterSubjects: []string{feedSubject(rs.room), chatSubject(rs.room)},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
-		return fail(fmt.Errorf("cluster: reading %s: %w", room, err))
+		return nil, fmt.Errorf("cluster: reading %s: %w", rs.room, err)
 	}
 	ci, err := cons.Info(ctx)
 	if err != nil {
-		return fail(fmt.Errorf("cluster: reading %s: %w", room, err))
+		return nil, fmt.Errorf("cluster: reading %s: %w", rs.room, err)
 	}
 	replayed := make(chan struct{})
 	var once sync.Once
@@ -124,22 +159,9 @@ func (b *Broker) OpenRoom(ctx context.Context, room string) (string, error) {
 			once.Do(func() { close(replayed) })
 		}
 	}); err != nil {
-		return fail(fmt.Errorf("cluster: reading %s: %w", room, err))
+		return nil, fmt.Errorf("cluster: reading %s: %w", rs.room, err)
 	}
-	for _, ch := range []chan struct{}{roster, replayed} {
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fail(fmt.Errorf("cluster: opening %s: %w", room, ctx.Err()))
-		}
-	}
-	b.mu.Lock()
-	if old := b.rooms[room]; old != nil {
-		old.stop() // closed and opened again before the old one let go
-	}
-	b.rooms[room] = rs
-	b.mu.Unlock()
-	return epoch, nil
+	return replayed, nil
 }
 
 // CloseRoom implements hub.Broker.
@@ -165,7 +187,7 @@ func (b *Broker) historyMessage(rs *roomSub, msg jetstream.Msg, meta *jetstream.
 	case strings.HasSuffix(msg.Subject(), ".feed"):
 		var e hub.Event
 		if err := json.Unmarshal(msg.Data(), &e); err != nil {
-			b.log.Warn("cluster: a feed event that is not one", "room", room, "err", err)
+			b.log.Warn("decode feed event", "room", room, "err", err)
 			return
 		}
 		e.Seq = meta.Sequence.Stream
@@ -180,7 +202,7 @@ func (b *Broker) historyMessage(rs *roomSub, msg jetstream.Msg, meta *jetstream.
 		frame := append(json.RawMessage(nil), msg.Data()...)
 		echo := false
 		if id := msg.Headers().Get(jetstream.MsgIDHeader); id != "" {
-			echo = !rs.firstSight(id)
+			echo = !rs.firstCopy(id)
 		}
 		b.hub.Deliver(room, &hub.Message{Frame: frame, Chat: true, Echo: echo})
 	}
@@ -218,10 +240,10 @@ func (b *Broker) followMembers(rs *roomSub, roster chan struct{}) {
 			rs.mu.Unlock()
 			if current { // else it was renamed: the new key told already
 				b.presence(rs.room, "leave", old)
-				if old.Node == b.instance && b.here(rs.room, old) {
+				if old.Node == b.instance && b.isLocalMember(rs.room, old) {
 					// Deleted by another node that took this one for gone,
 					// while its session is still open here.
-					b.comeBack()
+					b.askReassert()
 				}
 			}
 			continue
@@ -251,8 +273,8 @@ func (b *Broker) followMembers(rs *roomSub, roster chan struct{}) {
 	}
 }
 
-// here tells whether m is still this node's member of room, by that name.
-func (b *Broker) here(room string, m memberEntry) bool {
+// isLocalMember tells whether m is still this node's member of room, by that name.
+func (b *Broker) isLocalMember(room string, m memberEntry) bool {
 	for _, ref := range b.hub.Members(room) {
 		if ref.ID == m.ID && ref.Name == m.Name {
 			return true
@@ -289,7 +311,7 @@ func (b *Broker) Publish(room string, m *hub.Message) {
 		id := b.nextMsgID()
 		b.mu.Lock()
 		if rs := b.rooms[room]; rs != nil {
-			rs.firstSight(id)
+			rs.firstCopy(id)
 		}
 		b.mu.Unlock()
 		b.enqueue(job{kind: jobChat, room: room, frame: frame, id: id, at: time.Now()})
@@ -301,7 +323,7 @@ func (b *Broker) Publish(room string, m *hub.Message) {
 			msg := &nats.Msg{Subject: liveSubject(room), Data: frame, Header: nats.Header{}}
 			msg.Header.Set(hdrChat, id)
 			if err := b.nc.PublishMsg(msg); err != nil {
-				b.log.Debug("cluster: publishing", "room", room, "err", err)
+				b.log.Debug("publish", "room", room, "err", err)
 			}
 		}
 	default:
@@ -314,12 +336,12 @@ func (b *Broker) Publish(room string, m *hub.Message) {
 			b.hub.Deliver(room, m)
 		}
 		if err != nil {
-			b.log.Error("cluster: encoding a message", "err", err)
+			b.log.Error("encode message", "err", err)
 			return
 		}
 		if b.nc.IsConnected() {
 			if err := b.nc.Publish(liveSubject(room), data); err != nil {
-				b.log.Debug("cluster: publishing", "room", room, "err", err)
+				b.log.Debug("publish", "room", room, "err", err)
 			}
 		}
 	}
@@ -328,11 +350,11 @@ func (b *Broker) Publish(room string, m *hub.Message) {
 // errNoName is a name no room can give: every suffix taken.
 var errNoName = errors.New("cluster: no free name")
 
-// firstSight records that the chat line id reached this node's room, and
+// firstCopy records that the chat line id reached this node's room, and
 // reports whether it is the first copy: a line comes once from the stream
 // and, from another node, once live (its own node delivers it when it is
 // published), in either order.
-func (rs *roomSub) firstSight(id string) bool {
+func (rs *roomSub) firstCopy(id string) bool {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	return rs.chat.add(id)

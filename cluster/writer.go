@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -59,7 +57,7 @@ func (b *Broker) enqueue(j job) {
 	select {
 	case b.jobs <- j:
 	default:
-		b.log.Warn("cluster: write queue full, dropping a write", "kind", j.kind, "room", j.room)
+		b.log.Warn("write queue full; drop write", "kind", j.kind, "room", j.room)
 	}
 }
 
@@ -157,7 +155,7 @@ func (b *Broker) retry(j job) {
 			return
 		}
 		if time.Since(j.at) > maxJobAge || b.isDone() {
-			b.log.Warn("cluster: giving up a write", "kind", j.kind, "room", j.room, "err", err)
+			b.log.Warn("give up write", "kind", j.kind, "room", j.room, "err", err)
 			return
 		}
 		// NATS is away, or busy: try again, sooner at first.
@@ -247,7 +245,7 @@ func (b *Broker) publishFeed(ctx context.Context, j job) error {
 	subj := feedSubject(j.room)
 	data, err := json.Marshal(j.event)
 	if err != nil {
-		b.log.Error("cluster: encoding a feed event", "err", err)
+		b.log.Error("encode feed event", "err", err)
 		return nil
 	}
 	for range 32 {
@@ -304,10 +302,4 @@ func isWrongRevision(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		strings.Contains(err.Error(), "wrong last sequence")
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

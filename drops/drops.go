@@ -15,7 +15,7 @@
 // reserves its file and its bytes before it receives a byte, and two nodes
 // can never both take the last of them.
 //
-// The package knows neither the rooms nor the page: main gives the
+// The package knows neither the rooms nor the page: package server gives the
 // handlers the page to serve and the feed's hooks (Hooks), and checks the
 // token before the owner's doors (Handlers).
 package drops
@@ -39,7 +39,7 @@ import (
 	"unicode/utf8"
 
 	"filehub/files"
-	"filehub/hub"
+	"filehub/vocab"
 )
 
 // Errors of Links. Status maps each to an HTTP status.
@@ -279,7 +279,7 @@ func (l *Links) Create(ctx context.Context, folder string, req Request) (Link, e
 	if !validLabel(label) {
 		return Link{}, invalid("label must be at most %d printable characters", maxLabel)
 	}
-	if req.Room != defaultRoom && !hub.ValidRoom(req.Room) {
+	if req.Room != defaultRoom && !vocab.ValidRoom(req.Room) {
 		return Link{}, invalid("room must be 1-64 of A-Z a-z 0-9 . _ -")
 	}
 	live, err := l.List(ctx)
@@ -357,7 +357,7 @@ func (l *Links) List(ctx context.Context) ([]Link, error) {
 	for _, e := range entries {
 		var link Link
 		if err := json.Unmarshal(e.Value, &link); err != nil {
-			l.log.Warn("drops: a link that cannot be read", "key", e.Key[:min(len(e.Key), refLen)], "err", err)
+			l.log.Warn("decode link", "key", e.Key[:min(len(e.Key), refLen)], "err", err)
 			continue
 		}
 		switch {
@@ -366,7 +366,7 @@ func (l *Links) List(ctx context.Context) ([]Link, error) {
 		case now.Sub(link.Ended()) > l.cfg.KeepGone:
 			// Any node may do it; the revision makes one delete count.
 			if err := l.keep.Delete(ctx, e.Key, e.Rev); err != nil && !errors.Is(err, ErrConflict) {
-				l.log.Warn("drops: forgetting a link", "link", e.Key[:refLen], "err", err)
+				l.log.Warn("forget link", "link", e.Key[:refLen], "err", err)
 			}
 		}
 	}
@@ -532,6 +532,6 @@ func (l *Links) Settle(ctx context.Context, r Reservation, written int64, ok boo
 		return nil
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		l.log.Warn("drops: settling an upload; the link counts it as still under way", "link", Ref(r.id), "err", err)
+		l.log.Warn("settle upload; the link counts it as still under way", "link", Ref(r.id), "err", err)
 	}
 }

@@ -30,7 +30,7 @@ const defaultProgressInterval = 250 * time.Millisecond
 const maxRequest = 8 << 10
 
 // Hooks are how the handlers tell their caller of uploads through a link:
-// main passes the room's feed. All may be nil; none may block.
+// package server passes the room's feed. All may be nil; none may block.
 type Hooks struct {
 	// OnUpload is called after an upload was stored, before the answer.
 	OnUpload func(l Link, res files.PutResult)
@@ -45,10 +45,10 @@ type Hooks struct {
 	ProgressInterval time.Duration
 }
 
-// Handlers are the HTTP doors of drop links, for main's routes. They read
+// Handlers are the HTTP doors of drop links, for package server's routes. They read
 // the path wildcards {id} and {name}.
 type Handlers struct {
-	// The owner's doors: main puts them behind the token gate.
+	// The owner's doors: package server puts them behind the token gate.
 	Create http.Handler // POST /_/drops
 	List   http.Handler // GET /_/drops
 	Revoke http.Handler // DELETE /_/drops/{id}
@@ -62,7 +62,7 @@ type Handlers struct {
 // NewHandlers returns the doors of links. Uploads go into store through
 // Store.PutNew, whatever store's Config.Uploads says (a read-only store
 // refuses them, and refuses new links); page writes the guest's upload
-// page with a status (main passes web's).
+// page with a status (package server passes web's).
 //
 // Every door of a link that expired or was revoked answers 410, while the
 // link is remembered (Config.KeepGone); an id no link has, 404. Errors
@@ -134,7 +134,7 @@ type guestView struct {
 // given for that address, which the owner reached this server at.
 func baseURL(r *http.Request) string {
 	scheme := "http"
-	// main's middleware deletes X-Forwarded-Proto unless a trusted proxy sent it.
+	// the server's middleware deletes X-Forwarded-Proto unless a trusted proxy sent it.
 	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
 		scheme = "https"
 	}

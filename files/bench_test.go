@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"filehub/files"
+	"filehub/internal/testutil"
 )
 
 // BenchmarkGET fetches a 1 KiB file over a real loopback connection, with
@@ -18,15 +19,7 @@ import (
 func BenchmarkGET(b *testing.B) {
 	dir := b.TempDir()
 	body := strings.Repeat("x", 1024)
-	for _, name := range []string{"a.txt", "docs/sub/deep/notes.txt"} {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
+	testutil.WriteTree(b, dir, map[string]string{"a.txt": body, "docs/sub/deep/notes.txt": body})
 	s, err := files.Open(dir, files.Config{})
 	if err != nil {
 		b.Fatal(err)
@@ -66,15 +59,7 @@ func BenchmarkGET(b *testing.B) {
 // fstat and the check of what was opened, then close.
 func BenchmarkOpen(b *testing.B) {
 	dir := b.TempDir()
-	for _, name := range []string{"a.txt", "docs/sub/deep/notes.txt"} {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
+	testutil.WriteTree(b, dir, map[string]string{"a.txt": "x", "docs/sub/deep/notes.txt": "x"})
 	if err := os.Symlink("docs/sub/deep/notes.txt", filepath.Join(dir, "link.txt")); err != nil {
 		b.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"filehub/files"
+	"filehub/internal/testutil"
 )
 
 // secret is the content of every file the server must never serve: files
@@ -127,15 +128,7 @@ func writeLab(t *testing.T, dir, outside string) {
 	}
 }
 
-func writeFile(t *testing.T, name, body string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(name, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+func writeFile(t *testing.T, name, body string) { t.Helper(); testutil.WriteFile(t, name, body) }
 
 // do sends one request with the server's client and reads the whole body.
 func (e *env) do(t *testing.T, method, target string, hdr map[string]string, body io.Reader) (*http.Response, string) {

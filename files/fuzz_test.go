@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"filehub/files"
+	"filehub/internal/testutil"
 )
 
 // Fuzz targets. Each checks properties, not only that nothing panics:
@@ -203,17 +204,9 @@ func FuzzResolve(f *testing.F) {
 		f.Add(s[0], s[1], s[2])
 	}
 	dir := f.TempDir()
-	for name, body := range map[string]string{
+	testutil.WriteTree(f, dir, map[string]string{
 		".env": "e", ".git/config": "c", "docs/a.md": "a", "docs/sub/deep.txt": "d", ".filehub-tmp-x": "t", "_/x": "r",
-	} {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			f.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			f.Fatal(err)
-		}
-	}
+	})
 	shown, err := files.Open(dir, files.Config{ShowHidden: true})
 	if err != nil {
 		f.Fatal(err)

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/felixge/httpsnoop"
 )
 
 // Handler serves GET, HEAD and PUT of r.URL.Path against the store:
@@ -172,11 +174,11 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 		}
 		hd.Set("Content-Disposition", cd)
 	}
-	fw := &fetchWriter{ResponseWriter: w, small: info.Size <= smallFile}
-	http.ServeContent(fw, r, info.Name, info.Modified, &sizedFile{File: f, size: info.Size, fresh: true})
+	cw, sent := count(w, info.Size <= smallFile)
+	http.ServeContent(cw, r, info.Name, info.Modified, &sizedFile{File: f, size: info.Size, fresh: true})
 	if cb := h.hooks.OnFetch; cb != nil && r.Method == http.MethodGet &&
-		(fw.status == http.StatusOK || fw.status == http.StatusPartialContent) {
-		cb(r, name, fw.n)
+		(sent.status == http.StatusOK || sent.status == http.StatusPartialContent) {
+		cb(r, name, sent.n)
 	}
 }
 
@@ -520,7 +522,7 @@ func (h *handler) resumeState(w http.ResponseWriter, r *http.Request, key string
 const retryAfter = "5"
 
 // clientOf is who sends a request, for Config.MaxPartialsPerClient: the
-// address of RemoteAddr ("ADDR:PORT" from net/http, or as main's middleware
+// address of RemoteAddr ("ADDR:PORT" from net/http, or as the server's middleware
 // rewrote it for a trusted proxy), an IPv6 one cut to its /64, since a
 // single host commonly holds a whole /64.
 func clientOf(remote string) string {
@@ -561,16 +563,59 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	http.Error(w, strconv.Itoa(code)+" "+strings.ToLower(http.StatusText(code)), code)
 }
 
-// fetchWriter counts the body bytes and records the status of a GET for
-// Hooks.OnFetch. It implements io.ReaderFrom by delegation so that
-// http.ServeContent still reaches sendfile(2) through it (for files over
-// smallFile), and Unwrap so that http.ResponseController finds the real
-// writer.
-type fetchWriter struct {
-	http.ResponseWriter
+// tally is a response as Hooks.OnFetch needs it: its final status (0
+// until a status or a byte is written; 1xx are interim, the real status
+// follows) and the body bytes written.
+type tally struct {
 	status int
 	n      int64
-	small  bool // the file is at most smallFile bytes: no sendfile
+}
+
+// count wraps w to tally its response. httpsnoop keeps exactly the
+// interfaces w has (io.ReaderFrom, so that http.ServeContent still reaches
+// sendfile(2); Flusher; Hijacker) and Unwrap, for http.ResponseController.
+// With small, a body copied in (a file of at most smallFile bytes) is read
+// and written instead of sent with sendfile.
+func count(w http.ResponseWriter, small bool) (http.ResponseWriter, *tally) {
+	t := &tally{}
+	return httpsnoop.Wrap(w, httpsnoop.Hooks{
+		WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {
+			return func(code int) {
+				if t.status == 0 && code >= 200 {
+					t.status = code
+				}
+				next(code)
+			}
+		},
+		Write: func(next httpsnoop.WriteFunc) httpsnoop.WriteFunc {
+			return func(b []byte) (int, error) {
+				if t.status == 0 {
+					t.status = http.StatusOK
+				}
+				n, err := next(b)
+				t.n += int64(n)
+				return n, err
+			}
+		},
+		ReadFrom: func(next httpsnoop.ReadFromFunc) httpsnoop.ReadFromFunc {
+			return func(src io.Reader) (int64, error) {
+				if t.status == 0 {
+					t.status = http.StatusOK
+				}
+				var n int64
+				var err error
+				if small {
+					buf := smallBufs.Get().(*[]byte)
+					n, err = io.CopyBuffer(writerOnly{w}, src, *buf) // writerOnly: no ReadFrom, no sendfile
+					smallBufs.Put(buf)
+				} else {
+					n, err = next(src)
+				}
+				t.n += n
+				return n, err
+			}
+		},
+	}), t
 }
 
 // smallFile is the largest file sent by read and write instead of
@@ -583,45 +628,6 @@ const smallFile = 3 << 10
 
 // smallBufs holds the buffers small files are read through.
 var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallFile); return &b }}
-
-var _ io.ReaderFrom = (*fetchWriter)(nil)
-
-func (w *fetchWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 { // 1xx are interim, the real status follows
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *fetchWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.n += int64(n)
-	return n, err
-}
-
-func (w *fetchWriter) ReadFrom(src io.Reader) (int64, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	var n int64
-	var err error
-	if w.small {
-		buf := smallBufs.Get().(*[]byte)
-		n, err = io.CopyBuffer(writerOnly{w.ResponseWriter}, src, *buf)
-		smallBufs.Put(buf)
-	} else if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		n, err = rf.ReadFrom(src)
-	} else {
-		n, err = io.Copy(writerOnly{w.ResponseWriter}, src) // writerOnly: no ReadFrom, no recursion
-	}
-	w.n += n
-	return n, err
-}
-
-func (w *fetchWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 type writerOnly struct{ io.Writer }
 

@@ -182,7 +182,7 @@ type Config struct {
 	// MaxPartialsPerClient bounds the resumable uploads one client is
 	// sending at once, so that one address cannot take every slot of
 	// MaxPartials: beyond it a new one is refused (503, Retry-After). A
-	// client is the request's RemoteAddr (which main's middleware rewrites
+	// client is the request's RemoteAddr (which the server's middleware rewrites
 	// for trusted proxies): an IPv4 address, or an IPv6 /64, since one
 	// host commonly holds a whole /64. Uploads without ?resume are not
 	// counted. Defaults to MaxPartials / 4 (16), at least 1.

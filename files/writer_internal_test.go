@@ -20,35 +20,54 @@ func (r *readerFromRecorder) ReadFrom(src io.Reader) (int64, error) {
 	return io.Copy(r.ResponseRecorder, src)
 }
 
-func TestFetchWriterKeepsReadFrom(t *testing.T) {
+func TestCountKeepsReadFrom(t *testing.T) {
 	t.Parallel()
 	under := &readerFromRecorder{ResponseRecorder: httptest.NewRecorder()}
-	w := &fetchWriter{ResponseWriter: under}
+	w, sent := count(under, false)
 	// http.ServeContent copies with io.CopyN, which reaches ReadFrom.
 	n, err := io.CopyN(w, strings.NewReader("hello, the rest is not sent"), 5)
-	if err != nil || n != 5 || under.readFrom != 1 || w.n != 5 || w.status != http.StatusOK {
-		t.Fatalf("n=%d err=%v readFrom=%d counted=%d status=%d", n, err, under.readFrom, w.n, w.status)
+	if err != nil || n != 5 || under.readFrom != 1 || sent.n != 5 || sent.status != http.StatusOK {
+		t.Fatalf("n=%d err=%v readFrom=%d counted=%d status=%d", n, err, under.readFrom, sent.n, sent.status)
 	}
 	w.Write([]byte(", world"))
-	if w.n != 12 || under.Body.String() != "hello, world" {
-		t.Errorf("counted %d, body %q", w.n, under.Body.String())
-	}
-	if w.Unwrap() != http.ResponseWriter(under) {
-		t.Error("Unwrap does not return the wrapped writer")
+	if sent.n != 12 || under.Body.String() != "hello, world" {
+		t.Errorf("counted %d, body %q", sent.n, under.Body.String())
 	}
 	if err := http.NewResponseController(w).Flush(); err != nil {
 		t.Errorf("Flush through Unwrap: %v", err)
 	}
 }
 
-func TestFetchWriterWithoutReadFrom(t *testing.T) {
+// TestCountSmallSkipsSendfile: a small file is read and written, not
+// handed to the connection's ReadFrom (sendfile).
+func TestCountSmallSkipsSendfile(t *testing.T) {
 	t.Parallel()
-	rec := httptest.NewRecorder() // no ReadFrom: the fallback must not recurse
-	w := &fetchWriter{ResponseWriter: rec}
+	under := &readerFromRecorder{ResponseRecorder: httptest.NewRecorder()}
+	w, sent := count(under, true)
+	n, err := io.Copy(w, strings.NewReader("abc"))
+	if err != nil || n != 3 || under.readFrom != 0 || sent.n != 3 || under.Body.String() != "abc" {
+		t.Fatalf("n=%d err=%v readFrom=%d counted=%d body=%q", n, err, under.readFrom, sent.n, under.Body.String())
+	}
+}
+
+// TestCountStatus: without ReadFrom below, copies go through Write and
+// are counted; an interim 1xx is not the response's status.
+func TestCountStatus(t *testing.T) {
+	t.Parallel()
+	rec := httptest.NewRecorder()
+	w, sent := count(rec, false)
+	if _, ok := w.(io.ReaderFrom); ok {
+		t.Error("the wrapper has a ReadFrom its writer lacks")
+	}
 	w.WriteHeader(http.StatusPartialContent)
-	n, err := w.ReadFrom(strings.NewReader("abc"))
-	if err != nil || n != 3 || w.n != 3 || w.status != http.StatusPartialContent || rec.Body.String() != "abc" {
-		t.Fatalf("n=%d err=%v counted=%d status=%d body=%q", n, err, w.n, w.status, rec.Body.String())
+	n, err := io.Copy(w, strings.NewReader("abc"))
+	if err != nil || n != 3 || sent.n != 3 || sent.status != http.StatusPartialContent || rec.Body.String() != "abc" {
+		t.Fatalf("n=%d err=%v counted=%d status=%d body=%q", n, err, sent.n, sent.status, rec.Body.String())
+	}
+	w, sent = count(httptest.NewRecorder(), false)
+	w.WriteHeader(http.StatusEarlyHints)
+	if sent.status != 0 {
+		t.Fatalf("status %d after 103, want none yet", sent.status)
 	}
 }
 

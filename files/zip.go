@@ -211,9 +211,9 @@ func (h *handler) zip(w http.ResponseWriter, r *http.Request, name string) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	fw := &fetchWriter{ResponseWriter: w}
-	if err := h.s.WriteZip(fw, name); err != nil {
-		if fw.status == 0 {
+	cw, sent := count(w, false)
+	if err := h.s.WriteZip(cw, name); err != nil {
+		if sent.status == 0 {
 			hd.Del("Content-Disposition")
 			h.fail(w, r, err)
 			return
@@ -224,6 +224,6 @@ func (h *handler) zip(w http.ResponseWriter, r *http.Request, name string) {
 		panic(http.ErrAbortHandler)
 	}
 	if cb := h.hooks.OnFetch; cb != nil {
-		cb(r, ZipPath(name), fw.n)
+		cb(r, ZipPath(name), sent.n)
 	}
 }

@@ -2,7 +2,7 @@ package hub
 
 // The bridge from plain HTTP to the rooms: fetches and uploads made over
 // HTTP appear in the feed of the room of the page that made them. files
-// calls these through the hooks main.go gives its handler; they only
+// calls these through the hooks package server gives its handler; they only
 // publish, so a download or an upload never waits for a room's fan-out.
 
 import (
@@ -128,7 +128,7 @@ func (h *Hub) RecordUploadAbort(r *http.Request, path string, received int64, er
 	h.publishFrame(room, uploadAbortFrame{Kind: kindUploadAbort, By: who, Path: path, Received: received, Reason: abortReason(err)})
 }
 
-// DropLink is a drop link as the room sees it uploading: main builds it
+// DropLink is a drop link as the room sees it uploading: package server builds it
 // from the link, which hub does not know.
 type DropLink struct {
 	// Room is the room the link was made from; "" or a name the protocol

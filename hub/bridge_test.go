@@ -44,16 +44,16 @@ func TestFetchEventBudget(t *testing.T) {
 	for range 20 {
 		fetch(nil, "anon.txt") // the shared budget, 5 times a member's: 15 announced
 	}
-	watcher.send(map[string]any{"kind": "chat", "text": "end"})
-	lobbyWatcher.send(map[string]any{"kind": "chat", "text": "end"})
+	watcher.Send(map[string]any{"kind": "chat", "text": "end"})
+	lobbyWatcher.Send(map[string]any{"kind": "chat", "text": "end"})
 
 	// count reads cl's frames until its chat "end": the fetch events before
 	// it, by path.
 	count := func(cl *wsClient) map[string]int {
 		got := map[string]int{}
 		for {
-			m := cl.read()
-			switch m.kind() {
+			m := cl.Read()
+			switch m.Kind() {
 			case "feed":
 				if e := m["event"].(map[string]any); e["action"] == "fetch" {
 					got[e["path"].(string)]++

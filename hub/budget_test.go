@@ -32,19 +32,19 @@ func (th *testHub) dialFrom(t *testing.T, ip net.IP, query string) *wsClient {
 
 // reply reads cl's frames until the one answering id (an error), or
 // until cl's own snippet or share comes back (success): "" or the code.
-func (cl *wsClient) reply(id, kind string) string {
-	cl.t.Helper()
+func reply(cl *wsClient, id, kind string) string {
+	cl.T.Helper()
 	for {
-		m := cl.read()
+		m := cl.Read()
 		switch {
-		case m.kind() == "error" && m["id"] == id:
+		case m.Kind() == "error" && m["id"] == id:
 			return m["code"].(string)
-		case m.kind() == kind:
+		case m.Kind() == kind:
 			by, _ := m["from"].(map[string]any)
 			if by == nil {
 				by, _ = m["by"].(map[string]any)
 			}
-			if by["id"] == cl.welcome["you"].(map[string]any)["id"] {
+			if by["id"] == cl.Welcome.Obj("you").Str("id") {
 				return ""
 			}
 		}
@@ -59,10 +59,10 @@ func TestSnippetNotEscaped(t *testing.T) {
 	a := th.dial(t, "room=esc&name=a", false)
 	b := th.dial(t, "room=esc&name=b", false)
 	text := strings.Repeat("<", 65536)
-	a.send(map[string]any{"kind": "snippet", "text": text})
+	a.Send(map[string]any{"kind": "snippet", "text": text})
 	for {
-		_ = b.c.SetReadDeadline(time.Now().Add(readTimeout))
-		_, data, err := b.c.ReadMessage()
+		_ = b.Conn.SetReadDeadline(time.Now().Add(readTimeout))
+		_, data, err := b.Conn.ReadMessage()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,15 +100,15 @@ func TestContentBudgetPerAddress(t *testing.T) {
 	for i := range 6 {
 		cl := []*wsClient{a, b}[i%2]
 		id := fmt.Sprint("s", i)
-		cl.send(map[string]any{"kind": "snippet", "id": id, "text": text})
-		got = append(got, cl.reply(id, "snippet"))
+		cl.Send(map[string]any{"kind": "snippet", "id": id, "text": text})
+		got = append(got, reply(cl, id, "snippet"))
 	}
 	if want := []string{"", "", "", "", "", "rate_limited"}; strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("six snippets from one address across two sessions: %q, want %q", got, want)
 	}
 	// Spent for shares and chat as well, from either session.
-	a.send(map[string]any{"kind": "share", "id": "sh", "path": "small.txt"})
-	if code := a.reply("sh", "shared"); code != "rate_limited" {
+	a.Send(map[string]any{"kind": "share", "id": "sh", "path": "small.txt"})
+	if code := reply(a, "sh", "shared"); code != "rate_limited" {
 		t.Errorf("share after the budget was spent: %q, want rate_limited", code)
 	}
 	// About 195 KB are left: seven or so chat lines of 4,000 characters
@@ -116,8 +116,8 @@ func TestContentBudgetPerAddress(t *testing.T) {
 	chats := 0
 	for ; chats < 10; chats++ {
 		id := fmt.Sprint("c", chats)
-		b.send(map[string]any{"kind": "chat", "id": id, "text": strings.Repeat("y", 4000)})
-		if code := b.reply(id, "chat"); code == "rate_limited" {
+		b.Send(map[string]any{"kind": "chat", "id": id, "text": strings.Repeat("y", 4000)})
+		if code := reply(b, id, "chat"); code == "rate_limited" {
 			break
 		}
 	}
@@ -125,8 +125,8 @@ func TestContentBudgetPerAddress(t *testing.T) {
 		t.Errorf("%d chat lines passed the rest of the budget, want 5 to 8", chats)
 	}
 	// Another address has its own budget.
-	other.send(map[string]any{"kind": "snippet", "id": "o", "text": text})
-	if code := other.reply("o", "snippet"); code != "" {
+	other.Send(map[string]any{"kind": "snippet", "id": "o", "text": text})
+	if code := reply(other, "o", "snippet"); code != "" {
 		t.Errorf("another address: %q, want it delivered", code)
 	}
 	if got := testutil.ToFloat64(metrics.ContentRefused.WithLabelValues("address")); got != 3 {
@@ -150,16 +150,16 @@ func TestContentBudgetPerRoom(t *testing.T) {
 	for i := range 6 {
 		cl := senders[i%2]
 		id := fmt.Sprint("s", i)
-		cl.send(map[string]any{"kind": "snippet", "id": id, "text": text})
-		got = append(got, cl.reply(id, "snippet"))
+		cl.Send(map[string]any{"kind": "snippet", "id": id, "text": text})
+		got = append(got, reply(cl, id, "snippet"))
 	}
 	if want := []string{"", "", "", "", "", "rate_limited"}; strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("six snippets from two addresses: %q, want %q", got, want)
 	}
 	// Another room has its own.
 	x := th.dial(t, "room=other&name=x", false)
-	x.send(map[string]any{"kind": "snippet", "id": "x", "text": text})
-	if code := x.reply("x", "snippet"); code != "" {
+	x.Send(map[string]any{"kind": "snippet", "id": "x", "text": text})
+	if code := reply(x, "x", "snippet"); code != "" {
 		t.Errorf("another room: %q", code)
 	}
 }
@@ -233,14 +233,14 @@ func TestUploadAnnouncementBudget(t *testing.T) {
 			t.Fatalf("PUT %d = %d", i, resp.StatusCode)
 		}
 	}
-	w.send(map[string]any{"kind": "chat", "text": "end"})
+	w.Send(map[string]any{"kind": "chat", "text": "end"})
 	got := map[string]int{}
 	for {
-		m := w.read()
-		if m.kind() == "chat" && m["text"] == "end" {
+		m := w.Read()
+		if m.Kind() == "chat" && m["text"] == "end" {
 			break
 		}
-		k := m.kind()
+		k := m.Kind()
 		if k == "feed" {
 			k += " " + m["event"].(map[string]any)["action"].(string)
 		}
@@ -289,8 +289,8 @@ func TestGrowingSharesLeaveASlot(t *testing.T) {
 	})
 	streams, plain := 0, 0
 	for streams+plain < 3 {
-		f := m.read()
-		if f.kind() != "shared" {
+		f := m.Read()
+		if f.Kind() != "shared" {
 			continue
 		}
 		if _, ok := f["stream"]; ok {
@@ -302,16 +302,16 @@ func TestGrowingSharesLeaveASlot(t *testing.T) {
 	if streams != 1 {
 		t.Errorf("%d uploads from one address followed on streams, want 1", streams)
 	}
-	m.send(map[string]any{"kind": "get", "id": "g", "path": "big.bin"})
+	m.Send(map[string]any{"kind": "get", "id": "g", "path": "big.bin"})
 	for {
-		f, _, err := m.next()
+		f, _, err := m.Next()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f.kind() == "error" && f["id"] == "g" {
+		if f.Kind() == "error" && f["id"] == "g" {
 			t.Fatalf("get refused: %v", f)
 		}
-		if f.kind() == "file-end" && f["id"] == "g" {
+		if f.Kind() == "file-end" && f["id"] == "g" {
 			return
 		}
 	}
@@ -336,15 +336,15 @@ func TestGrowingShareBudget(t *testing.T) {
 	for i, f := range followers {
 		var got int
 		for {
-			m, data, err := f.next()
+			m, data, err := f.Next()
 			if err != nil {
 				t.Fatalf("follower %d: %v", i, err)
 			}
 			got += max(0, len(data)-4)
-			if m.kind() == "file-end" {
+			if m.Kind() == "file-end" {
 				t.Fatalf("follower %d got the whole upload: the budget did not hold", i)
 			}
-			if m.kind() == "error" && m["stream"] != nil {
+			if m.Kind() == "error" && m["stream"] != nil {
 				if m["code"] != "rate_limited" {
 					t.Fatalf("follower %d: %v", i, m)
 				}

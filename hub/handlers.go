@@ -94,42 +94,13 @@ func (h *Hub) dispatch(mb *member, kind, id string, data []byte) error {
 		if err := decodeBody(data, &req); err != nil {
 			return err
 		}
-		switch n := utf8.RuneCountInString(req.Text); {
-		case n > maxChat:
-			return &protoError{code: codeTooLarge, msg: fmt.Sprintf("text is over %d characters", maxChat)}
-		case n < 1 || !utf8.ValidString(req.Text):
-			return badRequest("text must be 1-%d characters", maxChat)
-		}
-		if m := h.frame(chatFrame{Kind: kindChat, From: mb.ref(), Text: req.Text, At: h.cfg.Now().UTC()}); m != nil {
-			if err := h.spendRoom(mb, len(m.Frame)); err != nil {
-				return err
-			}
-			m.Chat = true
-			h.publish(mb.room.name, m)
-		}
-		return nil
+		return h.chat(mb, req)
 	case kindSnippet:
 		var req snippetRequest
 		if err := decodeBody(data, &req); err != nil {
 			return err
 		}
-		switch n := utf8.RuneCountInString(req.Text); {
-		case n > maxSnippet:
-			return &protoError{code: codeTooLarge, msg: fmt.Sprintf("text is over %d characters", maxSnippet)}
-		case n < 1:
-			return badRequest("text must be 1-%d characters", maxSnippet)
-		}
-		if utf8.RuneCountInString(req.Title) > maxTitle {
-			return &protoError{code: codeTooLarge, msg: fmt.Sprintf("title is over %d characters", maxTitle)}
-		}
-		if m := h.frame(snippetFrame{Kind: kindSnippet, From: mb.ref(), Text: req.Text, Title: req.Title, At: h.cfg.Now().UTC()}); m != nil {
-			if err := h.spendRoom(mb, len(m.Frame)); err != nil {
-				return err
-			}
-			m.Chat = true // kept with the chat, for later joiners
-			h.publish(mb.room.name, m)
-		}
-		return nil
+		return h.snippet(mb, req)
 	case kindRename:
 		var req renameRequest
 		if err := decodeBody(data, &req); err != nil {
@@ -154,6 +125,47 @@ func (h *Hub) dispatch(mb *member, kind, id string, data []byte) error {
 		return h.pong(mb, data)
 	}
 	return &protoError{code: codeUnknownKind, msg: fmt.Sprintf("unknown kind %q", truncate(kind, 32))}
+}
+
+// chat checks a chat line and publishes it to mb's room, where the
+// history keeps it.
+func (h *Hub) chat(mb *member, req chatRequest) error {
+	switch n := utf8.RuneCountInString(req.Text); {
+	case n > maxChat:
+		return &protoError{code: codeTooLarge, msg: fmt.Sprintf("text is over %d characters", maxChat)}
+	case n < 1 || !utf8.ValidString(req.Text):
+		return badRequest("text must be 1-%d characters", maxChat)
+	}
+	if m := h.frame(chatFrame{Kind: kindChat, From: mb.ref(), Text: req.Text, At: h.cfg.Now().UTC()}); m != nil {
+		if err := h.spendRoom(mb, len(m.Frame)); err != nil {
+			return err
+		}
+		m.Chat = true
+		h.publish(mb.room.name, m)
+	}
+	return nil
+}
+
+// snippet checks a snippet (text to copy, with a title) and publishes it
+// to mb's room, kept with the chat for later joiners.
+func (h *Hub) snippet(mb *member, req snippetRequest) error {
+	switch n := utf8.RuneCountInString(req.Text); {
+	case n > maxSnippet:
+		return &protoError{code: codeTooLarge, msg: fmt.Sprintf("text is over %d characters", maxSnippet)}
+	case n < 1:
+		return badRequest("text must be 1-%d characters", maxSnippet)
+	}
+	if utf8.RuneCountInString(req.Title) > maxTitle {
+		return &protoError{code: codeTooLarge, msg: fmt.Sprintf("title is over %d characters", maxTitle)}
+	}
+	if m := h.frame(snippetFrame{Kind: kindSnippet, From: mb.ref(), Text: req.Text, Title: req.Title, At: h.cfg.Now().UTC()}); m != nil {
+		if err := h.spendRoom(mb, len(m.Frame)); err != nil {
+			return err
+		}
+		m.Chat = true // kept with the chat, for later joiners
+		h.publish(mb.room.name, m)
+	}
+	return nil
 }
 
 // rename gives mb its new name: at once on a single node; with a broker,
@@ -199,7 +211,7 @@ func truncate(s string, n int) string {
 // pong echoes every field of the ping, with kind pong. It is delivered by
 // the room, after every frame published to the room before the ping was
 // read, so a client can use a ping as a barrier: what the room sent before
-// is in by the time the pong is (on this node; see Message.To).
+// is in by the time the pong is (on this node; see local.to).
 func (h *Hub) pong(mb *member, data []byte) error {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil {
@@ -211,7 +223,7 @@ func (h *Hub) pong(mb *member, data []byte) error {
 		return nil
 	}
 	h.cfg.Metrics.countOut(m.Frame, 1)
-	m.To = mb
+	m.to = mb
 	h.deliver(mb.room.name, m) // never through the broker: it is for this session alone
 	return nil
 }

@@ -11,8 +11,10 @@ import (
 	"unicode/utf8"
 
 	"filehub/files"
+	"filehub/internal/randid"
 	"filehub/origin"
 	"filehub/refusal"
+	"filehub/vocab"
 
 	"github.com/gorilla/websocket"
 	"golang.org/x/text/secure/precis"
@@ -51,7 +53,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.browser == "" {
-		req.browser = randomHex(16)
+		req.browser = randid.Hex(16)
 	}
 	// Set on the 101 response: the page's later HTTP fetches and plain
 	// links carry it, and RecordFetch names them after this session.
@@ -126,7 +128,7 @@ func (h *Hub) validate(r *http.Request) (req joinRequest, status int, code, msg 
 		return req, http.StatusBadRequest, codeBadRequest, "name must be 1-32 printable characters"
 	}
 	if req.name == "" {
-		req.name = "guest-" + randomHex(2)
+		req.name = "guest-" + randid.Hex(2)
 	}
 	if s := q.Get("since"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
@@ -166,21 +168,8 @@ func validEpoch(s string) bool {
 	return true
 }
 
-// ValidRoom is the protocol's rule for a room name: 1–64 of A-Z a-z 0-9
-// . _ - (docs/protocol.md).
-func ValidRoom(s string) bool {
-	if len(s) < 1 || len(s) > 64 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
+// ValidRoom is the protocol's rule for a room name (vocab.ValidRoom).
+func ValidRoom(s string) bool { return vocab.ValidRoom(s) }
 
 // cleanName checks a member's name and returns it as the room shows it;
 // an empty result is valid and means "pick a default". The name goes

@@ -28,7 +28,6 @@ package hub
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -40,6 +39,7 @@ import (
 	"time"
 
 	"filehub/files"
+	"filehub/internal/waitgroup"
 
 	"github.com/gorilla/websocket"
 	"github.com/olahol/melody"
@@ -538,20 +538,7 @@ func (h *Hub) Shutdown() {
 // melody. When ctx ends first, remaining sessions are closed abruptly.
 func (h *Hub) Close(ctx context.Context) error {
 	h.Shutdown()
-	wait := func(wg *sync.WaitGroup) error {
-		done := make(chan struct{})
-		go func() {
-			wg.Wait()
-			close(done)
-		}()
-		select {
-		case <-done:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	err := wait(&h.sessions)
+	err := waitgroup.Wait(ctx, &h.sessions)
 	if cerr := h.m.Close(); cerr != nil && !errors.Is(cerr, melody.ErrClosed) && err == nil {
 		err = fmt.Errorf("hub: closing melody: %w", cerr)
 	}
@@ -562,16 +549,10 @@ func (h *Hub) Close(ctx context.Context) error {
 	h.spawnMu.Lock()
 	h.stopped = true
 	h.spawnMu.Unlock()
-	if werr := wait(&h.workers); werr != nil && err == nil {
+	if werr := waitgroup.Wait(ctx, &h.workers); werr != nil && err == nil {
 		err = fmt.Errorf("hub: goroutines still running at deadline: %w", werr)
 	}
 	return err
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // never fails (crypto/rand panics rather than returning an error)
-	return hex.EncodeToString(b)
 }
 
 func isHex(s string) bool {

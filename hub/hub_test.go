@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -26,11 +25,13 @@ import (
 	"time"
 
 	"filehub/files"
+	"filehub/internal/testutil"
 
 	"github.com/gorilla/websocket"
 )
 
-const readTimeout = 10 * time.Second
+// readTimeout bounds every read of these tests.
+const readTimeout = testutil.Timeout
 
 type testHub struct {
 	*Hub
@@ -89,24 +90,11 @@ func newTestHub(t *testing.T, cfg Config, content map[string]string) *testHub {
 	return th
 }
 
-func testLogger(t *testing.T) *slog.Logger { return slog.New(slog.NewTextHandler(tWriter{t}, nil)) }
+func testLogger(t *testing.T) *slog.Logger { return testutil.Logger(t, slog.LevelInfo) }
 
-type tWriter struct{ t *testing.T }
+type msg = testutil.Frame
 
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
-type msg map[string]any
-
-func (m msg) kind() string { s, _ := m["kind"].(string); return s }
-
-type wsClient struct {
-	t       *testing.T
-	c       *websocket.Conn
-	welcome msg
-}
+type wsClient = testutil.Client
 
 // dial joins a room; a slow client has small socket buffers (see slowPeer).
 func (th *testHub) dial(t *testing.T, query string, slow bool) *wsClient {
@@ -128,49 +116,7 @@ func (th *testHub) dial(t *testing.T, query string, slow bool) *wsClient {
 // dialWith joins a room with d and reads the welcome.
 func (th *testHub) dialWith(t *testing.T, query string, d websocket.Dialer) *wsClient {
 	t.Helper()
-	c, _, err := d.Dial("ws://"+th.addr+"/?"+query, nil)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
-	cl := &wsClient{t: t, c: c}
-	if cl.welcome = cl.read(); cl.welcome.kind() != "welcome" {
-		t.Fatalf("first frame %v, want welcome", cl.welcome)
-	}
-	return cl
-}
-
-func (cl *wsClient) read() msg {
-	cl.t.Helper()
-	m, _, err := cl.next()
-	if err != nil {
-		cl.t.Fatalf("read: %v", err)
-	}
-	return m
-}
-
-// next returns a text message, or the payload of a binary one.
-func (cl *wsClient) next() (msg, []byte, error) {
-	cl.c.SetReadDeadline(time.Now().Add(readTimeout))
-	typ, data, err := cl.c.ReadMessage()
-	if err != nil {
-		return nil, nil, err
-	}
-	if typ == websocket.BinaryMessage {
-		return msg{"kind": "(binary)"}, data, nil
-	}
-	var m msg
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, nil, err
-	}
-	return m, nil, nil
-}
-
-func (cl *wsClient) send(v any) {
-	cl.t.Helper()
-	if err := cl.c.WriteJSON(v); err != nil {
-		cl.t.Fatal(err)
-	}
+	return testutil.Dial(t, d, "ws://"+th.addr+"/?"+query, nil)
 }
 
 // TestJoinStormPresence: 1,000 sessions joining one room cost far fewer than
@@ -193,11 +139,11 @@ func TestJoinStormPresence(t *testing.T) {
 		go func(cl *wsClient) {
 			defer wg.Done()
 			for {
-				m, _, err := cl.next()
+				m, _, err := cl.Next()
 				if err != nil {
 					return
 				}
-				if k := m.kind(); k == "presence" || k == "count" {
+				if k := m.Kind(); k == "presence" || k == "count" {
 					frames.Add(1)
 				}
 			}
@@ -214,7 +160,7 @@ func TestJoinStormPresence(t *testing.T) {
 	}
 	took := time.Since(start)
 	for _, cl := range clients {
-		cl.c.Close()
+		cl.Conn.Close()
 	}
 	wg.Wait()
 	got := frames.Load()
@@ -255,15 +201,17 @@ func (h *Hub) pendingPresence(name string) bool {
 // PongWait, and the room is told.
 func TestDeadPeerDropped(t *testing.T) {
 	t.Parallel()
-	th := newTestHub(t, Config{PingPeriod: 50 * time.Millisecond, PongWait: 200 * time.Millisecond}, nil)
+	// PongWait leaves the live watcher room to answer on a loaded machine (at
+	// 200 ms, a suite run beside others saw the watcher dropped too).
+	th := newTestHub(t, Config{PingPeriod: 100 * time.Millisecond, PongWait: time.Second}, nil)
 	watcher := th.dial(t, "room=k&name=watcher", false)
 	// The watcher answers pings because it keeps reading; the dead one
 	// never reads again, so it never answers.
 	th.dial(t, "room=k&name=dead", false)
 	start := time.Now()
 	for {
-		m := watcher.read()
-		if m.kind() == "presence" && m["event"] == "leave" {
+		m := watcher.Read()
+		if m.Kind() == "presence" && m["event"] == "leave" {
 			who := m["who"].(map[string]any)
 			if who["name"] != "dead" {
 				t.Fatalf("left: %v", who)
@@ -284,17 +232,17 @@ func TestStreamedGet(t *testing.T) {
 	body := strings.Repeat("0123456789abcdef", 1<<20)
 	th := newTestHub(t, Config{Inline: 1000}, map[string]string{"big.txt": body})
 	cl := th.dial(t, "room=s&name=s", false)
-	cl.send(map[string]any{"kind": "get", "id": "g1", "path": "big.txt"})
-	cl.send(map[string]any{"kind": "chat", "text": "during"})
+	cl.Send(map[string]any{"kind": "get", "id": "g1", "path": "big.txt"})
+	cl.Send(map[string]any{"kind": "chat", "text": "during"})
 	var got []byte
 	var stream float64
 	sawChat := false
 	for {
-		m, bin, err := cl.next()
+		m, bin, err := cl.Next()
 		if err != nil {
 			t.Fatal(err)
 		}
-		switch m.kind() {
+		switch m.Kind() {
 		case "file-start":
 			stream = m["stream"].(float64)
 			if m["id"] != "g1" || m["size"].(float64) != float64(len(body)) {
@@ -348,21 +296,21 @@ func TestStreamFileChanged(t *testing.T) {
 			body := strings.Repeat("z", 16<<20)
 			th := newTestHub(t, Config{Inline: 1000, MaxStreams: 1}, map[string]string{"big.bin": body, "small.bin": strings.Repeat("s", 2000)})
 			cl := th.dial(t, "room=c&name=c", false)
-			cl.send(map[string]any{"kind": "get", "id": "g", "path": "big.bin"})
+			cl.Send(map[string]any{"kind": "get", "id": "g", "path": "big.bin"})
 			// The pacing holds the stream back while the client does not
 			// read: the socket buffers (at most 4 MiB here) take part of
 			// the 16 MiB, the rest is unread when the file changes.
-			for cl.read().kind() != "file-start" {
+			for cl.Read().Kind() != "file-start" {
 			}
 			if err := tc.change(filepath.Join(th.dir, "big.bin")); err != nil {
 				t.Fatal(err)
 			}
 			for done := false; !done; {
-				m, _, err := cl.next()
+				m, _, err := cl.Next()
 				if err != nil {
 					t.Fatal(err)
 				}
-				switch m.kind() {
+				switch m.Kind() {
 				case "file-end":
 					t.Fatalf("stream of a changed file ended with %v", m)
 				case "error":
@@ -373,13 +321,13 @@ func TestStreamFileChanged(t *testing.T) {
 				}
 			}
 			// The slot is free again: the next download is not refused.
-			cl.send(map[string]any{"kind": "get", "id": "g2", "path": "small.bin"})
+			cl.Send(map[string]any{"kind": "get", "id": "g2", "path": "small.bin"})
 			for {
-				m, _, err := cl.next()
+				m, _, err := cl.Next()
 				if err != nil {
 					t.Fatal(err)
 				}
-				switch m.kind() {
+				switch m.Kind() {
 				case "file-end":
 					return
 				case "error":
@@ -398,11 +346,11 @@ func TestStreamsBounded(t *testing.T) {
 	th := newTestHub(t, Config{Inline: 1000, ChunkSize: 4 << 10, MaxStreams: 2}, map[string]string{"big.bin": body})
 	cl := th.dial(t, "room=b&name=b", true)
 	for i := range 3 {
-		cl.send(map[string]any{"kind": "get", "id": fmt.Sprint("g", i), "path": "big.bin"})
+		cl.Send(map[string]any{"kind": "get", "id": fmt.Sprint("g", i), "path": "big.bin"})
 	}
 	for {
-		m := cl.read()
-		if m.kind() == "error" {
+		m := cl.Read()
+		if m.Kind() == "error" {
 			if m["code"] != codeRateLimited || m["id"] != "g2" {
 				t.Fatalf("error %v", m)
 			}
@@ -410,7 +358,7 @@ func TestStreamsBounded(t *testing.T) {
 		}
 	}
 	before := openFiles(t)
-	cl.c.Close()
+	cl.Conn.Close()
 	// Every stream goroutine ends and closes its file once the session is gone.
 	deadline := time.Now().Add(readTimeout)
 	for th.streamCount() > 0 || openFiles(t) >= before {
@@ -530,12 +478,12 @@ func TestPresenceStaysCoalesced(t *testing.T) {
 	}
 	// Two leave at once: the room is back at 2, under the threshold, but
 	// the count frames are under way, so no presence frame tells of them.
-	others[0].c.Close()
-	others[1].c.Close()
+	others[0].Conn.Close()
+	others[1].Conn.Close()
 	left := 0
 	for left < 2 {
-		m := watcher.read()
-		switch m.kind() {
+		m := watcher.Read()
+		switch m.Kind() {
 		case "presence":
 			if m["event"] == "leave" {
 				t.Fatalf("a leave during the count frames came as presence: %v", m)
@@ -554,11 +502,11 @@ func TestPresenceStaysCoalesced(t *testing.T) {
 	}
 	th.dial(t, "room=h&name=late", false)
 	for {
-		m := watcher.read()
-		if m.kind() == "presence" && m["event"] == "join" && m["who"].(map[string]any)["name"] == "late" {
+		m := watcher.Read()
+		if m.Kind() == "presence" && m["event"] == "join" && m["who"].(map[string]any)["name"] == "late" {
 			return
 		}
-		if m.kind() == "count" && m["joined"].(float64) > 0 {
+		if m.Kind() == "count" && m["joined"].(float64) > 0 {
 			t.Fatalf("a join in a quiet small room came as count: %v", m)
 		}
 	}
@@ -570,11 +518,11 @@ func TestInvalidUTF8(t *testing.T) {
 	t.Parallel()
 	th := newTestHub(t, Config{}, nil)
 	cl := th.dial(t, "room=u&name=u", false)
-	if err := cl.c.WriteMessage(websocket.TextMessage, []byte("{\"kind\":\"chat\",\"text\":\"\xff\xfe\"}")); err != nil {
+	if err := cl.Conn.WriteMessage(websocket.TextMessage, []byte("{\"kind\":\"chat\",\"text\":\"\xff\xfe\"}")); err != nil {
 		t.Fatal(err)
 	}
 	for {
-		_, _, err := cl.next()
+		_, _, err := cl.Next()
 		if err == nil {
 			continue
 		}
@@ -594,11 +542,11 @@ func TestSnippet(t *testing.T) {
 	a := th.dial(t, "room=sn&name=a", false)
 	b := th.dial(t, "room=sn&name=b", false)
 	text := "<script>alert(1)</script>\n\tindented  two spaces\r\n" + strings.Repeat("é", 65536-60)
-	a.send(map[string]any{"kind": "snippet", "text": text, "title": "<b>notes</b>"})
+	a.Send(map[string]any{"kind": "snippet", "text": text, "title": "<b>notes</b>"})
 	for _, cl := range []*wsClient{a, b} {
 		for {
-			m := cl.read()
-			if m.kind() != "snippet" {
+			m := cl.Read()
+			if m.Kind() != "snippet" {
 				continue
 			}
 			if m["text"] != text || m["title"] != "<b>notes</b>" || m["from"].(map[string]any)["name"] != "a" {
@@ -607,9 +555,9 @@ func TestSnippet(t *testing.T) {
 			break
 		}
 	}
-	a.send(map[string]any{"kind": "snippet", "id": "big", "text": strings.Repeat("x", 65537)})
+	a.Send(map[string]any{"kind": "snippet", "id": "big", "text": strings.Repeat("x", 65537)})
 	for {
-		if m := a.read(); m.kind() == "error" {
+		if m := a.Read(); m.Kind() == "error" {
 			if m["code"] != codeTooLarge || m["id"] != "big" {
 				t.Fatalf("error %v", m)
 			}
@@ -640,7 +588,7 @@ func TestFolderChanged(t *testing.T) {
 	for _, cl := range []*wsClient{a, b} {
 		var got []string
 		for len(got) < 2 {
-			if m := cl.read(); m.kind() == "fs" {
+			if m := cl.Read(); m.Kind() == "fs" {
 				got = append(got, fmt.Sprint(m["op"], " ", m["path"], " ", m["size"], " ", m["dir"]))
 			}
 		}

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"filehub/internal/randid"
+
 	"github.com/gorilla/websocket"
 	"github.com/olahol/melody"
 	"golang.org/x/time/rate"
@@ -82,7 +84,7 @@ type member struct {
 func newMember(h *Hub, req joinRequest) *member {
 	return &member{
 		h:        h,
-		id:       randomHex(4),
+		id:       randid.Hex(4),
 		roomName: req.room,
 		browser:  req.browser,
 		remote:   req.remote,

@@ -16,7 +16,7 @@ func TestLookalikeMemberNames(t *testing.T) {
 	join := func(name string) string {
 		t.Helper()
 		cl := th.dialWith(t, "room=n&name="+url.QueryEscape(name), websocket.Dialer{HandshakeTimeout: readTimeout})
-		return cl.you()
+		return cl.Name()
 	}
 	if got := join("alice"); got != "alice" {
 		t.Fatalf("alice joined as %q", got)
@@ -45,10 +45,10 @@ func TestLookalikeMemberNames(t *testing.T) {
 	}
 	// A rename compares the same way.
 	cl := th.dial(t, "room=n&name=carol", false)
-	cl.send(map[string]any{"kind": "rename", "name": "Ａlice"})
+	cl.Send(map[string]any{"kind": "rename", "name": "Ａlice"})
 	for {
-		m := cl.read()
-		if m.kind() != "presence" {
+		m := cl.Read()
+		if m.Kind() != "presence" {
 			continue
 		}
 		who, _ := m["who"].(map[string]any)
@@ -60,13 +60,10 @@ func TestLookalikeMemberNames(t *testing.T) {
 		}
 		break
 	}
-	cl.send(map[string]any{"kind": "rename", "name": "alice\u034f"})
-	for m := cl.read(); ; m = cl.read() {
-		if m.kind() == "error" {
+	cl.Send(map[string]any{"kind": "rename", "name": "alice\u034f"})
+	for m := cl.Read(); ; m = cl.Read() {
+		if m.Kind() == "error" {
 			break
 		}
 	}
 }
-
-// you is the name the welcome gave; dialWith has read it.
-func (cl *wsClient) you() string { return cl.welcome["you"].(map[string]any)["name"].(string) }

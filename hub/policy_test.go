@@ -40,8 +40,8 @@ func startReader(cl *wsClient) *reader {
 		// most under the race detector, so read each byte once.
 		var buf []byte
 		for {
-			cl.c.SetReadDeadline(time.Now().Add(readTimeout))
-			typ, r, err := cl.c.NextReader()
+			cl.Conn.SetReadDeadline(time.Now().Add(readTimeout))
+			typ, r, err := cl.Conn.NextReader()
 			if err == nil {
 				buf = buf[:0]
 				for err == nil {
@@ -163,9 +163,9 @@ func TestBurstKeepsEveryReader(t *testing.T) {
 	// the default burst of 40.
 	for i := range chats {
 		if i%(chats/shares) == 0 {
-			send[(i/(chats/shares))%senders].send(map[string]any{"kind": "share", "path": "handout.txt"})
+			send[(i/(chats/shares))%senders].Send(map[string]any{"kind": "share", "path": "handout.txt"})
 		}
-		send[i%senders].send(map[string]any{"kind": "chat", "text": fmt.Sprint(i)})
+		send[i%senders].Send(map[string]any{"kind": "chat", "text": fmt.Sprint(i)})
 	}
 	for i, rd := range all {
 		// Generous: under the race detector on a busy 2-core machine the
@@ -228,12 +228,12 @@ func TestStalledClientDropped(t *testing.T) {
 	watchErr := make(chan error, 1)
 	go func() { // the watcher waits for the stalled session to leave
 		for {
-			m, _, err := watcher.next()
+			m, _, err := watcher.Next()
 			if err != nil {
 				watchErr <- err
 				return
 			}
-			if m.kind() == "presence" && m["event"] == "leave" && m["who"].(map[string]any)["name"] == "stalled" {
+			if m.Kind() == "presence" && m["event"] == "leave" && m["who"].(map[string]any)["name"] == "stalled" {
 				left <- time.Now()
 				return
 			}
@@ -241,7 +241,7 @@ func TestStalledClientDropped(t *testing.T) {
 	}()
 	go func() { // the publisher reads its copies too, or it would be the slow one
 		for {
-			if _, _, err := pub.next(); err != nil {
+			if _, _, err := pub.Next(); err != nil {
 				return
 			}
 		}
@@ -266,7 +266,7 @@ loop:
 			if o := stalled.oldest.Load(); o != 0 {
 				behind = o
 			}
-			pub.send(map[string]any{"kind": "chat", "text": fmt.Sprint(sent, text)})
+			pub.Send(map[string]any{"kind": "chat", "text": fmt.Sprint(sent, text)})
 			sent++
 		case <-deadline:
 			t.Fatal("the stalled session was never dropped")
@@ -316,7 +316,7 @@ func TestQueueBytesDrop(t *testing.T) {
 	pub := th.dial(t, "room=q&name=pub", false)
 	go func() {
 		for {
-			if _, _, err := pub.next(); err != nil {
+			if _, _, err := pub.Next(); err != nil {
 				return
 			}
 		}
@@ -325,7 +325,7 @@ func TestQueueBytesDrop(t *testing.T) {
 	// the reader never has more than one queued: 1.6 MB for a session
 	// whose socket holds a few kilobytes, which past 1 MiB queued is dropped.
 	for i := range 8 {
-		pub.send(map[string]any{"kind": "share", "path": "b.txt"})
+		pub.Send(map[string]any{"kind": "share", "path": "b.txt"})
 		waitFor(t, fmt.Sprintf("the reader to receive share %d", i+1), func() bool {
 			c, _, err := reader.counts()
 			if err != nil {
@@ -340,7 +340,7 @@ func TestQueueBytesDrop(t *testing.T) {
 	// The dropped client reads what reached its socket, then the end: the
 	// close frame when it got out in time, else a cut connection.
 	for {
-		_, _, err := stalled.next()
+		_, _, err := stalled.Next()
 		if err == nil {
 			continue
 		}
@@ -408,17 +408,17 @@ func TestFileEndAfterChunks(t *testing.T) {
 	}
 	th := newTestHub(t, Config{Inline: 1000}, map[string]string{"big.bin": string(body)})
 	cl := th.dial(t, "room=f&name=f", true)
-	cl.send(map[string]any{"kind": "get", "id": "g", "path": "big.bin"})
+	cl.Send(map[string]any{"kind": "get", "id": "g", "path": "big.bin"})
 	for range 20 {
-		cl.send(map[string]any{"kind": "chat", "text": "meanwhile"})
+		cl.Send(map[string]any{"kind": "chat", "text": "meanwhile"})
 	}
 	got := 0
 	for {
-		m, bin, err := cl.next()
+		m, bin, err := cl.Next()
 		if err != nil {
 			t.Fatal(err)
 		}
-		switch m.kind() {
+		switch m.Kind() {
 		case "(binary)":
 			got += len(bin) - 4
 		case "file-end":
@@ -447,15 +447,15 @@ func TestShareContentBudget(t *testing.T) {
 	sender := th.dial(t, "room=a&name=sender", false)
 	waitFor(t, "all joins", func() bool { return th.roomCount("a") == 20 })
 	for range 40 {
-		sender.send(map[string]any{"kind": "share", "path": "big.txt"})
+		sender.Send(map[string]any{"kind": "share", "path": "big.txt"})
 	}
 	shared, refused := 0, 0
 	for shared+refused < 40 {
-		m, _, err := sender.next()
+		m, _, err := sender.Next()
 		if err != nil {
 			t.Fatal(err)
 		}
-		switch m.kind() {
+		switch m.Kind() {
 		case "shared":
 			shared++
 		case "error":

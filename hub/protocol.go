@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"filehub/files"
+	"filehub/vocab"
 )
 
 // Kinds a client sends.
@@ -249,20 +250,15 @@ type snippetFrame struct {
 }
 
 // Change is one change to the served folder, made by anything (an upload,
-// a shell, a sync tool), as an fs frame tells it.
-type Change struct {
-	Op       string    `json:"op"` // FSAdd, FSChange, FSRemove
-	Path     string    `json:"path"`
-	Dir      bool      `json:"dir"`
-	Size     int64     `json:"size"`
-	Modified time.Time `json:"modified"`
-}
+// a shell, a sync tool), as an fs frame tells it; vocab's, since watch
+// makes them without importing hub.
+type Change = vocab.Change
 
 // Change ops.
 const (
-	FSAdd    = "add"
-	FSChange = "change"
-	FSRemove = "remove"
+	FSAdd    = vocab.FSAdd
+	FSChange = vocab.FSChange
+	FSRemove = vocab.FSRemove
 )
 
 type fsFrame struct {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"filehub/internal/randid"
+
 	"golang.org/x/time/rate"
 )
 
@@ -66,7 +68,7 @@ type remoteMember struct {
 
 func newRoom(h *Hub, name string) *room {
 	r := &room{h: h, name: name, names: make(map[string]string), wake: make(chan struct{}, 1),
-		hist: history{epoch: randomHex(8)}, idle: h.cfg.Now(), opened: make(chan struct{}),
+		hist: history{epoch: randid.Hex(8)}, idle: h.cfg.Now(), opened: make(chan struct{}),
 		content: rate.NewLimiter(rate.Limit(h.cfg.RoomContentRate), int(h.cfg.RoomContentBurst))}
 	if h.cfg.Broker == nil {
 		r.opening = true

@@ -72,8 +72,8 @@ func TestSendOrderAndBatches(t *testing.T) {
 			}
 			nextText, nextChunk, batches := 0, 0, 0
 			for nextText < texts || nextChunk < chunks {
-				cl.c.SetReadDeadline(time.Now().Add(readTimeout))
-				typ, data, err := cl.c.ReadMessage()
+				cl.Conn.SetReadDeadline(time.Now().Add(readTimeout))
+				typ, data, err := cl.Conn.ReadMessage()
 				if err != nil {
 					t.Fatalf("after %d texts and %d chunks: %v", nextText, nextChunk, err)
 				}

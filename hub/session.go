@@ -110,7 +110,7 @@ func (h *Hub) openRoom(ctx context.Context, r *room) {
 		// must have taken them in before a welcome is built.
 		reached := make(chan struct{})
 		h.mu.RLock()
-		r.enqueue(&Message{reached: reached})
+		r.enqueue(&Message{local: local{reached: reached}})
 		h.mu.RUnlock()
 		select {
 		case <-reached:

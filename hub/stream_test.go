@@ -94,7 +94,7 @@ func getStream(c *websocket.Conn, id, path string, buf []byte) (streamResult, er
 		if err := json.Unmarshal(b, &m); err != nil {
 			return res, err
 		}
-		switch m.kind() {
+		switch m.Kind() {
 		case "file-start":
 			stream = int64(m["stream"].(float64))
 			res.size = int64(m["size"].(float64))
@@ -118,7 +118,7 @@ func TestStreamedGet200MiB(t *testing.T) {
 	want := writeRandomFile(t, filepath.Join(th.dir, "big.bin"), size, 1)
 	cl := th.dial(t, "room=big&name=big", false)
 	start := time.Now()
-	res, err := getStream(cl.c, "g", "big.bin", make([]byte, 64<<10))
+	res, err := getStream(cl.Conn, "g", "big.bin", make([]byte, 64<<10))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestStreamMemory(t *testing.T) {
 	done := make(chan struct{})
 	for i, cl := range clients {
 		wg.Go(func() {
-			res, err := getStream(cl.c, "g", "big.bin", make([]byte, 32<<10))
+			res, err := getStream(cl.Conn, "g", "big.bin", make([]byte, 32<<10))
 			switch {
 			case err != nil:
 				errs <- fmt.Errorf("session %d: %w", i, err)
@@ -223,15 +223,15 @@ func TestStreamClientVanishes(t *testing.T) {
 	baseG := runtime.NumGoroutine()
 	cl := th.dial(t, "room=v&name=v", false)
 	for i := range 3 {
-		cl.send(map[string]any{"kind": "get", "id": fmt.Sprint("g", i), "path": "vanish.bin"})
+		cl.Send(map[string]any{"kind": "get", "id": fmt.Sprint("g", i), "path": "vanish.bin"})
 	}
 	chunks := 0
 	for chunks < 10 { // the streams are under way
-		m, _, err := cl.next()
+		m, _, err := cl.Next()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.kind() == "(binary)" {
+		if m.Kind() == "(binary)" {
 			chunks++
 		}
 	}
@@ -239,7 +239,7 @@ func TestStreamClientVanishes(t *testing.T) {
 		t.Fatalf("%d open descriptors of vanish.bin during 3 streams, want 3", n)
 	}
 	// Gone without a close frame: the TCP connection just closes.
-	cl.c.NetConn().Close()
+	cl.Conn.NetConn().Close()
 	deadline := time.Now().Add(readTimeout)
 	for {
 		g, fds := runtime.NumGoroutine(), openFilesNamed(t, "vanish.bin")
@@ -289,9 +289,9 @@ func mib(n uint64) float64 { return float64(n) / (1 << 20) }
 // it queued for the session before.
 func drainText(t *testing.T, cl *wsClient) {
 	t.Helper()
-	cl.send(map[string]any{"kind": "ping", "id": "drain"})
+	cl.Send(map[string]any{"kind": "ping", "id": "drain"})
 	for {
-		if m := cl.read(); m.kind() == "pong" && m["id"] == "drain" {
+		if m := cl.Read(); m.Kind() == "pong" && m["id"] == "drain" {
 			return
 		}
 	}

@@ -1,8 +1,8 @@
 // Package watch tells the rooms what changes in the served folder, whoever
 // changes it: an upload, a shell, a sync tool, a compiler, another node of
-// a cluster writing to a shared volume. Each change becomes a hub.Change
+// a cluster writing to a shared volume. Each change becomes a vocab.Change
 // (add, change or remove of a path) given to a callback, hub.FolderChanged
-// in main.
+// in package server.
 //
 // The folder is watched with inotify (through fsnotify), one watch per
 // folder, new folders included, up to Config.Limit folders; past it, or
@@ -44,7 +44,7 @@ import (
 	"time"
 
 	"filehub/files"
-	"filehub/hub"
+	"filehub/vocab"
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
@@ -132,7 +132,7 @@ type Watcher struct {
 	prefix string // dir with a trailing separator: events' names start with it
 	store  *files.Store
 	stat   func(p string) (files.Info, error) // store.Stat; a test's stands for the kernel's permission checks, which root skips
-	notify func(...hub.Change)
+	notify func(...vocab.Change)
 	cfg    Config
 	log    *slog.Logger
 	m      *Metrics
@@ -158,7 +158,7 @@ type Watcher struct {
 	// a folder rescans the whole tree instead.
 	denied     map[string]bool
 	deniedLost bool
-	out        []hub.Change // this pass's changes, given to notify at its end
+	out        []vocab.Change // this pass's changes, given to notify at its end
 }
 
 // folder is what the watcher last saw of a folder that it walked (a real
@@ -185,7 +185,7 @@ type entry struct {
 //
 // Start fails only when the folder cannot be listed. Without inotify (a
 // system without it, or out of inotify instances) it rescans instead.
-func Start(dir string, store *files.Store, notify func(...hub.Change), cfg Config) (*Watcher, error) {
+func Start(dir string, store *files.Store, notify func(...vocab.Change), cfg Config) (*Watcher, error) {
 	w, err := newWatcher(dir, store, notify, cfg)
 	if err != nil {
 		return nil, err
@@ -195,7 +195,7 @@ func Start(dir string, store *files.Store, notify func(...hub.Change), cfg Confi
 }
 
 // newWatcher is Start without the goroutine: the watcher, walked.
-func newWatcher(dir string, store *files.Store, notify func(...hub.Change), cfg Config) (*Watcher, error) {
+func newWatcher(dir string, store *files.Store, notify func(...vocab.Change), cfg Config) (*Watcher, error) {
 	if cfg.Limit <= 0 {
 		cfg.Limit = defaultLimit
 	}
@@ -236,7 +236,7 @@ func newWatcher(dir string, store *files.Store, notify func(...hub.Change), cfg 
 	}
 	if name := netFS(abs); name != "" {
 		w.rescan, w.netFS = true, true
-		w.log.Info("watch: the folder is on a network file system: changes made by other machines show at the next rescan",
+		w.log.Info("network file system: changes made by other machines show at the next rescan",
 			"fs", name, "interval", cfg.Interval)
 	}
 	w.quiet = true
@@ -253,7 +253,7 @@ func newWatcher(dir string, store *files.Store, notify func(...hub.Change), cfg 
 	case w.rescan:
 		mode = "inotify+rescan"
 	}
-	w.log.Info("watch: watching the folder", "mode", mode, "folders", len(w.dirs), "entries", nfiles,
+	w.log.Info("watching the folder", "mode", mode, "folders", len(w.dirs), "entries", nfiles,
 		"watched", w.watched, "took", time.Since(began).Round(time.Millisecond))
 	return w, nil
 }
@@ -326,10 +326,10 @@ func (w *Watcher) run() {
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
 				// The kernel dropped events: which paths they were is lost,
 				// so the whole tree is compared with what was last seen.
-				w.log.Warn("watch: inotify's queue overflowed; rescanning the folder (fs.inotify.max_queued_events)")
+				w.log.Warn("inotify queue overflow; rescanning the folder (fs.inotify.max_queued_events)")
 				w.rescanAll()
 			} else {
-				w.log.Warn("watch: inotify", "err", err)
+				w.log.Warn("inotify", "err", err)
 			}
 		case <-settle.C:
 			armed = false
@@ -439,11 +439,11 @@ func (w *Watcher) resumeAt() int { return w.cfg.Limit - max(1, w.cfg.Limit/10) }
 func (w *Watcher) resume() {
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
-		w.log.Debug("watch: inotify still unavailable", "err", err)
+		w.log.Debug("inotify still unavailable", "err", err)
 		return
 	}
 	w.fsw, w.overLimit, w.rescan = fsw, false, w.netFS
-	w.log.Info("watch: the folder is back under the limit; watching with inotify again",
+	w.log.Info("watching with inotify again", "why", "the folder is back under the limit",
 		"folders", len(w.dirs), "limit", w.cfg.Limit)
 	w.adopt(".") // w.scanning is still set: every folder is walked, and watched
 }
@@ -482,7 +482,7 @@ func (w *Watcher) reconcile(p string) {
 		// Unreadable (EACCES, EIO): left as last seen rather than
 		// announced gone, as a listing still shows it, and settled again
 		// when a folder above it changes (see retry).
-		w.log.Debug("watch: stat", "path", p, "err", err)
+		w.log.Debug("stat", "path", p, "err", err)
 		if len(w.denied) < maxDenied {
 			w.denied[p] = true
 		} else {
@@ -550,7 +550,7 @@ func (w *Watcher) apply(p string, cur *files.Info) {
 		if old.dir {
 			w.drop(p)
 		}
-		w.emit(hub.FSRemove, p, old.dir, old.size, time.Unix(0, old.mod).UTC())
+		w.emit(vocab.FSRemove, p, old.dir, old.size, time.Unix(0, old.mod).UTC())
 		had = false
 	}
 	if cur == nil {
@@ -560,7 +560,7 @@ func (w *Watcher) apply(p string, cur *files.Info) {
 	f.entries[name] = e
 	switch {
 	case !had:
-		w.emit(hub.FSAdd, p, cur.Dir, cur.Size, cur.Modified)
+		w.emit(vocab.FSAdd, p, cur.Dir, cur.Size, cur.Modified)
 		if cur.Dir && w.realDir(p) {
 			w.adopt(p)
 		}
@@ -575,7 +575,7 @@ func (w *Watcher) apply(p string, cur *files.Info) {
 			w.adopt(p)
 		}
 	case old.size != e.size || old.mod != e.mod:
-		w.emit(hub.FSChange, p, false, cur.Size, cur.Modified)
+		w.emit(vocab.FSChange, p, false, cur.Size, cur.Modified)
 	}
 }
 
@@ -599,7 +599,7 @@ func (w *Watcher) adopt(p string) {
 	if err != nil {
 		// Gone, or replaced, since its parent was listed: the event that
 		// did it settles it.
-		w.log.Debug("watch: list", "path", p, "err", err)
+		w.log.Debug("list", "path", p, "err", err)
 		return
 	}
 	before, matched := len(f.entries), 0
@@ -641,7 +641,7 @@ func (w *Watcher) watch(p string, f *folder) {
 		w.fallBack("the system's inotify watches are used up (fs.inotify.max_user_watches)")
 	default:
 		// Gone or unreadable since it was listed: its event settles it.
-		w.log.Debug("watch: adding a watch", "path", p, "err", err)
+		w.log.Debug("add watch", "path", p, "err", err)
 	}
 }
 
@@ -706,7 +706,7 @@ func (w *Watcher) fallBack(why string) {
 	w.watched = 0
 	w.m.Folders.Set(0)
 	w.rescan = true
-	w.log.Warn("watch: "+why+"; rescanning the folder instead", "interval", w.cfg.Interval)
+	w.log.Warn("rescanning the folder instead of watching it", "why", why, "interval", w.cfg.Interval)
 }
 
 // realDir reports whether the path p is a folder itself, not a link to one.
@@ -720,7 +720,7 @@ func (w *Watcher) emit(op, p string, dir bool, size int64, mod time.Time) {
 	if w.quiet {
 		return
 	}
-	w.out = append(w.out, hub.Change{Op: op, Path: p, Dir: dir, Size: size, Modified: mod})
+	w.out = append(w.out, vocab.Change{Op: op, Path: p, Dir: dir, Size: size, Modified: mod})
 	w.m.Changes.WithLabelValues(op).Inc()
 }
 
@@ -729,7 +729,7 @@ func (w *Watcher) flush() {
 	if len(w.out) == 0 {
 		return
 	}
-	w.log.Debug("watch: announcing", "changes", len(w.out))
+	w.log.Debug("announce", "changes", len(w.out))
 	w.notify(w.out...)
 	w.out = nil // notify must not keep it, but a fresh slice costs nothing per pass
 }

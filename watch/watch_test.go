@@ -21,9 +21,10 @@ import (
 	"time"
 
 	"filehub/files"
-	"filehub/hub"
+	"filehub/internal/testutil"
+	"filehub/vocab"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // waitFor bounds every wait for a change: far above the ~150 ms a change
@@ -32,7 +33,7 @@ const waitFor = 5 * time.Second
 
 type recorder struct {
 	t  *testing.T
-	ch chan hub.Change
+	ch chan vocab.Change
 	w  *Watcher
 }
 
@@ -45,11 +46,11 @@ func start(t *testing.T, dir string, show bool, cfg Config) *recorder {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	r := &recorder{t: t, ch: make(chan hub.Change, 1<<16)}
+	r := &recorder{t: t, ch: make(chan vocab.Change, 1<<16)}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	r.w, err = Start(dir, store, func(cs ...hub.Change) {
+	r.w, err = Start(dir, store, func(cs ...vocab.Change) {
 		for _, c := range cs {
 			r.ch <- c
 		}
@@ -69,9 +70,9 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // expect reads exactly the changes want ("add a", "remove b"), in any order.
-func (r *recorder) expect(want ...string) []hub.Change {
+func (r *recorder) expect(want ...string) []vocab.Change {
 	r.t.Helper()
-	var got []hub.Change
+	var got []vocab.Change
 	var ops []string
 	timeout := time.After(waitFor)
 	for len(got) < len(want) {
@@ -126,15 +127,7 @@ func (r *recorder) settled(dir string) []string {
 	}
 }
 
-func write(t *testing.T, name, body string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(name, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+func write(t *testing.T, name, body string) { t.Helper(); testutil.WriteFile(t, name, body) }
 
 func mustDo(t *testing.T, err error) {
 	t.Helper()
@@ -250,7 +243,7 @@ func TestKindChanges(t *testing.T) {
 	mustDo(t, os.Remove(p))
 	mustDo(t, os.Mkdir(p, 0o755))
 	got := r.expect("remove thing", "add thing")
-	if got[0].Op != hub.FSRemove || got[0].Dir || !got[1].Dir {
+	if got[0].Op != vocab.FSRemove || got[0].Dir || !got[1].Dir {
 		t.Fatalf("file to folder: %+v", got)
 	}
 	write(t, filepath.Join(p, "in.txt"), "in")
@@ -349,7 +342,7 @@ func BenchmarkRescan(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	w, err := newWatcher(dir, store, func(cs ...hub.Change) { b.Fatalf("%d changes", len(cs)) }, Config{Limit: 1})
+	w, err := newWatcher(dir, store, func(cs ...vocab.Change) { b.Fatalf("%d changes", len(cs)) }, Config{Limit: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -394,7 +387,7 @@ func BenchmarkStart(b *testing.B) {
 	defer store.Close()
 	b.ResetTimer()
 	for b.Loop() {
-		w, err := Start(dir, store, func(...hub.Change) {}, Config{})
+		w, err := Start(dir, store, func(...vocab.Change) {}, Config{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -417,10 +410,10 @@ func TestUnsearchableFolder(t *testing.T) {
 	store, err := files.Open(dir, files.Config{})
 	mustDo(t, err)
 	t.Cleanup(func() { store.Close() })
-	r := &recorder{t: t, ch: make(chan hub.Change, 1<<16)}
+	r := &recorder{t: t, ch: make(chan vocab.Change, 1<<16)}
 	// A long quiet period: the chmod below comes microseconds after the
 	// writes, long before they settle.
-	w, err := newWatcher(dir, store, func(cs ...hub.Change) {
+	w, err := newWatcher(dir, store, func(cs ...vocab.Change) {
 		for _, c := range cs {
 			r.ch <- c
 		}
@@ -468,7 +461,7 @@ func TestBackUnderLimit(t *testing.T) {
 	}
 	// 12 folders with the top one: over 10. Back under at 9.
 	r := start(t, dir, false, Config{Limit: 10, Interval: 50 * time.Millisecond})
-	if got := testutil.ToFloat64(r.w.m.Folders); got != 0 {
+	if got := promtest.ToFloat64(r.w.m.Folders); got != 0 {
 		t.Fatalf("%v folders watched past the limit", got)
 	}
 	gone := t.TempDir()
@@ -481,10 +474,10 @@ func TestBackUnderLimit(t *testing.T) {
 	// The rescan that announces the removes watched the tree before it
 	// told of them.
 	r.expect(want...)
-	if got := testutil.ToFloat64(r.w.m.Folders); got != 9 {
+	if got := promtest.ToFloat64(r.w.m.Folders); got != 9 {
 		t.Fatalf("%v folders watched, want 9 (inotify again)", got)
 	}
-	rescans := testutil.ToFloat64(r.w.m.Rescans)
+	rescans := promtest.ToFloat64(r.w.m.Rescans)
 	// Changes are inotify's now: one deep write, then the sentinel, each
 	// taking longer than Interval, and no rescan meanwhile.
 	write(t, filepath.Join(dir, "d05", "new.txt"), "n")
@@ -492,7 +485,7 @@ func TestBackUnderLimit(t *testing.T) {
 	if before := r.settled(dir); len(before) != 0 {
 		t.Fatalf("unexpected %q", before)
 	}
-	if got := testutil.ToFloat64(r.w.m.Rescans); got != rescans {
+	if got := promtest.ToFloat64(r.w.m.Rescans); got != rescans {
 		t.Fatalf("%v rescans after inotify took over", got-rescans)
 	}
 	// Outgrowing it again falls back again.
@@ -500,7 +493,7 @@ func TestBackUnderLimit(t *testing.T) {
 		mustDo(t, os.Mkdir(filepath.Join(dir, fmt.Sprintf("n%d", i)), 0o755))
 	}
 	r.expect("add n0", "add n1", "add n2")
-	if got := testutil.ToFloat64(r.w.m.Folders); got != 0 {
+	if got := promtest.ToFloat64(r.w.m.Folders); got != 0 {
 		t.Fatalf("%v folders watched past the limit again", got)
 	}
 }

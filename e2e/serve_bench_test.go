@@ -1,8 +1,10 @@
-package main
+package e2e
 
 import (
 	"bytes"
 	"context"
+	"filehub/internal/harness"
+	"filehub/server"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -56,7 +58,7 @@ func startBenchServer(b *testing.B, dir string) string {
 	addrs := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-log-level", "warn", dir}, func(string) string { return "" }, addrWriter(addrs), io.Discard)
+		done <- server.Run(ctx, []string{"-addr", "127.0.0.1:0", "-log-level", "warn", dir}, func(string) string { return "" }, harness.AddrWriter(addrs), io.Discard)
 	}()
 	b.Cleanup(func() { cancel(); <-done })
 	select {

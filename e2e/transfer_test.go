@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of uploads and folder downloads as the room sees them,
 // on the harness of hub_test.go (run() on a loopback port, real clients):
@@ -10,6 +10,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"filehub/internal/harness"
+	"filehub/internal/testutil"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -36,14 +38,14 @@ func seeded(n int, seed byte) ([]byte, string) {
 
 // cutUpload sends a PUT over raw TCP that promises total bytes, sends
 // part, and drops the connection.
-func cutUpload(t *testing.T, ts *testServer, target string, part []byte, total int) {
+func cutUpload(t *testing.T, ts *harness.Server, target string, part []byte, total int) {
 	t.Helper()
 	conn, err := net.Dial("tcp", ts.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(readTimeout))
+	conn.SetDeadline(time.Now().Add(testutil.Timeout))
 	fmt.Fprintf(conn, "PUT %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n", target, ts.Addr, total)
 	if _, err := conn.Write(part); err != nil {
 		t.Fatal(err)
@@ -52,25 +54,26 @@ func cutUpload(t *testing.T, ts *testServer, target string, part []byte, total i
 
 // readUpload reads until an upload-* frame of path of the given kind,
 // returning it and the upload-progress frames of path on the way.
-func (cl *client) readUpload(kind, path string) (frame, []frame) {
-	cl.t.Helper()
-	var progress []frame
-	f, _ := cl.readUntil(func(f frame) bool {
-		if f.str("path") != path {
+func readUpload(cl *testutil.Client, kind, path string) (testutil.Frame, []testutil.Frame) {
+	cl.T.Helper()
+	var progress []testutil.Frame
+	f, _ := cl.ReadUntil(func(f testutil.Frame) bool {
+		if f.Str("path") != path {
 			return false
 		}
-		if f.kind() == "upload-progress" && kind != "upload-progress" {
+		if f.Kind() == "upload-progress" && kind != "upload-progress" {
 			progress = append(progress, f)
 		}
-		return f.kind() == kind
+		return f.Kind() == kind
 	})
+
 	return f, progress
 }
 
 func TestUploadFramesReachRoom(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t), "-upload")
-	watcher := dial(t, ts, "name=watcher") // default room: anonymous uploads go there
+	ts := harness.Start(t, harness.LabDir(t), "-upload")
+	watcher := harness.Dial(t, ts, "name=watcher") // default room: anonymous uploads go there
 	anon := "anonymous (127.0.0.1)"
 
 	t.Run("progress and finish", func(t *testing.T) {
@@ -112,45 +115,45 @@ func TestUploadFramesReachRoom(t *testing.T) {
 			status <- resp.StatusCode
 		}()
 		start := time.Now()
-		var progress []frame
+		var progress []testutil.Frame
 		for len(progress) < 3 {
-			f, _ := watcher.readUntil(func(f frame) bool { return f.kind() == "upload-progress" && f.str("path") == "up.bin" })
+			f, _ := watcher.ReadUntil(func(f testutil.Frame) bool { return f.Kind() == "upload-progress" && f.Str("path") == "up.bin" })
 			progress = append(progress, f)
 		}
 		close(enough)
-		fin, more := watcher.readUpload("upload-finish", "up.bin")
+		fin, more := readUpload(watcher, "upload-finish", "up.bin")
 		el := time.Since(start)
 		progress = append(progress, more...)
 		if code := <-status; code != 201 {
 			t.Fatalf("PUT = %d", code)
 		}
-		if fin.obj("by").str("name") != anon || fin.obj("by").str("id") != "" || fin.num("size") != float64(len(body)) || fin.str("sha256") != sum {
+		if fin.Obj("by").Str("name") != anon || fin.Obj("by").Str("id") != "" || fin.Num("size") != float64(len(body)) || fin.Str("sha256") != sum {
 			t.Errorf("upload-finish %v", fin)
 		}
 		last := -1.0
 		for i, p := range progress {
-			if p.obj("by").str("name") != anon || p.num("size") != float64(len(body)) || p.num("received") <= last && i > 0 || (i == 0 && p.num("received") != 0) {
+			if p.Obj("by").Str("name") != anon || p.Num("size") != float64(len(body)) || p.Num("received") <= last && i > 0 || (i == 0 && p.Num("received") != 0) {
 				t.Errorf("progress %d: %v (after %v)", i, p, last)
 			}
-			last = p.num("received")
+			last = p.Num("received")
 		}
 		// One at the start, then at most one per 250 ms.
 		if limit := 2 + int(el/(250*time.Millisecond)); len(progress) > limit {
 			t.Errorf("%d progress frames in %v, want at most %d", len(progress), el, limit)
 		}
-		e := watcher.readKind("feed").obj("event")
-		if e.str("action") != "upload" || e.str("path") != "up.bin" || e.num("bytes") != float64(len(body)) {
+		e := watcher.ReadKind("feed").Obj("event")
+		if e.Str("action") != "upload" || e.Str("path") != "up.bin" || e.Num("bytes") != float64(len(body)) {
 			t.Errorf("feed %v", e)
 		}
 	})
 
 	t.Run("abort", func(t *testing.T) {
 		cutUpload(t, ts, "/cut.bin", make([]byte, 256<<10), 1<<20)
-		ab, progress := watcher.readUpload("upload-abort", "cut.bin")
-		if ab.str("reason") != "interrupted" || ab.num("received") != 256<<10 || ab.obj("by").str("name") != anon {
+		ab, progress := readUpload(watcher, "upload-abort", "cut.bin")
+		if ab.Str("reason") != "interrupted" || ab.Num("received") != 256<<10 || ab.Obj("by").Str("name") != anon {
 			t.Errorf("upload-abort %v", ab)
 		}
-		if len(progress) == 0 || progress[0].num("received") != 0 || progress[0].num("size") != 1<<20 {
+		if len(progress) == 0 || progress[0].Num("received") != 0 || progress[0].Num("size") != 1<<20 {
 			t.Errorf("no start progress before the abort: %v", progress)
 		}
 		if _, err := os.Stat(filepath.Join(ts.Dir, "cut.bin")); !os.IsNotExist(err) {
@@ -163,8 +166,8 @@ func TestUploadFramesReachRoom(t *testing.T) {
 		body, sum := seeded(size, 2)
 		const key = "e2e-resume-key"
 		cutUpload(t, ts, "/docs/res.bin?resume="+key, body[:size/2], size)
-		ab, _ := watcher.readUpload("upload-abort", "docs/res.bin")
-		if ab.str("reason") != "interrupted" || ab.num("received") != size/2 {
+		ab, _ := readUpload(watcher, "upload-abort", "docs/res.bin")
+		if ab.Str("reason") != "interrupted" || ab.Num("received") != size/2 {
 			t.Fatalf("upload-abort %v", ab)
 		}
 		req, _ := http.NewRequest(http.MethodHead, ts.URL+"/docs/res.bin?resume="+key, nil)
@@ -187,11 +190,11 @@ func TestUploadFramesReachRoom(t *testing.T) {
 		if resp.StatusCode != 201 {
 			t.Fatalf("resumed PUT = %d", resp.StatusCode)
 		}
-		fin, progress := watcher.readUpload("upload-finish", "docs/res.bin")
-		if fin.str("sha256") != sum || fin.num("size") != size {
+		fin, progress := readUpload(watcher, "upload-finish", "docs/res.bin")
+		if fin.Str("sha256") != sum || fin.Num("size") != size {
 			t.Errorf("upload-finish %v, want sha256 %s", fin, sum)
 		}
-		if len(progress) == 0 || progress[0].num("received") != size/2 {
+		if len(progress) == 0 || progress[0].Num("received") != size/2 {
 			t.Errorf("the resumed upload did not start at %d: %v", size/2, progress)
 		}
 		got, err := os.ReadFile(filepath.Join(ts.Dir, "docs", "res.bin"))
@@ -203,33 +206,34 @@ func TestUploadFramesReachRoom(t *testing.T) {
 	t.Run("attributed", func(t *testing.T) {
 		// The page's cookie names the uploader and its room.
 		jar, _ := cookiejar.New(nil)
-		carol := dialJar(t, ts, "room=team&name=carol", jar)
+		carol := harness.DialJar(t, ts, "room=team&name=carol", jar)
 		req, _ := http.NewRequest(http.MethodPut, ts.URL+"/carol.txt", strings.NewReader("from carol"))
 		resp, err := (&http.Client{Jar: jar}).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		fin, progress := carol.readUpload("upload-finish", "carol.txt")
-		by := fin.obj("by")
-		if by.str("name") != "carol" || by.str("id") != carol.welcome.obj("you").str("id") || len(progress) != 1 {
+		fin, progress := readUpload(carol, "upload-finish", "carol.txt")
+		by := fin.Obj("by")
+		if by.Str("name") != "carol" || by.Str("id") != carol.Welcome.Obj("you").Str("id") || len(progress) != 1 {
 			t.Errorf("upload-finish %v after %v", fin, progress)
 		}
 	})
 
 	t.Run("zip in the feed", func(t *testing.T) {
-		resp, body := httpGet(t, nil, ts.URL+"/docs/?zip")
+		resp, body := harness.Get(t, nil, ts.URL+"/docs/?zip")
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/zip" {
 			t.Fatalf("GET /docs/?zip = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
-		e, _ := watcher.readUntil(func(f frame) bool {
-			return f.kind() == "feed" && f.obj("event").str("path") == "docs/?zip"
+		e, _ := watcher.ReadUntil(func(f testutil.Frame) bool {
+			return f.Kind() == "feed" && f.Obj("event").Str("path") == "docs/?zip"
 		})
-		if ev := e.obj("event"); ev.str("action") != "fetch" || ev.str("via") != "http" || ev.num("bytes") != float64(len(body)) {
+
+		if ev := e.Obj("event"); ev.Str("action") != "fetch" || ev.Str("via") != "http" || ev.Num("bytes") != float64(len(body)) {
 			t.Errorf("feed %v", ev)
 		}
 		// The root's zip is at /?zip, which is the page's URL otherwise.
-		resp, _ = httpGet(t, nil, ts.URL+"/?zip")
+		resp, _ = harness.Get(t, nil, ts.URL+"/?zip")
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/zip" {
 			t.Errorf("GET /?zip = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
@@ -243,8 +247,8 @@ func TestUploadFramesReachRoom(t *testing.T) {
 // (try again), and goes on from the held offset with the next server.
 func TestResumeAcrossGracefulStop(t *testing.T) {
 	t.Parallel()
-	dir := labDir(t)
-	ts := startServer(t, dir, "-upload")
+	dir := harness.LabDir(t)
+	ts := harness.Start(t, dir, "-upload")
 	const size = 1 << 20
 	body, sum := seeded(size, 3)
 	const key = "graceful-stop-key"
@@ -253,14 +257,14 @@ func TestResumeAcrossGracefulStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(readTimeout))
+	conn.SetDeadline(time.Now().Add(testutil.Timeout))
 	fmt.Fprintf(conn, "PUT /docs/stop.bin?resume=%s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n", key, ts.Addr, size)
 	if _, err := conn.Write(body[:size/2]); err != nil { // and the connection stays open
 		t.Fatal(err)
 	}
 	// The server wrote some of it: the filesystem offers nothing to wait on.
 	const written = 256 << 10
-	for deadline := time.Now().Add(readTimeout); ; time.Sleep(2 * time.Millisecond) {
+	for deadline := time.Now().Add(testutil.Timeout); ; time.Sleep(2 * time.Millisecond) {
 		parts, _ := filepath.Glob(filepath.Join(dir, "docs", ".filehub-tmp-*.part"))
 		if len(parts) == 1 {
 			if fi, err := os.Stat(parts[0]); err == nil && fi.Size() >= written {
@@ -285,7 +289,7 @@ func TestResumeAcrossGracefulStop(t *testing.T) {
 		t.Errorf("the cut upload = %d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 
-	ts = startServer(t, dir, "-upload")
+	ts = harness.Start(t, dir, "-upload")
 	req, _ := http.NewRequest(http.MethodHead, ts.URL+"/docs/stop.bin?resume="+key, nil)
 	if resp, err = http.DefaultClient.Do(req); err != nil {
 		t.Fatal(err)
@@ -313,8 +317,8 @@ func TestResumeAcrossGracefulStop(t *testing.T) {
 // leaves no temp file behind, as any upload cut off mid-body.
 func TestStopCutsStalledUpload(t *testing.T) {
 	t.Parallel()
-	dir := labDir(t)
-	ts := startServer(t, dir, "-upload")
+	dir := harness.LabDir(t)
+	ts := harness.Start(t, dir, "-upload")
 	conn, err := net.Dial("tcp", ts.Addr)
 	if err != nil {
 		t.Fatal(err)
@@ -329,7 +333,7 @@ func TestStopCutsStalledUpload(t *testing.T) {
 		return m
 	}
 	// The upload began: the filesystem offers nothing to wait on.
-	for deadline := time.Now().Add(readTimeout); len(temps()) == 0; time.Sleep(2 * time.Millisecond) {
+	for deadline := time.Now().Add(testutil.Timeout); len(temps()) == 0; time.Sleep(2 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the upload did not begin")
 		}

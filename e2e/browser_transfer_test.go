@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Browser scenarios of large transfers, run as subtests of TestBrowser (in
 // browser_test.go, which owns the browser, the server and the tabs): an
@@ -8,6 +8,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"filehub/internal/harness"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -47,7 +48,7 @@ func (p paused) header(name string) string {
 // page's PUT, sends half the file under the page's upload key over a
 // connection it drops, and fails the page's request as a reset would. The
 // page must then ask for the offset, say it is resuming, and send the rest.
-func testResumedUpload(t *testing.T, ts *testServer, alice, bob *tab) {
+func testResumedUpload(t *testing.T, ts *harness.Server, alice, bob *tab) {
 	const size = 3 << 20
 	body, _ := seeded(size, 5)
 	src := filepath.Join(t.TempDir(), "resume.bin")
@@ -151,7 +152,7 @@ func testResumedUpload(t *testing.T, ts *testServer, alice, bob *tab) {
 }
 
 // heldBytes asks the server how many bytes it holds for a resumable upload.
-func heldBytes(t *testing.T, ts *testServer, target string) int {
+func heldBytes(t *testing.T, ts *harness.Server, target string) int {
 	t.Helper()
 	resp, err := http.Head(ts.URL + target)
 	if err != nil {

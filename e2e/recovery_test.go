@@ -1,10 +1,12 @@
-package main
+package e2e
 
 // Recovery, tried as a page does it: join, keep the last feed seq and the
 // welcome's epoch, come back with since and epoch, and be told honestly
 // whether what the welcome holds is everything that happened meanwhile.
 
 import (
+	"filehub/internal/harness"
+	"filehub/internal/testutil"
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
@@ -17,7 +19,7 @@ import (
 )
 
 // feedSeqs reads the seqs of a welcome's feed.
-func feedSeqs(t *testing.T, w frame) []uint64 {
+func feedSeqs(t *testing.T, w testutil.Frame) []uint64 {
 	t.Helper()
 	raw, ok := w["feed"].([]any)
 	if !ok {
@@ -25,45 +27,45 @@ func feedSeqs(t *testing.T, w frame) []uint64 {
 	}
 	var seqs []uint64
 	for _, e := range raw {
-		seqs = append(seqs, uint64(frame(e.(map[string]any)).num("seq")))
+		seqs = append(seqs, uint64(testutil.Frame(e.(map[string]any)).Num("seq")))
 	}
 	return seqs
 }
 
 func TestRecovery(t *testing.T) {
 	t.Parallel()
-	dir := labDir(t)
-	ts := startServer(t, dir)
+	dir := harness.LabDir(t)
+	ts := harness.Start(t, dir)
 
 	// A fresh room: arrays, never null; an epoch; no recovered without since.
-	a := dial(t, ts, "room=s&name=a")
+	a := harness.Dial(t, ts, "room=s&name=a")
 	for _, k := range []string{"feed", "chat"} {
-		if v, ok := a.welcome[k].([]any); !ok || len(v) != 0 {
-			t.Fatalf("fresh welcome.%s = %#v, want []", k, a.welcome[k])
+		if v, ok := a.Welcome[k].([]any); !ok || len(v) != 0 {
+			t.Fatalf("fresh welcome.%s = %#v, want []", k, a.Welcome[k])
 		}
 	}
-	epoch := a.welcome.str("epoch")
+	epoch := a.Welcome.Str("epoch")
 	if epoch == "" {
 		t.Fatal("welcome without an epoch")
 	}
-	if _, ok := a.welcome["recovered"]; ok {
+	if _, ok := a.Welcome["recovered"]; ok {
 		t.Fatal("recovered without since")
 	}
 
 	var seqs []uint64
 	for _, p := range []string{"myfile1.txt", "myserver.py", "README.rst"} {
-		a.reply(a.request("get", map[string]any{"path": p}))
-		seqs = append(seqs, uint64(a.readKind("feed").obj("event").num("seq")))
+		a.Reply(a.Request("get", map[string]any{"path": p}))
+		seqs = append(seqs, uint64(a.ReadKind("feed").Obj("event").Num("seq")))
 	}
-	a.send(map[string]any{"kind": "chat", "text": "hello <b>later</b> joiners"})
-	a.readKind("chat")
+	a.Send(map[string]any{"kind": "chat", "text": "hello <b>later</b> joiners"})
+	a.ReadKind("chat")
 
-	join := func(name string, since uint64, epoch string) frame {
+	join := func(name string, since uint64, epoch string) testutil.Frame {
 		q := "room=s&name=" + name + "&since=" + strconv.FormatUint(since, 10)
 		if epoch != "" {
 			q += "&epoch=" + epoch
 		}
-		return dial(t, ts, q).welcome
+		return harness.Dial(t, ts, q).Welcome
 	}
 	tests := []struct {
 		name      string
@@ -87,29 +89,29 @@ func TestRecovery(t *testing.T) {
 		if got, ok := w["recovered"].(bool); !ok || got != tc.recovered {
 			t.Errorf("%s: recovered %v, want %v", tc.name, w["recovered"], tc.recovered)
 		}
-		if w.str("epoch") != epoch {
-			t.Errorf("%s: epoch changed within one run: %q", tc.name, w.str("epoch"))
+		if w.Str("epoch") != epoch {
+			t.Errorf("%s: epoch changed within one run: %q", tc.name, w.Str("epoch"))
 		}
 	}
 
 	// A later joiner sees the chat, exactly as it was sent.
-	c := dial(t, ts, "room=s&name=c")
-	chat, _ := c.welcome["chat"].([]any)
-	if len(chat) != 1 || frame(chat[0].(map[string]any)).str("text") != "hello <b>later</b> joiners" ||
-		frame(chat[0].(map[string]any)).kind() != "chat" {
-		t.Fatalf("welcome.chat = %v", c.welcome["chat"])
+	c := harness.Dial(t, ts, "room=s&name=c")
+	chat, _ := c.Welcome["chat"].([]any)
+	if len(chat) != 1 || testutil.Frame(chat[0].(map[string]any)).Str("text") != "hello <b>later</b> joiners" ||
+		testutil.Frame(chat[0].(map[string]any)).Kind() != "chat" {
+		t.Fatalf("welcome.chat = %v", c.Welcome["chat"])
 	}
 
 	// The server restarts: the history is gone, and a page coming back
 	// with its since and epoch is told so, never silently given a gap.
 	ts.Stop()
-	ts2 := startServer(t, dir)
-	d := dial(t, ts2, "room=s&name=d&since="+strconv.FormatUint(seqs[2], 10)+"&epoch="+epoch)
-	if d.welcome.str("epoch") == epoch {
+	ts2 := harness.Start(t, dir)
+	d := harness.Dial(t, ts2, "room=s&name=d&since="+strconv.FormatUint(seqs[2], 10)+"&epoch="+epoch)
+	if d.Welcome.Str("epoch") == epoch {
 		t.Fatal("the epoch survived a restart that lost the history")
 	}
-	if got, ok := d.welcome["recovered"].(bool); !ok || got {
-		t.Fatalf("after a restart: recovered %v, want false", d.welcome["recovered"])
+	if got, ok := d.Welcome["recovered"].(bool); !ok || got {
+		t.Fatalf("after a restart: recovered %v, want false", d.Welcome["recovered"])
 	}
 }
 
@@ -117,21 +119,21 @@ func TestRecovery(t *testing.T) {
 // history, so a page that reloads alone in its room comes back recovered.
 func TestHistoryOutlivesMembers(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t))
-	a := dial(t, ts, "room=alone&name=a")
-	a.reply(a.request("get", map[string]any{"path": "myfile1.txt"}))
-	seq := uint64(a.readKind("feed").obj("event").num("seq"))
-	epoch := a.welcome.str("epoch")
-	a.c.Close()
+	ts := harness.Start(t, harness.LabDir(t))
+	a := harness.Dial(t, ts, "room=alone&name=a")
+	a.Reply(a.Request("get", map[string]any{"path": "myfile1.txt"}))
+	seq := uint64(a.ReadKind("feed").Obj("event").Num("seq"))
+	epoch := a.Welcome.Str("epoch")
+	a.Conn.Close()
 	// Until the room has seen a leave, the next join could find a in it.
-	w := dial(t, ts, "room=alone&name=watch")
-	for w.welcome.num("count") != 1 {
-		w.c.Close()
-		w = dial(t, ts, "room=alone&name=watch")
+	w := harness.Dial(t, ts, "room=alone&name=watch")
+	for w.Welcome.Num("count") != 1 {
+		w.Conn.Close()
+		w = harness.Dial(t, ts, "room=alone&name=watch")
 	}
-	b := dial(t, ts, "room=alone&name=b&since="+strconv.FormatUint(seq, 10)+"&epoch="+epoch)
-	if got, _ := b.welcome["recovered"].(bool); !got || b.welcome.str("epoch") != epoch {
-		t.Fatalf("rejoin of an emptied room: epoch %q (was %q), recovered %v", b.welcome.str("epoch"), epoch, b.welcome["recovered"])
+	b := harness.Dial(t, ts, "room=alone&name=b&since="+strconv.FormatUint(seq, 10)+"&epoch="+epoch)
+	if got, _ := b.Welcome["recovered"].(bool); !got || b.Welcome.Str("epoch") != epoch {
+		t.Fatalf("rejoin of an emptied room: epoch %q (was %q), recovered %v", b.Welcome.Str("epoch"), epoch, b.Welcome["recovered"])
 	}
 }
 
@@ -142,10 +144,10 @@ func TestHistoryOutlivesMembers(t *testing.T) {
 // address, and the server never panics.
 func TestReconnectWhileFetching(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t))
+	ts := harness.Start(t, harness.LabDir(t))
 	jar, _ := cookiejar.New(nil)
-	first := dialJar(t, ts, "room=rw&name=page", jar)
-	first.c.Close()
+	first := harness.DialJar(t, ts, "room=rw&name=page", jar)
+	first.Conn.Close()
 	hc := &http.Client{Jar: jar}
 	stop := make(chan struct{})
 	var fetches atomic.Int64
@@ -176,7 +178,7 @@ func TestReconnectWhileFetching(t *testing.T) {
 	const reconnects = 1000
 	deadline := time.Now().Add(40 * time.Second)
 	for i := 0; i < reconnects && time.Now().Before(deadline); i++ {
-		c, _, err := dialRaw(ts, "room=rw&name=page", nil, jar)
+		c, _, err := harness.DialRaw(ts, "room=rw&name=page", nil, jar)
 		if err != nil {
 			t.Fatalf("reconnect %d: %v", i, err)
 		}
@@ -188,7 +190,7 @@ func TestReconnectWhileFetching(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if log := ts.logs.text(); strings.Contains(log, "panic") {
+	if log := ts.Logs.Text(); strings.Contains(log, "panic") {
 		t.Fatalf("the server panicked:\n%s", log[strings.Index(log, "panic"):])
 	}
 	t.Logf("%d fetches during the reconnects", fetches.Load())

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Shared while uploading (PUT ?share=1), tried as people would: a page
 // uploads slowly, two others in its room watch the file arrive before the
@@ -11,6 +11,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"filehub/internal/harness"
+	"filehub/internal/testutil"
 	"fmt"
 	"io"
 	"net"
@@ -27,34 +29,34 @@ import (
 // growingReader reads one member's growing stream: it returns the bytes
 // received so far on each call to wait, until the stream ends.
 type growingReader struct {
-	cl     *client
+	cl     *testutil.Client
 	stream uint32
 	got    bytes.Buffer
-	end    frame   // file-end or error
-	others []frame // the other text frames read meanwhile
+	end    testutil.Frame   // file-end or error
+	others []testutil.Frame // the other text frames read meanwhile
 }
 
 // start reads until this member's shared frame with a stream and its
 // file-start, checking what they say.
-func startGrowing(t *testing.T, cl *client, path string, size int64) *growingReader {
+func startGrowing(t *testing.T, cl *testutil.Client, path string, size int64) *growingReader {
 	t.Helper()
-	sh := cl.readKind("shared")
-	if sh.str("path") != path || sh.num("stream") == 0 || sh.str("content") != "" {
+	sh := cl.ReadKind("shared")
+	if sh.Str("path") != path || sh.Num("stream") == 0 || sh.Str("content") != "" {
 		t.Fatalf("shared %v", sh)
 	}
-	fs := cl.readKind("file-start")
-	if fs.num("stream") != sh.num("stream") || fs["growing"] != true || int64(fs.num("size")) != size {
+	fs := cl.ReadKind("file-start")
+	if fs.Num("stream") != sh.Num("stream") || fs["growing"] != true || int64(fs.Num("size")) != size {
 		t.Fatalf("file-start %v after %v", fs, sh)
 	}
-	return &growingReader{cl: cl, stream: uint32(sh.num("stream"))}
+	return &growingReader{cl: cl, stream: uint32(sh.Num("stream"))}
 }
 
 // readUntil reads the stream until it holds at least n bytes, or it ends.
 func (g *growingReader) readUntil(t *testing.T, n int) {
 	t.Helper()
 	for g.end == nil && g.got.Len() < n {
-		g.cl.c.SetReadDeadline(time.Now().Add(readTimeout))
-		typ, data, err := g.cl.c.ReadMessage()
+		g.cl.Conn.SetReadDeadline(time.Now().Add(testutil.Timeout))
+		typ, data, err := g.cl.Conn.ReadMessage()
 		if err != nil {
 			t.Fatalf("reading the stream: %v", err)
 		}
@@ -65,11 +67,11 @@ func (g *growingReader) readUntil(t *testing.T, n int) {
 			g.got.Write(data[4:])
 			continue
 		}
-		f := frame{}
+		f := testutil.Frame{}
 		if err := jsonUnmarshal(data, &f); err != nil {
 			t.Fatal(err)
 		}
-		if (f.kind() == "file-end" || f.kind() == "error") && uint32(f.num("stream")) == g.stream {
+		if (f.Kind() == "file-end" || f.Kind() == "error") && uint32(f.Num("stream")) == g.stream {
 			g.end = f
 		} else {
 			g.others = append(g.others, f)
@@ -79,11 +81,11 @@ func (g *growingReader) readUntil(t *testing.T, n int) {
 
 func TestShareAsItUploads(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, t.TempDir(), "-upload")
+	ts := harness.Start(t, t.TempDir(), "-upload")
 	jar, _ := cookiejar.New(nil)
-	uploader := dialJar(t, ts, "room=up&name=uploader", jar)
-	ann := dial(t, ts, "room=up&name=ann")
-	bob := dial(t, ts, "room=up&name=bob")
+	uploader := harness.DialJar(t, ts, "room=up&name=uploader", jar)
+	ann := harness.Dial(t, ts, "room=up&name=ann")
+	bob := harness.Dial(t, ts, "room=up&name=bob")
 
 	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB
 	sum := sha256.Sum256(body)
@@ -113,7 +115,7 @@ func TestShareAsItUploads(t *testing.T) {
 		t.Fatal("the stream ended before the upload did")
 	}
 	// Someone joins half-way: the upload from byte 0.
-	cid := dial(t, ts, "room=up&name=cid")
+	cid := harness.Dial(t, ts, "room=up&name=cid")
 	gc := startGrowing(t, cid, "handout.bin", int64(len(body)))
 	if _, err := pw.Write(body[1<<20:]); err != nil {
 		t.Fatal(err)
@@ -126,27 +128,27 @@ func TestShareAsItUploads(t *testing.T) {
 	res.Body.Close()
 	for _, g := range []*growingReader{ga, gb, gc} {
 		g.readUntil(t, len(body)+1)
-		if g.end.kind() != "file-end" || g.end.str("sha256") != hex.EncodeToString(sum[:]) || !bytes.Equal(g.got.Bytes(), body) {
-			t.Fatalf("%s: %d bytes, end %v", g.cl.name(), g.got.Len(), g.end)
+		if g.end.Kind() != "file-end" || g.end.Str("sha256") != hex.EncodeToString(sum[:]) || !bytes.Equal(g.got.Bytes(), body) {
+			t.Fatalf("%s: %d bytes, end %v", g.cl.Name(), g.got.Len(), g.end)
 		}
 	}
 	// The feed says it was shared, for pages that join later; the uploader
 	// was sent no stream of its own bytes.
-	isShare := func(f frame) bool { return f.kind() == "feed" && f.obj("event").str("action") == "share" }
-	var ev frame
+	isShare := func(f testutil.Frame) bool { return f.Kind() == "feed" && f.Obj("event").Str("action") == "share" }
+	var ev testutil.Frame
 	for _, f := range ga.others {
 		if isShare(f) {
 			ev = f
 		}
 	}
 	if ev == nil {
-		ev, _ = ann.readUntil(isShare)
+		ev, _ = ann.ReadUntil(isShare)
 	}
-	if e := ev.obj("event"); e.str("path") != "handout.bin" || e.str("who") != "uploader" {
+	if e := ev.Obj("event"); e.Str("path") != "handout.bin" || e.Str("who") != "uploader" {
 		t.Fatalf("share event %v", e)
 	}
-	for _, f := range uploader.barrier() {
-		if f.kind() == "file-start" || f.kind() == "shared" && f.num("stream") != 0 {
+	for _, f := range uploader.Barrier() {
+		if f.Kind() == "file-start" || f.Kind() == "shared" && f.Num("stream") != 0 {
 			t.Fatalf("the uploader was sent its own bytes: %v", f)
 		}
 	}
@@ -154,10 +156,10 @@ func TestShareAsItUploads(t *testing.T) {
 
 func TestShareUploadCutOff(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, t.TempDir(), "-upload")
+	ts := harness.Start(t, t.TempDir(), "-upload")
 	jar, _ := cookiejar.New(nil)
-	dialJar(t, ts, "room=cut&name=uploader", jar)
-	ann := dial(t, ts, "room=cut&name=ann")
+	harness.DialJar(t, ts, "room=cut&name=uploader", jar)
+	ann := harness.Dial(t, ts, "room=cut&name=ann")
 	// A raw connection, cut after 100 KiB of a 1 MiB body: a laptop lid
 	// closing mid-upload.
 	conn, err := net.Dial("tcp", ts.Addr)
@@ -176,7 +178,7 @@ func TestShareUploadCutOff(t *testing.T) {
 	g.readUntil(t, 64<<10)
 	conn.Close()
 	g.readUntil(t, 1<<20+1)
-	if g.end.kind() != "error" || g.end.str("code") != "aborted" {
+	if g.end.Kind() != "error" || g.end.Str("code") != "aborted" {
 		t.Fatalf("a cut upload ended with %v after %d bytes", g.end, g.got.Len())
 	}
 	// Sharing as it uploads is for a plain upload.

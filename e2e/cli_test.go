@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Tests of the command line as a person meets it: main() itself in a child
 // process (the test binary run again, as os/exec's own tests do) for exit
@@ -11,6 +11,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"filehub/internal/harness"
+	"filehub/internal/testutil"
+	"filehub/server"
 	"fmt"
 	"io"
 	"net"
@@ -19,10 +22,12 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -44,9 +49,11 @@ func TestMainProcess(t *testing.T) {
 			break
 		}
 	}
-	os.Args = append([]string{"filehub"}, args...)
-	main()
-	os.Exit(0) // main returned without exiting: also a bug, seen as exit 0 and no output
+	// What main.go does, line for line: a signal context, Run, the exit code.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := server.Run(ctx, args, os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(server.ExitCode(err, os.Stderr))
 }
 
 // runMain runs main() in a child process with args and env (FILEHUB_*
@@ -106,7 +113,7 @@ func (s *serveWatch) Write(p []byte) (int, error) {
 // usage to stdout with status 0; a failure while running is status 1.
 func TestCommandLine(t *testing.T) {
 	t.Parallel()
-	dir := labDir(t)
+	dir := harness.LabDir(t)
 	file := filepath.Join(dir, "myfile1.txt")
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -175,7 +182,7 @@ func TestCommandLine(t *testing.T) {
 func TestUsage(t *testing.T) {
 	t.Parallel()
 	var out, errb strings.Builder
-	if err := run(context.Background(), []string{"-h"}, func(string) string { return "" }, &out, &errb); err == nil || errb.Len() != 0 {
+	if err := server.Run(context.Background(), []string{"-h"}, func(string) string { return "" }, &out, &errb); err == nil || errb.Len() != 0 {
 		t.Fatalf("run -h: %v, stderr %q", err, errb.String())
 	}
 	usage := out.String()
@@ -210,11 +217,11 @@ func TestUsage(t *testing.T) {
 // line replaces the variable's list.
 func TestEnvironmentHonoured(t *testing.T) {
 	t.Parallel()
-	put := func(ts *testServer, name string, size int) int {
+	put := func(ts *harness.Server, name string, size int) int {
 		req, _ := http.NewRequest("PUT", ts.URL+"/"+name, strings.NewReader(strings.Repeat("x", size)))
 		return httpFrom(t, "", req).status
 	}
-	getHost := func(ts *testServer, host string) int {
+	getHost := func(ts *harness.Server, host string) int {
 		req := mustRequest(t, "GET", ts.URL+"/myfile1.txt")
 		req.Host = host
 		return httpFrom(t, "", req).status
@@ -223,30 +230,30 @@ func TestEnvironmentHonoured(t *testing.T) {
 		name  string
 		env   map[string]string
 		args  []string
-		check func(t *testing.T, ts *testServer)
+		check func(t *testing.T, ts *harness.Server)
 	}{
-		{"FILEHUB_UPLOAD=TRUE", map[string]string{"FILEHUB_UPLOAD": "TRUE"}, nil, func(t *testing.T, ts *testServer) {
+		{"FILEHUB_UPLOAD=TRUE", map[string]string{"FILEHUB_UPLOAD": "TRUE"}, nil, func(t *testing.T, ts *harness.Server) {
 			if got := put(ts, "a.txt", 1); got != 201 {
 				t.Fatalf("PUT: %d, want 201", got)
 			}
 		}},
-		{"FILEHUB_READ_ONLY=1", map[string]string{"FILEHUB_UPLOAD": "1", "FILEHUB_READ_ONLY": "1"}, nil, func(t *testing.T, ts *testServer) {
+		{"FILEHUB_READ_ONLY=1", map[string]string{"FILEHUB_UPLOAD": "1", "FILEHUB_READ_ONLY": "1"}, nil, func(t *testing.T, ts *harness.Server) {
 			if got := put(ts, "a.txt", 1); got != 403 {
 				t.Fatalf("PUT: %d, want 403", got)
 			}
 		}},
 		{"-read-only=false wins over FILEHUB_READ_ONLY=true", map[string]string{"FILEHUB_READ_ONLY": "true"}, []string{"-upload", "-read-only=false"},
-			func(t *testing.T, ts *testServer) {
+			func(t *testing.T, ts *harness.Server) {
 				if got := put(ts, "a.txt", 1); got != 201 {
 					t.Fatalf("PUT: %d, want 201", got)
 				}
 			}},
-		{"FILEHUB_MAX_UPLOAD=1KiB", map[string]string{"FILEHUB_MAX_UPLOAD": "1KiB"}, []string{"-upload"}, func(t *testing.T, ts *testServer) {
+		{"FILEHUB_MAX_UPLOAD=1KiB", map[string]string{"FILEHUB_MAX_UPLOAD": "1KiB"}, []string{"-upload"}, func(t *testing.T, ts *harness.Server) {
 			if got := put(ts, "big.txt", 1025); got != 413 {
 				t.Fatalf("PUT of 1025 bytes: %d, want 413", got)
 			}
 		}},
-		{"FILEHUB_ALLOW_HOST", map[string]string{"FILEHUB_ALLOW_HOST": "files.example.org, share.example.org"}, nil, func(t *testing.T, ts *testServer) {
+		{"FILEHUB_ALLOW_HOST", map[string]string{"FILEHUB_ALLOW_HOST": "files.example.org, share.example.org"}, nil, func(t *testing.T, ts *harness.Server) {
 			for host, want := range map[string]int{"files.example.org": 200, "share.example.org": 200, "attacker.example": 421} {
 				if got := getHost(ts, host); got != want {
 					t.Errorf("Host %s: %d, want %d", host, got, want)
@@ -254,14 +261,14 @@ func TestEnvironmentHonoured(t *testing.T) {
 			}
 		}},
 		{"-allow-host replaces FILEHUB_ALLOW_HOST", map[string]string{"FILEHUB_ALLOW_HOST": "files.example.org"}, []string{"-allow-host", "share.example.org"},
-			func(t *testing.T, ts *testServer) {
+			func(t *testing.T, ts *harness.Server) {
 				for host, want := range map[string]int{"files.example.org": 421, "share.example.org": 200} {
 					if got := getHost(ts, host); got != want {
 						t.Errorf("Host %s: %d, want %d", host, got, want)
 					}
 				}
 			}},
-		{"FILEHUB_TOKEN", map[string]string{"FILEHUB_TOKEN": "from-env"}, nil, func(t *testing.T, ts *testServer) {
+		{"FILEHUB_TOKEN", map[string]string{"FILEHUB_TOKEN": "from-env"}, nil, func(t *testing.T, ts *harness.Server) {
 			req := mustRequest(t, "GET", ts.URL+"/myfile1.txt")
 			if got := httpFrom(t, "", req).status; got != 401 {
 				t.Fatalf("without the token: %d", got)
@@ -275,11 +282,11 @@ func TestEnvironmentHonoured(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := map[string]string{"FILEHUB_ADDR": "127.0.0.1:0", "FILEHUB_ROOT": labDir(t)}
+			env := map[string]string{"FILEHUB_ADDR": "127.0.0.1:0", "FILEHUB_ROOT": harness.LabDir(t)}
 			for k, v := range tc.env {
 				env[k] = v
 			}
-			tc.check(t, startServerEnv(t, env, tc.args...))
+			tc.check(t, harness.StartEnv(t, env, tc.args...))
 		})
 	}
 }
@@ -288,7 +295,7 @@ func TestEnvironmentHonoured(t *testing.T) {
 // flags; -root still works, and the same folder given both ways is fine.
 func TestFolderArgument(t *testing.T) {
 	t.Parallel()
-	dir := labDir(t)
+	dir := harness.LabDir(t)
 	tests := []struct {
 		env  map[string]string
 		args []string
@@ -305,8 +312,8 @@ func TestFolderArgument(t *testing.T) {
 		t.Run(fmt.Sprint(tc.env, tc.args), func(t *testing.T) {
 			t.Parallel()
 			args := tc.args
-			ts := startServerEnv(t, tc.env, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
-			if resp, body := httpGet(t, nil, ts.URL+"/myfile1.txt"); resp.StatusCode != 200 || string(body) != labFiles["myfile1.txt"] {
+			ts := harness.StartEnv(t, tc.env, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+			if resp, body := harness.Get(t, nil, ts.URL+"/myfile1.txt"); resp.StatusCode != 200 || string(body) != harness.LabFiles()["myfile1.txt"] {
 				t.Fatalf("GET /myfile1.txt: %d %q", resp.StatusCode, body)
 			}
 			req, _ := http.NewRequest("PUT", ts.URL+"/up-"+strconv.Itoa(len(args))+"-"+strconv.FormatInt(time.Now().UnixNano(), 36), strings.NewReader("x"))
@@ -326,8 +333,8 @@ func TestInfo(t *testing.T) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ts := startServer(t, dir, "-token", "right-token")
-	if resp, _ := httpGet(t, nil, ts.URL+"/_/info"); resp.StatusCode != 401 {
+	ts := harness.Start(t, dir, "-token", "right-token")
+	if resp, _ := harness.Get(t, nil, ts.URL+"/_/info"); resp.StatusCode != 401 {
 		t.Fatalf("/_/info without the token: %d, want 401", resp.StatusCode)
 	}
 	req := mustRequest(t, "GET", ts.URL+"/_/info")
@@ -390,7 +397,7 @@ func TestNetworkURLs(t *testing.T) {
 			pr, pw := io.Pipe()
 			done := make(chan error, 1)
 			go func() {
-				done <- run(ctx, []string{"-addr", tc.addr, labDir(t)}, func(string) string { return "" }, pw, &testLog{t: t})
+				done <- server.Run(ctx, []string{"-addr", tc.addr, harness.LabDir(t)}, func(string) string { return "" }, pw, testutil.NewLog(t))
 				pw.Close()
 			}()
 			defer func() {
@@ -425,7 +432,7 @@ func TestNetworkURLs(t *testing.T) {
 					t.Errorf("line %d: %q, want the URL %s", i+2, printed[i], u)
 				}
 			}
-			resp, body := httpGet(t, nil, "http://127.0.0.1:"+port+"/_/info")
+			resp, body := harness.Get(t, nil, "http://127.0.0.1:"+port+"/_/info")
 			var info struct {
 				Folder string
 				URLs   []string
@@ -445,7 +452,7 @@ func TestNetworkURLs(t *testing.T) {
 // in time. A path alone is asked of the configured address.
 func TestHealthcheck(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t), "-token", "right-token")
+	ts := harness.Start(t, harness.LabDir(t), "-token", "right-token")
 	_, port, _ := net.SplitHostPort(ts.Addr)
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
@@ -482,12 +489,12 @@ func TestHealthcheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var out strings.Builder
-			err := run(context.Background(), tc.args, func(k string) string { return tc.env[k] }, &out, io.Discard)
+			err := server.Run(context.Background(), tc.args, func(k string) string { return tc.env[k] }, &out, io.Discard)
 			if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), tc.errHas)) {
 				t.Fatalf("healthcheck: %v, want ok=%v or an error with %q", err, tc.ok, tc.errHas)
 			}
 			// Docker reserves status 2: a check says 0 or 1.
-			if code := exitCode(err, io.Discard); (code == 0) != tc.ok || code > 1 {
+			if code := server.ExitCode(err, io.Discard); (code == 0) != tc.ok || code > 1 {
 				t.Fatalf("exit status %d", code)
 			}
 			if tc.ok && !strings.Contains(out.String(), "200 OK") {
@@ -500,8 +507,8 @@ func TestHealthcheck(t *testing.T) {
 		// The check's own 5 s bound is ctx's here: the same path, sooner.
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
-		err := run(ctx, []string{"-healthcheck", "http://" + silent.Addr().String() + "/_/healthz"}, func(string) string { return "" }, io.Discard, io.Discard)
-		if !errors.Is(err, context.DeadlineExceeded) || exitCode(err, io.Discard) != 1 {
+		err := server.Run(ctx, []string{"-healthcheck", "http://" + silent.Addr().String() + "/_/healthz"}, func(string) string { return "" }, io.Discard, io.Discard)
+		if !errors.Is(err, context.DeadlineExceeded) || server.ExitCode(err, io.Discard) != 1 {
 			t.Fatalf("a server that never answers: %v", err)
 		}
 	})
@@ -524,17 +531,17 @@ func TestHealthcheckTLS(t *testing.T) {
 	t.Parallel()
 	certFile, keyFile, _ := selfSigned(t, t.TempDir())
 	otherCert, _, _ := selfSigned(t, t.TempDir())
-	ts := startServer(t, labDir(t), "-tls-cert", certFile, "-tls-key", keyFile)
+	ts := harness.Start(t, harness.LabDir(t), "-tls-cert", certFile, "-tls-key", keyFile)
 	env := map[string]string{"FILEHUB_ADDR": ts.Addr, "FILEHUB_TLS_CERT": certFile, "FILEHUB_TLS_KEY": keyFile}
 	var out strings.Builder
-	if err := run(context.Background(), []string{"-healthcheck", "/_/healthz"}, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
+	if err := server.Run(context.Background(), []string{"-healthcheck", "/_/healthz"}, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
 		t.Fatalf("own certificate: %v", err)
 	}
 	if !strings.HasPrefix(out.String(), "healthcheck https://") {
 		t.Fatalf("stdout %q", out.String())
 	}
 	env["FILEHUB_TLS_CERT"] = otherCert
-	if err := run(context.Background(), []string{"-healthcheck", "/_/healthz"}, func(k string) string { return env[k] }, io.Discard, io.Discard); err == nil {
+	if err := server.Run(context.Background(), []string{"-healthcheck", "/_/healthz"}, func(k string) string { return env[k] }, io.Discard, io.Discard); err == nil {
 		t.Fatal("a server with another certificate passed")
 	}
 }
@@ -545,7 +552,7 @@ func TestHealthcheckTLS(t *testing.T) {
 // filehub itself (distroless has no shell and no curl).
 func TestDockerfile(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile("Dockerfile")
+	data, err := os.ReadFile(filepath.Join("..", "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -582,14 +589,14 @@ func TestDockerfile(t *testing.T) {
 		t.Fatalf("HEALTHCHECK CMD %q: want filehub -healthcheck", health)
 	}
 	// docker run -e FILEHUB_ADDR=… -v DIR:/srv, and no arguments.
-	env["FILEHUB_ADDR"], env["FILEHUB_ROOT"] = "127.0.0.1:0", labDir(t)
-	ts := startServerEnv(t, env)
-	if resp, body := httpGet(t, nil, ts.URL+"/myfile1.txt"); resp.StatusCode != 200 || string(body) != labFiles["myfile1.txt"] {
+	env["FILEHUB_ADDR"], env["FILEHUB_ROOT"] = "127.0.0.1:0", harness.LabDir(t)
+	ts := harness.StartEnv(t, env)
+	if resp, body := harness.Get(t, nil, ts.URL+"/myfile1.txt"); resp.StatusCode != 200 || string(body) != harness.LabFiles()["myfile1.txt"] {
 		t.Fatalf("the image's server: %d %q", resp.StatusCode, body)
 	}
 	env["FILEHUB_ADDR"] = ":" + ts.Addr[strings.LastIndexByte(ts.Addr, ':')+1:] // as -e FILEHUB_ADDR=:PORT
 	var out strings.Builder
-	if err := run(context.Background(), health[1:], func(k string) string { return env[k] }, &out, io.Discard); err != nil {
+	if err := server.Run(context.Background(), health[1:], func(k string) string { return env[k] }, &out, io.Discard); err != nil {
 		t.Fatalf("the image's healthcheck: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Drop links end to end: run() itself, real HTTP and WebSocket clients.
 // The owner has the token; the guest has the link alone.
@@ -17,12 +17,16 @@ import (
 	"testing"
 
 	"filehub/drops"
+	"filehub/internal/harness"
+	"filehub/internal/natstest"
+	"filehub/internal/testutil"
+	"filehub/server"
 )
 
 // dropOwner is whoever has the server's token (or a server without one).
 type dropOwner struct {
 	t     *testing.T
-	ts    *testServer
+	ts    *harness.Server
 	token string
 }
 
@@ -95,7 +99,7 @@ func (o dropOwner) list() []dropLinkJSON {
 
 // guestPut uploads body as name through the link of id on ts, as someone
 // who has nothing but the link.
-func guestPut(t *testing.T, ts *testServer, id, name, body string) answer {
+func guestPut(t *testing.T, ts *harness.Server, id, name, body string) answer {
 	t.Helper()
 	return call(t, "PUT", ts.URL+"/_/drop/"+id+"/"+name, strings.NewReader(body), nil)
 }
@@ -107,9 +111,9 @@ func guestPut(t *testing.T, ts *testServer, id, name, body string) answer {
 func TestDropLinks(t *testing.T) {
 	t.Parallel()
 	const token = "drop-owner-token"
-	dir := labDir(t)
+	dir := harness.LabDir(t)
 	os.Mkdir(filepath.Join(dir, "incoming"), 0o755)
-	ts := startServer(t, dir, "-token", token, "-state-dir", t.TempDir(), "-max-upload", "64")
+	ts := harness.Start(t, dir, "-token", token, "-state-dir", t.TempDir(), "-max-upload", "64")
 	owner := dropOwner{t, ts, token}
 
 	// The owner's doors need the token, like every door.
@@ -130,7 +134,7 @@ func TestDropLinks(t *testing.T) {
 		t.Fatalf("listed %+v", l)
 	}
 
-	ann := dial(t, ts, "room=lab&name=ann&token="+token)
+	ann := harness.Dial(t, ts, "room=lab&name=ann&token="+token)
 
 	t.Run("GuestUploads", func(t *testing.T) {
 		page := call(t, "GET", link.URL, nil, http.Header{"Accept": {"text/html"}})
@@ -145,21 +149,21 @@ func TestDropLinks(t *testing.T) {
 		if got, _ := os.ReadFile(filepath.Join(dir, "incoming", "report.txt")); string(got) != "quarterly numbers" {
 			t.Fatalf("incoming/report.txt holds %q", got)
 		}
-		fin, progress := ann.readUpload("upload-finish", "incoming/report.txt")
-		if by := fin.obj("by"); by.str("name") != "Tax <b>office</b>" || by.str("id") != "drop-"+drops.Ref(link.ID) || fin.num("size") != 17 {
+		fin, progress := readUpload(ann, "upload-finish", "incoming/report.txt")
+		if by := fin.Obj("by"); by.Str("name") != "Tax <b>office</b>" || by.Str("id") != "drop-"+drops.Ref(link.ID) || fin.Num("size") != 17 {
 			t.Errorf("upload-finish %v", fin)
 		}
-		if len(progress) == 0 || progress[0].obj("by").str("name") != "Tax <b>office</b>" || progress[0].num("received") != 0 || progress[0].num("size") != 17 {
+		if len(progress) == 0 || progress[0].Obj("by").Str("name") != "Tax <b>office</b>" || progress[0].Num("received") != 0 || progress[0].Num("size") != 17 {
 			t.Errorf("progress %v", progress)
 		}
-		ev := ann.readKind("feed").obj("event")
-		if ev.str("via") != "drop" || ev.str("who") != "Tax <b>office</b>" || ev.str("action") != "upload" || ev.str("path") != "incoming/report.txt" || ev.num("bytes") != 17 {
+		ev := ann.ReadKind("feed").Obj("event")
+		if ev.Str("via") != "drop" || ev.Str("who") != "Tax <b>office</b>" || ev.Str("action") != "upload" || ev.Str("path") != "incoming/report.txt" || ev.Num("bytes") != 17 {
 			t.Errorf("feed event %v", ev)
 		}
 		// A joiner later finds it in the room's history.
-		late := dial(t, ts, "room=lab&name=late&token="+token)
-		if f := late.welcome["feed"].([]any); len(f) == 0 || frame(f[len(f)-1].(map[string]any)).str("via") != "drop" {
-			t.Errorf("welcome.feed %v", late.welcome["feed"])
+		late := harness.Dial(t, ts, "room=lab&name=late&token="+token)
+		if f := late.Welcome["feed"].([]any); len(f) == 0 || testutil.Frame(f[len(f)-1].(map[string]any)).Str("via") != "drop" {
+			t.Errorf("welcome.feed %v", late.Welcome["feed"])
 		}
 	})
 
@@ -180,7 +184,7 @@ func TestDropLinks(t *testing.T) {
 				t.Errorf("GET %s without the token: %d", p, a.status)
 			}
 		}
-		if c, resp, err := dialRaw(ts, "room=lab&name=guest", nil, nil); err == nil {
+		if c, resp, err := harness.DialRaw(ts, "room=lab&name=guest", nil, nil); err == nil {
 			c.Close()
 			t.Error("joined a room without the token")
 		} else if resp == nil || resp.StatusCode != 401 {
@@ -212,7 +216,7 @@ func TestDropLinks(t *testing.T) {
 				t.Errorf("PUT through the link as %q: %d, want a refusal", name, a.status)
 			}
 		}
-		if got, _ := os.ReadFile(filepath.Join(dir, "myfile1.txt")); string(got) != labFiles["myfile1.txt"] {
+		if got, _ := os.ReadFile(filepath.Join(dir, "myfile1.txt")); string(got) != harness.LabFiles()["myfile1.txt"] {
 			t.Errorf("myfile1.txt now %q", got)
 		}
 		ents, _ := os.ReadDir(filepath.Join(dir, "incoming"))
@@ -250,7 +254,7 @@ func TestDropLinks(t *testing.T) {
 		}
 	})
 
-	if logs := ts.logs.text(); strings.Contains(logs, link.ID) || strings.Contains(logs, link.ID[:10]) {
+	if logs := ts.Logs.Text(); strings.Contains(logs, link.ID) || strings.Contains(logs, link.ID[:10]) {
 		t.Fatal("the server's logs hold a drop link's id")
 	}
 }
@@ -259,8 +263,8 @@ func TestDropLinks(t *testing.T) {
 // the folder); a read-only server takes nothing through it.
 func TestDropLinkRestart(t *testing.T) {
 	t.Parallel()
-	dir, state := labDir(t), t.TempDir()
-	ts := startServer(t, dir, "-state-dir", state) // uploads off: drop links work all the same
+	dir, state := harness.LabDir(t), t.TempDir()
+	ts := harness.Start(t, dir, "-state-dir", state) // uploads off: drop links work all the same
 	owner := dropOwner{t: t, ts: ts}
 	link := owner.create(map[string]any{"path": "docs", "expires": "1h", "max_files": 2})
 	if a := guestPut(t, ts, link.ID, "before.txt", "before"); a.status != 201 {
@@ -271,7 +275,7 @@ func TestDropLinkRestart(t *testing.T) {
 	}
 	ts.Stop()
 
-	again := startServer(t, dir, "-state-dir", state)
+	again := harness.Start(t, dir, "-state-dir", state)
 	if a := guestPut(t, again, link.ID, "after.txt", "after"); a.status != 201 {
 		t.Fatalf("after the restart: %d %s", a.status, a.body)
 	}
@@ -284,7 +288,7 @@ func TestDropLinkRestart(t *testing.T) {
 	other := dropOwner{t: t, ts: again}.create(map[string]any{"path": "", "expires": "1h"})
 	again.Stop()
 
-	ro := startServer(t, dir, "-state-dir", state, "-upload", "-read-only")
+	ro := harness.Start(t, dir, "-state-dir", state, "-upload", "-read-only")
 	if a := guestPut(t, ro, other.ID, "ro.txt", "x"); a.status != 403 {
 		t.Fatalf("through a link on a -read-only server: %d", a.status)
 	}
@@ -297,7 +301,7 @@ func TestDropLinkRestart(t *testing.T) {
 	// The state is outside the folder: nothing of it is served or listed,
 	// even with -show-hidden.
 	ro.Stop()
-	shown := startServer(t, dir, "-state-dir", state, "-show-hidden")
+	shown := harness.Start(t, dir, "-state-dir", state, "-show-hidden")
 	walk := []string{"/"}
 	for len(walk) > 0 {
 		p := walk[0]
@@ -324,11 +328,10 @@ func TestDropLinkRestart(t *testing.T) {
 // TestDropLinkStateDir: the state folder is never one the server serves.
 func TestDropLinkStateDir(t *testing.T) {
 	t.Parallel()
-	dir := labDir(t)
+	dir := harness.LabDir(t)
 	for _, state := range []string{dir, filepath.Join(dir, "docs"), filepath.Join(dir, ".state")} {
-		err := run(t.Context(), []string{"-addr", "127.0.0.1:0", "-state-dir", state, dir}, func(string) string { return "" }, io.Discard, io.Discard)
-		var ue *usageError
-		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "inside the served folder") {
+		err := server.Run(t.Context(), []string{"-addr", "127.0.0.1:0", "-state-dir", state, dir}, func(string) string { return "" }, io.Discard, io.Discard)
+		if server.ExitCode(err, io.Discard) != 2 || !strings.Contains(err.Error(), "inside the served folder") {
 			t.Errorf("-state-dir %s: %v, want a usage error", state, err)
 		}
 	}
@@ -336,17 +339,17 @@ func TestDropLinkStateDir(t *testing.T) {
 	// home folder): links are kept in memory, with a warning, and nothing
 	// is written into the folder.
 	home := t.TempDir()
-	ts := startServerEnv(t, map[string]string{"HOME": home}, "-addr", "127.0.0.1:0", "-root", home)
+	ts := harness.StartEnv(t, map[string]string{"HOME": home}, "-addr", "127.0.0.1:0", "-root", home)
 	dropOwner{t: t, ts: ts}.create(map[string]any{"path": "", "expires": "1h"})
 	if ents, _ := os.ReadDir(home); len(ents) != 0 {
 		t.Errorf("the served folder now holds %v", ents)
 	}
-	if !strings.Contains(ts.logs.text(), "kept in memory") {
-		t.Errorf("no warning that links are kept in memory:\n%s", ts.logs.text())
+	if !strings.Contains(ts.Logs.Text(), "kept in memory") {
+		t.Errorf("no warning that links are kept in memory:\n%s", ts.Logs.Text())
 	}
 	// $XDG_STATE_HOME, outside: one state file, the owner's alone.
 	xdg := t.TempDir()
-	ts2 := startServerEnv(t, map[string]string{"HOME": home, "XDG_STATE_HOME": xdg}, "-addr", "127.0.0.1:0", "-root", dir)
+	ts2 := harness.StartEnv(t, map[string]string{"HOME": home, "XDG_STATE_HOME": xdg}, "-addr", "127.0.0.1:0", "-root", dir)
 	dropOwner{t: t, ts: ts2}.create(map[string]any{"path": "", "expires": "1h"})
 	ents, _ := os.ReadDir(filepath.Join(xdg, "filehub"))
 	if len(ents) != 1 || !strings.HasPrefix(ents[0].Name(), "drops-") {
@@ -363,19 +366,18 @@ func TestDropLinkStateDir(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(badHome, ".local"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ts4 := startServerEnv(t, map[string]string{"HOME": badHome}, "-addr", "127.0.0.1:0", "-root", dir)
+	ts4 := harness.StartEnv(t, map[string]string{"HOME": badHome}, "-addr", "127.0.0.1:0", "-root", dir)
 	dropOwner{t: t, ts: ts4}.create(map[string]any{"path": "", "expires": "1h"})
-	if !strings.Contains(ts4.logs.text(), "cannot be made") {
-		t.Errorf("no warning that the default state folder cannot be made:\n%s", ts4.logs.text())
+	if !strings.Contains(ts4.Logs.Text(), "cannot be made") {
+		t.Errorf("no warning that the default state folder cannot be made:\n%s", ts4.Logs.Text())
 	}
-	err := run(t.Context(), []string{"-addr", "127.0.0.1:0", "-state-dir", filepath.Join(badHome, ".local", "state"), dir}, func(string) string { return "" }, io.Discard, io.Discard)
-	var ue *usageError
-	if !errors.As(err, &ue) {
+	err := server.Run(t.Context(), []string{"-addr", "127.0.0.1:0", "-state-dir", filepath.Join(badHome, ".local", "state"), dir}, func(string) string { return "" }, io.Discard, io.Discard)
+	if server.ExitCode(err, io.Discard) != 2 {
 		t.Errorf("an explicit -state-dir that cannot be made: %v, want a usage error", err)
 	}
 	// FILEHUB_STATE_DIR is -state-dir.
 	env := filepath.Join(t.TempDir(), "state")
-	ts3 := startServerEnv(t, map[string]string{"HOME": home, "FILEHUB_STATE_DIR": env}, "-addr", "127.0.0.1:0", "-root", dir)
+	ts3 := harness.StartEnv(t, map[string]string{"HOME": home, "FILEHUB_STATE_DIR": env}, "-addr", "127.0.0.1:0", "-root", dir)
 	dropOwner{t: t, ts: ts3}.create(map[string]any{"path": "", "expires": "1h"})
 	if ents, _ := os.ReadDir(env); len(ents) != 1 {
 		t.Fatalf("FILEHUB_STATE_DIR holds %v", ents)
@@ -387,17 +389,17 @@ func TestDropLinkStateDir(t *testing.T) {
 // it, its own page can.
 func TestDropLinkDefaults(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t), "-state-dir", t.TempDir())
+	ts := harness.Start(t, harness.LabDir(t), "-state-dir", t.TempDir())
 	link := dropOwner{t: t, ts: ts}.create(map[string]any{"path": "docs/", "expires": "30m"})
-	lobby := dial(t, ts, "name=watcher")
+	lobby := harness.Dial(t, ts, "name=watcher")
 	if a := guestPut(t, ts, link.ID, "a.txt", "aaa"); a.status != 201 {
 		t.Fatalf("upload: %d", a.status)
 	}
-	fin, _ := lobby.readUpload("upload-finish", "docs/a.txt")
-	if fin.obj("by").str("name") != "drop link" {
+	fin, _ := readUpload(lobby, "upload-finish", "docs/a.txt")
+	if fin.Obj("by").Str("name") != "drop link" {
 		t.Errorf("upload-finish %v", fin)
 	}
-	if ev := lobby.readKind("feed").obj("event"); ev.str("who") != "drop link" || ev.str("via") != "drop" {
+	if ev := lobby.ReadKind("feed").Obj("event"); ev.Str("who") != "drop link" || ev.Str("via") != "drop" {
 		t.Errorf("feed %v", ev)
 	}
 	cross := http.Header{"Origin": {"https://evil.example"}, "Sec-Fetch-Site": {"cross-site"}}
@@ -416,7 +418,7 @@ func TestDropLinkDefaults(t *testing.T) {
 // TestDropLinkRaceOneNode: uploads racing for a link's last file: one wins.
 func TestDropLinkRaceOneNode(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t), "-state-dir", t.TempDir())
+	ts := harness.Start(t, harness.LabDir(t), "-state-dir", t.TempDir())
 	link := dropOwner{t: t, ts: ts}.create(map[string]any{"path": "docs/", "expires": "1h", "max_files": 1})
 	var wg sync.WaitGroup
 	codes := make([]int, 8)
@@ -447,20 +449,20 @@ func TestDropLinkRaceOneNode(t *testing.T) {
 // was typed: markup as text, every space and line kept.
 func TestSnippetInWelcome(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t))
-	a := dial(t, ts, "room=txt&name=ann")
+	ts := harness.Start(t, harness.LabDir(t))
+	a := harness.Dial(t, ts, "room=txt&name=ann")
 	text := "  <script>alert(1)</script>\n\tindented\r\n\n<b>bold?</b>  \n" + strings.Repeat("é", 100)
-	a.send(map[string]any{"kind": "snippet", "text": text, "title": "<i>notes</i>"})
-	if f := a.readKind("snippet"); f.str("text") != text {
-		t.Fatalf("snippet %q", f.str("text"))
+	a.Send(map[string]any{"kind": "snippet", "text": text, "title": "<i>notes</i>"})
+	if f := a.ReadKind("snippet"); f.Str("text") != text {
+		t.Fatalf("snippet %q", f.Str("text"))
 	}
-	b := dial(t, ts, "room=txt&name=bob")
-	chat, _ := b.welcome["chat"].([]any)
+	b := harness.Dial(t, ts, "room=txt&name=bob")
+	chat, _ := b.Welcome["chat"].([]any)
 	if len(chat) != 1 {
-		t.Fatalf("welcome.chat %v", b.welcome["chat"])
+		t.Fatalf("welcome.chat %v", b.Welcome["chat"])
 	}
-	m := frame(chat[0].(map[string]any))
-	if m.kind() != "snippet" || m.str("text") != text || m.str("title") != "<i>notes</i>" || m.obj("from").str("name") != "ann" {
+	m := testutil.Frame(chat[0].(map[string]any))
+	if m.Kind() != "snippet" || m.Str("text") != text || m.Str("title") != "<i>notes</i>" || m.Obj("from").Str("name") != "ann" {
 		t.Fatalf("welcome.chat[0] %v", m)
 	}
 }
@@ -471,17 +473,17 @@ func TestSnippetInWelcome(t *testing.T) {
 // 410 on all; the room hears of an upload on any node.
 func TestClusterDropLinks(t *testing.T) {
 	t.Parallel()
-	ns := startNATS(t)
-	dir := labDir(t)
-	a := startServer(t, dir, clusterArgs(ns, "a")...)
-	b := startServer(t, dir, clusterArgs(ns, "b")...)
-	onA := dial(t, a, "room=cl&name=ann")
+	ns := natstest.Start(t)
+	dir := harness.LabDir(t)
+	a := harness.Start(t, dir, clusterArgs(ns, "a")...)
+	b := harness.Start(t, dir, clusterArgs(ns, "b")...)
+	onA := harness.Dial(t, a, "room=cl&name=ann")
 	link := dropOwner{t: t, ts: a}.create(map[string]any{"path": "docs", "expires": "1h", "max_files": 3, "label": "scanner", "room": "cl"})
 
 	if a := guestPut(t, b, link.ID, "on-b.txt", "bbb"); a.status != 201 {
 		t.Fatalf("through b: %d %s", a.status, a.body)
 	}
-	if ev := onA.readKind("feed").obj("event"); ev.str("via") != "drop" || ev.str("who") != "scanner" || ev.str("path") != "docs/on-b.txt" {
+	if ev := onA.ReadKind("feed").Obj("event"); ev.Str("via") != "drop" || ev.Str("who") != "scanner" || ev.Str("path") != "docs/on-b.txt" {
 		t.Fatalf("the upload on b, in the feed on a: %v", ev)
 	}
 	if l := (dropOwner{t: t, ts: b}).list(); len(l) != 1 || l[0].ID != link.ID || l[0].Files != 1 {
@@ -491,7 +493,7 @@ func TestClusterDropLinks(t *testing.T) {
 	// Two files left; four uploads race for them, two on each node.
 	var wg sync.WaitGroup
 	codes := make([]int, 4)
-	for i, node := range []*testServer{a, b, a, b} {
+	for i, node := range []*harness.Server{a, b, a, b} {
 		wg.Go(func() {
 			req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/_/drop/%s/race%d.txt", node.URL, link.ID, i), strings.NewReader("r"))
 			if resp, err := http.DefaultClient.Do(req); err == nil {
@@ -517,7 +519,7 @@ func TestClusterDropLinks(t *testing.T) {
 
 	// A node restarts: the link is still there (it lives in NATS).
 	a.Stop()
-	a2 := startServer(t, dir, clusterArgs(ns, "a")...)
+	a2 := harness.Start(t, dir, clusterArgs(ns, "a")...)
 	if info := call(t, "GET", a2.URL+"/_/drop/"+link.ID, nil, http.Header{"Accept": {"application/json"}}); info.status != 200 || !strings.Contains(string(info.body), `"files":3`) {
 		t.Fatalf("after a's restart: %d %s", info.status, info.body)
 	}
@@ -526,48 +528,5 @@ func TestClusterDropLinks(t *testing.T) {
 	}
 	if a := guestPut(t, a2, link.ID, "late.txt", "x"); a.status != 410 {
 		t.Fatalf("on a, revoked on b: %d", a.status)
-	}
-}
-
-// TestDropDoors: which paths the gate opens for a drop link's guest, and
-// how the logs spell a drop link's URL.
-func TestDropDoors(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		method, path string
-		want         door
-	}{
-		{"GET", "/_/drop/ID", doorOpen},
-		{"PUT", "/_/drop/ID/a.txt", doorOpen},
-		{"GET", "/_/drop/ID/", doorOpen},
-		{"GET", "/_/drops", doorHTTP},
-		{"POST", "/_/drops", doorHTTP},
-		{"DELETE", "/_/drops/ID", doorHTTP},
-		{"GET", "/_/drop", doorHTTP},
-		{"GET", "/_/drop/", doorHTTP},
-		{"GET", "/_/drop/ID/../../drops", doorHTTP},
-		{"GET", "/_/drop/../info", doorHTTP},
-		{"GET", "/_/drop/../../myfile1.txt", doorHTTP},
-		{"PUT", "/_/dropx/ID/a", doorHTTP},
-		{"GET", "/_/dropsy/ID", doorHTTP},
-	} {
-		if got := doorOf(mustRequest(t, tc.method, "http://h"+tc.path)); got != tc.want {
-			t.Errorf("%s %s: door %d, want %d", tc.method, tc.path, got, tc.want)
-		}
-	}
-	const id = "PDUOV5R3KZEAU36SOQDUQBRPXT"
-	ref := drops.Ref(id)
-	for in, want := range map[string]string{
-		"/_/drop/" + id:              "/_/drop/~" + ref,
-		"/_/drop/" + id + "/a/b.txt": "/_/drop/~" + ref + "/a/b.txt",
-		"/_/drop/" + id + "/":        "/_/drop/~" + ref + "/",
-		"/_/drops/" + id:             "/_/drops/~" + ref,
-		"/_/drops":                   "/_/drops",
-		"/_/drop/":                   "/_/drop/",
-		"/docs/a.md":                 "/docs/a.md",
-	} {
-		if got := logPath(in); got != want {
-			t.Errorf("logPath(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

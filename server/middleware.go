@@ -1,20 +1,20 @@
-package main
+package server
 
 // HTTP middleware: trusted proxies, the access log and the Host guard (the
-// access token is in gate.go). None of it knows files, hub or web; main.go
-// puts it in front of the routes.
+// access token is in gate.go). None of it knows files, hub or web; package
+// server puts it in front of the routes.
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/felixge/httpsnoop"
 )
 
 // trustProxies believes X-Forwarded-For and X-Forwarded-Proto only from the
@@ -70,77 +70,31 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		start := time.Now()
-		rec := &recorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
-		status := rec.status
-		if rec.hijacked {
+		// httpsnoop keeps exactly the interfaces w has (ReadFrom for
+		// sendfile, Hijack for WebSocket upgrades, Flush) and Unwrap;
+		// its metrics skip 1xx statuses, which are interim.
+		var hijacked bool
+		hw := httpsnoop.Wrap(w, httpsnoop.Hooks{
+			Hijack: func(next httpsnoop.HijackFunc) httpsnoop.HijackFunc {
+				return func() (net.Conn, *bufio.ReadWriter, error) {
+					c, rw, err := next()
+					hijacked = hijacked || err == nil
+					return c, rw, err
+				}
+			},
+		})
+		m := httpsnoop.CaptureMetrics(next, hw, r)
+		status := m.Code
+		if hijacked {
 			status = http.StatusSwitchingProtocols
-		} else if status == 0 {
-			status = http.StatusOK
 		}
 		log.Info("http", "method", r.Method, "path", logPath(r.URL.Path), "status", status,
-			"bytes", rec.n, "duration", time.Since(start).Round(time.Microsecond), "remote", r.RemoteAddr)
+			"bytes", m.Written, "duration", m.Duration.Round(time.Microsecond), "remote", r.RemoteAddr)
 	})
 }
 
-// recorder notes the status and size of a response. It keeps what the
-// server's writer can do: ReadFrom (so files still go out with sendfile),
-// Hijack (for WebSocket upgrades) and Flush.
-type recorder struct {
-	http.ResponseWriter
-	status   int
-	n        int64
-	hijacked bool
-}
-
-func (w *recorder) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *recorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.n += int64(n)
-	return n, err
-}
-
-func (w *recorder) ReadFrom(src io.Reader) (int64, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := io.Copy(w.ResponseWriter, src) // uses the server's ReadFrom: sendfile
-	w.n += n
-	return n, err
-}
-
-func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	h, ok := w.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, errors.New("hijack not supported")
-	}
-	c, rw, err := h.Hijack()
-	if err == nil {
-		w.hijacked = true
-	}
-	return c, rw, err
-}
-
-func (w *recorder) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // hostGuard answers 421 Misdirected Request to any request whose Host is
-// not a loopback name or address, nor one of allow. main puts it in front
+// not a loopback name or address, nor one of allow. The server puts it in front
 // of everything when the server listens on a loopback address: a web page
 // that rebinds its own DNS name to 127.0.0.1 (DNS rebinding) then reaches
 // this server from the victim's browser as "same origin", with Host and

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // TestMeasureGiB measures 1 GiB transfers against the real binary, run as
 // its own process so that its memory is the server's alone: a streamed get
@@ -57,7 +57,7 @@ func TestMeasureGiB(t *testing.T) {
 	os.MkdirAll(root, 0o755)
 
 	bin := filepath.Join(base, "filehub")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "filehub").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	src := filepath.Join(base, "src.bin")

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Many nodes, one room: three filehub nodes on loopback, one folder, one
 // real NATS server with JetStream started in-process (its store in a
@@ -9,8 +9,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"filehub/internal/harness"
+	"filehub/internal/natstest"
+	"filehub/internal/testutil"
+	"filehub/server"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -23,120 +26,60 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// natsServer is a NATS server with JetStream for a test, which the test
-// may stop and start again on the same port and store.
-type natsServer struct {
-	t    *testing.T
-	dir  string
-	port int
-	mu   sync.Mutex
-	s    *server.Server
-}
-
-func startNATS(t *testing.T) *natsServer {
-	t.Helper()
-	ns := &natsServer{t: t, dir: t.TempDir(), port: freePort(t)}
-	ns.start()
-	t.Cleanup(ns.stop)
-	return ns
-}
-
-func (ns *natsServer) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", ns.port) }
-
-func (ns *natsServer) start() {
-	ns.t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: ns.port, JetStream: true, StoreDir: ns.dir,
-		NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		ns.t.Fatalf("nats server: %v", err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		ns.t.Fatal("nats server not ready")
-	}
-	ns.mu.Lock()
-	ns.s = s
-	ns.mu.Unlock()
-}
-
-func (ns *natsServer) stop() {
-	ns.mu.Lock()
-	s := ns.s
-	ns.s = nil
-	ns.mu.Unlock()
-	if s != nil {
-		s.Shutdown()
-		s.WaitForShutdown()
-	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // clusterArgs are a node's flags: quick to declare a dead node dead.
-func clusterArgs(ns *natsServer, node string) []string {
+func clusterArgs(ns *natstest.Server, node string) []string {
 	return []string{"-nats", ns.URL(), "-node", node, "-nats-node-ttl", "2s"}
 }
 
 // seqOf reads the seq of a feed frame.
-func seqOf(f frame) uint64 { return uint64(f.obj("event").num("seq")) }
+func seqOf(f testutil.Frame) uint64 { return uint64(f.Obj("event").Num("seq")) }
 
 func TestClusterOneRoom(t *testing.T) {
 	t.Parallel()
-	ns := startNATS(t)
-	dir := labDir(t)
-	a := startServer(t, dir, clusterArgs(ns, "a")...)
-	b := startServer(t, dir, clusterArgs(ns, "b")...)
-	c := startServer(t, dir, clusterArgs(ns, "c")...)
+	ns := natstest.Start(t)
+	dir := harness.LabDir(t)
+	a := harness.Start(t, dir, clusterArgs(ns, "a")...)
+	b := harness.Start(t, dir, clusterArgs(ns, "b")...)
+	c := harness.Start(t, dir, clusterArgs(ns, "c")...)
 
-	onA := dial(t, a, "room=all&name=ann")
-	onB := dial(t, b, "room=all&name=ann") // the same name, on another node
-	if onB.name() != "ann-2" {
-		t.Fatalf("a second ann on another node is %q, want ann-2", onB.name())
+	onA := harness.Dial(t, a, "room=all&name=ann")
+	onB := harness.Dial(t, b, "room=all&name=ann") // the same name, on another node
+	if onB.Name() != "ann-2" {
+		t.Fatalf("a second ann on another node is %q, want ann-2", onB.Name())
 	}
-	onC := dial(t, c, "room=all&name=cid")
-	if n := onC.welcome.num("count"); n != 3 {
+	onC := harness.Dial(t, c, "room=all&name=cid")
+	if n := onC.Welcome.Num("count"); n != 3 {
 		t.Fatalf("welcome on c counts %v, want the 3 on all nodes", n)
 	}
 	// Everyone hears of cid's join.
-	for _, cl := range []*client{onA, onB} {
-		f, _ := cl.readUntil(func(f frame) bool { return f.kind() == "presence" && f.obj("who").str("name") == "cid" })
-		if f.str("event") != "join" || f.num("count") != 3 {
+	for _, cl := range []*testutil.Client{onA, onB} {
+		f, _ := cl.ReadUntil(func(f testutil.Frame) bool { return f.Kind() == "presence" && f.Obj("who").Str("name") == "cid" })
+		if f.Str("event") != "join" || f.Num("count") != 3 {
 			t.Fatalf("presence %v", f)
 		}
 	}
 
 	// A share on c reaches every session once, and its feed event has the
 	// same seq everywhere.
-	onC.send(map[string]any{"kind": "share", "path": "README.rst"})
+	onC.Send(map[string]any{"kind": "share", "path": "README.rst"})
 	var seqs []uint64
-	for _, cl := range []*client{onA, onB, onC} {
+	for _, cl := range []*testutil.Client{onA, onB, onC} {
 		// The shared frame and the feed event travel apart (one live, one
 		// through the history): either may come first.
-		var sh, ev frame
+		var sh, ev testutil.Frame
 		for sh == nil || ev == nil {
-			switch f := cl.read(); f.kind() {
+			switch f := cl.Read(); f.Kind() {
 			case "shared":
 				sh = f
 			case "feed":
 				ev = f
 			}
 		}
-		if sh.str("path") != "README.rst" || sh.str("content") != labFiles["README.rst"] {
+		if sh.Str("path") != "README.rst" || sh.Str("content") != harness.LabFiles()["README.rst"] {
 			t.Fatalf("shared %v", sh)
 		}
 		seqs = append(seqs, seqOf(ev))
@@ -145,49 +88,49 @@ func TestClusterOneRoom(t *testing.T) {
 		t.Fatalf("one event, seqs %v", seqs)
 	}
 	// Nothing came twice: a barrier on each, and no second shared or feed.
-	for _, cl := range []*client{onA, onB, onC} {
-		for _, f := range cl.barrier() {
-			if f.kind() == "shared" || f.kind() == "feed" {
+	for _, cl := range []*testutil.Client{onA, onB, onC} {
+		for _, f := range cl.Barrier() {
+			if f.Kind() == "shared" || f.Kind() == "feed" {
 				t.Fatalf("delivered twice: %v", f)
 			}
 		}
 	}
 
 	// Chat on a reaches b, and a later joiner on b finds it in welcome.
-	onA.send(map[string]any{"kind": "chat", "text": "hello from a"})
-	if got := onB.readKind("chat").str("text"); got != "hello from a" {
+	onA.Send(map[string]any{"kind": "chat", "text": "hello from a"})
+	if got := onB.ReadKind("chat").Str("text"); got != "hello from a" {
 		t.Fatalf("chat on b: %q", got)
 	}
-	late := dial(t, b, "room=all&name=late")
-	chat, _ := late.welcome["chat"].([]any)
-	if len(chat) != 1 || frame(chat[0].(map[string]any)).str("text") != "hello from a" {
-		t.Fatalf("welcome.chat on b = %v", late.welcome["chat"])
+	late := harness.Dial(t, b, "room=all&name=late")
+	chat, _ := late.Welcome["chat"].([]any)
+	if len(chat) != 1 || testutil.Frame(chat[0].(map[string]any)).Str("text") != "hello from a" {
+		t.Fatalf("welcome.chat on b = %v", late.Welcome["chat"])
 	}
-	if got := feedSeqs(t, late.welcome); len(got) != 1 || got[0] != seqs[0] {
+	if got := feedSeqs(t, late.Welcome); len(got) != 1 || got[0] != seqs[0] {
 		t.Fatalf("welcome.feed on b = %v, want [%d]", got, seqs[0])
 	}
 	// A rename to a name taken on another node gets a suffix, and every
 	// node hears of it.
-	onA.send(map[string]any{"kind": "rename", "name": "cid"})
-	for _, cl := range []*client{onA, onB, onC} {
-		f, _ := cl.readUntil(func(f frame) bool { return f.kind() == "presence" && f.str("event") == "rename" })
-		if f.obj("who").str("name") != "cid-2" {
+	onA.Send(map[string]any{"kind": "rename", "name": "cid"})
+	for _, cl := range []*testutil.Client{onA, onB, onC} {
+		f, _ := cl.ReadUntil(func(f testutil.Frame) bool { return f.Kind() == "presence" && f.Str("event") == "rename" })
+		if f.Obj("who").Str("name") != "cid-2" {
 			t.Fatalf("rename to a taken name: %v", f)
 		}
 	}
-	if a.logs.text() == "" || strings.Contains(a.logs.text()+b.logs.text()+c.logs.text(), "panic") {
+	if a.Logs.Text() == "" || strings.Contains(a.Logs.Text()+b.Logs.Text()+c.Logs.Text(), "panic") {
 		t.Fatal("a node panicked")
 	}
 }
 
 func TestClusterHTTPAttribution(t *testing.T) {
 	t.Parallel()
-	ns := startNATS(t)
-	dir := labDir(t)
-	a := startServer(t, dir, clusterArgs(ns, "a")...)
-	b := startServer(t, dir, clusterArgs(ns, "b")...)
+	ns := natstest.Start(t)
+	dir := harness.LabDir(t)
+	a := harness.Start(t, dir, clusterArgs(ns, "a")...)
+	b := harness.Start(t, dir, clusterArgs(ns, "b")...)
 	jar, _ := cookiejar.New(nil)
-	page := dialJar(t, a, "room=att&name=pat", jar)
+	page := harness.DialJar(t, a, "room=att&name=pat", jar)
 	// The page's HTTP fetch lands on b (a load balancer's choice); the
 	// cookie the upgrade on a set names it.
 	res, err := (&http.Client{Jar: jar}).Get(b.URL + "/myfile1.txt")
@@ -195,8 +138,8 @@ func TestClusterHTTPAttribution(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	ev := page.readKind("feed").obj("event")
-	if ev.str("who") != "pat" || ev.str("via") != "http" || ev.str("path") != "myfile1.txt" {
+	ev := page.ReadKind("feed").Obj("event")
+	if ev.Str("who") != "pat" || ev.Str("via") != "http" || ev.Str("path") != "myfile1.txt" {
 		t.Fatalf("the fetch on b: %v", ev)
 	}
 }
@@ -250,30 +193,30 @@ func childNode(t *testing.T, dir string, args ...string) (string, *os.Process) {
 // TTL and a little.
 func TestClusterNodeDies(t *testing.T) {
 	t.Parallel()
-	ns := startNATS(t)
-	dir := labDir(t)
-	a := startServer(t, dir, clusterArgs(ns, "a")...)
+	ns := natstest.Start(t)
+	dir := harness.LabDir(t)
+	a := harness.Start(t, dir, clusterArgs(ns, "a")...)
 	addr, proc := childNode(t, dir, clusterArgs(ns, "doomed")...)
-	doomed := &testServer{Addr: addr, URL: "http://" + addr, t: t}
+	doomed := harness.At(addr)
 
-	watcher := dial(t, a, "room=d&name=watcher")
-	victim := dial(t, doomed, "room=d&name=victim")
-	watcher.readKind("presence") // victim's join
-	victim.reply(victim.request("get", map[string]any{"path": "myfile1.txt"}))
-	last := seqOf(victim.readKind("feed"))
-	epoch := victim.welcome.str("epoch")
+	watcher := harness.Dial(t, a, "room=d&name=watcher")
+	victim := harness.Dial(t, doomed, "room=d&name=victim")
+	watcher.ReadKind("presence") // victim's join
+	victim.Reply(victim.Request("get", map[string]any{"path": "myfile1.txt"}))
+	last := seqOf(victim.ReadKind("feed"))
+	epoch := victim.Welcome.Str("epoch")
 
 	if err := proc.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	killed := time.Now()
 	// Meanwhile the room goes on.
-	watcher.reply(watcher.request("get", map[string]any{"path": "README.rst"}))
-	missed := seqOf(watcher.readKind("feed"))
+	watcher.Reply(watcher.Request("get", map[string]any{"path": "README.rst"}))
+	missed := seqOf(watcher.ReadKind("feed"))
 	// The victim's member leaves, told by the surviving node.
 	for {
-		f := watcher.read()
-		if f.kind() == "presence" && f.str("event") == "leave" && f.obj("who").str("name") == "victim" {
+		f := watcher.Read()
+		if f.Kind() == "presence" && f.Str("event") == "leave" && f.Obj("who").Str("name") == "victim" {
 			break
 		}
 	}
@@ -283,15 +226,15 @@ func TestClusterNodeDies(t *testing.T) {
 		t.Fatalf("left after %v, want within 20 s", took)
 	}
 	// The page comes back on a, and misses nothing.
-	back := dial(t, a, "room=d&name=victim&since="+strconv.FormatUint(last, 10)+"&epoch="+epoch)
-	if got, ok := back.welcome["recovered"].(bool); !ok || !got {
-		t.Fatalf("recovered %v after moving nodes", back.welcome["recovered"])
+	back := harness.Dial(t, a, "room=d&name=victim&since="+strconv.FormatUint(last, 10)+"&epoch="+epoch)
+	if got, ok := back.Welcome["recovered"].(bool); !ok || !got {
+		t.Fatalf("recovered %v after moving nodes", back.Welcome["recovered"])
 	}
-	if got := feedSeqs(t, back.welcome); len(got) != 1 || got[0] != missed {
+	if got := feedSeqs(t, back.Welcome); len(got) != 1 || got[0] != missed {
 		t.Fatalf("welcome.feed = %v, want [%d]", got, missed)
 	}
-	if back.name() != "victim" {
-		t.Fatalf("the dead node's name was not freed: %q", back.name())
+	if back.Name() != "victim" {
+		t.Fatalf("the dead node's name was not freed: %q", back.Name())
 	}
 }
 
@@ -300,54 +243,54 @@ func TestClusterNodeDies(t *testing.T) {
 // room works across nodes again, and nothing is stored or delivered twice.
 func TestClusterNATSRestarts(t *testing.T) {
 	t.Parallel()
-	ns := startNATS(t)
-	dir := labDir(t)
-	a := startServer(t, dir, clusterArgs(ns, "a")...)
-	b := startServer(t, dir, clusterArgs(ns, "b")...)
-	onA := dial(t, a, "room=r&name=ann")
-	onB := dial(t, b, "room=r&name=bob")
-	onA.readKind("presence")
+	ns := natstest.Start(t)
+	dir := harness.LabDir(t)
+	a := harness.Start(t, dir, clusterArgs(ns, "a")...)
+	b := harness.Start(t, dir, clusterArgs(ns, "b")...)
+	onA := harness.Dial(t, a, "room=r&name=ann")
+	onB := harness.Dial(t, b, "room=r&name=bob")
+	onA.ReadKind("presence")
 
-	ns.stop()
+	ns.Stop()
 	waitReady(t, a, http.StatusServiceUnavailable)
 	// Sessions stay, and chat goes on among a node's own members.
-	onA.send(map[string]any{"kind": "chat", "text": "during"})
-	if got := onA.readKind("chat").str("text"); got != "during" {
+	onA.Send(map[string]any{"kind": "chat", "text": "during"})
+	if got := onA.ReadKind("chat").Str("text"); got != "during" {
 		t.Fatalf("chat on a during the outage: %q", got)
 	}
-	onA.reply(onA.request("get", map[string]any{"path": "myfile1.txt"}))
+	onA.Reply(onA.Request("get", map[string]any{"path": "myfile1.txt"}))
 
-	ns.start()
+	ns.Restart()
 	waitReady(t, a, http.StatusOK)
 	waitReady(t, b, http.StatusOK)
 	// What was said during the outage reaches b once NATS is back.
-	if got := onB.readKind("chat").str("text"); got != "during" {
+	if got := onB.ReadKind("chat").Str("text"); got != "during" {
 		t.Fatalf("chat on b after the outage: %q", got)
 	}
-	first := seqOf(onB.readKind("feed"))
-	onB.send(map[string]any{"kind": "chat", "text": "after"})
-	for _, cl := range []*client{onA, onB} {
-		if got := cl.readKind("chat").str("text"); got != "after" {
+	first := seqOf(onB.ReadKind("feed"))
+	onB.Send(map[string]any{"kind": "chat", "text": "after"})
+	for _, cl := range []*testutil.Client{onA, onB} {
+		if got := cl.ReadKind("chat").Str("text"); got != "after" {
 			t.Fatalf("chat after: %q", got)
 		}
 	}
 	// Exactly once: nothing more of either on either side.
-	for _, cl := range []*client{onA, onB} {
-		for _, f := range cl.barrier() {
-			if f.kind() == "chat" || f.kind() == "feed" && seqOf(f) == first {
+	for _, cl := range []*testutil.Client{onA, onB} {
+		for _, f := range cl.Barrier() {
+			if f.Kind() == "chat" || f.Kind() == "feed" && seqOf(f) == first {
 				t.Fatalf("delivered twice: %v", f)
 			}
 		}
 	}
-	later := dial(t, b, "room=r&name=later")
-	if got := feedSeqs(t, later.welcome); len(got) != 1 || got[0] != first {
+	later := harness.Dial(t, b, "room=r&name=later")
+	if got := feedSeqs(t, later.Welcome); len(got) != 1 || got[0] != first {
 		t.Fatalf("the event of the outage stored %v, want once as %d", got, first)
 	}
 }
 
-func waitReady(t *testing.T, ts *testServer, want int) {
+func waitReady(t *testing.T, ts *harness.Server, want int) {
 	t.Helper()
-	deadline := time.Now().Add(readTimeout)
+	deadline := time.Now().Add(testutil.Timeout)
 	for {
 		res, err := http.Get(ts.URL + "/_/readyz")
 		if err == nil {
@@ -367,11 +310,11 @@ func waitReady(t *testing.T, ts *testServer, want int) {
 // start, and says why in one line naming the URL.
 func TestClusterUnreachable(t *testing.T) {
 	t.Parallel()
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	err := run(ctx, []string{"-addr", "127.0.0.1:0", "-root", t.TempDir(), "-nats", url}, func(string) string { return "" }, discard{}, discard{})
+	err := server.Run(ctx, []string{"-addr", "127.0.0.1:0", "-root", t.TempDir(), "-nats", url}, func(string) string { return "" }, discard{}, discard{})
 	if err == nil || !strings.Contains(err.Error(), url) || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("run without NATS: %v", err)
 	}
@@ -386,21 +329,21 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // node finds it once in welcome.chat, not twice.
 func TestClusterOwnChatKeptOnce(t *testing.T) {
 	t.Parallel()
-	ns := startNATS(t)
-	dir := labDir(t)
-	a := startServer(t, dir, clusterArgs(ns, "a")...)
-	ann := dial(t, a, "room=once&name=ann")
-	ann.send(map[string]any{"kind": "chat", "text": "said once"})
-	ann.readKind("chat")
+	ns := natstest.Start(t)
+	dir := harness.LabDir(t)
+	a := harness.Start(t, dir, clusterArgs(ns, "a")...)
+	ann := harness.Dial(t, a, "room=once&name=ann")
+	ann.Send(map[string]any{"kind": "chat", "text": "said once"})
+	ann.ReadKind("chat")
 	// The feed event of a get is stored after the chat line and comes back
 	// through the history after it: once ann has it, a has had the line
 	// back from the history too.
-	ann.reply(ann.request("get", map[string]any{"path": "myfile1.txt"}))
-	ann.readKind("feed")
-	late := dial(t, a, "room=once&name=late")
-	chat, _ := late.welcome["chat"].([]any)
+	ann.Reply(ann.Request("get", map[string]any{"path": "myfile1.txt"}))
+	ann.ReadKind("feed")
+	late := harness.Dial(t, a, "room=once&name=late")
+	chat, _ := late.Welcome["chat"].([]any)
 	if len(chat) != 1 {
-		t.Fatalf("welcome.chat on the node that said it = %v, want the line once", late.welcome["chat"])
+		t.Fatalf("welcome.chat on the node that said it = %v, want the line once", late.Welcome["chat"])
 	}
 }
 
@@ -413,27 +356,27 @@ func TestClusterOwnChatKeptOnce(t *testing.T) {
 // asserted here; TestClusterOneRoom and the hub's tests keep it.)
 func TestClusterChatBurst(t *testing.T) {
 	t.Parallel()
-	ns := startNATS(t)
-	dir := labDir(t)
+	ns := natstest.Start(t)
+	dir := harness.LabDir(t)
 	const lines = 60
 	args := func(node string) []string {
 		return append(clusterArgs(ns, node), "-nats-history", "5", "-rate", "1000")
 	}
-	nodes := []*testServer{startServer(t, dir, args("a")...), startServer(t, dir, args("b")...), startServer(t, dir, args("c")...)}
-	var talkers []*client
+	nodes := []*harness.Server{harness.Start(t, dir, args("a")...), harness.Start(t, dir, args("b")...), harness.Start(t, dir, args("c")...)}
+	var talkers []*testutil.Client
 	for i, n := range nodes {
-		talkers = append(talkers, dial(t, n, fmt.Sprintf("room=burst&name=t%d", i)))
+		talkers = append(talkers, harness.Dial(t, n, fmt.Sprintf("room=burst&name=t%d", i)))
 	}
 	// Everyone is in before the burst: the last joiner's presence reached
 	// the first two.
 	for _, cl := range talkers[:2] {
-		cl.readUntil(func(f frame) bool { return f.kind() == "presence" && f.obj("who").str("name") == "t2" })
+		cl.ReadUntil(func(f testutil.Frame) bool { return f.Kind() == "presence" && f.Obj("who").Str("name") == "t2" })
 	}
 	var wg sync.WaitGroup
 	for i, cl := range talkers {
 		wg.Go(func() {
 			for j := range lines {
-				cl.send(map[string]any{"kind": "chat", "text": fmt.Sprintf("%d:%d", i, j)})
+				cl.Send(map[string]any{"kind": "chat", "text": fmt.Sprintf("%d:%d", i, j)})
 			}
 		})
 	}
@@ -441,20 +384,20 @@ func TestClusterChatBurst(t *testing.T) {
 	for k, cl := range talkers {
 		seen := map[string]bool{}
 		for len(seen) < lines*len(talkers) {
-			f := cl.read()
-			if f.kind() == "error" {
+			f := cl.Read()
+			if f.Kind() == "error" {
 				t.Fatalf("t%d: %v", k, f)
 			}
-			if f.kind() != "chat" {
+			if f.Kind() != "chat" {
 				continue
 			}
-			if seen[f.str("text")] {
-				t.Fatalf("t%d: line %s twice", k, f.str("text"))
+			if seen[f.Str("text")] {
+				t.Fatalf("t%d: line %s twice", k, f.Str("text"))
 			}
-			seen[f.str("text")] = true
+			seen[f.Str("text")] = true
 		}
-		for _, f := range cl.barrier() {
-			if f.kind() == "chat" {
+		for _, f := range cl.Barrier() {
+			if f.Kind() == "chat" {
 				t.Fatalf("t%d: a line more: %v", k, f)
 			}
 		}
@@ -468,13 +411,13 @@ func TestClusterChatBurst(t *testing.T) {
 // and their names stay theirs.
 func TestClusterNodeComesBack(t *testing.T) {
 	t.Parallel()
-	ns := startNATS(t)
-	dir := labDir(t)
-	a := startServer(t, dir, clusterArgs(ns, "a")...)
-	b := startServer(t, dir, clusterArgs(ns, "b")...)
-	bob := dial(t, b, "room=back&name=bob")
-	dial(t, a, "room=back&name=ann")
-	bob.readUntil(func(f frame) bool { return f.kind() == "presence" && f.obj("who").str("name") == "ann" })
+	ns := natstest.Start(t)
+	dir := harness.LabDir(t)
+	a := harness.Start(t, dir, clusterArgs(ns, "a")...)
+	b := harness.Start(t, dir, clusterArgs(ns, "b")...)
+	bob := harness.Dial(t, b, "room=back&name=bob")
+	harness.Dial(t, a, "room=back&name=ann")
+	bob.ReadUntil(func(f testutil.Frame) bool { return f.Kind() == "presence" && f.Obj("who").Str("name") == "ann" })
 
 	// What the others see when a's key expires: it is gone.
 	nc, err := nats.Connect(ns.URL())
@@ -483,7 +426,7 @@ func TestClusterNodeComesBack(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout)
 	defer cancel()
 	kv, err := js.KeyValue(ctx, "FILEHUB_NODES")
 	if err != nil {
@@ -492,16 +435,16 @@ func TestClusterNodeComesBack(t *testing.T) {
 	if err := kv.Delete(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
-	left, _ := bob.readUntil(func(f frame) bool { return f.kind() == "presence" && f.obj("who").str("name") == "ann" })
-	if left.str("event") != "leave" {
+	left, _ := bob.ReadUntil(func(f testutil.Frame) bool { return f.Kind() == "presence" && f.Obj("who").Str("name") == "ann" })
+	if left.Str("event") != "leave" {
 		t.Fatalf("presence %v, want ann's leave", left)
 	}
-	back, _ := bob.readUntil(func(f frame) bool { return f.kind() == "presence" && f.obj("who").str("name") == "ann" })
-	if back.str("event") != "join" || back.num("count") != 2 {
+	back, _ := bob.ReadUntil(func(f testutil.Frame) bool { return f.Kind() == "presence" && f.Obj("who").Str("name") == "ann" })
+	if back.Str("event") != "join" || back.Num("count") != 2 {
 		t.Fatalf("presence %v, want ann back, 2 in the room", back)
 	}
-	if other := dial(t, b, "room=back&name=ann"); other.name() != "ann-2" {
-		t.Fatalf("a second ann is %q while ann is still there, want ann-2", other.name())
+	if other := harness.Dial(t, b, "room=back&name=ann"); other.Name() != "ann-2" {
+		t.Fatalf("a second ann is %q while ann is still there, want ann-2", other.Name())
 	}
 }
 
@@ -511,40 +454,40 @@ func TestClusterNodeComesBack(t *testing.T) {
 // something.
 func TestClusterNATSLosesItsStore(t *testing.T) {
 	t.Parallel()
-	ns := startNATS(t)
-	dir := labDir(t)
-	a := startServer(t, dir, clusterArgs(ns, "a")...)
-	b := startServer(t, dir, clusterArgs(ns, "b")...)
-	ann := dial(t, a, "room=lost&name=ann")
-	ann.reply(ann.request("get", map[string]any{"path": "myfile1.txt"}))
-	last := seqOf(ann.readKind("feed"))
-	epoch := ann.welcome.str("epoch")
+	ns := natstest.Start(t)
+	dir := harness.LabDir(t)
+	a := harness.Start(t, dir, clusterArgs(ns, "a")...)
+	b := harness.Start(t, dir, clusterArgs(ns, "b")...)
+	ann := harness.Dial(t, a, "room=lost&name=ann")
+	ann.Reply(ann.Request("get", map[string]any{"path": "myfile1.txt"}))
+	last := seqOf(ann.ReadKind("feed"))
+	epoch := ann.Welcome.Str("epoch")
 
-	ns.stop()
+	ns.Stop()
 	waitReady(t, a, http.StatusServiceUnavailable)
-	entries, err := os.ReadDir(ns.dir)
+	entries, err := os.ReadDir(ns.StoreDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(ns.dir, e.Name())); err != nil {
+		if err := os.RemoveAll(filepath.Join(ns.StoreDir(), e.Name())); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ns.start()
+	ns.Restart()
 	waitReady(t, a, http.StatusOK)
 	waitReady(t, b, http.StatusOK)
 	// Joins work again on both nodes, across them, in a new epoch.
-	onB := dial(t, b, "room=fresh&name=bob")
-	back := dial(t, a, "room=fresh&name=ann&since="+strconv.FormatUint(last, 10)+"&epoch="+epoch)
-	if back.welcome.str("epoch") == epoch {
+	onB := harness.Dial(t, b, "room=fresh&name=bob")
+	back := harness.Dial(t, a, "room=fresh&name=ann&since="+strconv.FormatUint(last, 10)+"&epoch="+epoch)
+	if back.Welcome.Str("epoch") == epoch {
 		t.Fatalf("the same epoch %q after the history was lost", epoch)
 	}
-	if got, ok := back.welcome["recovered"].(bool); !ok || got {
-		t.Fatalf("recovered %v after the history was lost", back.welcome["recovered"])
+	if got, ok := back.Welcome["recovered"].(bool); !ok || got {
+		t.Fatalf("recovered %v after the history was lost", back.Welcome["recovered"])
 	}
-	onB.send(map[string]any{"kind": "chat", "text": "still one room"})
-	if got := back.readKind("chat").str("text"); got != "still one room" {
+	onB.Send(map[string]any{"kind": "chat", "text": "still one room"})
+	if got := back.ReadKind("chat").Str("text"); got != "still one room" {
 		t.Fatalf("chat from b on a: %q", got)
 	}
 }
@@ -555,16 +498,16 @@ func TestClusterNATSLosesItsStore(t *testing.T) {
 // every node taking each in turn for gone, without end.
 func TestClusterSameNodeName(t *testing.T) {
 	t.Parallel()
-	ns := startNATS(t)
-	dir := labDir(t)
-	first := startServer(t, dir, clusterArgs(ns, "twin")...)
-	b := startServer(t, dir, clusterArgs(ns, "b")...)
-	dial(t, first, "room=twins&name=ann")
-	second := startServer(t, dir, clusterArgs(ns, "twin")...)
+	ns := natstest.Start(t)
+	dir := harness.LabDir(t)
+	first := harness.Start(t, dir, clusterArgs(ns, "twin")...)
+	b := harness.Start(t, dir, clusterArgs(ns, "b")...)
+	harness.Dial(t, first, "room=twins&name=ann")
+	second := harness.Start(t, dir, clusterArgs(ns, "twin")...)
 	waitReady(t, first, http.StatusServiceUnavailable)
 	waitReady(t, second, http.StatusOK)
 	waitReady(t, b, http.StatusOK)
-	if !strings.Contains(first.logs.text(), "another node was started under this node's name") {
+	if !strings.Contains(first.Logs.Text(), "node name taken by another instance") {
 		t.Fatal("the displaced node did not say why")
 	}
 }
@@ -576,21 +519,21 @@ func TestClusterSameNodeName(t *testing.T) {
 // goroutine; a load balancer sent a page there and it was refused.)
 func TestClusterReadyMeansJoinable(t *testing.T) {
 	t.Parallel()
-	ns := startNATS(t)
-	a := startServer(t, labDir(t), clusterArgs(ns, "a")...)
-	onA := dial(t, a, "room=r&name=ann")
+	ns := natstest.Start(t)
+	a := harness.Start(t, harness.LabDir(t), clusterArgs(ns, "a")...)
+	onA := harness.Dial(t, a, "room=r&name=ann")
 	for round := range 4 {
-		ns.stop()
+		ns.Stop()
 		waitReady(t, a, http.StatusServiceUnavailable)
 		// What is said meanwhile waits in the connection's buffer, and is
 		// flushed on reconnecting: the moment this test is about.
 		for i := range 20 {
-			onA.send(map[string]any{"kind": "chat", "text": fmt.Sprintf("%d.%d", round, i)})
+			onA.Send(map[string]any{"kind": "chat", "text": fmt.Sprintf("%d.%d", round, i)})
 		}
-		ns.start()
+		ns.Restart()
 		var seen []int // readyz answers from NATS coming back on, in order
 		ready := 0
-		deadline := time.Now().Add(readTimeout)
+		deadline := time.Now().Add(testutil.Timeout)
 		for ready < 200 {
 			if time.Now().After(deadline) {
 				t.Fatalf("round %d: readyz answered %v", round, seen)
@@ -605,7 +548,7 @@ func TestClusterReadyMeansJoinable(t *testing.T) {
 			}
 			if res.StatusCode == http.StatusOK {
 				if ready == 0 {
-					dial(t, a, "room=r&name=r"+strconv.Itoa(round)).c.Close()
+					harness.Dial(t, a, "room=r&name=r"+strconv.Itoa(round)).Conn.Close()
 				}
 				ready++
 			} else if ready > 0 {

@@ -1,4 +1,4 @@
-package main
+package server
 
 // The command line and the environment. Every setting is a flag with an
 // environment variable FILEHUB_NAME, and both go through the same Set of the
@@ -23,31 +23,50 @@ import (
 	"unicode/utf8"
 )
 
-// options is the parsed configuration.
-type options struct {
-	addr, root, token, logLevel, logFormat string
-	stateDir                               string // drop links across restarts; "": the default
-	tlsCert, tlsKey                        string
-	upload, showHidden, readOnly, metrics  bool
-	pprof                                  bool
-	printVersion                           bool
-	healthcheck                            string // a URL or a path: check a running server and exit
-	maxUpload                              byteSize
-	allowOrigins, trustedProxies           []string
-	allowHosts                             []string
-	drain, bodyIdle                        time.Duration
-	rate                                   float64
+// Config is the server's configuration: what the flags and FILEHUB_
+// variables set (parseFlags), or what a test sets without them (New). The
+// zero value serves nothing useful: Root is required, and booleans are
+// off; parseFlags gives the command line's defaults, named below.
+type Config struct {
+	Addr      string // host:port to listen on (Run only; -addr, default 127.0.0.1:8080)
+	Root      string // the folder to serve (required)
+	Token     string // the access token; "": no gate
+	LogLevel  string // debug, info, warn or error (Run only; default info)
+	LogFormat string // text or json (Run only; default text)
+	StateDir  string // drop links across restarts; "": the user's state folder
+
+	TLSCert, TLSKey string // PEM files: serve HTTPS and WSS
+
+	Upload     bool  // accept uploads with PUT
+	ReadOnly   bool  // refuse uploads whatever else is set
+	MaxUpload  int64 // largest upload in bytes (default 1 GiB; 0: files' default)
+	ShowHidden bool  // serve dotfiles
+	Metrics    bool  // serve /_/metrics (default on)
+	Pprof      bool  // serve /_/debug/pprof/
+
+	PrintVersion bool   // -version: print it and exit (Run only)
+	Healthcheck  string // a URL or a path: check a running server and exit (Run only)
+
+	AllowOrigins   []string // cross-site origins allowed, or "*"
+	TrustedProxies []string // proxies whose X-Forwarded-For and -Proto are believed
+	AllowHosts     []string // Host names answered on loopback besides localhost, or "*"
+
+	Drain           time.Duration // readyz 503 this long before closing
+	BodyIdleTimeout time.Duration // cut an upload this idle (0: 30s)
+	Rate            float64       // messages per second per session (0: the hub's default)
+
 	// Several nodes as one room, on NATS.
-	nats, node        string
-	natsCreds, natsCA string
-	natsCert, natsKey string
-	natsReplicas      int
-	natsNodeTTL       time.Duration
-	natsHistory       int
+	NATS, Node        string
+	NATSCreds, NATSCA string
+	NATSCert, NATSKey string
+	NATSReplicas      int
+	NATSNodeTTL       time.Duration
+	NATSHistory       int
+
 	// The live folder.
-	watch         bool
-	watchLimit    int
-	watchInterval time.Duration
+	Watch         bool // default on
+	WatchLimit    int
+	WatchInterval time.Duration
 }
 
 // minWatchInterval bounds -watch-interval from below: each rescan lists the
@@ -55,7 +74,7 @@ type options struct {
 const minWatchInterval = 100 * time.Millisecond
 
 // usageError is a mistake in how filehub was started: a flag, an
-// environment variable, the folder. main exits 2 for it, and adds a hint
+// environment variable, the folder. main exits 2 for it (ExitCode), and adds a hint
 // to read -h when the command line itself was wrong.
 type usageError struct {
 	err  error
@@ -72,8 +91,8 @@ func badUsage(hint bool, format string, a ...any) error {
 // parseFlags reads the environment, then the command line (so that the
 // command line wins), and the folder given as a plain argument. For -h it
 // writes the usage to stdout and returns flag.ErrHelp.
-func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (options, error) {
-	o := options{addr: "127.0.0.1:8080", root: ".", logLevel: "info", logFormat: "text", metrics: true, maxUpload: 1 << 30, watch: true}
+func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (Config, error) {
+	o := Config{Addr: "127.0.0.1:8080", Root: ".", LogLevel: "info", LogFormat: "text", Metrics: true, MaxUpload: 1 << 30, Watch: true}
 	fs := flag.NewFlagSet("filehub", flag.ContinueOnError)
 	// flag would print each error, then the whole usage, to this writer:
 	// main prints one line instead.
@@ -86,60 +105,60 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (op
 			envOf[name] = "FILEHUB_" + env
 		}
 	}
-	def(stringValue{&o.addr, checkAddr}, "addr", "ADDR",
+	def(stringValue{&o.Addr, checkAddr}, "addr", "ADDR",
 		"`host:port` to listen on; port 0 picks a free one. The default serves this machine only; :8080 serves your network too")
-	def(stringValue{&o.root, nil}, "root", "ROOT", "the `folder` to serve, also given as the plain argument FOLDER")
-	def(boolValue{&o.upload}, "upload", "UPLOAD", "accept uploads with PUT")
-	def(boolValue{&o.readOnly}, "read-only", "READ_ONLY", "refuse uploads whatever else is set")
-	def(&o.maxUpload, "max-upload", "MAX_UPLOAD", "largest upload: a `size` in bytes or with a unit, such as 512MiB or 1GiB")
-	def(boolValue{&o.showHidden}, "show-hidden", "SHOW_HIDDEN", "serve dotfiles such as .env and .git")
-	def(stringValue{&o.stateDir, nil}, "state-dir", "STATE_DIR",
+	def(stringValue{&o.Root, nil}, "root", "ROOT", "the `folder` to serve, also given as the plain argument FOLDER")
+	def(boolValue{&o.Upload}, "upload", "UPLOAD", "accept uploads with PUT")
+	def(boolValue{&o.ReadOnly}, "read-only", "READ_ONLY", "refuse uploads whatever else is set")
+	def((*byteSize)(&o.MaxUpload), "max-upload", "MAX_UPLOAD", "largest upload: a `size` in bytes or with a unit, such as 512MiB or 1GiB")
+	def(boolValue{&o.ShowHidden}, "show-hidden", "SHOW_HIDDEN", "serve dotfiles such as .env and .git")
+	def(stringValue{&o.StateDir, nil}, "state-dir", "STATE_DIR",
 		"the `folder` where drop links are kept across restarts; never one inside the served folder. "+
 			"Default: $XDG_STATE_HOME/filehub, or ~/.local/state/filehub. With -nats they are kept in NATS instead")
-	def(durationValue{&o.bodyIdle}, "body-idle-timeout", "BODY_IDLE_TIMEOUT",
+	def(durationValue{&o.BodyIdleTimeout}, "body-idle-timeout", "BODY_IDLE_TIMEOUT",
 		"cut an upload whose body sends less than 1 KiB in this `duration` (0: 30s)")
-	def(stringValue{&o.token, nil}, "token", "TOKEN",
+	def(stringValue{&o.Token, nil}, "token", "TOKEN",
 		"require this access `token` on every request; browsers are asked once and keep it in a cookie. Prefer the environment variable: a flag shows in ps")
-	def(&listValue{p: &o.allowOrigins, norm: normOrigin}, "allow-origin", "ALLOW_ORIGIN",
+	def(&listValue{p: &o.AllowOrigins, norm: normOrigin}, "allow-origin", "ALLOW_ORIGIN",
 		"a cross-site `origin` allowed to join and post, e.g. https://example.org, or * for any; repeat or comma-separate")
-	def(&listValue{p: &o.allowHosts, norm: normHost}, "allow-host", "ALLOW_HOST",
+	def(&listValue{p: &o.AllowHosts, norm: normHost}, "allow-host", "ALLOW_HOST",
 		"a Host `name` to answer besides localhost when listening on a loopback address (behind a proxy: its public name), or * for any; repeat or comma-separate")
-	def(stringValue{&o.logLevel, checkLogLevel}, "log-level", "LOG_LEVEL", "the least `level` logged: debug, info, warn or error")
-	def(stringValue{&o.logFormat, checkLogFormat}, "log-format", "LOG_FORMAT", "log `format`: text, or json for one JSON object a line")
-	def(boolValue{&o.metrics}, "metrics", "METRICS", "serve Prometheus metrics at /_/metrics (behind -token when set)")
-	def(stringValue{&o.tlsCert, nil}, "tls-cert", "TLS_CERT", "certificate `file` (PEM): serve HTTPS and WSS on the same port")
-	def(stringValue{&o.tlsKey, nil}, "tls-key", "TLS_KEY", "private key `file` (PEM) for -tls-cert")
-	def(&listValue{p: &o.trustedProxies, norm: normProxy}, "trusted-proxy", "TRUSTED_PROXY",
+	def(stringValue{&o.LogLevel, checkLogLevel}, "log-level", "LOG_LEVEL", "the least `level` logged: debug, info, warn or error")
+	def(stringValue{&o.LogFormat, checkLogFormat}, "log-format", "LOG_FORMAT", "log `format`: text, or json for one JSON object a line")
+	def(boolValue{&o.Metrics}, "metrics", "METRICS", "serve Prometheus metrics at /_/metrics (behind -token when set)")
+	def(stringValue{&o.TLSCert, nil}, "tls-cert", "TLS_CERT", "certificate `file` (PEM): serve HTTPS and WSS on the same port")
+	def(stringValue{&o.TLSKey, nil}, "tls-key", "TLS_KEY", "private key `file` (PEM) for -tls-cert")
+	def(&listValue{p: &o.TrustedProxies, norm: normProxy}, "trusted-proxy", "TRUSTED_PROXY",
 		"`address` or CIDR of a reverse proxy whose X-Forwarded-For and -Proto are believed; repeat or comma-separate")
-	def(durationValue{&o.drain}, "drain", "DRAIN",
+	def(durationValue{&o.Drain}, "drain", "DRAIN",
 		"on SIGTERM, answer /_/readyz 503 for this `duration` before closing, so a load balancer drains the node first")
-	def(boolValue{&o.pprof}, "pprof", "PPROF", "serve Go's profiles at /_/debug/pprof/ (behind -token when set), for measuring")
-	def(floatValue{&o.rate}, "rate", "RATE",
+	def(boolValue{&o.Pprof}, "pprof", "PPROF", "serve Go's profiles at /_/debug/pprof/ (behind -token when set), for measuring")
+	def(floatValue{&o.Rate}, "rate", "RATE",
 		"`messages` per second each session may send, burst twice that (0: the default, 20); raise it for load tests")
-	def(stringValue{&o.nats, nil}, "nats", "NATS",
+	def(stringValue{&o.NATS, nil}, "nats", "NATS",
 		"NATS server `URLs`, comma-separated: several filehub nodes serving the same folder then act as one room (docs/operations.md: Many nodes, one room)")
-	def(stringValue{&o.node, nil}, "node", "NODE", "this node's `name` among the nodes (default: the host name)")
-	def(stringValue{&o.natsCreds, nil}, "nats-creds", "NATS_CREDS", "NATS credentials `file` (a .creds file with a JWT and an NKey seed)")
-	def(stringValue{&o.natsCA, nil}, "nats-tls-ca", "NATS_TLS_CA", "CA certificate `file` (PEM) to verify the NATS servers with")
-	def(stringValue{&o.natsCert, nil}, "nats-tls-cert", "NATS_TLS_CERT", "client certificate `file` (PEM) for NATS servers that ask for one")
-	def(stringValue{&o.natsKey, nil}, "nats-tls-key", "NATS_TLS_KEY", "private key `file` (PEM) for -nats-tls-cert")
-	def(intValue{&o.natsReplicas}, "nats-replicas", "NATS_REPLICAS",
+	def(stringValue{&o.Node, nil}, "node", "NODE", "this node's `name` among the nodes (default: the host name)")
+	def(stringValue{&o.NATSCreds, nil}, "nats-creds", "NATS_CREDS", "NATS credentials `file` (a .creds file with a JWT and an NKey seed)")
+	def(stringValue{&o.NATSCA, nil}, "nats-tls-ca", "NATS_TLS_CA", "CA certificate `file` (PEM) to verify the NATS servers with")
+	def(stringValue{&o.NATSCert, nil}, "nats-tls-cert", "NATS_TLS_CERT", "client certificate `file` (PEM) for NATS servers that ask for one")
+	def(stringValue{&o.NATSKey, nil}, "nats-tls-key", "NATS_TLS_KEY", "private key `file` (PEM) for -nats-tls-cert")
+	def(intValue{&o.NATSReplicas}, "nats-replicas", "NATS_REPLICAS",
 		"`N`: how many NATS servers keep the room history and members: 1 for one server, 3 for a three-server cluster (0: 1)")
-	def(durationValue{&o.natsNodeTTL}, "nats-node-ttl", "NATS_NODE_TTL",
+	def(durationValue{&o.NATSNodeTTL}, "nats-node-ttl", "NATS_NODE_TTL",
 		"how long a node that stopped answering counts as alive: its members leave the rooms after about this `duration` (0: 10s)")
-	def(intValue{&o.natsHistory}, "nats-history", "NATS_HISTORY",
+	def(intValue{&o.NATSHistory}, "nats-history", "NATS_HISTORY",
 		"`N`: feed events, and chat lines, the NATS stream keeps per room; every node loads them when a room opens (0: 200)")
-	def(boolValue{&o.watch}, "watch", "WATCH",
+	def(boolValue{&o.Watch}, "watch", "WATCH",
 		"tell open pages of every change to the folder, whoever makes it (a shell, a sync tool): -watch=false turns it off")
-	def(intValue{&o.watchLimit}, "watch-limit", "WATCH_LIMIT",
+	def(intValue{&o.WatchLimit}, "watch-limit", "WATCH_LIMIT",
 		"watch at most this many `folders` with inotify; a larger tree is rescanned every -watch-interval instead (0: 4096)")
-	def(durationValue{&o.watchInterval}, "watch-interval", "WATCH_INTERVAL",
+	def(durationValue{&o.WatchInterval}, "watch-interval", "WATCH_INTERVAL",
 		"the `duration` between two rescans of the folder, when it is rescanned: past -watch-limit, without inotify, "+
 			"or on a network file system (NFS, SMB), where inotify misses other machines' writes (0: 3s; at least 100ms)")
-	def(boolValue{&o.printVersion}, "version", "", "print the version and exit")
+	def(boolValue{&o.PrintVersion}, "version", "", "print the version and exit")
 	// No environment variable: set in a container's environment, it would
 	// turn every start of the server into a check.
-	def(stringValue{&o.healthcheck, checkHealthURL}, "healthcheck", "",
+	def(stringValue{&o.Healthcheck, checkHealthURL}, "healthcheck", "",
 		"GET this `URL` and exit 0 on a 2xx answer, else 1 (for Docker's HEALTHCHECK). A path alone, such as /_/healthz, "+
 			"is asked of this server's own address (-addr, FILEHUB_ADDR)")
 
@@ -179,31 +198,31 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (op
 	case 1:
 		rootFlag := false
 		fs.Visit(func(f *flag.Flag) { rootFlag = rootFlag || f.Name == "root" })
-		if rootFlag && filepath.Clean(o.root) != filepath.Clean(folders[0]) {
-			return o, badUsage(true, "two folders: -root %s and %s; give one", o.root, folders[0])
+		if rootFlag && filepath.Clean(o.Root) != filepath.Clean(folders[0]) {
+			return o, badUsage(true, "two folders: -root %s and %s; give one", o.Root, folders[0])
 		}
-		o.root = folders[0]
+		o.Root = folders[0]
 	default:
 		return o, badUsage(true, "one folder at most, not %d: %s", len(folders), strings.Join(folders, " "))
 	}
-	if o.token != "" {
-		if err := checkToken(o.token); err != nil {
+	if o.Token != "" {
+		if err := checkToken(o.Token); err != nil {
 			return o, err
 		}
 	}
-	if o.upload && o.readOnly {
+	if o.Upload && o.ReadOnly {
 		return o, badUsage(true, "-upload and -read-only contradict each other; give one")
 	}
-	if (o.tlsCert == "") != (o.tlsKey == "") {
+	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return o, badUsage(true, "-tls-cert and -tls-key go together")
 	}
-	if (o.natsCert == "") != (o.natsKey == "") {
+	if (o.NATSCert == "") != (o.NATSKey == "") {
 		return o, badUsage(true, "-nats-tls-cert and -nats-tls-key go together")
 	}
-	if o.watchInterval != 0 && o.watchInterval < minWatchInterval {
-		return o, badUsage(true, "-watch-interval: %s is under %s: a rescan lists the whole folder", o.watchInterval, minWatchInterval)
+	if o.WatchInterval != 0 && o.WatchInterval < minWatchInterval {
+		return o, badUsage(true, "-watch-interval: %s is under %s: a rescan lists the whole folder", o.WatchInterval, minWatchInterval)
 	}
-	if o.nats == "" && (o.node != "" || o.natsCreds != "" || o.natsCA != "" || o.natsCert != "" || o.natsReplicas != 0 || o.natsNodeTTL != 0 || o.natsHistory != 0) {
+	if o.NATS == "" && (o.Node != "" || o.NATSCreds != "" || o.NATSCA != "" || o.NATSCert != "" || o.NATSReplicas != 0 || o.NATSNodeTTL != 0 || o.NATSHistory != 0) {
 		return o, badUsage(true, "-node and the other -nats-… settings need -nats")
 	}
 	return o, nil

@@ -1,4 +1,4 @@
-package main
+package server
 
 // The access-token gate: one keeper for every door (plain HTTP with the
 // cookie or Bearer, the login form, and /ws and /_/echo, which also take
@@ -24,17 +24,17 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"filehub/files"
 	"filehub/origin"
 	"filehub/refusal"
+	"filehub/vocab"
 
 	"golang.org/x/time/rate"
 )
 
-// tokenCookieName is the cookie the login form sets: HttpOnly and
+// TokenCookie is the cookie the login form sets: HttpOnly and
 // SameSite=Strict, so the token never appears in a URL or the page's script,
 // and no other site's page can make a browser send it.
-const tokenCookieName = "filehub_token"
+const TokenCookie = "filehub_token"
 
 // gateConfig configures the token gate. Zero values mean the default.
 type gateConfig struct {
@@ -166,7 +166,7 @@ func presented(r *http.Request, socket bool) (string, source) {
 			return t, fromBearer
 		}
 	}
-	if c, err := r.Cookie(tokenCookieName); err == nil && c.Value != "" {
+	if c, err := r.Cookie(TokenCookie); err == nil && c.Value != "" {
 		return c.Value, fromCookie
 	}
 	return "", fromNone
@@ -255,7 +255,7 @@ func (g *tokenGate) refuse(w http.ResponseWriter, r *http.Request, d door, statu
 	}
 	g.cfg.OnRefuse(r, reason)
 	switch {
-	case d == doorSocket || files.WantsJSON(r):
+	case d == doorSocket || vocab.WantsJSON(r):
 		refusal.Write(w, status, code, msg)
 	case r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html"):
 		g.cfg.Login(w, status, localPath(r.URL.RequestURI()), form)
@@ -283,7 +283,7 @@ func (g *tokenGate) handleLogin(w http.ResponseWriter, r *http.Request, group ne
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: tokenCookieName, Value: tok, Path: "/", MaxAge: 30 * 24 * 3600,
+		Name: TokenCookie, Value: tok, Path: "/", MaxAge: 30 * 24 * 3600,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r),
 	})
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -291,7 +291,7 @@ func (g *tokenGate) handleLogin(w http.ResponseWriter, r *http.Request, group ne
 
 func expireTokenCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{
-		Name: tokenCookieName, Value: "", Path: "/", MaxAge: -1,
+		Name: TokenCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r),
 	})
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of the server's doors: the access token on every way in,
 // the lockout of wrong tokens, the Host guard against DNS rebinding, and
@@ -11,6 +11,9 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"filehub/internal/harness"
+	"filehub/internal/testutil"
+	"filehub/server"
 	"fmt"
 	"io"
 	"net"
@@ -58,7 +61,7 @@ func otherLoopback(t *testing.T) string {
 
 // dialerFrom connects from the local address ip ("" for the default).
 func dialerFrom(ip string) *net.Dialer {
-	d := &net.Dialer{Timeout: readTimeout}
+	d := &net.Dialer{Timeout: testutil.Timeout}
 	if ip != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(ip)}
 	}
@@ -72,7 +75,7 @@ func httpFrom(t *testing.T, ip string, req *http.Request) answer {
 	c := &http.Client{
 		Transport:     &http.Transport{DialContext: dialerFrom(ip).DialContext, DisableKeepAlives: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Timeout:       readTimeout,
+		Timeout:       testutil.Timeout,
 	}
 	resp, err := c.Do(req)
 	if err != nil {
@@ -89,7 +92,7 @@ func httpFrom(t *testing.T, ip string, req *http.Request) answer {
 // wsFrom dials a WebSocket from the local address ip: 101 when it opened.
 func wsFrom(t *testing.T, ip, u string, h http.Header) answer {
 	t.Helper()
-	d := websocket.Dialer{HandshakeTimeout: readTimeout, NetDialContext: dialerFrom(ip).DialContext}
+	d := websocket.Dialer{HandshakeTimeout: testutil.Timeout, NetDialContext: dialerFrom(ip).DialContext}
 	c, resp, err := d.Dial(u, h)
 	if c != nil {
 		c.Close()
@@ -107,47 +110,49 @@ type tokenDoor struct {
 	name   string
 	socket bool // answers refusals in the protocol's JSON
 	in     int  // the status of a request let in
-	try    func(t *testing.T, ts *testServer, from, token string) answer
+	try    func(t *testing.T, ts *harness.Server, from, token string) answer
 }
 
 func bearer(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
-func cookie(token string) http.Header { return http.Header{"Cookie": {tokenCookieName + "=" + token}} }
+func cookie(token string) http.Header {
+	return http.Header{"Cookie": {server.TokenCookie + "=" + token}}
+}
 
 // tokenDoors are every door of the gate, each taking the token in one way.
 var tokenDoors = []tokenDoor{
-	{"http bearer", false, 200, func(t *testing.T, ts *testServer, from, token string) answer {
+	{"http bearer", false, 200, func(t *testing.T, ts *harness.Server, from, token string) answer {
 		req, _ := http.NewRequest("GET", ts.URL+"/myfile1.txt", nil)
 		req.Header = bearer(token)
 		return httpFrom(t, from, req)
 	}},
-	{"http cookie", false, 200, func(t *testing.T, ts *testServer, from, token string) answer {
+	{"http cookie", false, 200, func(t *testing.T, ts *harness.Server, from, token string) answer {
 		req, _ := http.NewRequest("GET", ts.URL+"/docs/", nil)
 		req.Header = cookie(token)
 		return httpFrom(t, from, req)
 	}},
-	{"http put", false, 201, func(t *testing.T, ts *testServer, from, token string) answer {
+	{"http put", false, 201, func(t *testing.T, ts *harness.Server, from, token string) answer {
 		req, _ := http.NewRequest("PUT", ts.URL+"/up-"+strconv.FormatInt(time.Now().UnixNano(), 36)+".txt", strings.NewReader("x"))
 		req.Header = bearer(token)
 		return httpFrom(t, from, req)
 	}},
-	{"login form", false, http.StatusSeeOther, func(t *testing.T, ts *testServer, from, token string) answer {
+	{"login form", false, http.StatusSeeOther, func(t *testing.T, ts *harness.Server, from, token string) answer {
 		req, _ := http.NewRequest("POST", ts.URL+"/_/login", strings.NewReader(url.Values{"token": {token}, "next": {"/docs/"}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		return httpFrom(t, from, req)
 	}},
-	{"ws query", true, 101, func(t *testing.T, ts *testServer, from, token string) answer {
+	{"ws query", true, 101, func(t *testing.T, ts *harness.Server, from, token string) answer {
 		return wsFrom(t, from, "ws://"+ts.Addr+"/ws?name=door&token="+url.QueryEscape(token), nil)
 	}},
-	{"ws bearer", true, 101, func(t *testing.T, ts *testServer, from, token string) answer {
+	{"ws bearer", true, 101, func(t *testing.T, ts *harness.Server, from, token string) answer {
 		return wsFrom(t, from, "ws://"+ts.Addr+"/ws?name=door", bearer(token))
 	}},
-	{"ws cookie", true, 101, func(t *testing.T, ts *testServer, from, token string) answer {
+	{"ws cookie", true, 101, func(t *testing.T, ts *harness.Server, from, token string) answer {
 		return wsFrom(t, from, "ws://"+ts.Addr+"/ws?name=door", cookie(token))
 	}},
-	{"echo query", true, 101, func(t *testing.T, ts *testServer, from, token string) answer {
+	{"echo query", true, 101, func(t *testing.T, ts *harness.Server, from, token string) answer {
 		return wsFrom(t, from, "ws://"+ts.Addr+"/_/echo?token="+url.QueryEscape(token), nil)
 	}},
-	{"echo cookie", true, 101, func(t *testing.T, ts *testServer, from, token string) answer {
+	{"echo cookie", true, 101, func(t *testing.T, ts *harness.Server, from, token string) answer {
 		return wsFrom(t, from, "ws://"+ts.Addr+"/_/echo", cookie(token))
 	}},
 }
@@ -162,7 +167,7 @@ func TestTokenLockoutEveryDoor(t *testing.T) {
 	for _, d := range tokenDoors {
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
-			ts := startServer(t, labDir(t), "-token", token, "-upload")
+			ts := harness.Start(t, harness.LabDir(t), "-token", token, "-upload")
 			start := time.Now()
 			for i := range 10 {
 				a := d.try(t, ts, "127.0.0.1", fmt.Sprintf("guess-%d", i))
@@ -224,7 +229,7 @@ func TestTokenGuessingAsReviewed(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%s %d tries right at %d", tc.door, tc.tries, tc.rightAt), func(t *testing.T) {
 			t.Parallel()
-			ts := startServer(t, labDir(t), "-token", token)
+			ts := harness.Start(t, harness.LabDir(t), "-token", token)
 			d := door(tc.door)
 			got := map[int]int{}
 			start := time.Now()
@@ -251,7 +256,7 @@ func TestTokenGuessingAsReviewed(t *testing.T) {
 func TestTokenLockoutGroupsNetworks(t *testing.T) {
 	t.Parallel()
 	const token = "right-token"
-	ts := startServer(t, labDir(t), "-token", token, "-trusted-proxy", "127.0.0.1")
+	ts := harness.Start(t, harness.LabDir(t), "-token", token, "-trusted-proxy", "127.0.0.1")
 	from := func(client, token string) int {
 		req, _ := http.NewRequest("GET", ts.URL+"/myfile1.txt", nil)
 		req.Header = bearer(token)
@@ -297,7 +302,7 @@ func TestTokenLockoutOutlastsASpray(t *testing.T) {
 	}
 	t.Parallel()
 	const token = "right-token"
-	ts := startServer(t, labDir(t), "-token", token, "-trusted-proxy", "127.0.0.1", "-log-level", "warn")
+	ts := harness.Start(t, harness.LabDir(t), "-token", token, "-trusted-proxy", "127.0.0.1", "-log-level", "warn")
 	// One keep-alive connection, requests pipelined in batches: the spray
 	// costs the server its handler time, not a TCP connection each.
 	conn, err := net.Dial("tcp", ts.Addr)
@@ -377,7 +382,7 @@ func TestTokenLockoutOutlastsASpray(t *testing.T) {
 func TestTokenGateSpeaksTheProtocol(t *testing.T) {
 	t.Parallel()
 	const token = "right-token"
-	ts := startServer(t, labDir(t), "-token", token, "-allow-origin", "https://friend.example")
+	ts := harness.Start(t, harness.LabDir(t), "-token", token, "-allow-origin", "https://friend.example")
 
 	// The page's probe: a plain fetch of the /ws URL.
 	req, _ := http.NewRequest("GET", ts.URL+"/ws?room=lobby&name=ada", nil)
@@ -430,22 +435,22 @@ func mustRequest(t *testing.T, method, u string) *http.Request {
 func TestTokenCookieFlow(t *testing.T) {
 	t.Parallel()
 	const token = "right-token"
-	ts := startServer(t, labDir(t), "-token", token)
+	ts := harness.Start(t, harness.LabDir(t), "-token", token)
 	jar, _ := cookiejar.New(nil)
 	if resp := login(t, ts, jar, token); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/docs/" {
 		t.Fatalf("login: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	c := &http.Client{Jar: jar}
 	for _, p := range []string{"/", "/docs/", "/myfile1.txt", "/_/info"} {
-		if resp, _ := httpGet(t, c, ts.URL+p); resp.StatusCode != 200 {
+		if resp, _ := harness.Get(t, c, ts.URL+p); resp.StatusCode != 200 {
 			t.Fatalf("GET %s with the cookie: %d", p, resp.StatusCode)
 		}
 	}
-	cl := dialJar(t, ts, "room=r&name=cookie", jar)
-	if cl.name() != "cookie" {
-		t.Fatalf("welcome %v", cl.welcome)
+	cl := harness.DialJar(t, ts, "room=r&name=cookie", jar)
+	if cl.Name() != "cookie" {
+		t.Fatalf("welcome %v", cl.Welcome)
 	}
-	ec, _, err := (&websocket.Dialer{Jar: jar, HandshakeTimeout: readTimeout}).Dial("ws://"+ts.Addr+"/_/echo", nil)
+	ec, _, err := (&websocket.Dialer{Jar: jar, HandshakeTimeout: testutil.Timeout}).Dial("ws://"+ts.Addr+"/_/echo", nil)
 	if err != nil {
 		t.Fatalf("echo with the cookie: %v", err)
 	}
@@ -459,7 +464,7 @@ func TestTokenCookieFlow(t *testing.T) {
 	if a.status != 401 || !strings.Contains(string(a.body), `action="/_/login"`) {
 		t.Fatalf("stale cookie: %d, want 401 and the form", a.status)
 	}
-	if sc := a.header.Get("Set-Cookie"); !strings.HasPrefix(sc, tokenCookieName+"=;") || !strings.Contains(sc, "Max-Age=0") {
+	if sc := a.header.Get("Set-Cookie"); !strings.HasPrefix(sc, server.TokenCookie+"=;") || !strings.Contains(sc, "Max-Age=0") {
 		t.Fatalf("stale cookie not dropped: Set-Cookie %q", sc)
 	}
 }
@@ -470,7 +475,7 @@ func TestTokenCookieFlow(t *testing.T) {
 func TestLoginNext(t *testing.T) {
 	t.Parallel()
 	const token = "right-token"
-	ts := startServer(t, labDir(t), "-token", token)
+	ts := harness.Start(t, harness.LabDir(t), "-token", token)
 	tests := []struct{ next, want string }{
 		{"/docs/", "/docs/"},
 		{"/README.rst?download", "/README.rst?download"},
@@ -516,14 +521,14 @@ func TestLoginNext(t *testing.T) {
 // others get 421, over HTTP and WebSocket alike, before the token.
 func TestHostGuard(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t), "-token", "right-token")
+	ts := harness.Start(t, harness.LabDir(t), "-token", "right-token")
 	testHosts(t, ts, false)
 }
 
 // TestHostGuardAllowHost: -allow-host adds names and addresses, exactly.
 func TestHostGuardAllowHost(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t), "-token", "right-token", "-allow-host", "files.example.org,192.0.2.7")
+	ts := harness.Start(t, harness.LabDir(t), "-token", "right-token", "-allow-host", "files.example.org,192.0.2.7")
 	testHosts(t, ts, true)
 }
 
@@ -531,7 +536,7 @@ func TestHostGuardAllowHost(t *testing.T) {
 // WebSocket also with an Origin that matches it, as a rebinding page's
 // would; ts was started with -allow-host files.example.org,192.0.2.7 when
 // allowing.
-func testHosts(t *testing.T, ts *testServer, allowing bool) {
+func testHosts(t *testing.T, ts *harness.Server, allowing bool) {
 	_, port, _ := net.SplitHostPort(ts.Addr)
 	tests := []struct {
 		host  string
@@ -589,14 +594,14 @@ func testHosts(t *testing.T, ts *testServer, allowing bool) {
 // names no loopback host; a refused Host spends no token try.
 func TestHostGuardRaw(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t), "-token", "right-token")
+	ts := harness.Start(t, harness.LabDir(t), "-token", "right-token")
 	raw := func(req string) int {
 		conn, err := net.Dial("tcp", ts.Addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		conn.SetDeadline(time.Now().Add(readTimeout))
+		conn.SetDeadline(time.Now().Add(testutil.Timeout))
 		io.WriteString(conn, req)
 		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 		if err != nil {
@@ -627,7 +632,7 @@ func TestHostGuardOnlyOnLoopback(t *testing.T) {
 	for _, args := range [][]string{{"-addr", ":0"}, {"-allow-host", "*"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			t.Parallel()
-			ts := startServer(t, labDir(t), args...)
+			ts := harness.Start(t, harness.LabDir(t), args...)
 			_, port, _ := net.SplitHostPort(ts.Addr)
 			req := mustRequest(t, "GET", "http://127.0.0.1:"+port+"/myfile1.txt")
 			req.Host = "attacker.example:" + port

@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package e2e
 
 // End-to-end tests of the live folder: run() on 127.0.0.1:0, a real
 // gorilla client joined with batch=1, and changes made by the test through
@@ -13,6 +13,8 @@ package main
 // once the first has arrived, comes after everything of the first's call.
 
 import (
+	"filehub/internal/harness"
+	"filehub/internal/testutil"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,32 +32,32 @@ const fsWithin = time.Second
 // fsClient reads a batch=1 client's frames one message at a time, batches
 // unpacked, and counts the WebSocket frames that carried fs messages.
 type fsClient struct {
-	*client
-	queue     []frame
+	*testutil.Client
+	queue     []testutil.Frame
 	wsFrames  int // WebSocket frames with at least one fs message
 	sentinels int
 }
 
-func dialFS(t *testing.T, ts *testServer, room string) *fsClient {
+func dialFS(t *testing.T, ts *harness.Server, room string) *fsClient {
 	t.Helper()
-	return &fsClient{client: dial(t, ts, "room="+room+"&name=watcher&batch=1")}
+	return &fsClient{Client: harness.Dial(t, ts, "room="+room+"&name=watcher&batch=1")}
 }
 
 // next returns the next message, failing the test after readTimeout.
-func (c *fsClient) next() frame {
-	c.t.Helper()
+func (c *fsClient) next() testutil.Frame {
+	c.T.Helper()
 	for len(c.queue) == 0 {
-		f := c.client.read()
-		msgs := []frame{f}
-		if f.kind() == "batch" {
+		f := c.Client.Read()
+		msgs := []testutil.Frame{f}
+		if f.Kind() == "batch" {
 			msgs = msgs[:0]
 			list, _ := f["frames"].([]any)
 			for _, m := range list {
 				sub, _ := m.(map[string]any)
-				msgs = append(msgs, frame(sub))
+				msgs = append(msgs, testutil.Frame(sub))
 			}
 		}
-		if slices.ContainsFunc(msgs, func(m frame) bool { return m.kind() == "fs" }) {
+		if slices.ContainsFunc(msgs, func(m testutil.Frame) bool { return m.Kind() == "fs" }) {
 			c.wsFrames++
 		}
 		c.queue = msgs
@@ -67,11 +69,11 @@ func (c *fsClient) next() frame {
 
 // fsUntil returns the fs messages up to and including the one done
 // accepts, given every fs message so far.
-func (c *fsClient) fsUntil(done func(got []frame) bool) []frame {
-	c.t.Helper()
-	var got []frame
+func (c *fsClient) fsUntil(done func(got []testutil.Frame) bool) []testutil.Frame {
+	c.T.Helper()
+	var got []testutil.Frame
 	for {
-		if f := c.next(); f.kind() == "fs" {
+		if f := c.next(); f.Kind() == "fs" {
 			got = append(got, f)
 			if done(got) {
 				return got
@@ -86,14 +88,14 @@ func (c *fsClient) fsUntil(done func(got []frame) bool) []frame {
 // those changes (a path settles in the order of its last event), but the
 // hub may deliver the rest of its call after it; the second comes in a
 // later call, after all of them.
-func (c *fsClient) drain(dir string) []frame {
-	c.t.Helper()
-	var got []frame
+func (c *fsClient) drain(dir string) []testutil.Frame {
+	c.T.Helper()
+	var got []testutil.Frame
 	for range 2 {
 		c.sentinels++
 		name := fmt.Sprintf("zz-sentinel-%d", c.sentinels)
-		writeFile(c.t, filepath.Join(dir, name), "")
-		got = append(got, c.fsUntil(func(got []frame) bool { return got[len(got)-1].str("path") == name })...)
+		testutil.WriteFile(c.T, filepath.Join(dir, name), "")
+		got = append(got, c.fsUntil(func(got []testutil.Frame) bool { return got[len(got)-1].Str("path") == name })...)
 		got = got[:len(got)-1]
 	}
 	return got
@@ -101,16 +103,16 @@ func (c *fsClient) drain(dir string) []frame {
 
 // fsBarrier pings and returns the fs messages that came before the pong:
 // everything the room delivered before, for a server that does not watch.
-func (c *fsClient) fsBarrier() []frame {
-	c.t.Helper()
-	id := c.request("ping", nil)
-	var got []frame
+func (c *fsClient) fsBarrier() []testutil.Frame {
+	c.T.Helper()
+	id := c.Request("ping", nil)
+	var got []testutil.Frame
 	for {
 		f := c.next()
 		switch {
-		case f.kind() == "pong" && f.str("id") == id:
+		case f.Kind() == "pong" && f.Str("id") == id:
 			return got
-		case f.kind() == "fs":
+		case f.Kind() == "fs":
 			got = append(got, f)
 		}
 	}
@@ -118,21 +120,21 @@ func (c *fsClient) fsBarrier() []frame {
 
 // expect waits for exactly the changes want ("add a.txt", "remove d"),
 // in any order, within fsWithin of since, and fails on any other.
-func (c *fsClient) expect(since time.Time, want ...string) []frame {
-	c.t.Helper()
-	got := c.fsUntil(func(got []frame) bool { return len(got) >= len(want) })
+func (c *fsClient) expect(since time.Time, want ...string) []testutil.Frame {
+	c.T.Helper()
+	got := c.fsUntil(func(got []testutil.Frame) bool { return len(got) >= len(want) })
 	elapsed := time.Since(since)
 	var ops []string
 	for _, f := range got {
-		ops = append(ops, f.str("op")+" "+f.str("path"))
+		ops = append(ops, f.Str("op")+" "+f.Str("path"))
 	}
 	if !sameSet(ops, want) {
-		c.t.Fatalf("fs changes %q, want %q", ops, want)
+		c.T.Fatalf("fs changes %q, want %q", ops, want)
 	}
 	if elapsed > fsWithin {
-		c.t.Fatalf("%q took %v, want at most %v", want, elapsed, fsWithin)
+		c.T.Fatalf("%q took %v, want at most %v", want, elapsed, fsWithin)
 	}
-	c.t.Logf("%q in %v", want, elapsed.Round(time.Millisecond))
+	c.T.Logf("%q in %v", want, elapsed.Round(time.Millisecond))
 	return got
 }
 
@@ -144,23 +146,13 @@ func sameSet(a, b []string) bool {
 }
 
 // byPath finds the change to path among frames.
-func byPath(frames []frame, op, path string) frame {
+func byPath(frames []testutil.Frame, op, path string) testutil.Frame {
 	for _, f := range frames {
-		if f.str("op") == op && f.str("path") == path {
+		if f.Str("op") == op && f.Str("path") == path {
 			return f
 		}
 	}
 	return nil
-}
-
-func writeFile(t *testing.T, name, body string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(name, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestWatchOSChanges: files and folders created, appended to, renamed and
@@ -169,19 +161,19 @@ func writeFile(t *testing.T, name, body string) {
 func TestWatchOSChanges(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "docs", "old.md"), "# old\n")
-	ts := startServer(t, dir)
+	testutil.WriteFile(t, filepath.Join(dir, "docs", "old.md"), "# old\n")
+	ts := harness.Start(t, dir)
 	c := dialFS(t, ts, "os")
 	in := func(name string) string { return filepath.Join(dir, filepath.FromSlash(name)) }
 
 	start := time.Now()
-	writeFile(t, in("new.txt"), "hello")
+	testutil.WriteFile(t, in("new.txt"), "hello")
 	add := c.expect(start, "add new.txt")[0]
 	fi, err := os.Stat(in("new.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if add.num("size") != 5 || add["dir"] != false || add.str("modified") != fi.ModTime().UTC().Format(time.RFC3339Nano) {
+	if add.Num("size") != 5 || add["dir"] != false || add.Str("modified") != fi.ModTime().UTC().Format(time.RFC3339Nano) {
 		t.Fatalf("add %v, want size 5, a file, modified %v", add, fi.ModTime().UTC())
 	}
 
@@ -194,7 +186,7 @@ func TestWatchOSChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if ch := c.expect(start, "change new.txt")[0]; ch.num("size") != 12 {
+	if ch := c.expect(start, "change new.txt")[0]; ch.Num("size") != 12 {
 		t.Fatalf("change %v, want size 12", ch)
 	}
 
@@ -202,7 +194,7 @@ func TestWatchOSChanges(t *testing.T) {
 	if err := os.Rename(in("new.txt"), in("renamed.txt")); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.expect(start, "remove new.txt", "add renamed.txt"); byPath(got, "add", "renamed.txt").num("size") != 12 {
+	if got := c.expect(start, "remove new.txt", "add renamed.txt"); byPath(got, "add", "renamed.txt").Num("size") != 12 {
 		t.Fatalf("rename: %v", got)
 	}
 
@@ -215,16 +207,16 @@ func TestWatchOSChanges(t *testing.T) {
 	// A new folder, with a file in it before the watcher could watch it;
 	// then one more file, which only its watch can report.
 	start = time.Now()
-	writeFile(t, in("sub/inner.txt"), "in")
+	testutil.WriteFile(t, in("sub/inner.txt"), "in")
 	if got := c.expect(start, "add sub", "add sub/inner.txt"); byPath(got, "add", "sub")["dir"] != true {
 		t.Fatalf("sub is not a folder: %v", got)
 	}
 	start = time.Now()
-	writeFile(t, in("sub/second.txt"), "2")
+	testutil.WriteFile(t, in("sub/second.txt"), "2")
 	c.expect(start, "add sub/second.txt")
 
 	start = time.Now()
-	writeFile(t, in("x/y/z/deep.txt"), "deep")
+	testutil.WriteFile(t, in("x/y/z/deep.txt"), "deep")
 	c.expect(start, "add x", "add x/y", "add x/y/z", "add x/y/z/deep.txt")
 
 	// A folder renamed: a remove and an add of it and what it holds, and
@@ -235,10 +227,10 @@ func TestWatchOSChanges(t *testing.T) {
 	}
 	c.expect(start, "remove docs", "add docs2", "add docs2/old.md")
 	start = time.Now()
-	writeFile(t, in("docs2/new.md"), "new")
+	testutil.WriteFile(t, in("docs2/new.md"), "new")
 	c.expect(start, "add docs2/new.md")
 	start = time.Now()
-	writeFile(t, in("x/y/z/deeper.txt"), "still watched")
+	testutil.WriteFile(t, in("x/y/z/deeper.txt"), "still watched")
 	c.expect(start, "add x/y/z/deeper.txt")
 
 	// rm -r: one remove for the folder; the page drops what was in it.
@@ -257,7 +249,7 @@ func TestWatchOSChanges(t *testing.T) {
 func TestWatchCoalesces(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	ts := startServer(t, dir)
+	ts := harness.Start(t, dir)
 	c := dialFS(t, ts, "pieces")
 
 	const pieces, piece = 64, 1000
@@ -277,19 +269,19 @@ func TestWatchCoalesces(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := c.drain(dir)
-	var slow []frame
+	var slow []testutil.Frame
 	for _, f := range got {
-		if f.str("path") == "slow.bin" {
+		if f.Str("path") == "slow.bin" {
 			slow = append(slow, f)
 		}
 	}
 	if len(slow) == 0 || len(slow) > 2 {
 		t.Fatalf("slow.bin announced %d times, want 1 or 2: %v; all: %v", len(slow), slow, got)
 	}
-	if last := slow[len(slow)-1]; last.num("size") != pieces*piece {
+	if last := slow[len(slow)-1]; last.Num("size") != pieces*piece {
 		t.Fatalf("last announcement %v, want size %d", last, pieces*piece)
 	}
-	if slow[0].str("op") != "add" || (len(slow) == 2 && slow[1].str("op") != "change") {
+	if slow[0].Str("op") != "add" || (len(slow) == 2 && slow[1].Str("op") != "change") {
 		t.Fatalf("ops %v, want add then change", slow)
 	}
 	t.Logf("%d pieces, %d fs frames for the file", pieces, len(slow))
@@ -304,22 +296,22 @@ func TestWatchHidden(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ts := startServer(t, dir)
+	ts := harness.Start(t, dir)
 	c := dialFS(t, ts, "hidden")
 
 	in := func(name string) string { return filepath.Join(dir, filepath.FromSlash(name)) }
-	writeFile(t, in(".env"), "SECRET=1")
-	writeFile(t, in(".hidden/inside.txt"), "x")
-	writeFile(t, in(".hidden/deeper/more.txt"), "x")
-	writeFile(t, in(".filehub-tmp-0123456789abcdef"), "half an upload")
-	writeFile(t, in("sub/.filehub-tmp-feedface"), "half an upload")
-	writeFile(t, in("_/reserved.txt"), "x")
-	writeFile(t, in("ws"), "x")
+	testutil.WriteFile(t, in(".env"), "SECRET=1")
+	testutil.WriteFile(t, in(".hidden/inside.txt"), "x")
+	testutil.WriteFile(t, in(".hidden/deeper/more.txt"), "x")
+	testutil.WriteFile(t, in(".filehub-tmp-0123456789abcdef"), "half an upload")
+	testutil.WriteFile(t, in("sub/.filehub-tmp-feedface"), "half an upload")
+	testutil.WriteFile(t, in("_/reserved.txt"), "x")
+	testutil.WriteFile(t, in("ws"), "x")
 	if err := syscall.Mkfifo(in("pipe"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	outside := filepath.Join(t.TempDir(), "outside.txt")
-	writeFile(t, outside, "outside")
+	testutil.WriteFile(t, outside, "outside")
 	for link, to := range map[string]string{"leak": outside, "cfg": ".env", "sub/up": "../.hidden"} {
 		if err := os.Symlink(to, in(link)); err != nil {
 			t.Fatal(err)
@@ -350,7 +342,7 @@ func TestWatchBurst(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "in"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ts := startServer(t, dir)
+	ts := harness.Start(t, dir)
 	c := dialFS(t, ts, "burst")
 	eventsBefore := metric(t, ts, nil, "filehub_watch_events_total")
 
@@ -358,16 +350,16 @@ func TestWatchBurst(t *testing.T) {
 	body := strings.Repeat("x", 4096)
 	start := time.Now()
 	for i := range n {
-		writeFile(t, filepath.Join(dir, "in", fmt.Sprintf("f%03d.txt", i)), body)
+		testutil.WriteFile(t, filepath.Join(dir, "in", fmt.Sprintf("f%03d.txt", i)), body)
 	}
 	copied := time.Since(start)
 	seen := map[string]int{}
-	c.fsUntil(func(got []frame) bool {
+	c.fsUntil(func(got []testutil.Frame) bool {
 		f := got[len(got)-1]
-		if f.str("op") != "add" || f.num("size") != float64(len(body)) {
+		if f.Str("op") != "add" || f.Num("size") != float64(len(body)) {
 			t.Fatalf("unexpected %v", f)
 		}
-		seen[f.str("path")]++
+		seen[f.Str("path")]++
 		return len(seen) == n
 	})
 	elapsed := time.Since(start)
@@ -394,16 +386,16 @@ func TestWatchBurst(t *testing.T) {
 func TestWatchFallback(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "sub", "a.txt"), "a")
-	ts := startServerEnv(t, map[string]string{"FILEHUB_WATCH_LIMIT": "1"},
+	testutil.WriteFile(t, filepath.Join(dir, "sub", "a.txt"), "a")
+	ts := harness.StartEnv(t, map[string]string{"FILEHUB_WATCH_LIMIT": "1"},
 		"-addr", "127.0.0.1:0", "-root", dir, "-watch-interval", "100ms")
 	c := dialFS(t, ts, "rescan")
 
 	start := time.Now()
-	writeFile(t, filepath.Join(dir, "top.txt"), "top")
+	testutil.WriteFile(t, filepath.Join(dir, "top.txt"), "top")
 	c.expect(start, "add top.txt")
 	start = time.Now()
-	writeFile(t, filepath.Join(dir, "sub", "b.txt"), "b")
+	testutil.WriteFile(t, filepath.Join(dir, "sub", "b.txt"), "b")
 	c.expect(start, "add sub/b.txt")
 	start = time.Now()
 	if err := os.RemoveAll(filepath.Join(dir, "sub")); err != nil {
@@ -411,10 +403,10 @@ func TestWatchFallback(t *testing.T) {
 	}
 	c.expect(start, "remove sub")
 
-	if n := strings.Count(ts.logs.text(), "rescanning the folder instead"); n != 1 {
-		t.Fatalf("the fallback logged %d times, want once:\n%s", n, ts.logs.text())
+	if n := strings.Count(ts.Logs.Text(), "rescanning the folder instead"); n != 1 {
+		t.Fatalf("the fallback logged %d times, want once:\n%s", n, ts.Logs.Text())
 	}
-	if !strings.Contains(ts.logs.text(), "more than 1 folders (-watch-limit)") {
+	if !strings.Contains(ts.Logs.Text(), "more than 1 folders (-watch-limit)") {
 		t.Fatal("the log does not say why it rescans")
 	}
 	if rescans := metric(t, ts, nil, "filehub_watch_rescans_total"); rescans < 3 {
@@ -430,51 +422,21 @@ func TestWatchFallback(t *testing.T) {
 func TestWatchOff(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	off := startServerEnv(t, map[string]string{"FILEHUB_WATCH": "false"}, "-addr", "127.0.0.1:0", "-root", dir)
-	on := startServer(t, dir)
+	off := harness.StartEnv(t, map[string]string{"FILEHUB_WATCH": "false"}, "-addr", "127.0.0.1:0", "-root", dir)
+	on := harness.Start(t, dir)
 	quiet, told := dialFS(t, off, "off"), dialFS(t, on, "on")
 
 	start := time.Now()
-	writeFile(t, filepath.Join(dir, "a.txt"), "a")
+	testutil.WriteFile(t, filepath.Join(dir, "a.txt"), "a")
 	told.expect(start, "add a.txt")
 	if got := quiet.fsBarrier(); len(got) > 0 {
 		t.Fatalf("-watch=false announced %v", got)
 	}
-	resp, body := httpGet(t, nil, off.URL+"/_/metrics")
+	resp, body := harness.Get(t, nil, off.URL+"/_/metrics")
 	if resp.StatusCode != 200 || strings.Contains(string(body), "filehub_watch_") {
 		t.Fatalf("a server that does not watch has watch metrics (HTTP %d)", resp.StatusCode)
 	}
-	if strings.Contains(off.logs.text(), "watching the folder") {
+	if strings.Contains(off.Logs.Text(), "watching the folder") {
 		t.Fatal("a server that does not watch says it watches")
-	}
-}
-
-// TestWatchFlags: the watch settings are parsed as strictly as the others.
-func TestWatchFlags(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		args []string
-		env  map[string]string
-		want string
-	}{
-		{[]string{"-watch=maybe"}, nil, `-watch: "maybe" is not a boolean`},
-		{nil, map[string]string{"FILEHUB_WATCH": "yes"}, `FILEHUB_WATCH: "yes" is not a boolean`},
-		{[]string{"-watch-limit", "-1"}, nil, `-watch-limit: "-1" is not a whole number`},
-		{nil, map[string]string{"FILEHUB_WATCH_LIMIT": "many"}, `FILEHUB_WATCH_LIMIT: "many" is not a whole number`},
-		{[]string{"-watch-interval", "5"}, nil, `-watch-interval: "5" is not a duration`},
-		{[]string{"-watch-interval", "10ms"}, nil, `-watch-interval: 10ms is under 100ms`},
-		{nil, map[string]string{"FILEHUB_WATCH_INTERVAL": "1ms"}, `-watch-interval: 1ms is under 100ms`},
-	}
-	for _, tc := range tests {
-		_, err := parseFlags(tc.args, func(k string) string { return tc.env[k] }, nil)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v %v: %v, want %q", tc.args, tc.env, err, tc.want)
-		}
-	}
-	o, err := parseFlags([]string{"-watch-limit", "10", "-watch-interval", "2s"}, func(k string) string {
-		return map[string]string{"FILEHUB_WATCH": "0", "FILEHUB_WATCH_LIMIT": "5"}[k]
-	}, nil)
-	if err != nil || o.watch || o.watchLimit != 10 || o.watchInterval != 2*time.Second {
-		t.Fatalf("parsed %v %v %v, %v", o.watch, o.watchLimit, o.watchInterval, err)
 	}
 }

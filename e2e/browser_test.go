@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Browser tests: the room page driven in a real Chromium through chromedp,
 // against the real server (startServer, in hub_test.go). One browser process
@@ -17,6 +17,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"filehub/internal/harness"
+	"filehub/internal/testutil"
 	"fmt"
 	"image"
 	"image/color"
@@ -129,7 +131,7 @@ func openTab(t *testing.T, browserCtx context.Context, name, url string, setup .
 // before the page's own scripts, on every load.
 func withScript(t *testing.T, path string) chromedp.Action[chromedp.Void] {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("web", "testdata", path))
+	src, err := os.ReadFile(filepath.Join("..", "web", "testdata", path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,23 +356,15 @@ func browserFixtures(t *testing.T) string {
 	if err := png.Encode(&pic, img); err != nil {
 		t.Fatal(err)
 	}
-	for name, content := range map[string][]byte{
-		"README.md":      []byte("# filehub test\nsecond line\n"),
-		"notes.md":       []byte("shared-notes-marker\nline two\nline three\n"),
-		"private.txt":    []byte("private-content-marker-4711\n"),
-		"docs/a.md":      []byte("doc-a-marker\n"),
-		"big.bin":        big,
-		"pic.png":        pic.Bytes(),
-		hostile + ".txt": []byte(`<script>alert(2)</script><img src=x onerror=alert(3)>` + "\n"),
-	} {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testutil.WriteTree(t, dir, map[string]string{
+		"README.md":      "# filehub test\nsecond line\n",
+		"notes.md":       "shared-notes-marker\nline two\nline three\n",
+		"private.txt":    "private-content-marker-4711\n",
+		"docs/a.md":      "doc-a-marker\n",
+		"big.bin":        string(big),
+		"pic.png":        pic.String(),
+		hostile + ".txt": `<script>alert(2)</script><img src=x onerror=alert(3)>` + "\n",
+	})
 	return dir
 }
 
@@ -402,7 +396,7 @@ func TestBrowser(t *testing.T) {
 	parent := t
 	browserCtx := startBrowser(t)
 	dir := browserFixtures(t)
-	ts := startServer(t, dir, "-upload")
+	ts := harness.Start(t, dir, "-upload")
 	room := ts.URL + "/?room=lab"
 
 	alice := openTab(t, browserCtx, "alice", room+"&name=alice")
@@ -594,7 +588,7 @@ func TestBrowser(t *testing.T) {
 		// for people: the feed's and the chat's recovery rules, members,
 		// request/reply matching, streams and their hashes, the upload
 		// state machine, the Blob types, the QR encoder.
-		js, err := os.ReadFile(filepath.Join("web", "testdata", "client_rules.js"))
+		js, err := os.ReadFile(filepath.Join("..", "web", "testdata", "client_rules.js"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -643,7 +637,7 @@ func TestBrowser(t *testing.T) {
 			tb.waitFor(t, "the outage shown", `['reconnecting', 'connecting'].includes(document.querySelector('[data-testid=status]').dataset.state)`)
 		}
 		// Started on the parent test: it must outlive this subtest.
-		startServer(parent, dir, "-upload", "-addr", ts.Addr)
+		harness.Start(parent, dir, "-upload", "-addr", ts.Addr)
 		for _, tb := range []*tab{alice, bob} {
 			tb.waitFor(t, "reconnected", statusOpen+` && `+memberCount(2))
 		}
@@ -701,7 +695,7 @@ func TestBrowser(t *testing.T) {
 // adds what it missed and nothing twice; after a lost history it says so in
 // the feed and reloads its listing; it checks a socket as soon as the page
 // is shown again; and count frames never make it ask who.
-func testRecovery(t *testing.T, browserCtx context.Context, ts *testServer) {
+func testRecovery(t *testing.T, browserCtx context.Context, ts *harness.Server) {
 	carol := openTab(t, browserCtx, "carol", ts.URL+"/?room=recov&name=carol",
 		withScript(t, "ws_harness.js"), withSource(`__fh.welcomePatch = { epoch: 'E1' }`))
 	keepOnFailure(t, carol)
@@ -836,7 +830,7 @@ func TestBrowserLayout(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ts := startServer(t, dir, "-upload")
+	ts := harness.Start(t, dir, "-upload")
 	room := ts.URL + "/?room=layout"
 	desk := openTab(t, browserCtx, "desk", room+"&name=dana", chromedp.EmulateViewport(1280, 900))
 	phone := openTab(t, browserCtx, "phone", room+"&name=pat", phoneViewport)
@@ -969,7 +963,8 @@ func TestBrowserLayout(t *testing.T) {
 			tb.do(t, "settle", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('.fresh').forEach((e) => e.classList.remove('fresh'));
 				document.activeElement?.blur(); window.scrollTo(0, 0)`))
 		}
-		if err := os.MkdirAll("docs", 0o755); err != nil {
+		docs := filepath.Join("..", "docs") // the repository's, from e2e/
+		if err := os.MkdirAll(docs, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		for name, tb := range map[string]*tab{"desktop": desk, "phone": phone} {
@@ -979,7 +974,7 @@ func TestBrowserLayout(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := filepath.Join("docs", "screenshot-"+name+".png")
+			p := filepath.Join(docs, "screenshot-"+name+".png")
 			if err := os.WriteFile(p, png, 0o644); err != nil {
 				t.Fatal(err)
 			}

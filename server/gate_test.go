@@ -1,4 +1,4 @@
-package main
+package server
 
 // Unit tests of the gate's parts that end-to-end tests cannot reach in
 // reasonable time or at all: the limiter's bounded memory, the grouping of

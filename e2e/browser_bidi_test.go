@@ -1,8 +1,9 @@
 //go:build unix
 
-package main
+package e2e
 
 import (
+	"filehub/internal/harness"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,17 +23,17 @@ func TestBrowserBidiIsolated(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, name), []byte("MZ"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ts := startServer(t, dir)
+	ts := harness.Start(t, dir)
 	ann := openTab(t, browserCtx, "ann", ts.URL+"/?room=bidi&name=ann")
 	keepOnFailure(t, ann)
 	ann.waitFor(t, "connected", statusOpen)
-	mallory := dial(t, ts, "room=bidi&name=mallory")
-	mallory.send(map[string]any{"kind": "share", "path": name})
-	if f := mallory.readKind("error"); f.str("code") != "bad_request" {
+	mallory := harness.Dial(t, ts, "room=bidi&name=mallory")
+	mallory.Send(map[string]any{"kind": "share", "path": name})
+	if f := mallory.ReadKind("error"); f.Str("code") != "bad_request" {
 		t.Fatalf("sharing a name with U+202E: %v, want bad_request", f)
 	}
-	mallory.send(map[string]any{"kind": "chat", "text": "pay the " + rlo + "fdp.exe"})
-	mallory.send(map[string]any{"kind": "snippet", "title": rlo + "eltit", "text": "x"})
+	mallory.Send(map[string]any{"kind": "chat", "text": "pay the " + rlo + "fdp.exe"})
+	mallory.Send(map[string]any{"kind": "snippet", "title": rlo + "eltit", "text": "x"})
 	ann.waitFor(t, "the chat and the snippet", `document.querySelectorAll('[data-testid=chat-message]').length === 2`)
 	// Each line's time is drawn where it is written, after what came
 	// before it, and reads as it should: the words of the page between

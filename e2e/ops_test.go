@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of what an operator relies on: metrics, health and
 // readiness, the echo endpoint, logs, TLS, the access token, trusted
@@ -15,6 +15,9 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"filehub/internal/harness"
+	"filehub/internal/testutil"
+	"filehub/server"
 	"fmt"
 	"io"
 	"math/big"
@@ -34,9 +37,9 @@ import (
 )
 
 // metric reads one sample from /_/metrics (0 when absent).
-func metric(t *testing.T, ts *testServer, c *http.Client, series string) float64 {
+func metric(t *testing.T, ts *harness.Server, c *http.Client, series string) float64 {
 	t.Helper()
-	resp, body := httpGet(t, c, ts.URL+"/_/metrics")
+	resp, body := harness.Get(t, c, ts.URL+"/_/metrics")
 	if resp.StatusCode != 200 {
 		t.Fatalf("/_/metrics = %d", resp.StatusCode)
 	}
@@ -54,8 +57,8 @@ func metric(t *testing.T, ts *testServer, c *http.Client, series string) float64
 
 func TestMetricsMove(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t))
-	resp, body := httpGet(t, nil, ts.URL+"/_/metrics")
+	ts := harness.Start(t, harness.LabDir(t))
+	resp, body := harness.Get(t, nil, ts.URL+"/_/metrics")
 	for _, want := range []string{"filehub_sessions", "go_goroutines", "process_resident_memory_bytes", "filehub_broadcast_fanout_seconds"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/_/metrics lacks %s", want)
@@ -66,39 +69,39 @@ func TestMetricsMove(t *testing.T) {
 	}
 
 	before := metric(t, ts, nil, `filehub_fetches_total{via="http"}`)
-	httpGet(t, nil, ts.URL+"/myfile1.txt")
+	harness.Get(t, nil, ts.URL+"/myfile1.txt")
 	if got := metric(t, ts, nil, `filehub_fetches_total{via="http"}`); got != before+1 {
 		t.Fatalf("http fetches %v → %v, want +1", before, got)
 	}
 
-	cl := dial(t, ts, "room=m&name=m")
+	cl := harness.Dial(t, ts, "room=m&name=m")
 	if got := metric(t, ts, nil, "filehub_sessions"); got != 1 {
 		t.Fatalf("sessions = %v, want 1", got)
 	}
-	cl.reply(cl.request("get", map[string]any{"path": "myfile1.txt"}))
+	cl.Reply(cl.Request("get", map[string]any{"path": "myfile1.txt"}))
 	if got := metric(t, ts, nil, `filehub_fetches_total{via="ws"}`); got != 1 {
 		t.Fatalf("ws fetches = %v, want 1", got)
 	}
-	cl.reply(cl.request("dance", nil))
+	cl.Reply(cl.Request("dance", nil))
 	if got := metric(t, ts, nil, `filehub_errors_total{code="unknown_kind"}`); got != 1 {
 		t.Fatalf("unknown_kind errors = %v, want 1", got)
 	}
 	if got := metric(t, ts, nil, `filehub_frames_in_total{kind="unknown"}`); got != 1 {
 		t.Fatalf("unknown frames in = %v, want 1", got)
 	}
-	cl.send(map[string]any{"kind": "chat", "text": strings.Repeat("x", 400<<10)})
-	if code := cl.closeCode(); code != websocket.CloseMessageTooBig {
+	cl.Send(map[string]any{"kind": "chat", "text": strings.Repeat("x", 400<<10)})
+	if code := cl.CloseCode(); code != websocket.CloseMessageTooBig {
 		t.Fatalf("close %d", code)
 	}
 	// The close is counted when the server has finished with the session.
-	deadline := time.Now().Add(readTimeout)
+	deadline := time.Now().Add(testutil.Timeout)
 	for metric(t, ts, nil, `filehub_closes_total{code="1009"}`) != 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("closes_total{code=1009} did not move")
 		}
 		time.Sleep(10 * time.Millisecond) // polling a condition, bounded by deadline
 	}
-	c, resp2, _ := dialRaw(ts, "room=bad/room", nil, nil)
+	c, resp2, _ := harness.DialRaw(ts, "room=bad/room", nil, nil)
 	if c != nil || resp2.StatusCode != 400 {
 		t.Fatal("bad room accepted")
 	}
@@ -109,8 +112,8 @@ func TestMetricsMove(t *testing.T) {
 
 func TestMetricsOff(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t), "-metrics=false")
-	resp, _ := httpGet(t, nil, ts.URL+"/_/metrics")
+	ts := harness.Start(t, harness.LabDir(t), "-metrics=false")
+	resp, _ := harness.Get(t, nil, ts.URL+"/_/metrics")
 	if resp.StatusCode != 404 {
 		t.Fatalf("/_/metrics with -metrics=false = %d, want 404", resp.StatusCode)
 	}
@@ -118,14 +121,14 @@ func TestMetricsOff(t *testing.T) {
 
 func TestReadyzFlipsAtShutdown(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t), "-drain", "3s")
-	if resp, _ := httpGet(t, nil, ts.URL+"/_/readyz"); resp.StatusCode != 200 {
+	ts := harness.Start(t, harness.LabDir(t), "-drain", "3s")
+	if resp, _ := harness.Get(t, nil, ts.URL+"/_/readyz"); resp.StatusCode != 200 {
 		t.Fatalf("readyz = %d before shutdown", resp.StatusCode)
 	}
-	ts.cancel() // shutdown begins; the drain keeps serving for 3 s
+	ts.Cancel() // shutdown begins; the drain keeps serving for 3 s
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		resp, _ := httpGet(t, nil, ts.URL+"/_/readyz")
+		resp, _ := harness.Get(t, nil, ts.URL+"/_/readyz")
 		if resp.StatusCode == http.StatusServiceUnavailable {
 			break
 		}
@@ -133,14 +136,14 @@ func TestReadyzFlipsAtShutdown(t *testing.T) {
 			t.Fatal("readyz still 200 after shutdown began")
 		}
 	}
-	if resp, _ := httpGet(t, nil, ts.URL+"/_/healthz"); resp.StatusCode != 200 {
+	if resp, _ := harness.Get(t, nil, ts.URL+"/_/healthz"); resp.StatusCode != 200 {
 		t.Fatalf("healthz = %d during the drain, want 200", resp.StatusCode)
 	}
 }
 
 func TestEcho(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t))
+	ts := harness.Start(t, harness.LabDir(t))
 	c, _, err := websocket.DefaultDialer.Dial("ws://"+ts.Addr+"/_/echo", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +158,7 @@ func TestEcho(t *testing.T) {
 		if err := c.WriteMessage(m.typ, m.data); err != nil {
 			t.Fatal(err)
 		}
-		c.SetReadDeadline(time.Now().Add(readTimeout))
+		c.SetReadDeadline(time.Now().Add(testutil.Timeout))
 		typ, got, err := c.ReadMessage()
 		if err != nil || typ != m.typ || string(got) != string(m.data) {
 			t.Fatalf("echo of %d bytes: type %d, %d bytes, %v", len(m.data), typ, len(got), err)
@@ -181,25 +184,25 @@ func TestEcho(t *testing.T) {
 func TestJSONLogsHoldNoSecret(t *testing.T) {
 	t.Parallel()
 	const secret = "s3cret-token-value"
-	ts := startServer(t, labDir(t), "-log-format", "json", "-token", secret)
+	ts := harness.Start(t, harness.LabDir(t), "-log-format", "json", "-token", secret)
 	bearer := &http.Client{Transport: bearerTransport(secret)}
-	httpGet(t, bearer, ts.URL+"/myfile1.txt")
-	httpGet(t, nil, ts.URL+"/myfile1.txt?token="+secret) // refused: URLs do not carry it
+	harness.Get(t, bearer, ts.URL+"/myfile1.txt")
+	harness.Get(t, nil, ts.URL+"/myfile1.txt?token="+secret) // refused: URLs do not carry it
 	jar, _ := cookiejar.New(nil)
 	login(t, ts, jar, secret)
-	httpGet(t, bearer, ts.URL+"/%1b%5b31mred.txt") // a control character in the path
-	cl := dial(t, ts, "name=carol&token="+secret)
-	cl.reply(cl.request("get", map[string]any{"path": "README.rst"}))
-	cl.c.Close()
+	harness.Get(t, bearer, ts.URL+"/%1b%5b31mred.txt") // a control character in the path
+	cl := harness.Dial(t, ts, "name=carol&token="+secret)
+	cl.Reply(cl.Request("get", map[string]any{"path": "README.rst"}))
+	cl.Conn.Close()
 	ts.Stop()
-	logs := ts.logs.text()
+	logs := ts.Logs.Text()
 	if strings.Contains(logs, secret) {
 		t.Fatal("the token appears in the log")
 	}
 	if strings.Contains(logs, "\x1b") {
 		t.Fatal("a raw control character reached the log")
 	}
-	if strings.Contains(logs, labFiles["README.rst"]) {
+	if strings.Contains(logs, harness.LabFiles()["README.rst"]) {
 		t.Fatal("file content reached the log")
 	}
 	lines := 0
@@ -224,7 +227,7 @@ func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // login posts the token form and returns the response.
-func login(t *testing.T, ts *testServer, jar http.CookieJar, token string) *http.Response {
+func login(t *testing.T, ts *harness.Server, jar http.CookieJar, token string) *http.Response {
 	t.Helper()
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.PostForm(ts.URL+"/_/login", url.Values{"token": {token}, "next": {"/docs/"}})
@@ -238,12 +241,12 @@ func login(t *testing.T, ts *testServer, jar http.CookieJar, token string) *http
 func TestTokenEverywhere(t *testing.T) {
 	t.Parallel()
 	const token = "open-sesame"
-	ts := startServer(t, labDir(t), "-token", token, "-upload")
+	ts := harness.Start(t, harness.LabDir(t), "-token", token, "-upload")
 
 	// Without the token: 401 everywhere but health and static assets;
 	// browsers get the login form.
 	for _, p := range []string{"/", "/myfile1.txt", "/docs/", "/_/metrics"} {
-		resp, _ := httpGet(t, nil, ts.URL+p)
+		resp, _ := harness.Get(t, nil, ts.URL+p)
 		if resp.StatusCode != 401 {
 			t.Errorf("GET %s without token = %d, want 401", p, resp.StatusCode)
 		}
@@ -260,16 +263,16 @@ func TestTokenEverywhere(t *testing.T) {
 		t.Fatalf("browser without token: %d, no login form", resp.StatusCode)
 	}
 	for _, p := range []string{"/_/healthz", "/_/readyz", "/_/static/style.css"} {
-		if resp, _ := httpGet(t, nil, ts.URL+p); resp.StatusCode != 200 {
+		if resp, _ := harness.Get(t, nil, ts.URL+p); resp.StatusCode != 200 {
 			t.Errorf("GET %s without token = %d, want 200", p, resp.StatusCode)
 		}
 	}
-	if _, resp, _ := dialRaw(ts, "", nil, nil); resp == nil || resp.StatusCode != 401 {
+	if _, resp, _ := harness.DialRaw(ts, "", nil, nil); resp == nil || resp.StatusCode != 401 {
 		t.Fatal("ws without token not 401")
 	}
 
 	// Bearer for scripts.
-	if resp, body := httpGet(t, &http.Client{Transport: bearerTransport(token)}, ts.URL+"/myfile1.txt"); resp.StatusCode != 200 || string(body) != labFiles["myfile1.txt"] {
+	if resp, body := harness.Get(t, &http.Client{Transport: bearerTransport(token)}, ts.URL+"/myfile1.txt"); resp.StatusCode != 200 || string(body) != harness.LabFiles()["myfile1.txt"] {
 		t.Fatalf("bearer: %d", resp.StatusCode)
 	}
 
@@ -287,10 +290,10 @@ func TestTokenEverywhere(t *testing.T) {
 	if strings.Contains(resp.Header.Get("Location"), token) {
 		t.Fatal("the redirect carries the token")
 	}
-	if resp, _ := httpGet(t, &http.Client{Jar: jar}, ts.URL+"/myfile1.txt"); resp.StatusCode != 200 {
+	if resp, _ := harness.Get(t, &http.Client{Jar: jar}, ts.URL+"/myfile1.txt"); resp.StatusCode != 200 {
 		t.Fatalf("with the cookie: %d", resp.StatusCode)
 	}
-	if c, _, err := dialRaw(ts, "name=cookie", nil, jar); err != nil {
+	if c, _, err := harness.DialRaw(ts, "name=cookie", nil, jar); err != nil {
 		t.Fatalf("ws with the cookie: %v", err)
 	} else {
 		c.Close()
@@ -333,8 +336,8 @@ func TestTrustedProxy(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ts := startServer(t, labDir(t), tc.args...)
-			w := dial(t, ts, "name=w")
+			ts := harness.Start(t, harness.LabDir(t), tc.args...)
+			w := harness.Dial(t, ts, "name=w")
 			req, _ := http.NewRequest("GET", ts.URL+"/myfile1.txt", nil)
 			req.Header.Set("X-Forwarded-For", tc.xff)
 			resp, err := http.DefaultClient.Do(req)
@@ -342,7 +345,7 @@ func TestTrustedProxy(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			if got := w.readKind("feed").obj("event").str("who"); got != tc.wantW {
+			if got := w.ReadKind("feed").Obj("event").Str("who"); got != tc.wantW {
 				t.Fatalf("who = %q, want %q", got, tc.wantW)
 			}
 		})
@@ -351,7 +354,7 @@ func TestTrustedProxy(t *testing.T) {
 
 func TestCrossSitePutRefused(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t), "-upload")
+	ts := harness.Start(t, harness.LabDir(t), "-upload")
 	put := func(name string, h http.Header) int {
 		req, _ := http.NewRequest("PUT", ts.URL+"/"+name, strings.NewReader("data"))
 		for k, v := range h {
@@ -376,7 +379,7 @@ func TestCrossSitePutRefused(t *testing.T) {
 	if got := put("curl.txt", nil); got != 201 {
 		t.Fatalf("PUT without browser headers = %d, want 201", got)
 	}
-	ro := startServer(t, labDir(t), "-upload", "-read-only")
+	ro := harness.Start(t, harness.LabDir(t), "-upload", "-read-only")
 	req, _ := http.NewRequest("PUT", ro.URL+"/x.txt", strings.NewReader("x"))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -392,14 +395,14 @@ func TestTLS(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
-	ts := startServer(t, labDir(t), "-tls-cert", certFile, "-tls-key", keyFile)
+	ts := harness.Start(t, harness.LabDir(t), "-tls-cert", certFile, "-tls-key", keyFile)
 	tlsConf := &tls.Config{RootCAs: pool}
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}}
-	resp, body := httpGet(t, c, "https://"+ts.Addr+"/README.rst")
-	if resp.StatusCode != 200 || string(body) != labFiles["README.rst"] || resp.TLS == nil {
+	resp, body := harness.Get(t, c, "https://"+ts.Addr+"/README.rst")
+	if resp.StatusCode != 200 || string(body) != harness.LabFiles()["README.rst"] || resp.TLS == nil {
 		t.Fatalf("https fetch: %d %q", resp.StatusCode, body)
 	}
-	d := websocket.Dialer{TLSClientConfig: tlsConf, HandshakeTimeout: readTimeout}
+	d := websocket.Dialer{TLSClientConfig: tlsConf, HandshakeTimeout: testutil.Timeout}
 	conn, resp, err := d.Dial("wss://"+ts.Addr+"/ws?name=secure", nil)
 	if err != nil {
 		t.Fatalf("wss: %v", err)
@@ -408,8 +411,8 @@ func TestTLS(t *testing.T) {
 	if sc := resp.Header.Get("Set-Cookie"); !strings.Contains(sc, "Secure") {
 		t.Errorf("cookie over TLS not Secure: %q", sc)
 	}
-	cl := &client{t: t, c: conn}
-	if w := cl.readKind("welcome"); w.obj("you").str("name") != "secure" {
+	cl := &testutil.Client{T: t, Conn: conn}
+	if w := cl.ReadKind("welcome"); w.Obj("you").Str("name") != "secure" {
 		t.Fatalf("welcome %v", w)
 	}
 	// Plain HTTP on the TLS port is refused.
@@ -463,7 +466,7 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 func TestVersionFlag(t *testing.T) {
 	t.Parallel()
 	var out strings.Builder
-	if err := run(context.Background(), []string{"-version"}, func(string) string { return "" }, &out, io.Discard); err != nil {
+	if err := server.Run(context.Background(), []string{"-version"}, func(string) string { return "" }, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(out.String(), "filehub ") {
@@ -475,7 +478,7 @@ func TestVersionFlag(t *testing.T) {
 // server stops, and run waits for them.
 func TestEchoShutdown(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, labDir(t))
+	ts := harness.Start(t, harness.LabDir(t))
 	c, _, err := websocket.DefaultDialer.Dial("ws://"+ts.Addr+"/_/echo", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -484,7 +487,7 @@ func TestEchoShutdown(t *testing.T) {
 	if err := c.WriteMessage(websocket.TextMessage, []byte("up?")); err != nil {
 		t.Fatal(err)
 	}
-	c.SetReadDeadline(time.Now().Add(readTimeout))
+	c.SetReadDeadline(time.Now().Add(testutil.Timeout))
 	if _, _, err := c.ReadMessage(); err != nil { // the session is registered: its echo came back
 		t.Fatal(err)
 	}

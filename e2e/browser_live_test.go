@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Browser tests of the live page (issue 14): the listing follows the folder
 // as it changes by any means, keeping the person's place; each file shows
@@ -13,6 +13,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"filehub/internal/harness"
+	"filehub/internal/testutil"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,15 +39,7 @@ type folderOps struct {
 // write creates (or replaces) files through the OS.
 func (f *folderOps) write(t *testing.T, files map[string]string) {
 	t.Helper()
-	for rel, content := range files {
-		p := filepath.Join(f.dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testutil.WriteTree(t, f.dir, files)
 }
 
 // remove removes a file or a folder, with everything in it, through the OS.
@@ -91,15 +85,7 @@ func liveFixtures(t *testing.T) string {
 	for i := range 40 {
 		files[fmt.Sprintf("m-%02d.txt", i)] = fmt.Sprintf("file %d\n", i)
 	}
-	for rel, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testutil.WriteTree(t, dir, files)
 	return dir
 }
 
@@ -108,7 +94,7 @@ func liveFixtures(t *testing.T) string {
 func TestBrowserLive(t *testing.T) {
 	browserCtx := startBrowser(t)
 	dir := liveFixtures(t)
-	ts := startServer(t, dir, "-upload")
+	ts := harness.Start(t, dir, "-upload")
 	room := ts.URL + "/?room=live"
 	ann := openTab(t, browserCtx, "ann", room+"&name=ann", chromedp.EmulateViewport(1280, 900), withScript(t, "ws_harness.js"))
 	bob := openTab(t, browserCtx, "bob", room+"&name=bob", phoneViewport, withScript(t, "ws_harness.js"))
@@ -319,7 +305,7 @@ func testGrowingCard(t *testing.T, bob *tab) {
 // uploads" over a slow link; bob's card fills before her upload is done,
 // then holds the file, verified. A second upload that ann cancels marks
 // bob's card failed.
-func testShareAsItUploads(t *testing.T, ts *testServer, ann, bob *tab) {
+func testShareAsItUploads(t *testing.T, ts *harness.Server, ann, bob *tab) {
 	const size = 4 << 20
 	body, sum := seeded(size, 14)
 	src := filepath.Join(t.TempDir(), "lecture.bin")

@@ -1,8 +1,9 @@
 //go:build unix
 
-package main
+package e2e
 
 import (
+	"filehub/internal/harness"
 	"strings"
 	"testing"
 
@@ -16,12 +17,12 @@ import (
 // its panel, which then scrolled sideways and cut Download and Zip off.
 func TestBrowserListingFits(t *testing.T) {
 	browserCtx := startBrowser(t)
-	ts := startServer(t, browserFixtures(t))
+	ts := harness.Start(t, browserFixtures(t))
 	room := ts.URL + "/?room=fits"
 	long := strings.Repeat("W", 32)
-	sharer := dial(t, ts, "room=fits&name="+long)
-	sharer.send(map[string]any{"kind": "share", "path": "notes.md"})
-	sharer.readKind("shared")
+	sharer := harness.Dial(t, ts, "room=fits&name="+long)
+	sharer.Send(map[string]any{"kind": "share", "path": "notes.md"})
+	sharer.ReadKind("shared")
 	tb := openTab(t, browserCtx, "desk", room+"&name=dana")
 	keepOnFailure(t, tb)
 	tb.waitFor(t, "the share's chips", statusOpen+` && document.querySelector(`+jsString(row("notes.md")+" .chip:not(.room)")+`)`)

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Browser tests of drop links and shared text: the owner's page makes a
 // link, a person with nothing but the link sends a file from a phone, the
@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"filehub/internal/harness"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,7 +59,7 @@ func TestBrowserDropLink(t *testing.T) {
 	}
 	const token = "owner-token-7f3a"
 	// Uploads off: a drop link is its own door.
-	ts := startServer(t, dir, "-token", token, "-state-dir", t.TempDir())
+	ts := harness.Start(t, dir, "-token", token, "-state-dir", t.TempDir())
 
 	owner := openTab(t, browserCtx, "owner", ts.URL+"/_/login")
 	browserLogin(t, owner, token, ts.URL+"/?room=drops&name=olga")
@@ -141,7 +142,7 @@ func TestBrowserDropLink(t *testing.T) {
 	}
 
 	t.Run("Rules", func(t *testing.T) {
-		js, err := os.ReadFile(filepath.Join("web", "testdata", "drops_rules.js"))
+		js, err := os.ReadFile(filepath.Join("..", "web", "testdata", "drops_rules.js"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +177,7 @@ func TestBrowserDropLink(t *testing.T) {
 // sees it too.
 func TestBrowserShareText(t *testing.T) {
 	browserCtx := startBrowser(t)
-	ts := startServer(t, browserFixtures(t))
+	ts := harness.Start(t, browserFixtures(t))
 	room := ts.URL + "/?room=text"
 	ann := openTab(t, browserCtx, "ann", room+"&name=ann")
 	bob := openTab(t, browserCtx, "bob", room+"&name=bob", phoneViewport)
