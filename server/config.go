@@ -127,7 +127,7 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	def(intValue{&o.MaxConns}, "max-conns", "MAX_CONNS",
 		"connections open at once, in all; more are closed as soon as accepted (default: three quarters of the descriptors, at most 16384)")
 	def(intValue{&o.MaxConnsPerClient}, "max-conns-per-client", "MAX_CONNS_PER_CLIENT",
-		"connections open at once from one client network (an IPv6 /64); a -trusted-proxy is not bound by it (default 256)")
+		"connections open at once from one client network (an IPv6 /64); trusted proxies are not bound by it (default 256)")
 	def(stringValue{&o.Token, nil}, "token", "TOKEN",
 		"require this access `token` on every request; browsers are asked once and keep it in a cookie. Prefer the environment variable: a flag shows in ps")
 	def(&listValue{p: &o.AllowOrigins, norm: normOrigin}, "allow-origin", "ALLOW_ORIGIN",
