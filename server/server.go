@@ -399,6 +399,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, stdout io.Writer) e
 	// script, a test) and asks /_/readyz at once is told the truth. The
 	// listener is open, so connections made before Serve runs wait in its
 	// backlog.
+	if s.cfg.Token == "" && !bound.IP.IsLoopback() {
+		// Before the address: whoever reads that has been told.
+		s.log.Warn("listening beyond this machine without -token: whoever reaches the port reads every file", "addr", bound.String())
+	}
 	s.ready.Store(true)
 	if bound.IP.IsUnspecified() {
 		// "[::]:8080" is no address to visit: name this machine for its
@@ -412,9 +416,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, stdout io.Writer) e
 	}
 	s.log.Info("listening", "addr", bound.String(), "root", s.folder, "uploads", s.cfg.Upload && !s.cfg.ReadOnly,
 		"tls", s.tls != nil, "token", s.cfg.Token != "", "host_guard", guarded)
-	if s.cfg.Token == "" && !bound.IP.IsLoopback() {
-		s.log.Warn("listening beyond this machine without -token: whoever reaches the port reads every file", "addr", bound.String())
-	}
 
 	serveErr := make(chan error, 1)
 	go func() {
