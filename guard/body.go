@@ -64,7 +64,10 @@ func Bodies(next http.Handler, cfg BodyConfig) http.Handler {
 		}
 		r2 := *r
 		r2.Body = b
-		bw := &bodyWriter{ResponseWriter: w, body: b, m: cfg.Metrics}
+		// HTTP/2 multiplexes: an unread body holds its stream, not the
+		// connection, and "Connection: close" would end every other
+		// stream's connection (a GOAWAY). Only HTTP/1 closes.
+		bw := &bodyWriter{ResponseWriter: w, body: b, m: cfg.Metrics, close: r.ProtoMajor == 1}
 		next.ServeHTTP(bw, &r2)
 		if b.deadline && b.timedOut.Load() {
 			cfg.Metrics.BodiesCut.WithLabelValues("deadline").Inc()
@@ -109,13 +112,14 @@ type bodyWriter struct {
 	http.ResponseWriter
 	body    *body
 	m       *Metrics
+	close   bool // HTTP/1: the connection is closed after an answer that leaves the body unread
 	written bool
 }
 
 func (w *bodyWriter) WriteHeader(code int) {
 	if !w.written && code >= 200 {
 		w.written = true
-		if !w.body.done.Load() {
+		if w.close && !w.body.done.Load() {
 			w.Header().Set("Connection", "close")
 			w.m.BodiesCut.WithLabelValues("refused").Inc()
 		}
