@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"filehub/guard"
+
 	"golang.org/x/time/rate"
 )
 
@@ -23,28 +25,10 @@ import (
 // first (it holds nothing), then the least recently used.
 const maxGroups = 4096
 
-// clientGroup is the network a client address stands for: an IPv4
-// address alone, or the /64 of an IPv6 one; an IPv4-mapped address counts
-// as its IPv4 address. An address that does not parse falls in one shared
-// group. The token gate groups guesses the same way.
-func clientGroup(addr string) netip.Prefix {
-	var a netip.Addr
-	if ap, err := netip.ParseAddrPort(addr); err == nil {
-		a = ap.Addr()
-	} else if a, err = netip.ParseAddr(addr); err != nil {
-		return netip.Prefix{}
-	}
-	a = a.Unmap().WithZone("")
-	bits := 32
-	if a.Is6() {
-		bits = 64
-	}
-	p, err := a.Prefix(bits)
-	if err != nil {
-		return netip.Prefix{}
-	}
-	return p
-}
+// clientGroup is the network a client address stands for, as the token
+// gate and the connection limits group clients: an IPv4 address, or the
+// /64 of an IPv6 one (guard.ClientGroup, the one rule).
+func clientGroup(addr string) netip.Prefix { return guard.ClientGroup(addr) }
 
 // groupLimiters is a token bucket per client group, at most maxGroups.
 type groupLimiters struct {
