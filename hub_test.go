@@ -111,6 +111,9 @@ func TestHandshakeValidation(t *testing.T) {
 		{"name with control", "name=a%07b", "", 400},
 		{"name invalid utf-8", "name=%ff", "", 400},
 		{"since not a number", "since=abc", "", 400},
+		{"was not a member id", "was=zz", "", 400},
+		{"was too long", "was=" + strings.Repeat("a", 17), "", 400},
+		{"was a member id", "was=1464d159", "", 101},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

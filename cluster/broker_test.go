@@ -8,7 +8,12 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,9 +25,10 @@ import (
 
 // node is a hub.Node that records what the broker hands it.
 type node struct {
-	mu   sync.Mutex
-	got  []*hub.Message
-	more chan struct{} // a token per Deliver
+	mu     sync.Mutex
+	got    []*hub.Message
+	resets []string      // room=epoch, per Reset
+	more   chan struct{} // a token per Deliver and Reset
 }
 
 func newNode() *node { return &node{more: make(chan struct{}, 1024)} }
@@ -35,6 +41,16 @@ func (n *node) Deliver(room string, m *hub.Message) {
 }
 
 func (n *node) Members(string) []hub.MemberRef { return nil }
+
+func (n *node) Renamed(room, id, name string) {}
+
+func (n *node) Reset(room, epoch string) {
+	n.mu.Lock()
+	n.resets = append(n.resets, room+"="+epoch)
+	n.got = append(n.got, &hub.Message{}) // where it came among the messages
+	n.mu.Unlock()
+	n.more <- struct{}{}
+}
 
 // next waits for a message that match accepts, skipping others.
 func (n *node) next(t *testing.T, what string, match func(*hub.Message) bool) *hub.Message {
@@ -135,11 +151,11 @@ func TestBrokerNamesAcrossNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := a.Join(ctx, "r", "id-a", "ann")
+	got, err := a.Join(ctx, "r", hub.Joining{ID: "id-a", Name: "ann"})
 	if err != nil || got != "ann" {
 		t.Fatalf("a joins as %q, %v; want ann", got, err)
 	}
-	got, err = b.Join(ctx, "r", "id-b", "ann")
+	got, err = b.Join(ctx, "r", hub.Joining{ID: "id-b", Name: "ann"})
 	if err != nil || got != "ann-2" {
 		t.Fatalf("b joins as %q, %v; want ann-2", got, err)
 	}
@@ -148,7 +164,7 @@ func TestBrokerNamesAcrossNodes(t *testing.T) {
 	// is written, which nothing announces to another node's joiner.
 	deadline := time.Now().Add(testutil.Timeout)
 	for {
-		got, err = b.Join(ctx, "r", "id-c", "ann")
+		got, err = b.Join(ctx, "r", hub.Joining{ID: "id-c", Name: "ann"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,5 +201,182 @@ func waitErr(t *testing.T, a *Broker, want bool) {
 			t.Fatalf("Err() = %v, want an error: %v", a.Err(), want)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestBrokerStoreComesBackEmpty: NATS restarts without its store while a
+// room is open on two nodes. Before either says it is ready again, each
+// has told its hub that the room starts a new epoch (Reset), and reads the
+// new stream from its start: the chat line said during the outage reaches
+// both, after the Reset, and so does what is published next; nothing of
+// the old stream's positions is in the way.
+func TestBrokerStoreComesBackEmpty(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Start(t)
+	a, na := connect(t, ns, "a")
+	b, nb := connect(t, ns, "b")
+	ctx := t.Context()
+	var old string
+	for _, br := range []*Broker{a, b} {
+		epoch, err := br.OpenRoom(ctx, "r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		old = epoch
+	}
+	// Enough history that the new stream's seqs stay below the old ones'.
+	for i := range 20 {
+		a.Publish("r", chatFrame(fmt.Sprint("before ", i)))
+	}
+	nb.next(t, "the last line before on b", isChat("before 19"))
+
+	ns.Stop()
+	waitErr(t, a, true)
+	wipe(t, ns.StoreDir())
+	a.Publish("r", chatFrame("during"))
+	ns.Restart()
+	waitErr(t, a, false)
+	waitErr(t, b, false)
+	for _, n := range []*node{na, nb} {
+		n.mu.Lock()
+		resets := slices.Clone(n.resets)
+		n.mu.Unlock()
+		if len(resets) != 1 || resets[0] == "r="+old || !strings.HasPrefix(resets[0], "r=js") {
+			t.Fatalf("resets %v, want one, to a new epoch (was %s)", resets, old)
+		}
+	}
+	b.Publish("r", chatFrame("after"))
+	for name, n := range map[string]*node{"a": na, "b": nb} {
+		reset := n.next(t, "the reset on "+name, func(m *hub.Message) bool {
+			return m.Frame == nil && !m.Chat && m.Event == nil && m.Presence == nil && m.Share == nil
+		})
+		during := n.next(t, "the line said during the outage on "+name, isChat("during"))
+		after := n.next(t, "the line said after on "+name, isChat("after"))
+		n.mu.Lock()
+		order := slices.Index(n.got, reset) < slices.Index(n.got, during)
+		n.mu.Unlock()
+		if !order || during.Seq == 0 || after.Seq <= during.Seq {
+			t.Fatalf("on %s: reset before the line %v; seqs %d then %d", name, order, during.Seq, after.Seq)
+		}
+	}
+}
+
+// wipe empties a stopped NATS server's store: its disk was lost.
+func wipe(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestBrokerNotReadyWithoutQuorum: on a three-server NATS cluster, a node
+// connected to a server whose JetStream lost its quorum (the two others
+// down) is not ready within a few seconds, though still connected, and is
+// ready again, and takes a join, once the quorum is back.
+func TestBrokerNotReadyWithoutQuorum(t *testing.T) {
+	t.Parallel()
+	servers := natstest.StartCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*testutil.Timeout)
+	defer cancel()
+	a, err := Connect(ctx, Config{URL: servers[0].URL(), Node: "a", Replicas: 3, NodeTTL: 2 * time.Second,
+		ProbeInterval: 200 * time.Millisecond, ProbeTimeout: time.Second,
+		Logger: testutil.Logger(t, slog.LevelDebug).With("node", "a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Attach(newNode())
+	t.Cleanup(func() { a.Close() })
+	waitErr(t, a, false)
+
+	servers[1].Stop()
+	servers[2].Stop()
+	lost := time.Now()
+	waitErr(t, a, true)
+	t.Logf("not ready %v after the quorum was lost: %v", time.Since(lost).Round(time.Millisecond), a.Err())
+	if !a.nc.IsConnected() {
+		t.Fatal("the test means a node still connected to a server")
+	}
+	if took := time.Since(lost); took > 5*time.Second {
+		t.Errorf("not ready only after %v, want within 5 s", took)
+	}
+
+	var wg sync.WaitGroup
+	wg.Go(servers[1].Restart)
+	wg.Go(servers[2].Restart)
+	wg.Wait()
+	waitErr(t, a, false)
+	// JetStream elects its streams' leaders again for a while after the
+	// quorum is back, and may say it is unavailable meanwhile: the probe
+	// then says so too. A join made while the node says it is ready
+	// succeeds within a few tries, as a page's retries would.
+	deadline := time.Now().Add(2 * testutil.Timeout)
+	for {
+		err := a.Err()
+		if err == nil {
+			jctx, jcancel := context.WithTimeout(context.Background(), 3*time.Second)
+			_, err = a.OpenRoom(jctx, "r")
+			if err == nil {
+				var name string
+				if name, err = a.Join(jctx, "r", hub.Joining{ID: "id-a", Name: "ann"}); err == nil && name != "ann" {
+					t.Fatalf("joined as %q, want ann", name)
+				}
+			}
+			jcancel()
+			if err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no join within %v of the quorum's return: %v", 2*testutil.Timeout, err)
+		}
+		t.Logf("not yet: %v", err)
+		time.Sleep(200 * time.Millisecond) // a page's retry, bounded by deadline
+	}
+}
+
+// TestBrokerConnectWhileClusterForms: a node started while its NATS
+// cluster is still forming (one server of three up, no JetStream quorum)
+// does not give up at the first timeout: it says so, retries with
+// backoff, and connects once the others are up.
+func TestBrokerConnectWhileClusterForms(t *testing.T) {
+	t.Parallel()
+	servers := natstest.NewCluster(t, 3)
+	servers[0].Restart()
+	logs := testutil.NewLog(t)
+	done := make(chan error, 1)
+	var a *Broker
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 4*testutil.Timeout)
+		defer cancel()
+		var err error
+		a, err = Connect(ctx, Config{URL: servers[0].URL(), Node: "a", Replicas: 3,
+			Logger: slog.New(slog.NewTextHandler(logs, nil))})
+		done <- err
+	}()
+	// The node is retrying before the cluster can answer it.
+	deadline := time.Now().Add(2 * testutil.Timeout)
+	for !strings.Contains(logs.Text(), "cluster not ready; retry") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no retry said: %s", logs.Text())
+		}
+		time.Sleep(20 * time.Millisecond) // polling the log, bounded by deadline
+	}
+	var wg sync.WaitGroup
+	wg.Go(servers[1].Restart)
+	wg.Go(servers[2].Restart)
+	wg.Wait()
+	if err := <-done; err != nil {
+		t.Fatalf("Connect on a cluster that formed meanwhile: %v", err)
+	}
+	a.Attach(newNode())
+	t.Cleanup(func() { a.Close() })
+	if !strings.Contains(logs.Text(), "cluster ready") {
+		t.Errorf("the node did not say it got through: %s", logs.Text())
 	}
 }

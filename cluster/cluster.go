@@ -2,19 +2,22 @@
 // one room, on NATS with JetStream: a real engine, not a relay of our own.
 //
 // What travels, and where it is kept:
-//   - History (feed events, chat): the stream FILEHUB_HISTORY, one subject
-//     per room and kind (filehub.hist.ROOM.feed, .chat), bounded per
-//     subject by count and by age. A feed event's seq is its stream
-//     sequence, the same on every node; each is published with the seq of
-//     the room's event before it as an expectation
-//     (Nats-Expected-Last-Subject-Sequence), so the events of a room form a
-//     chain (header Filehub-Prev) and a node can tell whether a client that
-//     comes back with since missed any. The epoch is the stream's creation
-//     time: a stream that is lost and made again is a new epoch. Every
-//     node reads each room it serves with an ordered consumer, which
-//     resumes where it was after a reconnect: nothing twice, nothing
-//     skipped. Publishes carry a Nats-Msg-Id, so a retry is never stored
-//     twice.
+//   - History (feed events, chat and snippets): the stream FILEHUB_HISTORY,
+//     one subject per room and kind (filehub.hist.ROOM.feed, .chat),
+//     bounded per subject by count and by age. A message's seq is its
+//     stream sequence, the same on every node, and every node delivers a
+//     room's messages in the stream's order, so chat has one order
+//     everywhere; nothing of the history reaches a member before the
+//     stream has it. Each message is published with the seq of the room's
+//     message of its kind before it as an expectation
+//     (Nats-Expected-Last-Subject-Sequence), so the messages of each kind
+//     form a chain (header Filehub-Prev) and a node can tell whether a
+//     client that comes back with since missed any. The epoch is the
+//     stream's creation time: a stream that is lost and made again is a
+//     new epoch. Every node reads each room it serves with an ordered
+//     consumer, which resumes where it was after a reconnect: nothing
+//     twice, nothing skipped. Publishes carry a Nats-Msg-Id, so a retry
+//     is never stored twice.
 //   - Everything else a room broadcasts (shares, upload progress, presence
 //     of a crowded room's counts): core NATS, filehub.live.ROOM, at most
 //     once. File bytes never travel: a share names the file, and each node
@@ -55,6 +58,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Names in NATS.
@@ -65,7 +69,6 @@ const (
 	browsersBucket = "FILEHUB_BROWSERS"
 	histSubjects   = "filehub.hist.>"
 	hdrNode        = "Filehub-Node"
-	hdrChat        = "Filehub-Chat" // a live chat line's message id
 	hdrPrev        = "Filehub-Prev"
 )
 
@@ -80,7 +83,8 @@ type Config struct {
 	// Replicas is how many servers keep each stream and bucket: 1 for a
 	// single NATS server, 3 for a three-server cluster. Defaults to 1.
 	Replicas int
-	// HistorySize is how many feed events, and how many chat messages,
+	// HistorySize is how many feed events, and how many chat and snippet
+	// messages,
 	// the stream keeps per room, and HistoryAge for how long. Default to
 	// 200 and 24 hours.
 	HistorySize int
@@ -89,6 +93,14 @@ type Config struct {
 	// for alive: its members leave the rooms within about NodeTTL plus a
 	// second. Defaults to 10 s.
 	NodeTTL time.Duration
+	// ProbeInterval is how often the broker checks that it can write to
+	// and read from the members bucket and the history stream, and
+	// ProbeTimeout how long each check may take: a node that cannot is
+	// not ready (Err). Default to 1 s and 2 s: quorum lost shows at
+	// /_/readyz within about 3 s.
+	ProbeInterval, ProbeTimeout time.Duration
+	// Registerer takes the broker's metrics. Defaults to none.
+	Registerer prometheus.Registerer
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 }
@@ -128,11 +140,17 @@ type Broker struct {
 	// callback, which runs later on another goroutine: in between, this
 	// node would say it is ready and then refuse the join that followed.
 	setUpAt atomic.Uint64
+	// epoch is the history stream's as this node last saw it (see
+	// streamEpoch): one that changes under a reconnect was lost.
+	epoch atomic.Pointer[string]
 	// displaced is set when another process took this node's name: this
 	// one then stops saying it is alive, and is not ready.
 	displaced atomic.Bool
-	wg        sync.WaitGroup // heartbeat, watchNodes, reassert
-	closed    atomic.Bool
+	// probeErr is why the last probe failed; nil when it passed.
+	probeErr atomic.Pointer[error]
+	metrics  *metrics
+	wg       sync.WaitGroup // prober, heartbeat, watchNodes, reassert
+	closed   atomic.Bool
 
 	cache sync.Map // browser → cachedBrowser
 }
@@ -159,10 +177,17 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.NodeTTL <= 0 {
 		cfg.NodeTTL = 10 * time.Second
 	}
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = time.Second
+	}
+	if cfg.ProbeTimeout <= 0 {
+		cfg.ProbeTimeout = 2 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	b := &Broker{
+		metrics:  newMetrics(cfg.Registerer),
 		cfg:      cfg,
 		log:      cfg.Logger,
 		instance: validToken(cfg.Node) + "." + randid.Hex(4),
@@ -199,17 +224,49 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	b.nc = nc
 	conn := nc.Stats().Reconnects
-	if err := b.setup(ctx); err != nil {
+	if err := b.setupRetrying(ctx); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("nats %s: %w", redact(cfg.URL), err)
 	}
 	b.setUpAt.Store(conn)
-	b.wg.Add(3)
+	b.metrics.ready.Set(1)
+	b.wg.Add(4)
+	go b.prober()
 	go b.heartbeat()
 	go b.watchNodes()
 	go b.reassert()
 	go b.writer()
 	return b, nil
+}
+
+// setupRetrying runs setup until it succeeds or ctx ends, each attempt
+// within opTimeout, waiting longer after each failure: a NATS cluster that
+// is still forming (servers starting together, a JetStream leader not yet
+// elected, replicas not yet caught up) times out or refuses the first
+// requests, and would otherwise stop this node's start.
+func (b *Broker) setupRetrying(ctx context.Context) error {
+	wait := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, opTimeout)
+		err := b.setup(actx)
+		cancel()
+		if err == nil {
+			if attempt > 1 {
+				b.log.Info("cluster ready", "attempts", attempt)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (after %d attempts)", err, attempt)
+		}
+		b.log.Warn("cluster not ready; retry", "attempt", attempt, "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (after %d attempts)", err, attempt)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 4*time.Second)
+	}
 }
 
 // setup makes the stream and buckets, or updates them to this
@@ -224,8 +281,15 @@ func (b *Broker) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = b.nodes.Put(ctx, validToken(b.cfg.Node), []byte(b.instance))
-	return err
+	if _, err = b.nodes.Put(ctx, validToken(b.cfg.Node), []byte(b.instance)); err != nil {
+		return err
+	}
+	epoch, err := b.streamEpoch(ctx)
+	if err != nil {
+		return err
+	}
+	b.epoch.Store(&epoch)
+	return nil
 }
 
 // ensure makes the stream and buckets, or updates them to this
@@ -279,7 +343,7 @@ func (b *Broker) Attach(n hub.Node) { b.hub = n }
 func (b *Broker) Node() string { return b.instance }
 
 // Err implements hub.Broker: nil while connected to NATS, with the stream
-// and buckets there.
+// and buckets there, and the last probe passed (see probe.go).
 func (b *Broker) Err() error {
 	if !b.nc.IsConnected() {
 		return fmt.Errorf("nats: %s", strings.ToLower(b.nc.Status().String()))
@@ -289,6 +353,9 @@ func (b *Broker) Err() error {
 	}
 	if b.displaced.Load() {
 		return fmt.Errorf("another node was started as %q", b.cfg.Node)
+	}
+	if err := b.probeErr.Load(); err != nil {
+		return *err
 	}
 	return nil
 }
@@ -473,7 +540,12 @@ func (b *Broker) reassert() {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		if !b.isSetUp() {
 			conn := b.nc.Stats().Reconnects
-			if _, _, _, err := b.ensure(ctx); err != nil {
+			_, _, _, err := b.ensure(ctx)
+			var epoch string
+			if err == nil {
+				epoch, err = b.streamEpoch(ctx)
+			}
+			if err != nil {
 				cancel()
 				b.log.Warn("ensure stream and buckets", "err", err)
 				select { // JetStream may not be ready yet: again, shortly
@@ -483,6 +555,11 @@ func (b *Broker) reassert() {
 				}
 				b.askReassert()
 				continue
+			}
+			// The stream came back empty: the rooms open here move to
+			// the new one before this node says it is ready again.
+			if old := b.epoch.Swap(&epoch); old != nil && *old != epoch {
+				b.reposition(epoch)
 			}
 			// If NATS went away again meanwhile, this is an older
 			// connection's: not ready, and the reconnect asks again.
@@ -499,17 +576,47 @@ func (b *Broker) reassert() {
 		b.mu.Unlock()
 		for _, room := range rooms {
 			for _, ref := range b.hub.Members(room) {
-				key := memberKey(room, ref.Name)
-				if _, err := b.members.Get(ctx, key); errors.Is(err, jetstream.ErrKeyNotFound) {
-					val, _ := json.Marshal(memberEntry{ID: ref.ID, Name: ref.Name, Node: b.instance})
-					if _, err := b.members.Create(ctx, key, val); err != nil {
-						b.log.Warn("register member again", "room", room, "err", err)
-					}
-				}
+				b.registerAgain(ctx, room, ref)
 			}
 		}
 		cancel()
 	}
+}
+
+// registerAgain makes sure this node's member ref is registered in room
+// under its name. A name that someone else took meanwhile (this node was
+// taken for gone, its members deleted, and a new page got the name) stays
+// theirs: the bucket says who holds a name, the same for every node. This
+// member takes the first free name-2, name-3… instead, and its node and
+// page are told (Node.Renamed), so that nobody is invisible and every node
+// counts the same.
+func (b *Broker) registerAgain(ctx context.Context, room string, ref hub.MemberRef) {
+	key := memberKey(room, ref.Name)
+	val, _ := json.Marshal(memberEntry{ID: ref.ID, Name: ref.Name, Node: b.instance})
+	_, err := b.members.Create(ctx, key, val)
+	if err == nil || !errors.Is(err, jetstream.ErrKeyExists) {
+		if err != nil {
+			b.log.Warn("register member again", "room", room, "err", err)
+		}
+		return
+	}
+	e, err := b.members.Get(ctx, key)
+	if err != nil {
+		b.log.Warn("register member again", "room", room, "err", err)
+		return
+	}
+	var held memberEntry
+	if json.Unmarshal(e.Value(), &held) == nil && held.ID == ref.ID {
+		return // still ours
+	}
+	base := ref.Name
+	got, err := b.claim(ctx, room, hub.Joining{ID: ref.ID, Name: base})
+	if err != nil {
+		b.log.Warn("register member again", "room", room, "err", err)
+		return
+	}
+	b.log.Info("name taken meanwhile; member renamed", "room", room, "member", ref.ID, "name", ref.Name, "now", got)
+	b.hub.Renamed(room, ref.ID, got)
 }
 
 // roomKey is a room's name as one NATS subject token: room names may hold
@@ -526,9 +633,10 @@ func liveSubject(room string) string { return "filehub.live." + roomKey(room) }
 
 // memberEntry is a member's value in FILEHUB_MEMBERS.
 type memberEntry struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	Node string `json:"node"` // instance
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Node    string `json:"node"`              // instance
+	Browser string `json:"browser,omitempty"` // the hash of its page's cookie, for a page that comes back
 
 	key string
 	rev uint64

@@ -15,14 +15,14 @@ import (
 // Join implements hub.Broker: creating the member's key claims its name in
 // the room on every node at once; a name held by a dead instance is taken
 // over.
-func (b *Broker) Join(ctx context.Context, room, id, name string) (string, error) {
-	return b.claim(ctx, room, id, name)
+func (b *Broker) Join(ctx context.Context, room string, j hub.Joining) (string, error) {
+	return b.claim(ctx, room, j)
 }
 
 // Rename implements hub.Broker: the new name is claimed, then the old key
 // deleted (the watchers see a rename, then ignore the delete).
 func (b *Broker) Rename(ctx context.Context, room, id, old, name string) (string, error) {
-	got, err := b.claim(ctx, room, id, name)
+	got, err := b.claim(ctx, room, hub.Joining{ID: id, Name: name})
 	if err != nil {
 		return "", err
 	}
@@ -34,14 +34,18 @@ func (b *Broker) Rename(ctx context.Context, room, id, old, name string) (string
 // leave while NATS is away happens when it is back.
 func (b *Broker) Leave(room, id, name string) { b.release(room, id, name) }
 
-func (b *Broker) claim(ctx context.Context, room, id, name string) (string, error) {
+// claim registers j in room under j.Name or the first free name-N; a name
+// held by a dead instance, or by this page's former session (j.Was, the
+// same browser), is taken over.
+func (b *Broker) claim(ctx context.Context, room string, j hub.Joining) (string, error) {
+	id, name := j.ID, j.Name
 	for i := 1; i < 10_000; i++ {
 		n := name
 		if i > 1 {
 			n = name + "-" + strconv.Itoa(i)
 		}
 		key := memberKey(room, n)
-		val, _ := json.Marshal(memberEntry{ID: id, Name: n, Node: b.instance})
+		val, _ := json.Marshal(memberEntry{ID: id, Name: n, Node: b.instance, Browser: j.Browser})
 		_, err := b.members.Create(ctx, key, val)
 		if err == nil {
 			return n, nil
@@ -60,6 +64,16 @@ func (b *Broker) claim(ctx context.Context, room, id, name string) (string, erro
 		var held memberEntry
 		if json.Unmarshal(e.Value(), &held) == nil && held.ID == id {
 			return n, nil // already ours (registered again after a reconnect)
+		}
+		if j.Was != "" && held.ID == j.Was && held.Browser != "" && held.Browser == j.Browser {
+			// This page's former session, perhaps on a node that died
+			// and is not yet taken for gone: the page comes back to its
+			// name. (Its old session, if it is still open somewhere, no
+			// longer holds the key, so its leave deletes nothing.)
+			if _, err := b.members.Update(ctx, key, val, e.Revision()); err == nil {
+				b.log.Info("page came back; name kept", "room", room, "name", n, "was", j.Was, "member", id)
+				return n, nil
+			}
 		}
 		if json.Unmarshal(e.Value(), &held) != nil || !b.aliveInst(held.Node) && b.nodesKnown() {
 			if _, err := b.members.Update(ctx, key, val, e.Revision()); err == nil {

@@ -29,7 +29,8 @@ type roomSub struct {
 	mu     sync.Mutex
 	byKey  map[string]memberEntry // the room's members, as the watch last said
 	nameOf map[string]string      // member id → its key (renames come as a new key, then the old one deleted)
-	chat   seenSet                // chat lines delivered here, by message id: the second copy is an echo
+
+	read map[string]uint64 // subject → the seq last read, by the consumer's callback only
 }
 
 func (rs *roomSub) stop() {
@@ -52,16 +53,29 @@ func (b *Broker) OpenRoom(ctx context.Context, room string) (string, error) {
 	if err := b.Err(); err != nil {
 		return "", err
 	}
+	return b.openRoom(ctx, room)
+}
+
+// streamEpoch is the epoch of the history stream as it is now: its birth.
+// A stream lost and made again (an operator's mistake, a lost disk)
+// starts the seqs over, in a new epoch.
+func (b *Broker) streamEpoch(ctx context.Context) (string, error) {
 	info, err := b.js.Stream(ctx, streamName)
 	if err != nil {
 		return "", fmt.Errorf("cluster: stream %s: %w", streamName, err)
 	}
-	// The epoch is the stream's birth: a stream lost and made again (an
-	// operator's mistake, a lost disk) starts the seqs over, in a new epoch.
-	epoch := "js" + strconv.FormatInt(info.CachedInfo().Created.UnixNano(), 36)
+	return "js" + strconv.FormatInt(info.CachedInfo().Created.UnixNano(), 36), nil
+}
 
+// openRoom is OpenRoom without the check that NATS is set up: reposition
+// opens rooms again before this node says it is.
+func (b *Broker) openRoom(ctx context.Context, room string) (string, error) {
+	epoch, err := b.streamEpoch(ctx)
+	if err != nil {
+		return "", err
+	}
 	wctx, cancel := context.WithCancel(context.Background())
-	rs := &roomSub{room: room, cancel: cancel, byKey: make(map[string]memberEntry), nameOf: make(map[string]string)}
+	rs := &roomSub{room: room, cancel: cancel, byKey: make(map[string]memberEntry), nameOf: make(map[string]string), read: make(map[string]uint64)}
 	fail := func(err error) (string, error) {
 		rs.stop()
 		return "", err
@@ -93,17 +107,37 @@ func (b *Broker) OpenRoom(ctx context.Context, room string) (string, error) {
 	return epoch, nil
 }
 
+// reposition follows a history stream that came back empty (NATS lost
+// its store): every room open here is read again from the new stream's
+// start, in the new epoch, after the hub was told (Node.Reset: its pages
+// reconnect and are told recovered: false). Without it, each room's
+// ordered consumer would resume at its old place in the old stream, and
+// skip everything until the new stream's seqs passed it. Rooms that
+// cannot be opened again are closed: their next join opens them.
+func (b *Broker) reposition(epoch string) {
+	b.mu.Lock()
+	rooms := make([]*roomSub, 0, len(b.rooms))
+	for _, rs := range b.rooms {
+		rooms = append(rooms, rs)
+	}
+	b.rooms = make(map[string]*roomSub)
+	clear(b.lastSeq) // the old stream's: publishHistory finds the new ones
+	b.mu.Unlock()
+	b.log.Warn("history stream lost; rooms start a new epoch", "epoch", epoch, "rooms", len(rooms))
+	for _, rs := range rooms {
+		rs.stop()
+		b.hub.Reset(rs.room, epoch)
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		if _, err := b.openRoom(ctx, rs.room); err != nil {
+			b.log.Warn("open room again", "room", rs.room, "err", err)
+		}
+		cancel()
+	}
+}
+
 // liveMessage hands the hub a message another node published live to
 // rs's room.
 func (b *Broker) liveMessage(rs *roomSub, msg *nats.Msg) {
-	if id := msg.Header.Get(hdrChat); id != "" {
-		// A chat line of another node's, live: the stream brings it
-		// too, and whichever copy comes second is an echo.
-		if rs.firstCopy(id) {
-			b.hub.Deliver(rs.room, &hub.Message{Frame: append(json.RawMessage(nil), msg.Data...), Chat: true})
-		}
-		return
-	}
 	var m hub.Message
 	if err := json.Unmarshal(msg.Data, &m); err != nil {
 		b.log.Warn("decode live message", "room", rs.room, "err", err)
@@ -146,7 +180,8 @@ func (b *Broker) replayHistory(ctx context.Context, rs *roomSub) (<-chan struct{
 	}
 	replayed := make(chan struct{})
 	var once sync.Once
-	if ci.NumPending == 0 {
+	caughtUp := ci.NumPending == 0 // only the consumer's callback uses it after this
+	if caughtUp {
 		once.Do(func() { close(replayed) })
 	}
 	if rs.hist, err = cons.Consume(func(msg jetstream.Msg) {
@@ -154,8 +189,12 @@ func (b *Broker) replayHistory(ctx context.Context, rs *roomSub) (<-chan struct{
 		if err != nil {
 			return
 		}
+		if caughtUp { // a replayed message's age is not a delay
+			b.metrics.delay.Observe(time.Since(meta.Timestamp).Seconds())
+		}
 		b.historyMessage(rs, msg, meta)
 		if meta.NumPending == 0 {
+			caughtUp = true
 			once.Do(func() { close(replayed) })
 		}
 	}); err != nil {
@@ -175,14 +214,26 @@ func (b *Broker) CloseRoom(room string) {
 	}
 }
 
-// historyMessage hands one message of the room's history to the hub: a
-// feed event with the seq the stream gave it and the seq of the room's
-// event before it, or a chat frame, marked Echo when this node delivered
-// (and kept) it itself when it was published into this room as it is open
-// now; a line of this node's from before (the room closed and opened
-// again) is one the room has not kept yet.
+// historyMessage hands one message of the room's history to the hub, in
+// the stream's order (the same on every node), with the seq the stream
+// gave it and the seq of the room's message of the same kind before it: a
+// feed event, or a chat or snippet frame.
 func (b *Broker) historyMessage(rs *roomSub, msg jetstream.Msg, meta *jetstream.MsgMetadata) {
 	room := rs.room
+	seq := meta.Sequence.Stream
+	prev, _ := strconv.ParseUint(msg.Headers().Get(hdrPrev), 10, 64)
+	b.mu.Lock()
+	if seq > b.lastSeq[msg.Subject()] {
+		b.lastSeq[msg.Subject()] = seq
+	}
+	b.mu.Unlock()
+	if last := rs.read[msg.Subject()]; last != 0 && prev != last {
+		// The stream dropped messages this node had not read yet (it fell
+		// more than HistorySize behind): the room's history says so to
+		// whoever comes back with since; members here miss them.
+		b.log.Warn("history gap", "room", room, "subject", msg.Subject(), "prev", prev, "last_read", last)
+	}
+	rs.read[msg.Subject()] = seq
 	switch {
 	case strings.HasSuffix(msg.Subject(), ".feed"):
 		var e hub.Event
@@ -190,21 +241,11 @@ func (b *Broker) historyMessage(rs *roomSub, msg jetstream.Msg, meta *jetstream.
 			b.log.Warn("decode feed event", "room", room, "err", err)
 			return
 		}
-		e.Seq = meta.Sequence.Stream
-		e.Prev, _ = strconv.ParseUint(msg.Headers().Get(hdrPrev), 10, 64)
-		b.mu.Lock()
-		if e.Seq > b.lastSeq[msg.Subject()] {
-			b.lastSeq[msg.Subject()] = e.Seq
-		}
-		b.mu.Unlock()
+		e.Seq, e.Prev = seq, prev
 		b.hub.Deliver(room, &hub.Message{Event: &e})
 	case strings.HasSuffix(msg.Subject(), ".chat"):
 		frame := append(json.RawMessage(nil), msg.Data()...)
-		echo := false
-		if id := msg.Headers().Get(jetstream.MsgIDHeader); id != "" {
-			echo = !rs.firstCopy(id)
-		}
-		b.hub.Deliver(room, &hub.Message{Frame: frame, Chat: true, Echo: echo})
+		b.hub.Deliver(room, &hub.Message{Frame: frame, Chat: true, Seq: seq, Prev: prev})
 	}
 }
 
@@ -259,15 +300,25 @@ func (b *Broker) followMembers(rs *roomSub, roster chan struct{}) {
 			continue
 		}
 		rs.mu.Lock()
+		// A key that changes hands (a page that came back took its name
+		// over from its former session): the former one leaves.
+		handed := had && old.ID != m.ID
+		oldCurrent := handed && rs.nameOf[old.ID] == key
+		if oldCurrent {
+			delete(rs.nameOf, old.ID)
+		}
 		prevKey, renamed := rs.nameOf[m.ID]
 		renamed = renamed && prevKey != key
 		rs.byKey[key] = m
 		rs.nameOf[m.ID] = key
 		rs.mu.Unlock()
+		if oldCurrent {
+			b.presence(rs.room, "leave", old)
+		}
 		switch {
 		case renamed:
 			b.presence(rs.room, "rename", m)
-		case !had:
+		case !had || handed:
 			b.presence(rs.room, "join", m)
 		}
 	}
@@ -295,12 +346,13 @@ func (b *Broker) presence(room, event string, m memberEntry) {
 	b.hub.Deliver(room, &hub.Message{Presence: &hub.Presence{Event: event, Who: hub.MemberRef{ID: m.ID, Name: m.Name}, Node: m.Node}})
 }
 
-// Publish implements hub.Broker. Feed events go to the stream and reach
-// every node, this one included, from there, with their seq. Chat reaches
-// this node's members at once (so that chat goes on here while NATS is
-// away) and the others through the stream. Everything else reaches this
-// node's members at once and the others over core NATS, when connected:
-// what is only live is not worth replaying late.
+// Publish implements hub.Broker. Feed events and chat go to the stream,
+// and reach every node, this one included, from there, with their seq, in
+// the stream's order: one order for the room on every node. While NATS is
+// away they wait in the writer's queue, and reach everyone once it is
+// back. Everything else reaches this node's members at once and the
+// others over core NATS, when connected: what is only live is not worth
+// replaying late.
 func (b *Broker) Publish(room string, m *hub.Message) {
 	switch {
 	case m.Event != nil:
@@ -308,24 +360,7 @@ func (b *Broker) Publish(room string, m *hub.Message) {
 		b.enqueue(job{kind: jobFeed, room: room, event: &e, id: b.nextMsgID(), at: time.Now()})
 	case m.Chat:
 		frame := append(json.RawMessage(nil), m.Frame...)
-		id := b.nextMsgID()
-		b.mu.Lock()
-		if rs := b.rooms[room]; rs != nil {
-			rs.firstCopy(id)
-		}
-		b.mu.Unlock()
-		b.enqueue(job{kind: jobChat, room: room, frame: frame, id: id, at: time.Now()})
-		b.hub.Deliver(room, m)
-		// Live to the other nodes as well: the stream keeps HistorySize
-		// lines a room, so a node that falls further behind in a burst
-		// would find the lines it had not read yet discarded.
-		if b.nc.IsConnected() {
-			msg := &nats.Msg{Subject: liveSubject(room), Data: frame, Header: nats.Header{}}
-			msg.Header.Set(hdrChat, id)
-			if err := b.nc.PublishMsg(msg); err != nil {
-				b.log.Debug("publish", "room", room, "err", err)
-			}
-		}
+		b.enqueue(job{kind: jobChat, room: room, frame: frame, id: b.nextMsgID(), at: time.Now()})
 	default:
 		wire := *m
 		if wire.Share != nil {
@@ -349,45 +384,3 @@ func (b *Broker) Publish(room string, m *hub.Message) {
 
 // errNoName is a name no room can give: every suffix taken.
 var errNoName = errors.New("cluster: no free name")
-
-// firstCopy records that the chat line id reached this node's room, and
-// reports whether it is the first copy: a line comes once from the stream
-// and, from another node, once live (its own node delivers it when it is
-// published), in either order.
-func (rs *roomSub) firstCopy(id string) bool {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return rs.chat.add(id)
-}
-
-// seenLimit bounds the chat lines a room remembers: far more than can be
-// in flight between the two copies of one line.
-const seenLimit = 4096
-
-// seenSet is a bounded set of message ids: once it holds seenLimit, the
-// oldest go. An id seen twice is let go at once, since no third copy comes.
-type seenSet struct {
-	m    map[string]struct{}
-	ring []string // ids in the order added; a slot is reused when full
-	next int
-}
-
-// add reports whether id is new, and remembers it if so.
-func (s *seenSet) add(id string) bool {
-	if _, ok := s.m[id]; ok {
-		delete(s.m, id) // the second copy: no more will come
-		return false
-	}
-	if s.m == nil {
-		s.m = make(map[string]struct{})
-	}
-	if len(s.ring) < seenLimit {
-		s.ring = append(s.ring, id)
-	} else {
-		delete(s.m, s.ring[s.next])
-		s.ring[s.next] = id
-		s.next = (s.next + 1) % seenLimit
-	}
-	s.m[id] = struct{}{}
-	return true
-}

@@ -21,7 +21,7 @@ type job struct {
 	kind  jobKind
 	room  string
 	event *hub.Event      // jobFeed
-	frame json.RawMessage // jobChat
+	frame json.RawMessage // jobChat: the frame, without its seq
 	id    string          // Nats-Msg-Id: a retry is never stored twice
 	at    time.Time       // when it was asked for
 	key   string          // jobDeleteMember, jobBrowser
@@ -72,77 +72,13 @@ func (b *Broker) closeJobs() bool {
 	return true
 }
 
-// writer does the queued writes in order. Chat lines that wait together
-// are published together, without waiting for each one's ack (a busy room
-// chats faster than a round trip); feed events wait for theirs, since
-// each names the one before it.
+// writer does the queued writes in order, one at a time: each feed event
+// and chat line names the room's one of its kind before it, so it waits
+// for that one's ack.
 func (b *Broker) writer() {
 	defer close(b.written)
-	var next *job
-	for {
-		var j job
-		if next != nil {
-			j, next = *next, nil
-		} else {
-			var ok bool
-			if j, ok = <-b.jobs; !ok {
-				return
-			}
-		}
-		if j.kind != jobChat {
-			b.retry(j)
-			continue
-		}
-		batch := []job{j}
-	gather:
-		for len(batch) < maxChatBatch {
-			select {
-			case j2, ok := <-b.jobs:
-				if !ok {
-					break gather
-				}
-				if j2.kind != jobChat {
-					next = &j2
-					break gather
-				}
-				batch = append(batch, j2)
-			default:
-				break gather
-			}
-		}
-		b.publishChat(batch)
-	}
-}
-
-// maxChatBatch bounds the chat lines published before their acks are in.
-const maxChatBatch = 256
-
-// publishChat publishes chat lines without waiting between them, then
-// waits for their acks; those that failed are retried one by one (their
-// message ids keep a line that did get stored from being stored twice).
-func (b *Broker) publishChat(batch []job) {
-	futures := make([]jetstream.PubAckFuture, len(batch))
-	for i, j := range batch {
-		msg := nats.NewMsg(chatSubject(j.room))
-		msg.Data = j.frame
-		msg.Header.Set(jetstream.MsgIDHeader, j.id)
-		msg.Header.Set(hdrNode, b.instance)
-		futures[i], _ = b.js.PublishMsgAsync(msg)
-	}
-	timeout := time.After(opTimeout)
-	for i, f := range futures {
-		ok := false
-		if f != nil {
-			select {
-			case <-f.Ok():
-				ok = true
-			case <-f.Err():
-			case <-timeout:
-			}
-		}
-		if !ok {
-			b.retry(batch[i])
-		}
+	for j := range b.jobs {
+		b.retry(j)
 	}
 }
 
@@ -185,14 +121,14 @@ func (b *Broker) do(j job) error {
 	defer cancel()
 	switch j.kind {
 	case jobFeed:
-		return b.publishFeed(ctx, j)
+		data, err := json.Marshal(j.event)
+		if err != nil {
+			b.log.Error("encode feed event", "err", err)
+			return nil
+		}
+		return b.publishHistory(ctx, feedSubject(j.room), data, j.id)
 	case jobChat:
-		msg := nats.NewMsg(chatSubject(j.room))
-		msg.Data = j.frame
-		msg.Header.Set(jetstream.MsgIDHeader, j.id)
-		msg.Header.Set(hdrNode, b.instance)
-		_, err := b.js.PublishMsg(ctx, msg)
-		return err
+		return b.publishHistory(ctx, chatSubject(j.room), j.frame, j.id)
 	case jobDeleteMember:
 		if j.rev == 0 { // a leave: the key, if it is still the member's
 			e, err := b.members.Get(ctx, j.key)
@@ -236,25 +172,20 @@ func (b *Broker) do(j job) error {
 	return nil
 }
 
-// publishFeed stores a feed event after the room's newest one, and says
-// which that was (Filehub-Prev), so the room's events form a chain with no
-// gap a client could miss without being told. When another node stored
-// one meanwhile, the stream refuses the expectation; the event goes after
-// that one instead.
-func (b *Broker) publishFeed(ctx context.Context, j job) error {
-	subj := feedSubject(j.room)
-	data, err := json.Marshal(j.event)
-	if err != nil {
-		b.log.Error("encode feed event", "err", err)
-		return nil
-	}
+// publishHistory stores a feed event or a chat line on subj after the
+// room's newest one of its kind, and says which that was (Filehub-Prev),
+// so the room's messages of each kind form a chain with no gap a client
+// could miss without being told. When another node stored one meanwhile,
+// the stream refuses the expectation; the message goes after that one
+// instead.
+func (b *Broker) publishHistory(ctx context.Context, subj string, data []byte, id string) error {
 	for range 32 {
 		b.mu.Lock()
 		prev := b.lastSeq[subj]
 		b.mu.Unlock()
 		msg := nats.NewMsg(subj)
 		msg.Data = data
-		msg.Header.Set(jetstream.MsgIDHeader, j.id)
+		msg.Header.Set(jetstream.MsgIDHeader, id)
 		msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(prev, 10))
 		msg.Header.Set(hdrPrev, strconv.FormatUint(prev, 10))
 		msg.Header.Set(hdrNode, b.instance)
@@ -279,7 +210,7 @@ func (b *Broker) publishFeed(ctx context.Context, j job) error {
 		b.lastSeq[subj] = last
 		b.mu.Unlock()
 	}
-	return errors.New("cluster: the room's feed kept moving; will try again")
+	return errors.New("cluster: the room's history kept moving; will try again")
 }
 
 // lastFor is the seq of the newest message on subj, 0 when none.

@@ -138,12 +138,12 @@ func TestBrowserLive(t *testing.T) {
 
 	t.Run("KeepsPlace", func(t *testing.T) {
 		// ann reads notes.md, scrolls down the listing to m-20 and has its
-		// Open button focused; bob, on the phone, scrolled there too. Then
+		// name's button focused; bob, on the phone, scrolled there too. Then
 		// 50 files are copied in, all sorting above m-20.
-		ann.do(t, "open notes.md", chromedp.Click(chromedp.CSS(row("notes.md")+` [data-testid=view]`)))
+		ann.do(t, "open notes.md", rowAction(row("notes.md"), "view")...)
 		ann.waitFor(t, "notes.md shown", `document.querySelector('[data-testid=viewer]').dataset.state === 'shown' && document.querySelector('[data-testid=viewer]').dataset.path === 'notes.md'`)
 		place := `(() => { const r = document.querySelector(` + jsString(row("m-20.txt")) + `); const b = r.getBoundingClientRect();
-			window.scrollBy(0, b.top - 300); r.querySelector('[data-testid=view]').focus({ preventScroll: true });
+			window.scrollBy(0, b.top - 300); r.querySelector('[data-testid=open]').focus({ preventScroll: true });
 			return r.getBoundingClientRect().top })()`
 		topOf := `document.querySelector(` + jsString(row("m-20.txt")) + `).getBoundingClientRect().top`
 		// bob's browser plays one without scroll anchoring (Safari): the page
@@ -206,18 +206,18 @@ func TestBrowserLive(t *testing.T) {
 		// ann read notes.md (KeepsPlace): bob sees her name on it, ann "you".
 		bob.waitFor(t, "ann on notes.md", holdersOf("notes.md")+` === 'ann'`)
 		ann.waitFor(t, "you on notes.md", holdersOf("notes.md")+` === 'you'`)
-		bob.do(t, "open handout.txt over the live connection", chromedp.Evaluate[chromedp.Void](`document.querySelector(`+jsString(row("handout.txt")+` [data-testid=view]`)+`).click()`))
+		bob.do(t, "open handout.txt over the live connection", chromedp.Evaluate[chromedp.Void](menuClick(row("handout.txt"), "view")))
 		ann.waitFor(t, "bob on handout.txt", holdersOf("handout.txt")+` === 'bob'`)
 		bob.waitFor(t, "bob's viewer", `document.querySelector('[data-testid=viewer]').dataset.state === 'shown'`)
 		bob.do(t, "close the viewer", chromedp.Tap(chromedp.CSS(`[data-testid=viewer-close]`)))
 		bob.waitFor(t, "closed", `!document.querySelector('[data-testid=viewer-panel]').hasAttribute('data-open')`)
-		bob.do(t, "open m-05.txt over HTTP", chromedp.Evaluate[chromedp.Void](`document.querySelector(`+jsString(row("m-05.txt")+` [data-testid=open-http]`)+`).click()`))
+		bob.do(t, "open m-05.txt over HTTP", chromedp.Evaluate[chromedp.Void](menuClick(row("m-05.txt"), "open-http")))
 		ann.waitFor(t, "bob on m-05.txt, over HTTP", holdersOf("m-05.txt")+` === 'bob' && document.querySelector(`+jsString(row("m-05.txt")+` [data-testid=holders]`)+`).title.includes('bob opened it over HTTP')`)
 		bob.waitFor(t, "bob's viewer", `document.querySelector('[data-testid=viewer]').dataset.state === 'shown' && document.querySelector('[data-testid=viewer]').dataset.path === 'm-05.txt'`)
 		bob.do(t, "close the viewer", chromedp.Tap(chromedp.CSS(`[data-testid=viewer-close]`)))
-		ann.do(t, "open handout.txt", chromedp.Click(chromedp.CSS(row("handout.txt")+` [data-testid=view]`)))
+		ann.do(t, "open handout.txt", rowAction(row("handout.txt"), "view")...)
 		bob.waitFor(t, "bob (you, first) and ann on handout.txt", holdersOf("handout.txt")+` === 'you,ann'`)
-		ann.do(t, "share handout.txt", chromedp.Click(chromedp.CSS(row("handout.txt")+` [data-testid=share]`)))
+		ann.do(t, "share handout.txt", rowAction(row("handout.txt"), "share")...)
 		bob.waitFor(t, "everyone has it", holdersOf("handout.txt")+` === 'everyone,you,ann'`)
 		if !eval[bool](t, bob, noOverflow) {
 			t.Error("the phone's page scrolls sideways with the who-has-it chips")

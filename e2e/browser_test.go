@@ -433,7 +433,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("ShareCard", func(t *testing.T) {
-		alice.do(t, "share notes.md", chromedp.Click(chromedp.CSS(row("notes.md")+` [data-testid=share]`)))
+		alice.do(t, "share notes.md", rowAction(row("notes.md"), "share")...)
 		bob.waitFor(t, "alice's card with the content", `[...document.querySelectorAll('[data-testid=share-card]')].some(c =>
 			c.dataset.path === 'notes.md' && c.textContent.includes('alice shared notes.md') && c.textContent.includes('shared-notes-marker'))`)
 		bob.waitFor(t, "the share in the feed", feedHas("alice", "shared", "notes.md", "with the room"))
@@ -443,14 +443,14 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("HTTPFetchInFeed", func(t *testing.T) {
-		alice.do(t, "open README.md over HTTP", chromedp.Click(chromedp.CSS(row("README.md")+` [data-testid=open-http]`)))
+		alice.do(t, "open README.md over HTTP", rowAction(row("README.md"), "open-http")...)
 		alice.waitFor(t, "README.md in the viewer", `document.querySelector('[data-testid=viewer] [data-testid=content]')?.textContent.startsWith('# filehub test') &&
 			document.querySelector('[data-testid=line-count]')?.textContent === '2 lines'`)
 		bob.waitFor(t, "alice's HTTP fetch in the feed", feedFetch("alice", "README.md", "http"))
 	})
 
 	t.Run("PrivateView", func(t *testing.T) {
-		alice.do(t, "view private.txt", chromedp.Click(chromedp.CSS(row("private.txt")+` [data-testid=view]`)))
+		alice.do(t, "view private.txt", rowAction(row("private.txt"), "view")...)
 		alice.waitFor(t, "private.txt in the viewer", `document.querySelector('[data-testid=viewer]').textContent.includes('private-content-marker-4711')`)
 		bob.waitFor(t, "the private fetch in the feed", feedFetch("alice", "private.txt", "ws"))
 		if eval[bool](t, bob, `document.body.textContent.includes('private-content-marker-4711')`) {
@@ -459,7 +459,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("StreamVerified", func(t *testing.T) {
-		alice.do(t, "view big.bin", chromedp.Click(chromedp.CSS(row("big.bin")+` [data-testid=view]`)))
+		alice.do(t, "view big.bin", rowAction(row("big.bin"), "view")...)
 		alice.waitFor(t, "big.bin streamed and verified", `document.querySelector('[data-testid=verify]')?.dataset.state === 'ok' &&
 			document.querySelector('[data-testid=viewer]').dataset.path === 'big.bin'`)
 		if got := eval[string](t, alice, `document.querySelector('[data-testid=viewer] a[download]')?.getAttribute('href') ?? ''`); !strings.HasPrefix(got, "blob:") {
@@ -469,7 +469,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("ImageFromBlob", func(t *testing.T) {
-		bob.do(t, "view pic.png", chromedp.Click(chromedp.CSS(row("pic.png")+` [data-testid=view]`)))
+		bob.do(t, "view pic.png", rowAction(row("pic.png"), "view")...)
 		// naturalWidth > 0: decoded, so the CSP let the blob: URL through.
 		bob.waitFor(t, "the image decoded", `(() => { const i = document.querySelector('[data-testid=content-image]');
 			return i && i.src.startsWith('blob:') && i.complete && i.naturalWidth === 24 })()`)
@@ -536,11 +536,11 @@ func TestBrowser(t *testing.T) {
 		}
 
 		name := hostile + ".txt"
-		mallory.waitFor(t, "the hostile file listed", `[...document.querySelectorAll('[data-testid=entry] .name button')].some(n => n.textContent === `+jsString(name)+`)`)
-		mallory.do(t, "share the hostile file", chromedp.Click(chromedp.CSS(row(name)+` [data-testid=share]`)))
+		mallory.waitFor(t, "the hostile file listed", `[...document.querySelectorAll('[data-testid=entry] .name .nm')].some(n => n.textContent === `+jsString(name)+`)`)
+		mallory.do(t, "share the hostile file", rowAction(row(name), "share")...)
 		alice.waitFor(t, "the hostile card as text", `[...document.querySelectorAll('[data-testid=share-card]')].some(c =>
 			c.textContent.includes(`+jsString(hostile+" shared "+name)+`) && c.textContent.includes('<script>alert(2)</script>'))`)
-		alice.do(t, "view the hostile file", chromedp.Click(chromedp.CSS(row(name)+` [data-testid=view]`)))
+		alice.do(t, "view the hostile file", rowAction(row(name), "view")...)
 		alice.waitFor(t, "its content as text", `document.querySelector('[data-testid=viewer] [data-testid=content]')?.textContent.includes('onerror=alert(3)')`)
 		mallory.do(t, "chat markup",
 			chromedp.SendKeys(chromedp.CSS(`[data-testid=chat-input]`), `<b>bold</b><img src=x onerror=alert(4)>`),
@@ -628,7 +628,7 @@ func TestBrowser(t *testing.T) {
 			return [seqs.length, seqs.length - new Set(seqs).size];
 		})()`
 		// Something in bob's feed, so that he rejoins with since.
-		alice.do(t, "open README.md", chromedp.Click(chromedp.CSS(row("README.md")+` [data-testid=view]`)))
+		alice.do(t, "open README.md", rowAction(row("README.md"), "view")...)
 		bob.waitFor(t, "alice's fetch in the feed", feedFetch("alice", "README.md", "ws"))
 		before := eval[[]int](t, bob, countAndDupes)
 
@@ -641,7 +641,7 @@ func TestBrowser(t *testing.T) {
 		for _, tb := range []*tab{alice, bob} {
 			tb.waitFor(t, "reconnected", statusOpen+` && `+memberCount(2))
 		}
-		alice.do(t, "open notes.md over HTTP", chromedp.Click(chromedp.CSS(row("notes.md")+` [data-testid=open-http]`)))
+		alice.do(t, "open notes.md over HTTP", rowAction(row("notes.md"), "open-http")...)
 		bob.waitFor(t, "the new fetch in the feed", feedFetch("alice", "notes.md", "http"))
 		bob.waitFor(t, "the gap said in the feed", `document.querySelector('[data-testid=feed-gap]')?.textContent.includes('missed while you were away')`)
 		after := eval[[]int](t, bob, countAndDupes)
@@ -666,7 +666,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("PlainWords", func(t *testing.T) {
 		// The two ways of fetching are named for people; the technical
 		// names (WebSocket, AJAX) are in tooltips only.
-		alice.do(t, "open notes.md over HTTP", chromedp.Click(chromedp.CSS(row("notes.md")+` [data-testid=open-http]`)))
+		alice.do(t, "open notes.md over HTTP", rowAction(row("notes.md"), "open-http")...)
 		alice.waitFor(t, "notes.md shown", `document.querySelector('[data-testid=viewer]').dataset.path === 'notes.md' && document.querySelector('[data-testid=viewer]').dataset.state === 'shown'`)
 		for _, tb := range tabs {
 			text := eval[string](t, tb, `document.body.innerText`)
@@ -675,7 +675,7 @@ func TestBrowser(t *testing.T) {
 					t.Errorf("%s: the page says %q", tb.name, jargon)
 				}
 			}
-			if got := eval[string](t, tb, `document.querySelector(`+jsString(row("notes.md")+` [data-testid=open-http]`)+`).title`); !strings.Contains(got, "AJAX") {
+			if got := eval[string](t, tb, menuAttr(row("notes.md"), "open-http", "title")); !strings.Contains(got, "AJAX") {
 				t.Errorf("%s: the HTTP button's tooltip %q does not name AJAX", tb.name, got)
 			}
 		}
@@ -705,7 +705,7 @@ func testRecovery(t *testing.T, browserCtx context.Context, ts *harness.Server) 
 		t.Errorf("first join %s: want neither since nor epoch", got)
 	}
 
-	carol.do(t, "open notes.md", chromedp.Click(chromedp.CSS(row("notes.md")+` [data-testid=view]`)))
+	carol.do(t, "open notes.md", rowAction(row("notes.md"), "view")...)
 	carol.waitFor(t, "the fetch in the feed", feedFetch("carol", "notes.md", "ws"))
 	carol.do(t, "say hello-1",
 		chromedp.SendKeys(chromedp.CSS(`[data-testid=chat-input]`), "hello-1"),
@@ -714,7 +714,9 @@ func testRecovery(t *testing.T, browserCtx context.Context, ts *harness.Server) 
 	chatCount := func(text string) string {
 		return `[...document.querySelectorAll('[data-testid=chat-message]')].filter((m) => m.textContent.includes(` + jsString(text) + `)).length`
 	}
-	lastSeq := eval[int](t, carol, `Math.max(...[...document.querySelectorAll('[data-testid=feed-entry]')].map((e) => Number(e.dataset.seq)))`)
+	// since is the newest seq of the room the page saw: the chat line's,
+	// which came after the fetch (one sequence for feed and chat).
+	lastSeq := eval[int](t, carol, `Math.max(...[...document.querySelectorAll('[data-testid=feed-entry]')].map((e) => Number(e.dataset.seq)), ...__fh.chats.map((c) => Number(c.seq) || 0))`)
 	reconnect := func(what, patch string, n int) {
 		t.Helper()
 		carol.do(t, what, chromedp.Evaluate[chromedp.Void](`__fh.welcomePatch = `+patch+`; __fh.listsBefore = __fh.kinds('list').length; __fh.current().close()`))
@@ -751,7 +753,7 @@ func testRecovery(t *testing.T, browserCtx context.Context, ts *harness.Server) 
 	if got := eval[[]int](t, carol, `[`+chatCount("hello-1")+`, `+chatCount("missed-while-away")+`]`); got[0] != 1 || got[1] != 1 {
 		t.Errorf("chat after a lost history: hello-1 %d times, missed-while-away %d times; want 1 and 1", got[0], got[1])
 	}
-	carol.do(t, "open README.md", chromedp.Click(chromedp.CSS(row("README.md")+` [data-testid=view]`)))
+	carol.do(t, "open README.md", rowAction(row("README.md"), "view")...)
 	carol.waitFor(t, "the fetch in the feed", feedFetch("carol", "README.md", "ws"))
 	reconnect("a reconnect in the new epoch", `{ epoch: 'E2', recovered: true, chat: [] }`, 4)
 	if got := eval[string](t, carol, `__fh.urls[3]`); !strings.Contains(got, "&epoch=E2") {
@@ -910,7 +912,7 @@ func TestBrowserLayout(t *testing.T) {
 
 	t.Run("PhoneViewer", func(t *testing.T) {
 		phone.do(t, "scroll to the file", chromedp.Evaluate[chromedp.Void](`document.querySelector(`+jsString(row("notes.md"))+`).scrollIntoView()`))
-		phone.do(t, "open notes.md", chromedp.Tap(chromedp.CSS(row("notes.md")+` [data-testid=view]`)))
+		phone.do(t, "open notes.md", chromedp.Tap(chromedp.CSS(row("notes.md")+` [data-testid=open]`)))
 		phone.waitFor(t, "notes.md on screen", `document.querySelector('[data-testid=viewer]').dataset.state === 'shown' && `+
 			inView(`[data-testid=viewer] [data-testid=content]`)+` && `+inView(`[data-testid=viewer-close]`)+` && `+
 			`document.querySelector('[data-testid=viewer] [data-testid=content]').textContent.includes('shared-notes-marker')`)
@@ -921,9 +923,9 @@ func TestBrowserLayout(t *testing.T) {
 			t.Errorf("viewer: controls smaller than 40×40: %q", small)
 		}
 		phone.do(t, "close it", chromedp.Tap(chromedp.CSS(`[data-testid=viewer-close]`)))
-		phone.waitFor(t, "the files again", `!document.querySelector('[data-testid=viewer-panel]').hasAttribute('data-open') && `+inView(row("notes.md")+` [data-testid=view]`))
+		phone.waitFor(t, "the files again", `!document.querySelector('[data-testid=viewer-panel]').hasAttribute('data-open') && `+inView(row("notes.md")+` [data-testid=open]`))
 		// The back button closes it too, as on any phone app.
-		phone.do(t, "open big.bin", chromedp.Tap(chromedp.CSS(row("big.bin")+` [data-testid=view]`)))
+		phone.do(t, "open big.bin over the live connection", rowTap(row("big.bin"), "view")...)
 		phone.waitFor(t, "big.bin verified, to save", `document.querySelector('[data-testid=verify]')?.dataset.state === 'ok' && `+inView(`[data-testid=viewer] [data-testid=save]`))
 		phone.do(t, "back", chromedp.Evaluate[chromedp.Void](`history.back()`))
 		phone.waitFor(t, "closed by back", `!document.querySelector('[data-testid=viewer-panel]').hasAttribute('data-open')`)
@@ -945,7 +947,7 @@ func TestBrowserLayout(t *testing.T) {
 			if top := eval[float64](t, desk, `document.querySelector('[data-testid=viewer-panel]').getBoundingClientRect().top`); top >= 0 {
 				t.Fatalf("the viewer's top is at %.0f px before opening: the page is not tall enough for this test", top)
 			}
-			desk.do(t, "open "+path, chromedp.Evaluate[chromedp.Void](`document.querySelector(`+jsString(row(path)+` [data-testid=view]`)+`).click()`))
+			desk.do(t, "open "+path, chromedp.Evaluate[chromedp.Void](`document.querySelector(`+jsString(row(path)+` [data-testid=open]`)+`).click()`))
 			desk.waitFor(t, path+" in view", viewerInView(path))
 		}
 	})
@@ -954,9 +956,9 @@ func TestBrowserLayout(t *testing.T) {
 		if os.Getenv("FILEHUB_SCREENSHOTS") == "" {
 			t.Skip("FILEHUB_SCREENSHOTS not set")
 		}
-		phone.do(t, "share notes.md", chromedp.Tap(chromedp.CSS(row("notes.md")+` [data-testid=share]`)))
+		phone.do(t, "share notes.md", rowTap(row("notes.md"), "share")...)
 		desk.waitFor(t, "the share", `document.querySelector('[data-testid=share-card][data-path="notes.md"]')`)
-		desk.do(t, "open docs/a.md", chromedp.Click(chromedp.CSS(row("README.md")+` [data-testid=open-http]`)))
+		desk.do(t, "open README.md", chromedp.Click(chromedp.CSS(row("README.md")+` [data-testid=open]`)))
 		desk.waitFor(t, "README.md shown", `document.querySelector('[data-testid=viewer]').dataset.path === 'README.md' && document.querySelector('[data-testid=viewer]').dataset.state === 'shown'`)
 		// No highlight of fresh entries, no caret: the same picture each run.
 		for _, tb := range []*tab{desk, phone} {

@@ -171,7 +171,7 @@ func testZipLink(t *testing.T, alice, bob *tab) {
 	if got := eval[string](t, alice, zipHref); got != "/?zip" {
 		t.Errorf("zip link at the root = %q, want /?zip", got)
 	}
-	if got := eval[string](t, alice, `document.querySelector(`+jsString(row("docs/")+` [data-testid=zip]`)+`)?.getAttribute('href') ?? ''`); got != "/docs/?zip" {
+	if got := eval[string](t, alice, menuAttr(row("docs/"), "zip", "href")); got != "/docs/?zip" {
 		t.Errorf("zip link of docs/ = %q", got)
 	}
 	alice.do(t, "open docs", chromedp.Click(chromedp.CSS(row("docs/")+` .name button`)))
@@ -263,12 +263,17 @@ func testUploadedScriptStaysInert(t *testing.T, alice, bob *tab) {
 			document.querySelector('[data-testid=viewer]').dataset.state === 'shown'`
 	}
 	for _, name := range []string{"evil.html", "evil.svg"} {
+		// Tapped (the preview, from the served URL), and fetched into the
+		// page over the live connection and over HTTP (from a Blob).
+		bob.do(t, "open "+name, chromedp.Click(chromedp.CSS(row(name)+` [data-testid=open]`)))
+		bob.waitFor(t, name+" in the viewer", viewerShows(name))
+		check("open " + name)
 		for _, how := range []string{"view", "open-http"} {
-			bob.do(t, how+" "+name, chromedp.Click(chromedp.CSS(row(name)+` [data-testid=`+how+`]`)))
+			bob.do(t, how+" "+name, rowAction(row(name), how)...)
 			bob.waitFor(t, name+" in the viewer", viewerShows(name))
 			check(how + " " + name)
 		}
-		alice.do(t, "share "+name, chromedp.Click(chromedp.CSS(row(name)+` [data-testid=share]`)))
+		alice.do(t, "share "+name, rowAction(row(name), "share")...)
 		card := `[data-testid=share-card][data-path=` + cssString(name) + `]`
 		bob.waitFor(t, "the card of "+name, `document.querySelector(`+jsString(card)+`)`)
 		check("the share card of " + name)

@@ -16,9 +16,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -205,6 +207,11 @@ func TestClusterNodeDies(t *testing.T) {
 	victim.Reply(victim.Request("get", map[string]any{"path": "myfile1.txt"}))
 	last := seqOf(victim.ReadKind("feed"))
 	epoch := victim.Welcome.Str("epoch")
+	// The watcher hears of the victim's get before the kill, so that the
+	// next feed event it reads is its own (read late, the victim's event
+	// was taken for the one the victim missed).
+	for seqOf(watcher.ReadKind("feed")) != last {
+	}
 
 	if err := proc.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -239,8 +246,10 @@ func TestClusterNodeDies(t *testing.T) {
 }
 
 // TestClusterNATSRestarts: NATS stops while two nodes serve a room. Each
-// node keeps its sessions (and says so at /_/readyz); once NATS is back the
-// room works across nodes again, and nothing is stored or delivered twice.
+// node keeps its sessions (and says so at /_/readyz); chat said meanwhile
+// waits for the history, and reaches everyone, its sender too, in the
+// stream's order once NATS is back; the room works across nodes again,
+// and nothing is stored or delivered twice.
 func TestClusterNATSRestarts(t *testing.T) {
 	t.Parallel()
 	ns := natstest.Start(t)
@@ -253,19 +262,18 @@ func TestClusterNATSRestarts(t *testing.T) {
 
 	ns.Stop()
 	waitReady(t, a, http.StatusServiceUnavailable)
-	// Sessions stay, and chat goes on among a node's own members.
+	// Sessions stay; chat waits for the history.
 	onA.Send(map[string]any{"kind": "chat", "text": "during"})
-	if got := onA.ReadKind("chat").Str("text"); got != "during" {
-		t.Fatalf("chat on a during the outage: %q", got)
-	}
 	onA.Reply(onA.Request("get", map[string]any{"path": "myfile1.txt"}))
 
 	ns.Restart()
 	waitReady(t, a, http.StatusOK)
 	waitReady(t, b, http.StatusOK)
-	// What was said during the outage reaches b once NATS is back.
-	if got := onB.ReadKind("chat").Str("text"); got != "during" {
-		t.Fatalf("chat on b after the outage: %q", got)
+	// What was said during the outage reaches both once NATS is back.
+	for _, cl := range []*testutil.Client{onA, onB} {
+		if got := cl.ReadKind("chat").Str("text"); got != "during" {
+			t.Fatalf("chat after the outage: %q", got)
+		}
 	}
 	first := seqOf(onB.ReadKind("feed"))
 	onB.Send(map[string]any{"kind": "chat", "text": "after"})
@@ -348,19 +356,16 @@ func TestClusterOwnChatKeptOnce(t *testing.T) {
 }
 
 // TestClusterChatBurst: three nodes chatting at once, far more lines than
-// the stream keeps per room (-nats-history 5): every member on every node
-// gets every line exactly once. Before chat also went live, a node whose
-// history reader fell behind found the lines it had not read yet
-// discarded from the stream, and lost them. (In such a burst the stream's
-// kept tail may overtake the live copies, so a sender's order is not
-// asserted here; TestClusterOneRoom and the hub's tests keep it.)
+// the stream keeps per room (-nats-history 50): every member on every node
+// gets every line exactly once, all in one order (the stream's), each
+// with a seq that grows.
 func TestClusterChatBurst(t *testing.T) {
 	t.Parallel()
 	ns := natstest.Start(t)
 	dir := harness.LabDir(t)
 	const lines = 60
 	args := func(node string) []string {
-		return append(clusterArgs(ns, node), "-nats-history", "5", "-rate", "1000")
+		return append(clusterArgs(ns, node), "-nats-history", "50", "-rate", "1000")
 	}
 	nodes := []*harness.Server{harness.Start(t, dir, args("a")...), harness.Start(t, dir, args("b")...), harness.Start(t, dir, args("c")...)}
 	var talkers []*testutil.Client
@@ -381,8 +386,11 @@ func TestClusterChatBurst(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	var first []string // the order t0 saw
 	for k, cl := range talkers {
 		seen := map[string]bool{}
+		var order []string
+		var last float64
 		for len(seen) < lines*len(talkers) {
 			f := cl.Read()
 			if f.Kind() == "error" {
@@ -394,7 +402,17 @@ func TestClusterChatBurst(t *testing.T) {
 			if seen[f.Str("text")] {
 				t.Fatalf("t%d: line %s twice", k, f.Str("text"))
 			}
+			if f.Num("seq") <= last {
+				t.Fatalf("t%d: seq %v after %v", k, f["seq"], last)
+			}
+			last = f.Num("seq")
 			seen[f.Str("text")] = true
+			order = append(order, f.Str("text"))
+		}
+		if first == nil {
+			first = order
+		} else if !slices.Equal(order, first) {
+			t.Fatalf("t%d saw another order than t0:\n%v\n%v", k, order, first)
 		}
 		for _, f := range cl.Barrier() {
 			if f.Kind() == "chat" {
@@ -449,9 +467,12 @@ func TestClusterNodeComesBack(t *testing.T) {
 }
 
 // TestClusterNATSLosesItsStore: NATS comes back with an empty store (a
-// lost disk): the stream and buckets are made again, so that the nodes
-// serve again, in a new epoch, and a page coming back is told it missed
-// something.
+// lost disk) while a room is open on two nodes. The stream and buckets are
+// made again, and before a node says it is ready the rooms open on it move
+// to the new stream: their pages are closed with 1013, come back, and are
+// told they missed something (a new epoch); the chat line said during the
+// outage is in the room; feed events and chat reach every node again at
+// once, not once the new stream's seqs pass the old ones.
 func TestClusterNATSLosesItsStore(t *testing.T) {
 	t.Parallel()
 	ns := natstest.Start(t)
@@ -459,36 +480,68 @@ func TestClusterNATSLosesItsStore(t *testing.T) {
 	a := harness.Start(t, dir, clusterArgs(ns, "a")...)
 	b := harness.Start(t, dir, clusterArgs(ns, "b")...)
 	ann := harness.Dial(t, a, "room=lost&name=ann")
-	ann.Reply(ann.Request("get", map[string]any{"path": "myfile1.txt"}))
-	last := seqOf(ann.ReadKind("feed"))
-	epoch := ann.Welcome.Str("epoch")
+	bob := harness.Dial(t, b, "room=lost&name=bob")
+	ann.ReadKind("presence")
+	// History enough that the new stream's seqs stay below the old ones'.
+	for range 10 {
+		ann.Reply(ann.Request("get", map[string]any{"path": "myfile1.txt"}))
+	}
+	var last uint64
+	for range 10 {
+		last = seqOf(bob.ReadKind("feed"))
+	}
+	epoch := bob.Welcome.Str("epoch")
 
 	ns.Stop()
 	waitReady(t, a, http.StatusServiceUnavailable)
-	entries, err := os.ReadDir(ns.StoreDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(ns.StoreDir(), e.Name())); err != nil {
-			t.Fatal(err)
-		}
-	}
+	wipeStore(t, ns.StoreDir())
+	ann.Send(map[string]any{"kind": "chat", "text": "during"})
 	ns.Restart()
 	waitReady(t, a, http.StatusOK)
 	waitReady(t, b, http.StatusOK)
-	// Joins work again on both nodes, across them, in a new epoch.
-	onB := harness.Dial(t, b, "room=fresh&name=bob")
-	back := harness.Dial(t, a, "room=fresh&name=ann&since="+strconv.FormatUint(last, 10)+"&epoch="+epoch)
+	for _, cl := range []*testutil.Client{ann, bob} {
+		if code := cl.CloseCode(); code != 1013 {
+			t.Fatalf("%s closed with %d after the history was lost, want 1013", cl.Name(), code)
+		}
+	}
+	back := harness.Dial(t, b, "room=lost&name=bob&since="+strconv.FormatUint(last, 10)+"&epoch="+epoch)
 	if back.Welcome.Str("epoch") == epoch {
 		t.Fatalf("the same epoch %q after the history was lost", epoch)
 	}
 	if got, ok := back.Welcome["recovered"].(bool); !ok || got {
 		t.Fatalf("recovered %v after the history was lost", back.Welcome["recovered"])
 	}
-	onB.Send(map[string]any{"kind": "chat", "text": "still one room"})
-	if got := back.ReadKind("chat").Str("text"); got != "still one room" {
+	annBack := harness.Dial(t, a, "room=lost&name=ann")
+	for _, cl := range []*testutil.Client{back, annBack} {
+		if got := chatTexts(t, cl.Welcome); len(got) != 1 || got[0] != "chat:during" {
+			// It may still be on its way from a's writer: then it comes live.
+			if f := cl.ReadKind("chat"); f.Str("text") != "during" {
+				t.Fatalf("%s: the line said during the outage: %v, then %v", cl.Name(), got, f)
+			}
+		}
+	}
+	// Feed events and chat flow across nodes in the new stream at once.
+	annBack.Reply(annBack.Request("get", map[string]any{"path": "README.rst"}))
+	if ev := back.ReadKind("feed").Obj("event"); ev.Str("path") != "README.rst" {
+		t.Fatalf("the fetch on b: %v", ev)
+	}
+	back.Send(map[string]any{"kind": "chat", "text": "still one room"})
+	if got := annBack.ReadKind("chat").Str("text"); got != "still one room" {
 		t.Fatalf("chat from b on a: %q", got)
+	}
+}
+
+// wipeStore empties a stopped NATS server's store: its disk was lost.
+func wipeStore(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -558,5 +611,136 @@ func TestClusterReadyMeansJoinable(t *testing.T) {
 				t.Fatalf("round %d: readyz answered %v", round, seen)
 			}
 		}
+	}
+}
+
+// whoNames asks cl's node who is in its room: the count and the sorted
+// names.
+func whoNames(cl *testutil.Client) (int, []string) {
+	f := cl.Reply(cl.Request("who", nil))
+	var names []string
+	for _, m := range f["members"].([]any) {
+		names = append(names, testutil.Frame(m.(map[string]any)).Str("name"))
+	}
+	slices.Sort(names)
+	return int(f.Num("count")), names
+}
+
+// TestClusterPausedNodeNameTaken: node a is paused (SIGSTOP) for longer
+// than the node TTL: the others take it for gone and let its member a1
+// go, and a new page takes the name a1 on b. When a comes back (SIGCONT)
+// the name stays with whoever holds it in the cluster's bucket, the same
+// for every node: a's member becomes a1-2 and its page is told; every
+// node counts both, and nobody is invisible.
+func TestClusterPausedNodeNameTaken(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Start(t)
+	dir := harness.LabDir(t)
+	b := harness.Start(t, dir, clusterArgs(ns, "b")...)
+	addr, proc := childNode(t, dir, clusterArgs(ns, "a")...)
+	a := harness.At(addr)
+	watcher := harness.Dial(t, b, "room=p&name=watcher")
+	paused := harness.Dial(t, a, "room=p&name=a1")
+	watcher.ReadUntil(func(f testutil.Frame) bool { return f.Kind() == "presence" && f.Obj("who").Str("name") == "a1" })
+
+	if err := proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			proc.Signal(syscall.SIGCONT)
+		}
+	}()
+	watcher.ReadUntil(func(f testutil.Frame) bool {
+		return f.Kind() == "presence" && f.Str("event") == "leave" && f.Obj("who").Str("name") == "a1"
+	})
+	taker := harness.Dial(t, b, "room=p&name=a1")
+	if taker.Name() != "a1" {
+		t.Fatalf("the new page on b is %q, want a1 (the paused node's member was let go)", taker.Name())
+	}
+	if err := proc.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	// The paused page is told its new name.
+	paused.ReadUntil(func(f testutil.Frame) bool {
+		return f.Kind() == "presence" && f.Str("event") == "rename" && f.Obj("who").Str("id") == paused.Welcome.Obj("you").Str("id") &&
+			f.Obj("who").Str("name") == "a1-2"
+	})
+	// Every node agrees, once the rename has reached b.
+	watcher.ReadUntil(func(f testutil.Frame) bool { return f.Kind() == "presence" && f.Obj("who").Str("name") == "a1-2" })
+	for _, cl := range []*testutil.Client{watcher, paused} {
+		count, names := whoNames(cl)
+		if count != 3 || fmt.Sprint(names) != "[a1 a1-2 watcher]" {
+			t.Fatalf("who on %s's node: %d %v, want 3 [a1 a1-2 watcher]", cl.Name(), count, names)
+		}
+	}
+	// The one that took the name leaves: the other two remain everywhere.
+	taker.Conn.Close()
+	watcher.ReadUntil(func(f testutil.Frame) bool {
+		return f.Kind() == "presence" && f.Str("event") == "leave" && f.Obj("who").Str("name") == "a1"
+	})
+	paused.ReadUntil(func(f testutil.Frame) bool {
+		return f.Kind() == "presence" && f.Str("event") == "leave" && f.Obj("who").Str("name") == "a1"
+	})
+	for _, cl := range []*testutil.Client{watcher, paused} {
+		if count, names := whoNames(cl); count != 2 || fmt.Sprint(names) != "[a1-2 watcher]" {
+			t.Fatalf("who on %s's node after a1 left: %d %v", cl.Name(), count, names)
+		}
+	}
+}
+
+// TestClusterPageComesBackKeepsName: a page whose node dies comes back to
+// another node before the dead node is taken for gone (its member still
+// registered). It proves it is the same page (its browser cookie, and the
+// member id it had: was) and gets its own name back, not name-2; the room
+// counts it once everywhere, also after the dead node's members are let
+// go. Another tab of the same browser, not that page, still gets name-2.
+func TestClusterPageComesBackKeepsName(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Start(t)
+	dir := harness.LabDir(t)
+	args := func(node string) []string { return append(clusterArgs(ns, node), "-nats-node-ttl", "4s") }
+	a := harness.Start(t, dir, args("a")...)
+	addr, proc := childNode(t, dir, args("doomed")...)
+	doomed := harness.At(addr)
+	jar, _ := cookiejar.New(nil)
+	watcher := harness.Dial(t, a, "room=k&name=watcher")
+	pat := harness.DialJar(t, doomed, "room=k&name=pat", jar)
+	watcher.ReadUntil(func(f testutil.Frame) bool { return f.Kind() == "presence" && f.Obj("who").Str("name") == "pat" })
+	// The cookie was set for the dead node's address: the same browser
+	// asks the other node, on the same host.
+	u, _ := url.Parse("http://" + doomed.Addr)
+	other, _ := url.Parse("http://" + a.Addr)
+	jar.SetCookies(other, jar.Cookies(u))
+	was := pat.Welcome.Obj("you").Str("id")
+
+	if err := proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	back := harness.DialJar(t, a, "room=k&name=pat&was="+was, jar)
+	if back.Name() != "pat" {
+		t.Fatalf("the page came back as %q, want pat", back.Name())
+	}
+	tab := harness.DialJar(t, a, "room=k&name=pat", jar)
+	if tab.Name() != "pat-2" {
+		t.Fatalf("another tab of the browser is %q, want pat-2", tab.Name())
+	}
+	if count, names := whoNames(watcher); count != 3 || fmt.Sprint(names) != "[pat pat-2 watcher]" {
+		t.Fatalf("who: %d %v, want 3 [pat pat-2 watcher]", count, names)
+	}
+	// The dead node is taken for gone: its member is no longer the key's
+	// holder, so nothing of the page that came back goes.
+	deadline := time.Now().Add(2 * testutil.Timeout)
+	for !strings.Contains(a.Logs.Text(), "node gone") {
+		if time.Now().After(deadline) {
+			t.Fatal("the dead node was never taken for gone")
+		}
+		time.Sleep(50 * time.Millisecond) // polling the log, bounded by deadline
+	}
+	watcher.Barrier()
+	if count, names := whoNames(watcher); count != 3 || fmt.Sprint(names) != "[pat pat-2 watcher]" {
+		t.Fatalf("who after the dead node went: %d %v", count, names)
 	}
 }

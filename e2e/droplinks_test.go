@@ -347,13 +347,19 @@ func TestDropLinkStateDir(t *testing.T) {
 	if !strings.Contains(ts.Logs.Text(), "kept in memory") {
 		t.Errorf("no warning that links are kept in memory:\n%s", ts.Logs.Text())
 	}
-	// $XDG_STATE_HOME, outside: one state file, the owner's alone.
+	// $XDG_STATE_HOME, outside: the drop links' state file and the
+	// rooms' history, the owner's alone.
 	xdg := t.TempDir()
 	ts2 := harness.StartEnv(t, map[string]string{"HOME": home, "XDG_STATE_HOME": xdg}, "-addr", "127.0.0.1:0", "-root", dir)
 	dropOwner{t: t, ts: ts2}.create(map[string]any{"path": "", "expires": "1h"})
 	ents, _ := os.ReadDir(filepath.Join(xdg, "filehub"))
-	if len(ents) != 1 || !strings.HasPrefix(ents[0].Name(), "drops-") {
+	if len(ents) != 2 || !strings.HasPrefix(ents[0].Name(), "drops-") || !strings.HasPrefix(ents[1].Name(), "history-") {
 		t.Fatalf("$XDG_STATE_HOME/filehub holds %v", ents)
+	}
+	for _, e := range ents {
+		if fi, err := e.Info(); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v, want mode 0600", e.Name(), fi, err)
+		}
 	}
 	if fi, err := os.Stat(filepath.Join(xdg, "filehub")); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("the state folder: %v %v, want mode 0700", fi, err)
@@ -379,7 +385,7 @@ func TestDropLinkStateDir(t *testing.T) {
 	env := filepath.Join(t.TempDir(), "state")
 	ts3 := harness.StartEnv(t, map[string]string{"HOME": home, "FILEHUB_STATE_DIR": env}, "-addr", "127.0.0.1:0", "-root", dir)
 	dropOwner{t: t, ts: ts3}.create(map[string]any{"path": "", "expires": "1h"})
-	if ents, _ := os.ReadDir(env); len(ents) != 1 {
+	if ents, _ := os.ReadDir(env); len(ents) != 2 {
 		t.Fatalf("FILEHUB_STATE_DIR holds %v", ents)
 	}
 }

@@ -1,6 +1,10 @@
 package files
 
-import "io/fs"
+import (
+	"io/fs"
+	"net/http"
+	"time"
+)
 
 // SlowPath makes s open every name through its root and check what it
 // opened, as it does for names with a symlink on the way.
@@ -25,3 +29,17 @@ var ParseContentRange = parseContentRange
 
 // SmallFile is smallFile: files up to it are sent by read and write.
 const SmallFile = smallFile
+
+// DiskWait sets how long a large listing from the disk waits for its turn.
+func DiskWait(d time.Duration) Option { return func(h *handler) { h.diskWait = d } }
+
+// BigListing is bigListing: listings from the disk past it take turns.
+const BigListing = bigListing
+
+// TakeDiskTurn takes one of the handler's turns for large listings from
+// the disk, as a listing being written holds it, until release.
+func TakeDiskTurn(h http.Handler) (release func()) {
+	hd := h.(*handler)
+	hd.disk <- struct{}{}
+	return func() { <-hd.disk }
+}

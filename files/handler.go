@@ -1,11 +1,9 @@
 package files
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"log/slog"
 	"mime"
@@ -29,8 +27,15 @@ import (
 //     origin: an uploaded .html must not script the room. "?download" adds
 //     Content-Disposition: attachment.
 //   - GET /{dir}/ and GET /: a listing, JSON when Accept mentions
-//     application/json, else HTML. A folder's index.html is never served in
-//     its place. GET /{dir} redirects (301) to /{dir}/, query kept.
+//     application/json, else HTML, sorted by ?sort=name|size|modified and
+//     ?order=asc|desc (folders first), JSON paged by ?limit (at most
+//     MaxPage) and ?cursor (the previous page's "next"). It comes from the
+//     ListConfig's Lister when that holds the folder, else from the disk,
+//     and is written as it is encoded: memory per request does not grow
+//     with the folder (from the disk, the folder's entries are held while
+//     written, and large such listings take turns: MaxDiskListings). A
+//     folder's index.html is never served in its place. GET /{dir}
+//     redirects (301) to /{dir}/, query kept.
 //   - GET /{dir}/?zip: the folder as a zip archive, streamed (Store.WriteZip),
 //     Content-Disposition: attachment; OnFetch reports it as ZipPath(dir).
 //   - PUT /{file}: Store.Put, with ?overwrite=1 (or true) to replace;
@@ -55,12 +60,30 @@ import (
 // Errors answer with HTTPStatus and a generic body; the details go to
 // Config.Logger. The handler expects r.URL.Path as sent: it does its own
 // checks, so it is safe whether or not a ServeMux cleaned the path first.
-func Handler(s *Store, hooks Hooks) http.Handler {
+func Handler(s *Store, hooks Hooks, opts ...Option) http.Handler {
 	if hooks.ProgressInterval <= 0 {
 		hooks.ProgressInterval = defaultProgressInterval
 	}
-	return &handler{s: s, hooks: hooks}
+	h := &handler{s: s, hooks: hooks}
+	for _, o := range opts {
+		o(h)
+	}
+	if h.lists.MaxDiskListings <= 0 {
+		h.lists.MaxDiskListings = defaultMaxDiskListings
+	}
+	h.disk = make(chan struct{}, h.lists.MaxDiskListings)
+	if h.diskWait <= 0 {
+		h.diskWait = diskListingWait
+	}
+	return h
 }
+
+// Option configures a Handler beyond its Hooks.
+type Option func(*handler)
+
+// WithListings configures the handler's listings: where they come from,
+// and how many large ones are read from the disk at once.
+func WithListings(c ListConfig) Option { return func(h *handler) { h.lists = c } }
 
 // Hooks are how a handler tells its caller what happened over HTTP: the
 // room's feed hears of fetches and uploads through them, while the Store
@@ -103,6 +126,11 @@ type Hooks struct {
 type handler struct {
 	s     *Store
 	hooks Hooks
+	lists ListConfig
+	disk  chan struct{} // a slot per large listing from the disk being written
+	// diskWait is how long a large listing from the disk waits for a slot
+	// (diskListingWait; tests shorten it).
+	diskWait time.Duration
 }
 
 // Growth is how a room follows an upload shared as it arrives (Hooks.OnShare).
@@ -195,43 +223,6 @@ func etag(in Info) string {
 	return `"` + strconv.FormatInt(in.Size, 16) + "-" + strconv.FormatInt(in.Modified.UnixNano(), 16) + `"`
 }
 
-// listing is the JSON form of a folder listing.
-type listing struct {
-	Path    string `json:"path"` // "docs/", "" for the root
-	Entries []Info `json:"entries"`
-}
-
-func (h *handler) list(w http.ResponseWriter, r *http.Request, name string) {
-	entries, err := h.s.List(name)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	l := listing{Entries: entries}
-	if name != "." {
-		l.Path = name + "/"
-	}
-	hd := w.Header()
-	hd.Set("Vary", "Accept")
-	hd.Set("Cache-Control", "no-cache")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	var body bytes.Buffer
-	if WantsJSON(r) {
-		hd.Set("Content-Type", "application/json")
-		err = json.NewEncoder(&body).Encode(l)
-	} else {
-		hd.Set("Content-Type", "text/html; charset=utf-8")
-		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-		err = listTmpl.Execute(&body, htmlListing(l))
-	}
-	if err != nil { // rendered to a buffer so a failure is a clean 500, not half a page
-		h.fail(w, r, fmt.Errorf("files: rendering listing of %q: %w", name, err))
-		return
-	}
-	hd.Set("Content-Length", strconv.Itoa(body.Len()))
-	body.WriteTo(w)
-}
-
 // WantsJSON reports whether r asks for JSON: its Accept names
 // application/json (a script, not a browser's navigation).
 func WantsJSON(r *http.Request) bool {
@@ -243,69 +234,8 @@ func WantsJSON(r *http.Request) bool {
 	return false
 }
 
-type htmlRow struct {
-	Href, Name, Size, Modified, Stamp string
-	Dir                               bool
-}
-
-type htmlPage struct {
-	Path string // "/docs/"
-	Root bool
-	Rows []htmlRow
-}
-
-func htmlListing(l listing) htmlPage {
-	pg := htmlPage{Path: "/" + l.Path, Root: l.Path == "", Rows: make([]htmlRow, 0, len(l.Entries))}
-	for _, e := range l.Entries {
-		// "./" keeps a name like "a:b" from reading as a URL scheme.
-		row := htmlRow{Href: "./" + url.PathEscape(e.Name), Name: e.Name, Dir: e.Dir,
-			Modified: e.Modified.Format("2006-01-02 15:04"), Stamp: e.Modified.Format(time.RFC3339)}
-		if e.Dir {
-			row.Href += "/"
-			row.Name += "/"
-		} else {
-			row.Size = humanSize(e.Size)
-		}
-		pg.Rows = append(pg.Rows, row)
-	}
-	return pg
-}
-
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-var listTmpl = template.Must(template.New("listing").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Index of {{.Path}}</title>
-<style>
-body{font:14px/1.4 system-ui,sans-serif;margin:2em}
-table{border-collapse:collapse}td,th{padding:.2em 1em;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
-</style></head><body>
-<h1>Index of {{.Path}}</h1>
-<p><a href="./?zip" download>Download as zip</a></p>
-<table>
-<thead><tr><th>Name</th><th>Size</th><th>Modified</th></tr></thead>
-<tbody>
-{{- if not .Root}}
-<tr><td><a href="../">../</a></td><td></td><td></td></tr>
-{{- end}}
-{{- range .Rows}}
-<tr><td><a href="{{.Href}}">{{.Name}}</a></td><td class="n">{{.Size}}</td><td><time datetime="{{.Stamp}}">{{.Modified}}</time></td></tr>
-{{- end}}
-</tbody></table></body></html>
-`))
+// humanSize is a size as the HTML listing shows it: "512 B", "1.5 KiB".
+func humanSize(n int64) string { return string(appendSize(nil, n)) }
 
 func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 	cfg := h.s.cfg

@@ -136,7 +136,7 @@ func HTTPStatus(err error) int {
 	case errors.Is(err, errStopping), errors.Is(err, errYielded): // before ErrIncomplete too: a body the shutdown, or fairness, cut
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrBadPath), errors.Is(err, ErrIsDir), errors.Is(err, ErrIncomplete), errors.Is(err, ErrShareResume),
-		errors.Is(err, ErrBadRange), errors.Is(err, io.ErrUnexpectedEOF): // an upload cut off mid-body
+		errors.Is(err, ErrBadRange), errors.Is(err, ErrBadQuery), errors.Is(err, io.ErrUnexpectedEOF): // an upload cut off mid-body
 		return http.StatusBadRequest
 	case errors.Is(err, fs.ErrNotExist):
 		return http.StatusNotFound
@@ -252,6 +252,10 @@ type Info struct {
 	Size     int64     `json:"size"` // 0 for folders
 	Modified time.Time `json:"modified"`
 	Type     string    `json:"type"` // ContentType(Name), "inode/directory" for folders
+	// Link is set by List for an entry that is a symlink (inside the
+	// folder: the others are not listed); what it describes is where the
+	// link leads. Not part of the JSON.
+	Link bool `json:"-"`
 }
 
 // PutResult describes a finished upload.
@@ -496,40 +500,97 @@ func (s *Store) List(name string) ([]Info, error) {
 	return out, err
 }
 
+// listGated is List, calling gate once the folder turns out to hold more
+// than big entries, before it reads more of them: a large listing waits
+// for its turn holding a few entries, not the whole folder. release is
+// gate's (nil when gate was not called), for the caller to call once done
+// with the entries; an error from gate ends the listing.
+func (s *Store) listGated(name string, big int, gate func() (release func(), err error)) (_ []Info, release func(), _ error) {
+	p, err := s.Clean(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, out, release, err := s.readDirGated(p, big, gate)
+	return out, release, err
+}
+
 // readDir lists the clean path p as List does, and returns the folder's
 // own FileInfo too (the zip walk needs it to see loops).
 func (s *Store) readDir(p string) (fs.FileInfo, []Info, error) {
+	fi, out, _, err := s.readDirGated(p, 0, nil)
+	return fi, out, err
+}
+
+// readBatch is how many entries a listing reads from the folder at once.
+const readBatch = 512
+
+// readDirGated is readDir, with listGated's gate.
+func (s *Store) readDirGated(p string, big int, gate func() (func(), error)) (_ fs.FileInfo, _ []Info, release func(), err error) {
+	defer func() {
+		if err != nil && release != nil {
+			release()
+			release = nil
+		}
+	}()
 	// O_DIRECTORY: a FIFO, socket or file fails at once with ENOTDIR (404)
 	// instead of opening, which for a FIFO waits for a writer.
 	f, slow, err := s.open(p, os.O_RDONLY|oDirectory|oNonblock)
 	if err != nil {
-		return nil, nil, s.fsErr("list", p, err)
+		return nil, nil, nil, s.fsErr("list", p, err)
 	}
 	defer f.Close()
 	dfi, err := f.Stat()
 	if err != nil {
-		return nil, nil, s.fsErr("list", p, err)
+		return nil, nil, nil, s.fsErr("list", p, err)
 	}
 	if !dfi.IsDir() { // where there is no O_DIRECTORY
-		return nil, nil, fmt.Errorf("files: list %q: not a folder: %w", p, fs.ErrNotExist)
+		return nil, nil, nil, fmt.Errorf("files: list %q: not a folder: %w", p, fs.ErrNotExist)
 	}
 	rel := p
 	if slow {
 		if rel, err = s.checkOpened(f, p); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	ents, err := f.ReadDir(-1)
-	if err != nil {
-		return nil, nil, s.fsErr("list", p, err)
+	var out []Info
+	for {
+		ents, rerr := f.ReadDir(readBatch)
+		if rerr != nil && rerr != io.EOF {
+			return nil, nil, release, s.fsErr("list", p, rerr)
+		}
+		if gate != nil && release == nil && len(out)+len(ents) > big {
+			if release, err = gate(); err != nil {
+				release = nil
+				return nil, nil, nil, err
+			}
+		}
+		out = s.appendInfos(out, p, rel, ents)
+		if rerr == io.EOF || len(ents) == 0 {
+			break
+		}
 	}
-	out := make([]Info, 0, len(ents))
+	slices.SortFunc(out, func(a, b Info) int {
+		if a.Dir != b.Dir {
+			if a.Dir {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return dfi, out, release, nil
+}
+
+// appendInfos appends to out the Infos of the entries ents of the folder
+// p (its real path rel) that List shows.
+func (s *Store) appendInfos(out []Info, p, rel string, ents []fs.DirEntry) []Info {
 	for _, e := range ents {
 		child := path.Join(p, e.Name())
 		if _, err := s.Clean(child); err != nil {
 			continue
 		}
 		var fi fs.FileInfo
+		var err error
 		if e.Type()&fs.ModeSymlink != 0 {
 			// Where the link leads, from the folder as it really is: what
 			// a GET of it would open, and refuse if hidden.
@@ -544,18 +605,11 @@ func (s *Store) readDir(p string) (fs.FileInfo, []Info, error) {
 		if err != nil || (!fi.IsDir() && !fi.Mode().IsRegular()) {
 			continue
 		}
-		out = append(out, s.info(child, fi))
+		in := s.info(child, fi)
+		in.Link = e.Type()&fs.ModeSymlink != 0
+		out = append(out, in)
 	}
-	slices.SortFunc(out, func(a, b Info) int {
-		if a.Dir != b.Dir {
-			if a.Dir {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	return dfi, out, nil
+	return out
 }
 
 // Open opens a regular file for reading; a folder gives ErrIsDir, and

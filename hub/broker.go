@@ -24,26 +24,24 @@ type Message struct {
 	// nodes share one.
 	Event *Event `json:"event,omitempty"`
 	// Chat marks a chat or snippet frame, which the room's history keeps
-	// for welcome.chat.
-	Chat bool `json:"chat,omitempty"`
+	// for welcome.chat and since. Its Seq (and Prev, the seq of the
+	// room's chat line before it) are set where the history is kept, as a
+	// feed event's; the frame is without them, and gets its seq when it
+	// is recorded.
+	Chat bool   `json:"chat,omitempty"`
+	Seq  uint64 `json:"seq,omitempty"`
+	Prev uint64 `json:"prev,omitempty"`
 	// Presence is a join, leave or rename, anywhere in the room.
 	Presence *Presence `json:"presence,omitempty"`
 	// Share is a shared file: file bytes never travel between nodes, so
 	// a node that receives a Share without Frame reads the file (from the
 	// folder the nodes share) and inlines it. A broker sends Share alone.
 	Share *Share `json:"share,omitempty"`
-	// Elsewhere and Echo are not on the wire: they are what this
-	// node and its broker tell each other about a message.
-	//
-	// Elsewhere marks a message for the other nodes only: this node
-	// delivers its own form itself (a growing share: its members follow
-	// the upload on streams; the others get the plain share).
+	// Elsewhere is not on the wire: it marks a message for the other
+	// nodes only: this node delivers its own form itself (a growing share:
+	// its members follow the upload on streams; the others get the plain
+	// share).
 	Elsewhere bool `json:"-"`
-	// Echo marks a history message this node delivered already when it
-	// was published (a chat line, so that chat keeps working here when the
-	// broker is unreachable): the room kept it then, so it is neither kept
-	// again nor sent again.
-	Echo bool `json:"-"`
 	// local is the in-process delivery state, never published.
 	local
 }
@@ -58,6 +56,9 @@ type local struct {
 	// reached, when set, is closed by the pass that reaches the message:
 	// everything queued before it has been applied.
 	reached chan struct{}
+	// reset, when set, is the epoch of a history that starts again at
+	// this message (Node.Reset).
+	reset string
 }
 
 // Presence is a change to a room's members. Node is the node the member is
@@ -90,7 +91,9 @@ func (m *Message) history() bool { return m.Event != nil || m.Chat }
 // The broker hands each message to every node with members in the room,
 // this one included, through Node.Deliver: exactly once per node, and
 // history messages (feed events, chat) in one order, the same on every
-// node, with the seq the history gave them. Presence comes the same way:
+// node, with the seq the history gave them (one sequence for both kinds,
+// the room's offset), and only once the history has them: never first
+// here and then elsewhere. Presence comes the same way:
 // the broker tells every node of each Join, Rename and Leave.
 type Broker interface {
 	// Attach gives the broker this node; New calls it once.
@@ -106,11 +109,12 @@ type Broker interface {
 	// Publish sends m to the room on every node. It must not block for
 	// long: sessions' read loops and HTTP handlers call it.
 	Publish(room string, m *Message)
-	// Join registers member id in room under name, or under the first of
-	// name-2, name-3… that nobody in the room has on any node, and returns
-	// the name it got. Rename does the same for a new name; Leave
+	// Join registers a member in room under its name, or under the first
+	// of name-2, name-3… that nobody in the room has on any node, and
+	// returns the name it got; a page coming back (Joining.Was) takes its
+	// old registration over. Rename does the same for a new name; Leave
 	// unregisters the member.
-	Join(ctx context.Context, room, id, name string) (string, error)
+	Join(ctx context.Context, room string, j Joining) (string, error)
 	Rename(ctx context.Context, room, id, old, name string) (string, error)
 	Leave(room, id, name string)
 	// SetBrowser records that the page with browser (a hash of its cookie,
@@ -124,6 +128,18 @@ type Broker interface {
 	Err() error
 }
 
+// Joining is a member about to join, as a Broker registers it.
+type Joining struct {
+	ID, Name string
+	// Browser is the hash of the page's cookie (never the cookie), and Was
+	// the member id the page had in this room before, when it says so
+	// (the join's was): a member registered under Name with id Was and the
+	// same Browser is this page's former session, whose node may have
+	// died without a word, and the page takes its name back instead of
+	// getting name-2. Another tab of the same browser has another id.
+	Browser, Was string
+}
+
 // Node is the hub as its broker sees it.
 type Node interface {
 	// Deliver gives this node's members in room the message m.
@@ -131,4 +147,16 @@ type Node interface {
 	// Members lists this node's members of room, for a broker that must
 	// register them again (its engine lost them while unreachable).
 	Members(room string) []MemberRef
+	// Renamed tells the node that its member id of room now has name: the
+	// broker had to give it another (its name was taken by someone else
+	// while this node was taken for gone). The member's page is told with
+	// a presence rename.
+	Renamed(room, id, name string)
+	// Reset tells the node that room's history was lost (the broker's
+	// store came back empty): what the room delivers from now on starts
+	// the history again, in epoch, and its members on this node are
+	// closed with 1013, so that they come back, are told recovered:
+	// false, and say that something was missed. Messages delivered after
+	// Reset returns belong to the new history.
+	Reset(room, epoch string)
 }

@@ -39,6 +39,46 @@ func (h *Hub) Members(room string) []MemberRef {
 	return refs
 }
 
+// Renamed implements Node: the member's new name, and a rename presence
+// to this node's members of the room (the others learn it from their
+// brokers), its own page among them.
+func (h *Hub) Renamed(room, id, name string) {
+	h.mu.RLock()
+	r := h.rooms[room]
+	h.mu.RUnlock()
+	if r == nil {
+		return
+	}
+	for _, mb := range r.snapshot() {
+		if mb.id == id {
+			r.rename(mb, name) // with a broker: no presence of its own
+			h.deliver(room, &Message{Presence: &Presence{Event: eventRename, Who: MemberRef{ID: id, Name: name}, Node: h.node()}})
+			return
+		}
+	}
+}
+
+// Reset implements Node: the room's history starts again in epoch once
+// what was queued before has been delivered; its roster of other nodes'
+// members is forgotten (the broker tells it again); this node's members
+// are closed with 1013.
+func (h *Hub) Reset(room, epoch string) {
+	h.mu.RLock()
+	r := h.rooms[room]
+	if r != nil {
+		r.enqueue(&Message{local: local{reset: epoch}})
+	}
+	h.mu.RUnlock()
+	if r == nil {
+		return
+	}
+	members := r.snapshot()
+	h.log.Warn("room history lost; members reconnect", "room", room, "epoch", epoch, "members", len(members))
+	for _, mb := range members {
+		mb.close(closeTryAgainLater, "the room's history was lost; reconnect")
+	}
+}
+
 // node is this node's name: "" alone.
 func (h *Hub) node() string {
 	if h.cfg.Broker == nil {
@@ -189,11 +229,21 @@ func (r *room) run() {
 		r.inbox, r.spare = r.spare[:0], nil
 		start := time.Now()
 		r.lastFlush = start
-		r.recordLocked(msgs)
+		var change *KeptChange
+		if r.recordLocked(msgs) > 0 && h.cfg.History != nil {
+			c := r.hist.change(r.hist.keptEntries(msgs))
+			change = &c
+		}
 		members := r.members
 		r.shared = true // leave copies the array before changing it
 		batchers := r.batchers
 		r.mu.Unlock()
+
+		if change != nil {
+			// Kept before anyone is shown it: what a member saw survives
+			// a restart, a crash included.
+			r.save(*change)
+		}
 
 		if len(members) > 0 { // else kept in the history; nobody here to send it to
 			r.deliverPass(msgs, members, start)
@@ -212,6 +262,20 @@ func (r *room) run() {
 				return
 			}
 		}
+	}
+}
+
+// save hands the store what a pass added to the history. A store that
+// fails is logged and counted, and the room goes on in memory: chat is
+// worth more than its record.
+func (r *room) save(c KeptChange) {
+	h := r.h
+	start := time.Now()
+	err := h.cfg.History.SaveRoom(r.name, c)
+	h.cfg.Metrics.HistorySaveSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		h.cfg.Metrics.HistoryErrors.Inc()
+		h.log.Error("save room history", "room", r.name, "err", err)
 	}
 }
 
@@ -235,10 +299,8 @@ func (r *room) deliverPass(msgs []*Message, members []*member, start time.Time) 
 	}
 	for _, m := range msgs {
 		switch {
-		case m.reached != nil:
+		case m.reached != nil, m.reset != "":
 			continue
-		case m.Echo:
-			continue // delivered here when it was published
 		case m.Event != nil:
 			b, err := marshal(feedFrame{Kind: kindFeed, Event: *m.Event})
 			if err != nil {
@@ -262,10 +324,11 @@ func (r *room) deliverPass(msgs []*Message, members []*member, start time.Time) 
 	flush()
 }
 
-// recordLocked gives the pass's feed events their seq (unless the broker
-// did) and keeps feed events and chat in the history, in delivery order,
-// and applies presence changes to the roster.
-func (r *room) recordLocked(msgs []*Message) {
+// recordLocked gives the pass's feed events and chat their seq (unless
+// the broker did) and keeps them in the history, in delivery order, and
+// applies presence changes to the roster. It returns what the pass added
+// to the history, for the store.
+func (r *room) recordLocked(msgs []*Message) (added int) {
 	cfg := &r.h.cfg
 	for _, m := range msgs {
 		switch {
@@ -273,17 +336,39 @@ func (r *room) recordLocked(msgs []*Message) {
 			e := m.Event
 			if e.Seq == 0 {
 				e.Seq = r.h.seq.Add(1)
-				e.Prev = r.hist.lastSeq
+				e.Prev = r.hist.lastFeed
 			}
 			r.hist.addEvent(*e, cfg.FeedSize)
-		case m.Chat && !m.Echo: // an echo was kept when it was delivered here
-			r.hist.addChat(m.Frame, cfg.ChatHistory, cfg.ChatHistoryBytes)
+			added++
+		case m.Chat:
+			if m.Seq == 0 {
+				m.Seq = r.h.seq.Add(1)
+				m.Prev = r.hist.lastChat
+			}
+			m.Frame = withSeq(m.Frame, m.Seq)
+			r.hist.addChat(chatEntry{seq: m.Seq, prev: m.Prev, frame: m.Frame}, cfg.ChatHistory, cfg.ChatHistoryBytes)
+			added++
 		case m.Presence != nil:
 			m.Frame = r.presenceLocked(m.Presence)
 		case m.reached != nil:
 			close(m.reached)
+		case m.reset != "":
+			r.resetLocked(m.reset)
 		}
 	}
+	return added
+}
+
+// resetLocked starts the history again in epoch and forgets the members
+// on other nodes, whom the broker's new roster tells again.
+func (r *room) resetLocked(epoch string) {
+	r.hist = history{epoch: epoch}
+	for id, m := range r.remote {
+		if r.names[m.name] == id {
+			delete(r.names, m.name)
+		}
+	}
+	r.remote = nil
 }
 
 // fanout queues frames to members, outside the room lock. Batch frames

@@ -123,6 +123,12 @@ func (h *Hub) dispatch(mb *member, kind, id string, data []byte) error {
 		return nil
 	case kindPing:
 		return h.pong(mb, data)
+	case kindSearch:
+		var req searchRequest
+		if err := decodeBody(data, &req); err != nil {
+			return err
+		}
+		return h.search(mb, id, req)
 	}
 	return &protoError{code: codeUnknownKind, msg: fmt.Sprintf("unknown kind %q", truncate(kind, 32))}
 }
@@ -309,12 +315,49 @@ func (h *Hub) shareFrame(s *Share) []byte {
 	return b
 }
 
-func (h *Hub) list(mb *member, id, path string) error {
-	entries, err := h.store.List(path)
+// Search limits: the same as GET /_/search's.
+const (
+	maxSearchQuery   = 256
+	maxSearchResults = 1000
+)
+
+// search answers a search frame with Config.Search's results.
+func (h *Hub) search(mb *member, id string, req searchRequest) error {
+	q := strings.TrimSpace(req.Q)
+	switch {
+	case h.cfg.Search == nil:
+		return ErrUnavailable
+	case q == "" || len(q) > maxSearchQuery || !utf8.ValidString(q):
+		return badRequest("q must be 1-%d bytes", maxSearchQuery)
+	case req.Limit < 0:
+		return badRequest("limit must be 0-%d", maxSearchResults)
+	}
+	res, err := h.cfg.Search(q, req.Path, min(req.Limit, maxSearchResults))
 	if err != nil {
 		return err
 	}
-	clean, _ := h.store.Clean(path) // List succeeded, so Clean does
+	if res.Hits == nil {
+		res.Hits = []SearchHit{}
+	}
+	mb.sendJSON(resultsFrame{Kind: kindResults, ID: id, Q: q, Path: res.Path, Total: res.Total, Results: res.Hits})
+	return nil
+}
+
+func (h *Hub) list(mb *member, id, path string) error {
+	clean, err := h.store.Clean(path)
+	if err != nil {
+		return err
+	}
+	var entries []files.Info
+	if ents, ok := h.listed(clean); ok {
+		// From the index: what the HTTP listing of the folder says.
+		entries = make([]files.Info, len(ents))
+		for i, e := range ents {
+			entries[i] = e.Info(clean)
+		}
+	} else if entries, err = h.store.List(clean); err != nil {
+		return err
+	}
 	if clean == "." {
 		clean = ""
 	}
@@ -323,6 +366,14 @@ func (h *Hub) list(mb *member, id, path string) error {
 	}
 	mb.sendJSON(listingFrame{Kind: kindListing, ID: id, Path: clean, Entries: entries})
 	return nil
+}
+
+// listed is Config.Lister's listing of the clean folder p, by name.
+func (h *Hub) listed(p string) ([]*files.Entry, bool) {
+	if h.cfg.Lister == nil {
+		return nil, false
+	}
+	return h.cfg.Lister.Listing(p, files.SortName)
 }
 
 // recordWS puts what mb did with a file over the WebSocket in its room's feed.

@@ -26,6 +26,7 @@ type joinRequest struct {
 	since                       uint64
 	hasSince                    bool
 	epoch                       string
+	was                         string
 	batch                       bool
 }
 
@@ -140,6 +141,10 @@ func (h *Hub) validate(r *http.Request) (req joinRequest, status int, code, msg 
 	req.epoch = q.Get("epoch")
 	if !validEpoch(req.epoch) {
 		return req, http.StatusBadRequest, codeBadRequest, "epoch must be the epoch of a welcome"
+	}
+	req.was = q.Get("was")
+	if req.was != "" && (len(req.was) > 16 || !isHex(req.was)) {
+		return req, http.StatusBadRequest, codeBadRequest, "was must be the id of a welcome's you"
 	}
 	req.batch = q.Get("batch") == "1"
 	req.remote = remoteHost(r)

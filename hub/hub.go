@@ -48,6 +48,16 @@ import (
 
 // Config configures a Hub. Zero values mean the documented default.
 type Config struct {
+	// Lister, when not nil, answers list frames from memory (the folder's
+	// index), as it answers HTTP listings; a folder it does not hold is
+	// listed from the disk. Defaults to nil: every list from the disk.
+	Lister files.Lister
+	// Search answers search frames (q trimmed, 1-256 bytes; path as the
+	// client sent it; limit 0-1000, 0 the searcher's default). Its errors
+	// map to codes as other requests' do (a files error by its status);
+	// ErrUnavailable is "unavailable". Defaults to nil: search frames are
+	// answered "unavailable".
+	Search func(q, path string, limit int) (SearchResult, error)
 	// AllowOrigins lists the cross-site origins (scheme://host[:port]) allowed
 	// to join besides the server's own; "*" allows any. Defaults to none.
 	AllowOrigins []string
@@ -154,6 +164,10 @@ type Config struct {
 	// Broker lets several nodes act as one room (see Broker). Defaults to
 	// none: this process alone.
 	Broker Broker
+	// History keeps the rooms' histories of a node alone across restarts
+	// (see HistoryStore); unused with a Broker. Defaults to none: memory
+	// only, a restart is a new epoch.
+	History HistoryStore
 	// Version is reported in welcome. Defaults to "dev".
 	Version string
 	// Logger defaults to discarding.
@@ -299,6 +313,7 @@ func New(store *files.Store, cfg Config) *Hub {
 	if b := h.cfg.Broker; b != nil {
 		h.nodeName = b.Node()
 		b.Attach(h)
+		h.cfg.History = nil // the broker keeps the history
 	}
 	// Feed seqs start at the start time in microseconds, so they keep
 	// increasing across restarts: a page that missed the new epoch still

@@ -571,7 +571,7 @@ func TestSnippet(t *testing.T) {
 	th.mu.RUnlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.hist.chat) != 1 || !strings.Contains(string(r.hist.chat[0]), `"kind":"snippet"`) {
+	if len(r.hist.chat) != 1 || !strings.Contains(string(r.hist.chat[0].frame), `"kind":"snippet"`) {
 		t.Fatalf("history holds %d messages", len(r.hist.chat))
 	}
 }

@@ -46,6 +46,7 @@ type member struct {
 	group    netip.Prefix // its network, whose content budget it spends (clientGroup)
 	since    uint64       // the join's since, with hasSince
 	epoch    string       // the join's epoch
+	was      string       // the member id the page had before (the join's was), if it said
 	joined   time.Time
 	hasSince bool
 
@@ -93,6 +94,7 @@ func newMember(h *Hub, req joinRequest) *member {
 		since:    req.since,
 		hasSince: req.hasSince,
 		epoch:    req.epoch,
+		was:      req.was,
 		name:     req.name,
 		joined:   h.cfg.Now(),
 		limiter:  rate.NewLimiter(h.cfg.Rate, h.cfg.Burst),

@@ -32,6 +32,8 @@ type Metrics struct {
 	HandshakeRefusals  *prometheus.CounterVec // by reason
 	SlowDrops          *prometheus.CounterVec // by reason: lag or bytes
 	FanoutSeconds      prometheus.Histogram
+	HistorySaveSeconds prometheus.Histogram // a single node's history store
+	HistoryErrors      prometheus.Counter
 }
 
 // NewMetrics builds the collectors and registers them with reg; a nil reg
@@ -52,7 +54,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		FramesOut:          vec("frames_out_total", "Frames queued to sessions, by kind (a batch counts once).", "kind"),
 		BytesIn:            counter("bytes_in_total", "Bytes of frames received from clients."),
 		BytesOut:           counter("bytes_out_total", "Bytes of frames queued to sessions."),
-		Fetches:            vec("fetches_total", "Files fetched, by transport (http or ws).", "via"),
+		Fetches:            vec("fetches_total", "Files fetched, by transport (http, ws, or link: through a share link).", "via"),
 		FetchesUnannounced: counter("fetches_unannounced_total", "HTTP fetches served but not put in the feed: their client's feed budget was spent (Config.FetchEvents)."),
 		UploadsUnannounced: counter("uploads_unannounced_total", "HTTP uploads taken but not announced to the room: their uploader's budget was spent (Config.UploadEvents)."),
 		ContentBytes:       counter("content_bytes_total", "Bytes of content delivered as counted by the content budgets: a frame's size times the members it reaches (Config.ContentRate)."),
@@ -68,17 +70,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time a room's delivery pass took to queue its frames to every member.",
 			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 12), // 1 µs to 4 s
 		}),
+		HistorySaveSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "filehub", Name: "history_save_seconds",
+			Help:    "Time a room's delivery pass took to save what it added to the history on disk, before delivering it (a node alone, -history).",
+			Buckets: prometheus.ExponentialBuckets(1e-5, 4, 10), // 10 µs to 2.6 s
+		}),
+		HistoryErrors: counter("history_errors_total", "Rooms' histories that could not be loaded from or saved to disk (the room goes on in memory; the log says why)."),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Sessions, m.Rooms, m.Joins, m.Leaves, m.FramesIn, m.FramesOut, m.BytesIn, m.BytesOut,
-			m.Fetches, m.FetchesUnannounced, m.UploadsUnannounced, m.ContentBytes, m.ContentRefused, m.UploadBytes, m.Uploads, m.Errors, m.Closes, m.HandshakeRefusals, m.SlowDrops, m.FanoutSeconds)
+			m.Fetches, m.FetchesUnannounced, m.UploadsUnannounced, m.ContentBytes, m.ContentRefused, m.UploadBytes, m.Uploads, m.Errors, m.Closes, m.HandshakeRefusals, m.SlowDrops, m.FanoutSeconds,
+			m.HistorySaveSeconds, m.HistoryErrors)
 	}
 	return m
 }
 
 // knownKinds bounds the kind label of frames in.
 var knownKinds = map[string]bool{
-	kindGet: true, kindShare: true, kindList: true, kindChat: true, kindSnippet: true, kindRename: true, kindWho: true, kindPing: true,
+	kindGet: true, kindShare: true, kindList: true, kindChat: true, kindSnippet: true, kindRename: true, kindWho: true, kindPing: true, kindSearch: true,
 }
 
 // inKind is the label for a received frame's kind.
@@ -100,7 +109,7 @@ var serverKinds = func() map[string]string {
 	m := map[string]string{}
 	for _, k := range []string{kindWelcome, kindPresence, kindCount, kindFeed, kindFile, kindFileStart,
 		kindFileEnd, kindShared, kindListing, kindChat, kindMembers, kindUploadProgress, kindUploadFinish,
-		kindUploadAbort, kindPong, kindError, kindSnippet, kindFS} {
+		kindUploadAbort, kindPong, kindError, kindSnippet, kindFS, kindResults} {
 		m[k] = k
 	}
 	return m

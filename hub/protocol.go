@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ const (
 	kindRename  = "rename"
 	kindWho     = "who"
 	kindPing    = "ping"
+	kindSearch  = "search" // extension: search the folder's names
 )
 
 // Kinds the server sends.
@@ -49,6 +51,7 @@ const (
 	kindError          = "error"
 	kindBatch          = "batch"
 	kindFS             = "fs"
+	kindResults        = "results" // extension: the answer to search
 )
 
 // Presence events.
@@ -66,6 +69,8 @@ const (
 	viaHTTP      = "http"
 	viaWS        = "ws"
 	viaDrop      = "drop" // an upload through a drop link
+	viaDav       = "dav"  // a file written through a WebDAV mount
+	viaLink      = "link" // a download through a share link
 )
 
 // Error codes carried by error frames and by the JSON body of a refused handshake.
@@ -77,9 +82,14 @@ const (
 	codeTooLarge    = "too_large"
 	codeRateLimited = "rate_limited"
 	codeInternal    = "internal"
-	codeChanged     = "changed" // extension: the file changed while it was streamed
-	codeAborted     = "aborted" // extension: a growing share\'s upload did not finish
+	codeChanged     = "changed"     // extension: the file changed while it was streamed
+	codeAborted     = "aborted"     // extension: a growing share\'s upload did not finish
+	codeUnavailable = "unavailable" // extension: search while the server keeps no index (ErrUnavailable)
 )
+
+// ErrUnavailable is what Config.Search answers when it cannot search now
+// (the server keeps no index of the folder): the error code "unavailable".
+var ErrUnavailable = errors.New("hub: search unavailable")
 
 // Close codes the server sends, each with the reason a client should act on.
 const (
@@ -112,6 +122,13 @@ type (
 	snippetRequest struct{ Text, Title string }
 	renameRequest  struct{ Name string }
 	whoRequest     struct{ Limit int } // extension: at most Limit members (0: all)
+	// searchRequest: extension. Q is required; Path scopes it to a folder
+	// ("" the whole tree); Limit 0 is the searcher's default.
+	searchRequest struct {
+		Q     string
+		Path  string
+		Limit int
+	}
 )
 
 // MemberRef identifies a session to the others.
@@ -233,6 +250,35 @@ type listingFrame struct {
 	Entries []files.Info `json:"entries"`
 }
 
+// SearchHit is one result of a search: the file or folder as a listing
+// shows it, and Match, "name" (its name holds the query) or "path" (only
+// a folder above it does).
+type SearchHit struct {
+	files.Info
+	Match string `json:"match"`
+}
+
+// SearchResult is what Config.Search answers: Path the folder searched
+// ("docs/", "" for the whole tree), Total every match, Hits the best ones,
+// best first.
+type SearchResult struct {
+	Path  string
+	Total int
+	Hits  []SearchHit
+}
+
+// resultsFrame answers a search frame, to its sender only.
+type resultsFrame struct {
+	Kind    string      `json:"kind"`
+	ID      string      `json:"id,omitempty"`
+	Q       string      `json:"q"`
+	Path    string      `json:"path"`
+	Total   int         `json:"total"`
+	Results []SearchHit `json:"results"` // never null
+}
+
+// chatFrame is a chat line. Its seq, the room's offset, is given where
+// the history is kept (withSeq): the frame is encoded before that.
 type chatFrame struct {
 	Kind string    `json:"kind"`
 	From MemberRef `json:"from"`
@@ -240,7 +286,8 @@ type chatFrame struct {
 	At   time.Time `json:"at"`
 }
 
-// snippetFrame is text to copy, shown as text, never as markup.
+// snippetFrame is text to copy, shown as text, never as markup; its seq
+// comes as a chat line's does.
 type snippetFrame struct {
 	Kind  string    `json:"kind"`
 	From  MemberRef `json:"from"`
@@ -395,6 +442,9 @@ func errorCode(err error) (code, msg string) {
 	if errors.As(err, &pe) {
 		return pe.code, pe.msg
 	}
+	if errors.Is(err, ErrUnavailable) {
+		return codeUnavailable, "search is not available on this server"
+	}
 	switch files.HTTPStatus(err) {
 	case http.StatusBadRequest:
 		return codeBadRequest, "bad path"
@@ -406,6 +456,21 @@ func errorCode(err error) (code, msg string) {
 		return codeTooLarge, "too large"
 	}
 	return codeInternal, "internal error"
+}
+
+// withSeq returns an encoded chat or snippet frame with the room's seq
+// for it as its last field, "seq", without decoding it again: the kind
+// stays first, as in every frame.
+func withSeq(frame []byte, seq uint64) []byte {
+	n := len(frame)
+	if n < 2 || frame[n-1] != '}' {
+		return frame
+	}
+	b := make([]byte, 0, n+28)
+	b = append(b, frame[:n-1]...)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, seq, 10)
+	return append(b, '}')
 }
 
 // batchPrefix and batchSuffix wrap already encoded frames into one batch

@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"encoding/json"
 	"slices"
 	"strconv"
 	"sync"
@@ -74,6 +73,19 @@ func newRoom(h *Hub, name string) *room {
 		r.opening = true
 		close(r.opened)
 	}
+	if st := h.cfg.History; st != nil {
+		// Under h.mu: a read of one room's few hundred entries, before
+		// anything can be recorded in it.
+		k, err := st.LoadRoom(name)
+		if err != nil {
+			h.log.Error("load room history", "room", name, "err", err)
+			h.cfg.Metrics.HistoryErrors.Inc()
+		}
+		if last := r.hist.load(k, &h.cfg); last > 0 {
+			for cur := h.seq.Load(); cur < last && !h.seq.CompareAndSwap(cur, last); cur = h.seq.Load() {
+			}
+		}
+	}
 	return r
 }
 
@@ -113,13 +125,10 @@ func (r *room) joinLocked(mb *member) *Message {
 		Count:   r.countLocked(),
 		Members: r.refsLocked(welcomeMembers),
 		Feed:    feed,
-		Chat:    slices.Clone(r.hist.chat),
+		Chat:    r.hist.chatFrames(),
 		Epoch:   r.hist.epoch,
 		Limits:  h.limits(),
 		Version: h.cfg.Version,
-	}
-	if w.Chat == nil {
-		w.Chat = []json.RawMessage{}
 	}
 	if mb.hasSince {
 		w.Recovered = &recovered

@@ -73,7 +73,8 @@ func (h *Hub) join(mb *member) {
 		err := r.waitOpen(ctx)
 		if err == nil {
 			var name string
-			if name, err = b.Join(ctx, r.name, mb.id, mb.name); err == nil {
+			j := Joining{ID: mb.id, Name: mb.name, Browser: browserKey(mb.browser), Was: mb.was}
+			if name, err = b.Join(ctx, r.name, j); err == nil {
 				mb.name = name
 			}
 		}

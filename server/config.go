@@ -33,7 +33,10 @@ type Config struct {
 	Token     string // the access token; "": no gate
 	LogLevel  string // debug, info, warn or error (Run only; default info)
 	LogFormat string // text or json (Run only; default text)
-	StateDir  string // drop links across restarts; "": the user's state folder
+	StateDir  string // drop links and room history across restarts; "": the user's state folder
+
+	ThumbCache     string // thumbnails' cache folder; "": the user's cache folder
+	ThumbCacheSize int64  // bytes of thumbnails kept (0: 256 MiB on disk, 32 MiB in memory)
 
 	TLSCert, TLSKey string // PEM files: serve HTTPS and WSS
 
@@ -60,6 +63,10 @@ type Config struct {
 	MaxConns, MaxConnsPerClient int
 	Rate                        float64 // messages per second per session (0: the hub's default)
 
+	// The rooms' history on disk, on a node alone (with NATS, NATS keeps it).
+	History    bool          // keep it in StateDir (default on); off: memory only
+	HistoryAge time.Duration // a room unchanged this long is forgotten (0: 7 days)
+
 	// Several nodes as one room, on NATS.
 	NATS, Node        string
 	NATSCreds, NATSCA string
@@ -72,6 +79,11 @@ type Config struct {
 	Watch         bool // default on
 	WatchLimit    int
 	WatchInterval time.Duration
+	// IndexLimit is the most entries the folder's index holds (listings
+	// and search from memory, kept current by the watcher); past it the
+	// index turns off: listings from the disk, no search. 0: 1,000,000.
+	// No index at all with Watch off.
+	IndexLimit int
 }
 
 // minWatchInterval bounds -watch-interval from below: each rescan lists the
@@ -97,7 +109,7 @@ func badUsage(hint bool, format string, a ...any) error {
 // command line wins), and the folder given as a plain argument. For -h it
 // writes the usage to stdout and returns flag.ErrHelp.
 func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (Config, error) {
-	o := Config{Addr: "127.0.0.1:8080", Root: ".", LogLevel: "info", LogFormat: "text", Metrics: true, MaxUpload: 1 << 30, Watch: true}
+	o := Config{Addr: "127.0.0.1:8080", Root: ".", LogLevel: "info", LogFormat: "text", Metrics: true, MaxUpload: 1 << 30, Watch: true, History: true}
 	fs := flag.NewFlagSet("filehub", flag.ContinueOnError)
 	// flag would print each error, then the whole usage, to this writer:
 	// main prints one line instead.
@@ -118,8 +130,18 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	def((*byteSize)(&o.MaxUpload), "max-upload", "MAX_UPLOAD", "largest upload: a `size` in bytes or with a unit, such as 512MiB or 1GiB")
 	def(boolValue{&o.ShowHidden}, "show-hidden", "SHOW_HIDDEN", "serve dotfiles such as .env and .git")
 	def(stringValue{&o.StateDir, nil}, "state-dir", "STATE_DIR",
-		"the `folder` where drop links are kept across restarts; never one inside the served folder. "+
+		"the `folder` where drop and share links and the rooms' history are kept across restarts; never one inside the served folder. "+
 			"Default: $XDG_STATE_HOME/filehub, or ~/.local/state/filehub. With -nats they are kept in NATS instead")
+	def(boolValue{&o.History}, "history", "HISTORY",
+		"keep each room's chat, snippets and feed (shares, uploads, fetches) on disk in -state-dir, so a restart forgets none of it: "+
+			"-history=false keeps them in memory only (with -nats, NATS keeps them)")
+	def(durationValue{&o.HistoryAge}, "history-age", "HISTORY_AGE",
+		"forget the history of a room nobody wrote to for this `duration` (0: 7 days); at most 256 rooms are kept, the least recently active go first")
+	def(stringValue{&o.ThumbCache, nil}, "thumb-cache", "THUMB_CACHE",
+		"the `folder` where image thumbnails are kept, one folder in it per served folder; never one inside the served folder. "+
+			"Default: $XDG_CACHE_HOME/filehub, or ~/.cache/filehub")
+	def((*byteSize)(&o.ThumbCacheSize), "thumb-cache-size", "THUMB_CACHE_SIZE",
+		"the most `size` of thumbnails kept, the least recently used going first, such as 64MiB (0: 256MiB)")
 	def(durationValue{&o.BodyIdleTimeout}, "body-idle-timeout", "BODY_IDLE_TIMEOUT",
 		"cut an upload whose body sends less than 1 KiB in this `duration` (0: 30s)")
 	def(durationValue{&o.BodyTimeout}, "body-timeout", "BODY_TIMEOUT",
@@ -166,6 +188,9 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	def(durationValue{&o.WatchInterval}, "watch-interval", "WATCH_INTERVAL",
 		"the `duration` between two rescans of the folder, when it is rescanned: past -watch-limit, without inotify, "+
 			"or on a network file system (NFS, SMB), where inotify misses other machines' writes (0: 3s; at least 100ms)")
+	def(intValue{&o.IndexLimit}, "index-limit", "INDEX_LIMIT",
+		"hold at most this many `entries` of the folder in memory for listings and search (about 160 bytes each); "+
+			"past it listings are read from the disk and search is off until a restart (0: 1000000; no index without the watcher)")
 	def(boolValue{&o.PrintVersion}, "version", "", "print the version and exit")
 	// No environment variable: set in a container's environment, it would
 	// turn every start of the server into a check.
@@ -283,11 +308,12 @@ func parseArgs(fs *flag.FlagSet, args []string) (folders []string, err error) {
 // what it does, its environment variable and its default.
 func printUsage(w io.Writer, fs *flag.FlagSet, envOf map[string]string) {
 	fmt.Fprint(w, `Usage: filehub [flags] [FOLDER]
+       filehub send | get | listen ...   (the client: filehub send -h)
 
 Serves FOLDER (by default the current folder) over HTTP, with live rooms
 over WebSocket at /ws and a page at /. Flags may come before or after the
 folder. Each flag can also be set with the environment variable shown; the
-command line wins.
+command line wins. A folder named send, get or listen is given as ./send.
 
 Flags:
 `)

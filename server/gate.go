@@ -125,14 +125,19 @@ const (
 	doorLogin              // POST /_/login: the token typed into the form
 )
 
+// davPrefix is dav.Prefix, which the gate does not import: where
+// refusals offer Basic auth.
+const davPrefix = "/_/dav"
+
 func doorOf(r *http.Request) door {
 	switch p := r.URL.Path; {
 	case p == "/_/healthz", p == "/_/readyz", strings.HasPrefix(p, "/_/static/"):
 		return doorOpen
-	case strings.HasPrefix(path.Clean(p), "/_/drop/"):
-		// A drop link's page and uploads: the id in the URL is the key
-		// (package drops). Cleaned first, so that /_/drop/x/../../drops,
-		// the owner's door, is not taken for one.
+	case strings.HasPrefix(path.Clean(p), "/_/drop/"), strings.HasPrefix(path.Clean(p), "/_/link/"):
+		// A drop link's page and uploads, a share link's page and
+		// downloads: the id in the URL is the key (packages drops and
+		// links). Cleaned first, so that /_/drop/x/../../drops, the
+		// owner's door, is not taken for one.
 		return doorOpen
 	case p == "/ws", p == "/_/echo":
 		return doorSocket
@@ -149,13 +154,16 @@ const (
 	fromNone source = iota
 	fromQuery
 	fromBearer
+	fromBasic
 	fromCookie
 )
 
 // presented returns the token a request carries and where it found it: the
 // first of ?token= (WebSocket doors only: browsers cannot set headers on a
 // WebSocket, and a URL elsewhere would put the token in links and logs),
-// "Authorization: Bearer" and the cookie.
+// "Authorization: Bearer", Basic auth with the token as the password (any
+// user name: WebDAV clients such as Finder and Explorer speak nothing
+// else) and the cookie.
 func presented(r *http.Request, socket bool) (string, source) {
 	if socket {
 		if t := r.URL.Query().Get("token"); t != "" {
@@ -166,6 +174,9 @@ func presented(r *http.Request, socket bool) (string, source) {
 		if t := strings.TrimSpace(cred); t != "" {
 			return t, fromBearer
 		}
+	}
+	if _, pass, ok := r.BasicAuth(); ok && pass != "" {
+		return pass, fromBasic
 	}
 	if c, err := r.Cookie(TokenCookie); err == nil && c.Value != "" {
 		return c.Value, fromCookie
@@ -245,6 +256,10 @@ func (g *tokenGate) refuse(w http.ResponseWriter, r *http.Request, d door, statu
 	case http.StatusUnauthorized:
 		reason, code, msg = "token", "unauthorized", "a valid token is required"
 		w.Header().Set("WWW-Authenticate", `Bearer realm="filehub"`)
+		if p := r.URL.Path; p == davPrefix || strings.HasPrefix(p, davPrefix+"/") {
+			// A mount asks for a user and password only when offered Basic.
+			w.Header().Add("WWW-Authenticate", `Basic realm="filehub", charset="UTF-8"`)
+		}
 	case http.StatusTooManyRequests:
 		secs := retryAfter(wait)
 		reason, code = "rate_limited", "rate_limited"

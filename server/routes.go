@@ -10,9 +10,11 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"filehub/dav"
 	"filehub/drops"
 	"filehub/echo"
 	"filehub/hub"
+	"filehub/links"
 	"filehub/web"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +32,10 @@ type routeDeps struct {
 	info    http.Handler
 	cluster hub.Broker // nil: a single node
 	drops   drops.Handlers
+	search  http.Handler // GET /_/search
+	thumbs  http.Handler
+	dav     http.Handler // the folder over WebDAV, at dav.Prefix
+	links   links.Handlers
 }
 
 // routes lists the whole HTTP surface.
@@ -65,6 +71,7 @@ func routes(d routeDeps) http.Handler {
 		mux.Handle("GET /_/debug/pprof/", pprofHandler())
 	}
 	mux.Handle("GET /_/echo", d.echo)
+	mux.Handle("GET /_/search", d.search)
 	// Drop links. The owner's doors need the token, like every door; the
 	// guest's (/_/drop/…) are open in the gate (doorOf): the id is the key.
 	mux.Handle("POST /_/drops", d.drops.Create)
@@ -73,6 +80,23 @@ func routes(d routeDeps) http.Handler {
 	mux.Handle("GET /_/drop/{id}", d.drops.Page)
 	mux.Handle("GET /_/drop/{id}/{name...}", d.drops.Other)
 	mux.Handle("PUT /_/drop/{id}/{name...}", d.drops.Upload)
+	// Share links, the same way round: the owner's doors behind the token,
+	// the guest's (/_/link/…) open in the gate, the id the key.
+	mux.Handle("POST /_/links", d.links.Create)
+	mux.Handle("GET /_/links", d.links.List)
+	mux.Handle("DELETE /_/links/{id}", d.links.Revoke)
+	mux.Handle("GET /_/link/{id}", d.links.Page)
+	mux.Handle("POST /_/link/{id}", d.links.Unlock)
+	mux.Handle("GET /_/link/{id}/{name...}", d.links.Get)
+	// WebDAV: every method it answers, on the mount point and under it
+	// (a bare pattern would clash with GET /{path...}).
+	for _, m := range dav.Methods {
+		mux.Handle(m+" "+dav.Prefix, d.dav)
+		mux.Handle(m+" "+dav.Prefix+"/", d.dav)
+	}
+	// Thumbnails of images: the file's path rules and the token, as the
+	// file itself.
+	mux.Handle("GET /_/thumb/{path...}", d.thumbs)
 	mux.Handle("GET /ws", d.hub)
 	mux.Handle("GET /{path...}", fh)
 	mux.Handle("PUT /{path...}", fh)

@@ -27,13 +27,19 @@ import (
 	"sync/atomic"
 	"time"
 
+	"filehub/client"
 	"filehub/cluster"
+	"filehub/dav"
 	"filehub/drops"
 	"filehub/echo"
 	"filehub/files"
 	"filehub/guard"
+	"filehub/history"
 	"filehub/hub"
+	"filehub/index"
 	"filehub/internal/waitgroup"
+	"filehub/thumbs"
+	"filehub/vocab"
 	"filehub/watch"
 	"filehub/web"
 
@@ -102,6 +108,16 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 // shutdown) or when the server cannot start or fails. A *usageError says
 // that the way it was started is wrong; flag.ErrHelp that it printed -h.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && client.IsCommand(args[0]) {
+		// filehub send | get | listen: the client, before any flag of the
+		// server is parsed.
+		err := client.Run(ctx, args, getenv, stdout, stderr)
+		var ue *client.UsageError
+		if errors.As(err, &ue) {
+			return &usageError{err: ue.Err}
+		}
+		return err
+	}
 	cfg, err := parseFlags(args, getenv, stdout)
 	if err != nil {
 		return err
@@ -142,9 +158,12 @@ type Server struct {
 
 	store   *files.Store
 	nodes   *cluster.Broker // nil: this process alone
+	history *history.Store  // the rooms' history on disk; nil in memory or with nodes
 	hub     *hub.Hub
 	echo    *echo.Echo
+	thumbs  *thumbs.Maker
 	watcher *watch.Watcher // started by Serve; nil with Watch off
+	index   *index.Index   // fed by the watcher; nil with Watch off
 	mux     http.Handler   // routes: the whole surface, without middleware
 	gate    *tokenGate     // nil without a Token
 	cop     *http.CrossOriginProtection
@@ -215,15 +234,37 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 	hubMetrics := hub.NewMetrics(s.reg)
 	var broker hub.Broker // none: this process alone
 	if cfg.NATS != "" {
-		if s.nodes, err = connectCluster(ctx, cfg, log.With("component", "cluster")); err != nil {
+		if s.nodes, err = connectCluster(ctx, cfg, s.reg, log.With("component", "cluster")); err != nil {
 			return nil, err
 		}
 		broker = s.nodes
 	}
+	var kept hub.HistoryStore // none: the rooms' history in memory
+	if broker == nil && cfg.History {
+		if s.history, err = openHistory(cfg, s.folder, getenv, log); err != nil {
+			return nil, err
+		}
+		if s.history != nil {
+			kept = s.history
+		}
+	}
+	// The folder's index: listings (HTTP and list frames) and search from
+	// memory, kept current by the watcher's changes (Serve), so that they
+	// never disagree with the fs frames. Without the watcher nothing would
+	// keep it current: listings come from the disk, and search is off.
+	var lister files.Lister
+	var search func(q, path string, limit int) (hub.SearchResult, error)
+	if cfg.Watch {
+		s.index = index.New(s.store, index.Config{Limit: cfg.IndexLimit, Logger: log.With("component", "index")})
+		lister, search = s.index, hubSearch(s.index)
+	}
 	// No Token: the gate below is the only keeper of the token, for /ws
 	// and /_/echo as for every other door.
 	s.hub = hub.New(s.store, hub.Config{
+		Lister:       lister,
+		Search:       search,
 		Broker:       broker,
+		History:      kept,
 		AllowOrigins: cfg.AllowOrigins,
 		Version:      version(),
 		Logger:       log.With("component", "hub"),
@@ -234,13 +275,13 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 	h := s.hub
 	// The files handler tells the room's feed of what it serves; files
 	// never imports hub.
-	fh := files.Handler(s.store, files.Hooks{
+	fh := reprDigest(s.store, files.Handler(s.store, files.Hooks{
 		OnFetch:          h.RecordFetch,
 		OnUpload:         h.RecordUpload,
 		OnUploadProgress: h.RecordUploadProgress,
 		OnUploadAbort:    h.RecordUploadAbort,
 		OnShare:          h.ShareUpload,
-	})
+	}, files.WithListings(files.ListConfig{Lister: lister})))
 	// Drop links: kept in NATS when there are several nodes, else in a
 	// state file outside the served folder. Their uploads reach the feed
 	// through hooks, as the files handler's do; drops never imports hub.
@@ -265,12 +306,25 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 			h.RecordDropAbort(dropLink(l), path, received, err)
 		},
 	})
+	if s.thumbs, err = thumbMaker(cfg, s.folder, s.store, getenv, s.reg, log); err != nil {
+		return nil, err
+	}
+	shareDoors, err := s.shareLinks(ctx, getenv, log)
+	if err != nil {
+		return nil, err
+	}
+	// WebDAV writes reach the feed through a hook too; dav never imports hub.
+	davDoor := dav.Handler(s.store, dav.Hooks{OnWrite: h.RecordDavUpload}, dav.Config{Logger: log.With("component", "dav")})
 	s.echo = echo.New(echo.Config{AllowOrigins: cfg.AllowOrigins, Logger: log.With("component", "echo")})
 
 	s.mux = routes(routeDeps{
 		files: fh, hub: h, echo: s.echo, ready: &s.ready, metrics: metricsHandler(cfg.Metrics, s.reg), pprof: cfg.Pprof,
 		cluster: broker,
 		drops:   dropDoors,
+		search:  searchHandler(s.index),
+		thumbs:  s.thumbs,
+		dav:     davDoor,
+		links:   shareDoors,
 		info: infoHandler(filepath.Base(s.folder), func() []string {
 			if lan := s.lan.Load(); lan != nil {
 				return (*lan)()
@@ -356,7 +410,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, stdout io.Writer) e
 	// never travel between nodes.
 	if s.cfg.Watch {
 		var err error
-		s.watcher, err = watch.Start(s.folder, s.store, s.hub.FolderChanged, watch.Config{
+		// The index first: a page that hears of a change and asks for the
+		// listing finds it there.
+		s.watcher, err = watch.Start(s.folder, s.store, func(cs ...vocab.Change) {
+			s.index.Apply(cs...)
+			s.hub.FolderChanged(cs...)
+		}, watch.Config{
+			Baseline: s.index.Load,
 			Limit:    s.cfg.WatchLimit,
 			Interval: s.cfg.WatchInterval,
 			Logger:   s.log.With("component", "watch"),
@@ -463,8 +523,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, stdout io.Writer) e
 //  3. the hub, waiting for its goroutines (bounded by what is left of
 //     the shutdown's time);
 //  4. the echo endpoint, waiting for the close begun in 1;
-//  5. the cluster, after the hub: the sessions leave first;
-//  6. the store.
+//  5. the cluster, after the hub: the sessions leave first; or the
+//     rooms' history, once no room saves;
+//  6. the thumbnails, once their requests are over;
+//  7. the store.
 func (s *Server) stop(srv *http.Server) error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
@@ -499,6 +561,14 @@ func (s *Server) stop(srv *http.Server) error {
 	if s.nodes != nil {
 		s.nodes.Close()
 	}
+	if s.history != nil {
+		if herr := s.history.Close(); herr != nil {
+			s.log.Error("close history", "err", herr)
+		}
+	}
+	if s.thumbs != nil { // its requests are over: a flight left running finds it closed, and keeps nothing
+		s.thumbs.Close()
+	}
 	if s.store != nil {
 		s.store.Close()
 	}
@@ -510,10 +580,11 @@ func dropLink(l drops.Link) hub.DropLink {
 	return hub.DropLink{Room: l.Room, Ref: drops.Ref(l.ID), Label: l.Label}
 }
 
-// logPath is a request's path as the logs keep it: a drop link's id is
-// the key to it, so it is replaced by the link's Ref ("/_/drop/~1a2b3c4d/x").
+// logPath is a request's path as the logs keep it: a drop or share
+// link's id is the key to it, so it is replaced by the link's Ref ("/_/drop/~1a2b3c4d/x").
 func logPath(p string) string {
-	for _, prefix := range []string{"/_/drop/", "/_/drops/"} {
+	// Share links' ids are hashed the same way (links.Ref is drops.Ref).
+	for _, prefix := range []string{"/_/drop/", "/_/drops/", "/_/link/", "/_/links/"} {
 		rest, ok := strings.CutPrefix(p, prefix)
 		if !ok || rest == "" {
 			continue
@@ -528,10 +599,30 @@ func logPath(p string) string {
 	return p
 }
 
+// openHistory opens the rooms' history on disk, in the state folder (see
+// stateFile); nil, with a warning, when there is none (it is then kept in
+// memory). A file that cannot be opened stops the start, naming it.
+func openHistory(cfg Config, folder string, getenv func(string) string, log *slog.Logger) (*history.Store, error) {
+	file, err := stateFile(cfg, folder, getenv, log, "history", ".db", "the rooms' chat and feed")
+	if err != nil || file == "" {
+		return nil, err
+	}
+	st, err := history.Open(file, history.Config{MaxAge: cfg.HistoryAge, Logger: log.With("component", "history")})
+	if err != nil {
+		return nil, err
+	}
+	log.Debug("room history kept in", "file", file)
+	return st, nil
+}
+
+// connectWait bounds how long a node waits at start for NATS to take its
+// stream and buckets.
+const connectWait = 30 * time.Second
+
 // connectCluster connects to NATS for -nats. It fails, rather than falling
 // back to serving alone, when NATS cannot be reached: a node that thinks it
 // is the whole room would split it.
-func connectCluster(ctx context.Context, o Config, log *slog.Logger) (*cluster.Broker, error) {
+func connectCluster(ctx context.Context, o Config, reg prometheus.Registerer, log *slog.Logger) (*cluster.Broker, error) {
 	node := o.Node
 	if node == "" {
 		var err error
@@ -549,11 +640,13 @@ func connectCluster(ctx context.Context, o Config, log *slog.Logger) (*cluster.B
 	if o.NATSCert != "" {
 		nopts = append(nopts, nats.ClientCert(o.NATSCert, o.NATSKey))
 	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// Long enough for a NATS cluster that is forming (started together
+	// with the nodes) to elect its JetStream leader: Connect retries.
+	cctx, cancel := context.WithTimeout(ctx, connectWait)
 	defer cancel()
 	b, err := cluster.Connect(cctx, cluster.Config{
 		URL: o.NATS, Node: node, Options: nopts, Replicas: o.NATSReplicas, NodeTTL: o.NATSNodeTTL,
-		HistorySize: o.NATSHistory, Logger: log,
+		HistorySize: o.NATSHistory, Registerer: reg, Logger: log,
 	})
 	if err != nil {
 		return nil, err

@@ -69,6 +69,9 @@ const (
 	defaultMaxDelay = time.Second
 	// maxDenied bounds Watcher.denied: about a megabyte of paths.
 	maxDenied = 10000
+	// maxLinks bounds Watcher.links: a stat of each after every pass that
+	// changed something costs a few milliseconds at most.
+	maxLinks = 1000
 )
 
 // Config configures a Watcher. The zero value watches with the defaults.
@@ -89,6 +92,12 @@ type Config struct {
 	// that paths due within that window settle together, in one call of
 	// notify. Default to 150 ms and 1 s.
 	Quiet, MaxDelay time.Duration
+	// Baseline, when not nil, is given the tree as Start's first walk
+	// found it, as adds (a folder before what is in it), before Start
+	// returns and before notify hears of any change: what an index of the
+	// folder starts from, so that it is exactly what the changes that
+	// follow apply to. Defaults to nil.
+	Baseline func(...vocab.Change)
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 	// Metrics defaults to collectors registered nowhere.
@@ -159,6 +168,12 @@ type Watcher struct {
 	denied     map[string]bool
 	deniedLost bool
 	out        []vocab.Change // this pass's changes, given to notify at its end
+	// links holds the visible entries that are symlinks (at most
+	// maxLinks): what they show is their target's, which changes or goes
+	// with no event of theirs, so they are settled again after every
+	// pass that changed something.
+	links     map[string]bool
+	linksLost bool // more than maxLinks: the others are found by rescans only
 }
 
 // folder is what the watcher last saw of a folder that it walked (a real
@@ -225,6 +240,7 @@ func newWatcher(dir string, store *files.Store, notify func(...vocab.Change), cf
 		dir: abs, prefix: strings.TrimSuffix(abs, string(filepath.Separator)) + string(filepath.Separator), store: store, notify: notify, cfg: cfg, log: cfg.Logger, m: cfg.Metrics,
 		stop: make(chan struct{}), done: make(chan struct{}),
 		dirs: make(map[string]*folder), pend: newPending(cfg.Quiet, cfg.MaxDelay), denied: make(map[string]bool),
+		links: make(map[string]bool),
 	}
 	w.stat = store.Stat
 	if _, err := store.List("."); err != nil {
@@ -242,6 +258,10 @@ func newWatcher(dir string, store *files.Store, notify func(...vocab.Change), cf
 	w.quiet = true
 	w.adopt(".")
 	w.quiet = false
+	if cfg.Baseline != nil {
+		cfg.Baseline(w.out...)
+	}
+	w.out = nil
 	nfiles := 0
 	for _, f := range w.dirs {
 		nfiles += len(f.entries)
@@ -409,7 +429,78 @@ func (w *Watcher) settle(now time.Time) {
 		}
 		w.reconcile(p)
 	}
+	if len(w.out) > 0 {
+		w.relink()
+	}
 	w.flush()
+}
+
+// relink settles again every link known: the file or folder it leads to
+// may have changed, gone (a link to docs/ once docs/ was removed is
+// broken, and no longer listed), or become a folder.
+func (w *Watcher) relink() {
+	if len(w.links) == 0 {
+		return
+	}
+	ps := make([]string, 0, len(w.links))
+	for p := range w.links {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	for _, p := range ps {
+		switch {
+		case !w.links[p]:
+		case w.dirs[path.Dir(p)] == nil: // its folder went
+			delete(w.links, p)
+		default:
+			w.reconcile(p)
+		}
+	}
+}
+
+// brokenLink remembers p, which is not visible, when it is a symlink: a
+// link to what does not exist (yet), or to a hidden name. Nothing tells
+// of it when what it leads to appears, so relink settles it again.
+func (w *Watcher) brokenLink(p string) {
+	if fi, err := os.Lstat(w.abs(p)); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		w.remember(p)
+	}
+}
+
+// remember adds p to the links followed, up to maxLinks.
+func (w *Watcher) remember(p string) {
+	switch {
+	case len(w.links) < maxLinks:
+		w.links[p] = true
+	case !w.linksLost:
+		w.linksLost = true
+		w.log.Info("too many links to follow their targets; rescans find what they show", "max", maxLinks)
+	}
+}
+
+// brokenLinks remembers the symlinks of the folder p that its listing
+// left out (broken, or leading to a hidden name): one readdir, no stat.
+func (w *Watcher) brokenLinks(p string, list []files.Info) {
+	ents, err := os.ReadDir(w.abs(p))
+	if err != nil {
+		return
+	}
+	var listed map[string]bool
+	for _, e := range ents {
+		if e.Type()&fs.ModeSymlink == 0 {
+			continue
+		}
+		if listed == nil {
+			listed = make(map[string]bool, len(list))
+			for i := range list {
+				listed[list[i].Name] = true
+			}
+		}
+		q := path.Join(p, e.Name())
+		if _, err := w.store.Clean(q); err == nil && !listed[e.Name()] {
+			w.remember(q)
+		}
+	}
 }
 
 // rescanAll compares the whole tree with what was last seen. When the
@@ -463,6 +554,9 @@ func (w *Watcher) reconcile(p string) {
 	info, err := w.stat(p)
 	switch {
 	case err == nil:
+		if fi, err := os.Lstat(w.abs(p)); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			info.Link = true
+		}
 		w.apply(p, &info)
 		if info.Dir {
 			w.retry(p)
@@ -478,6 +572,9 @@ func (w *Watcher) reconcile(p string) {
 			top = parent
 		}
 		w.apply(top, nil)
+		if top == p {
+			w.brokenLink(p)
+		}
 	default:
 		// Unreadable (EACCES, EIO): left as last seen rather than
 		// announced gone, as a listing still shows it, and settled again
@@ -545,6 +642,11 @@ func (w *Watcher) apply(p string, cur *files.Info) {
 		return
 	}
 	old, had := f.entries[name]
+	if cur == nil || !cur.Link {
+		delete(w.links, p)
+	} else {
+		w.remember(p)
+	}
 	if had && (cur == nil || old.dir != cur.Dir) {
 		delete(f.entries, name)
 		if old.dir {
@@ -602,6 +704,7 @@ func (w *Watcher) adopt(p string) {
 		w.log.Debug("list", "path", p, "err", err)
 		return
 	}
+	w.brokenLinks(p, list)
 	before, matched := len(f.entries), 0
 	for i := range list {
 		if _, ok := f.entries[list[i].Name]; ok {
@@ -679,6 +782,7 @@ func (w *Watcher) drop(p string) {
 	var walk func(p string, f *folder)
 	walk = func(p string, f *folder) {
 		for name, e := range f.entries {
+			delete(w.links, path.Join(p, name))
 			if e.dir {
 				child := path.Join(p, name)
 				if g := w.dirs[child]; g != nil {
@@ -718,6 +822,9 @@ func (w *Watcher) realDir(p string) bool {
 // emit adds a change to this pass's announcement.
 func (w *Watcher) emit(op, p string, dir bool, size int64, mod time.Time) {
 	if w.quiet {
+		if w.cfg.Baseline != nil { // the first walk: only adds
+			w.out = append(w.out, vocab.Change{Op: op, Path: p, Dir: dir, Size: size, Modified: mod})
+		}
 		return
 	}
 	w.out = append(w.out, vocab.Change{Op: op, Path: p, Dir: dir, Size: size, Modified: mod})

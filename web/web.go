@@ -15,7 +15,12 @@
 // A blob: URL has the page's origin, so the page never makes one that a
 // browser would render as a document: every Blob of file bytes is typed
 // application/octet-stream, except raster images (static/content.js), and
-// SVG is shown from its served, sandboxed URL.
+// SVG is shown from its served, sandboxed URL. Markdown is the one markup
+// the page renders: marked with raw HTML off, then DOMPurify into DOM nodes
+// (static/vendor, vendored as published, no build step).
+//
+// The page's DOM-free modules are tested under node --test (jstest/, run
+// by TestNodeModels).
 package web
 
 import (
@@ -44,7 +49,10 @@ const StaticPrefix = "/_/static/"
 // connect-src 'self' also allows the same-origin ws: and wss: URL of /ws in
 // current browsers (CSP Level 3); the browser test checks it in Chromium.
 // img-src allows blob: for raster images the page holds; nothing uses data:
-// URLs, media or frames, so default-src 'self' covers them.
+// URLs. Media elements and the PDF viewer's frame load served files, which
+// default-src 'self' covers (media-src, frame-src); a served file carries
+// its own "Content-Security-Policy: sandbox", so a frame of one has a
+// unique origin and cannot script the page.
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
 	"img-src 'self' blob:; connect-src 'self'; object-src 'none'; " +
 	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
@@ -61,6 +69,7 @@ type asset struct {
 // explicitly so that the result does not depend on the host's MIME tables.
 var contentTypes = map[string]string{
 	".html": "text/html; charset=utf-8",
+	".md":   "text/plain; charset=utf-8", // the vendored packages' READMEs
 	".js":   "text/javascript; charset=utf-8",
 	".css":  "text/css; charset=utf-8",
 	".svg":  "image/svg+xml",

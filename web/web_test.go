@@ -106,6 +106,10 @@ func TestNoMarkupFromStrings(t *testing.T) {
 		}
 		src := string(b)
 		switch {
+		case strings.HasPrefix(p, "static/vendor/"):
+			// Third-party code, unchanged (see each README): DOMPurify
+			// parses markup in a document of its own, which is its job;
+			// the page's own modules above it never build markup.
 		case strings.HasSuffix(p, ".js"):
 			for _, m := range sinks.FindAllString(src, -1) {
 				t.Errorf("%s uses %s", p, m)

@@ -2,9 +2,12 @@
 // models hold the state and the protocol, with no DOM (conn.js: the socket;
 // requests.js: requests, replies and streams; feed.js: the room's history;
 // members.js: who is here; uploads.js: uploads; listing.js: the live
-// listing; holders.js: who has which file); the views draw (view-files.js:
-// the listing, the form, uploads; view-room.js: members, feed, shares, chat;
-// view-growing.js: shares that fill as they upload; viewer.js: one file).
+// listing; holders.js: who has which file; route.js: the room and folder in
+// the URL; order.js: sort and filter; types.js: short types and previews;
+// rate.js: speed and time left); the views draw (view-files.js: the
+// listing, its menus, the form, uploads; view-room.js: members, feed,
+// shares, chat; view-growing.js: shares that fill as they upload;
+// viewer.js: one file, previewed from its URL, and the gallery).
 // This module routes the room's frames, shows the connection, lays the
 // sections out (one at a time on a phone) and asks for a name.
 //
@@ -25,6 +28,7 @@ import { roomView } from './view-room.js';
 import { dropsView } from './view-drops.js';
 import { shareTextView } from './share-text.js';
 import { growingShares } from './view-growing.js';
+import { parseRoute, routeURL } from './route.js';
 
 // A blocked resource or script would otherwise fail quietly; as a console
 // error it is seen by people debugging and fails the browser tests.
@@ -39,12 +43,15 @@ const nameKey = 'filehub.name';
 // ---------------------------------------------------------------- state
 
 const params = new URLSearchParams(location.search);
-const room = (params.get('room') || '').trim() || 'lobby';
+// The room and the folder are in the URL (route.js): Back and Forward move
+// between folders, a reload stays, a copied link opens the same folder.
+const route = parseRoute(location.search);
+const room = route.room;
 
 const S = {
   you: null, // {id, name} from the welcome
   limits: { inline: 0, upload: 0, message: 0 },
-  dir: '', // current folder: '' or 'a/b/'
+  dir: route.dir, // current folder: '' or 'a/b/'
   folder: 'files', // the root's name: the served folder's, from /_/info
   snippets: true, // false once the server said it does not know `snippet`
 };
@@ -57,6 +64,7 @@ const conn = new Connection({
   room,
   name: '',
   position: () => feed.position(),
+  was: () => S.you?.id || '',
   onFrame: (msg) => {
     try {
       onFrame(msg);
@@ -98,6 +106,7 @@ function onFrame(msg) {
     case 'shared': return Number.isInteger(msg.stream) ? addGrowingShare(msg) : addShare(msg);
     case 'chat':
     case 'snippet': {
+      feed.note(msg.seq);
       const m = chat.live(msg);
       if (m) addChat(m, true);
       return undefined;
@@ -128,6 +137,7 @@ function onWelcome(msg) {
   for (const e of events) addFeed(e, false);
   for (const e of sharesIn(events)) addShareFromFeed(e);
   files.noteEvents(events);
+  for (const m of Array.isArray(msg.chat) ? msg.chat : []) feed.note(m?.seq);
   for (const m of chat.welcome(msg.chat)) addChat(m, false);
   setupUpload();
   files.joined(first);
@@ -316,22 +326,59 @@ function closeViewer(fromHistory = false) {
 }
 
 viewerClose.addEventListener('click', () => closeViewer());
-window.addEventListener('popstate', () => {
-  if (viewerHistory) closeViewer(true);
+window.addEventListener('popstate', (e) => {
+  if (viewerHistory && !e.state?.filehubViewer) closeViewer(true);
+  // Back or Forward to another folder: show it (the URL says which).
+  const dir = parseRoute(location.search).dir;
+  if (dir !== S.dir) files.showFolder(dir);
 });
 document.addEventListener('keydown', (e) => {
+  if (!viewerPanel.hasAttribute('data-open') || $('join').open) return;
   // On a phone the viewer covers everything; on a wide screen Escape
   // closes it only from inside it.
-  if (e.key !== 'Escape' || !viewerPanel.hasAttribute('data-open') || $('join').open) return;
-  if (narrow.matches || viewerPanel.contains(document.activeElement)) closeViewer();
+  if (e.key === 'Escape') {
+    if (narrow.matches || viewerPanel.contains(document.activeElement)) closeViewer();
+    return;
+  }
+  // The gallery: arrows go to the previous and next file, unless the keys
+  // are someone's typing or a video's seeking.
+  if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+  if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+  const t = document.activeElement;
+  if (t instanceof HTMLElement && (t.matches('input, textarea, select, video, audio, [contenteditable]') || t.closest('[role=menu]') ||
+    (t.closest('pre, .markdown') && t.scrollWidth > t.clientWidth))) return;
+  if (viewer.step(e.key === 'ArrowLeft' ? -1 : 1)) e.preventDefault();
 });
+// And by swipe, on a touch screen: a horizontal stroke over the picture.
+{
+  let start = null;
+  viewerRoot.addEventListener('pointerdown', (e) => {
+    start = e.pointerType === 'mouse' || !e.target.closest('.stage') ? null : { x: e.clientX, y: e.clientY };
+  });
+  viewerRoot.addEventListener('pointerup', (e) => {
+    if (!start) return;
+    const dx = e.clientX - start.x;
+    const dy = e.clientY - start.y;
+    start = null;
+    if (Math.abs(dx) > 50 && Math.abs(dx) > 2 * Math.abs(dy)) viewer.step(dx < 0 ? 1 : -1);
+  });
+  viewerRoot.addEventListener('pointercancel', () => {
+    start = null;
+  });
+}
 
 // ---------------------------------------------------------------- views
 
-const files = filesView({ S, request, viewer, connected: () => conn.isOpen });
+const files = filesView({
+  S, request, viewer, connected: () => conn.isOpen,
+  // A folder opened: a new entry in the history, so that Back comes back.
+  onNavigate: (dir) => history.pushState({ filehubDir: dir }, '', routeURL(location.search, { room, dir })),
+  // The folder shown was removed: the URL names the one shown instead.
+  onReplace: (dir) => history.replaceState({ filehubDir: dir }, '', routeURL(location.search, { room, dir })),
+});
 const { renderCrumbs, setupUpload, onRoomUpload } = files;
 const { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard } = roomView({
-  S, members, request, viewer, showNotice, arrived, viewFile: files.viewFile, viewerProgress: files.viewerProgress, zipURL: files.zipURL,
+  S, members, request, viewer, showNotice, arrived, openPath: files.openPath, zipURL: files.zipURL,
 });
 files.useRoom({ note });
 const addGrowingShare = growingShares({ requests, viewer, shareCard, pushCard, noteEvents: files.noteEvents });
@@ -493,5 +540,10 @@ loadInfo().then((info) => {
 const given = (params.get('name') || '').trim();
 const remembered = storage.get(nameKey) || '';
 if (given || remembered) join(given || remembered);
-else askName('join');
+else {
+  // Someone new, from a link: the folder it names shows (over HTTP) behind
+  // the question of their name; joining lists it again over the room.
+  askName('join');
+  files.loadListing(S.dir);
+}
 

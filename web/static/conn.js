@@ -54,6 +54,7 @@ export class Connection {
    * @param {string} o.name
    * @param {() => {since: number, epoch: string}} o.position the last feed
    *   seq seen (0: none) and the epoch of the welcome it came from
+   * @param {() => string} [o.was] the member id of the page's last welcome ('' before one)
    * @param {(msg: object) => void} o.onFrame one server message (batches unpacked)
    * @param {(buf: ArrayBuffer) => void} o.onBinary one binary frame
    * @param {(s: object) => void} o.onState state changes, see above
@@ -85,6 +86,10 @@ export class Connection {
       q.set('since', String(pos.since));
       if (pos.epoch) q.set('epoch', pos.epoch);
     }
+    // The id this page had in the room: coming back, it keeps its name
+    // even before its old session is let go.
+    const was = this.was?.();
+    if (was) q.set('was', was);
     q.set('batch', '1');
     return q;
   }

@@ -70,7 +70,7 @@ export function looksLikeText(bytes, more = false) {
 }
 
 // trimUTF8 drops a multi-byte sequence cut at the end of a prefix.
-function trimUTF8(b) {
+export function trimUTF8(b) {
   let end = b.length;
   for (let i = 1; i <= 3 && end - i >= 0; i++) {
     const c = b[end - i];
@@ -89,8 +89,10 @@ function trimUTF8(b) {
 export async function kindOf(file) {
   if (isSVG(file.type)) return 'svg';
   if (isRaster(file.type)) return 'image';
-  if (file.text !== undefined || isTextType(file.type)) return 'text';
   const t = baseType(file.type);
+  // Inline content of a known non-text type (a PDF that happens to be
+  // valid UTF-8) is not shown as text: its raw bytes mean nothing to people.
+  if (isTextType(file.type) || (file.text !== undefined && (t === '' || t === 'application/octet-stream'))) return 'text';
   if (file.blob && (t === '' || t === 'application/octet-stream')) {
     const head = new Uint8Array(await file.blob.slice(0, 8192).arrayBuffer());
     if (looksLikeText(head, file.blob.size > head.length)) return 'text';

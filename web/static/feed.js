@@ -4,10 +4,11 @@
 // whether something was missed while the page was away.
 //
 // The rules (see the wire contract, "Joining"):
-//   - The page reconnects with since = lastSeq and the epoch of the welcome
-//     that lastSeq came from; the welcome then carries the events after it
-//     that the server still holds, and `recovered: true` only when that is
-//     all of them and the epoch matches.
+//   - The page reconnects with since = lastSeq (the newest seq of a feed
+//     event, chat line or snippet: one sequence for the room) and the epoch
+//     of the welcome that lastSeq came from; the welcome then carries the
+//     events after it that the server still holds, and `recovered: true`
+//     only when that is all of them, chat included, and the epoch matches.
 //   - recovered: true: the welcome's events are added, nothing else.
 //   - Otherwise (recovered false or absent, or another epoch: the server
 //     restarted and lost its history) something may be missing: the page
@@ -124,6 +125,16 @@ export class FeedState {
     return e;
   }
 
+  /**
+   * note moves the position past a chat or snippet message's seq: they
+   * share the room's sequence with the feed, and `recovered` covers them
+   * too, so since is the newest seq of any of them.
+   */
+  note(seq) {
+    const n = Number(seq);
+    if (Number.isFinite(n) && n > this.lastSeq) this.lastSeq = n;
+  }
+
   newEpoch() {
     this.run++;
     this.held.clear();
@@ -139,7 +150,10 @@ export class FeedState {
   }
 }
 
-/** chatKey identifies a chat or snippet message (they carry no seq). */
+/**
+ * chatKey identifies a chat or snippet message (older servers gave them
+ * no seq; the content tells them apart across epochs too).
+ */
 function chatKey(m) {
   const from = m.from && typeof m.from === 'object' ? `${m.from.id ?? ''}/${m.from.name ?? ''}` : String(m.from ?? '');
   return [m.kind, from, m.at, m.title ?? '', m.text].join('\u0000');

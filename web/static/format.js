@@ -87,6 +87,19 @@ export function formatDate(v) {
   return d.toLocaleString([], { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false });
 }
 
+/**
+ * formatWhen renders a time shortly, for listings: "14:02" today, "Dec 3,
+ * 14:02" this year, "Dec 3, 2024" before.
+ */
+export function formatWhen(v, now = new Date()) {
+  const d = toDate(v);
+  if (!d) return '';
+  const time = { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+  if (d.toDateString() === now.toDateString()) return d.toLocaleTimeString([], time);
+  if (d.getFullYear() === now.getFullYear()) return d.toLocaleString([], { month: 'short', day: 'numeric', ...time });
+  return d.toLocaleDateString([], { year: 'numeric', month: 'short', day: 'numeric' });
+}
+
 // Explicit bidi formatting: embeddings and overrides, then isolates.
 const bidiControls = /[\u202a-\u202e\u2066-\u2069]/;
 

@@ -18,6 +18,7 @@
 //     every listing may be out of date (all stale, the shown one listed again).
 
 import { cleanPath, dirName, isolated } from './format.js';
+import { comparator } from './order.js';
 
 /** cacheLimit is how many folders' listings are kept besides the shown one. */
 export const cacheLimit = 16;
@@ -73,6 +74,13 @@ export class Listing {
     // have read the folder before or after them, so they are applied again
     // on top of its answer (applying a frame twice changes nothing).
     this.flight = null; // {dir, frames, n: listings on their way}
+    /** compare orders sorted(): by name unless sortBy says otherwise. */
+    this.compare = comparator({ key: 'name' });
+  }
+
+  /** sortBy sets the order of sorted(): {key: 'name' | 'size' | 'date', desc} (order.js). */
+  sortBy(order) {
+    this.compare = comparator(order);
   }
 
   /**
@@ -262,7 +270,7 @@ export class Listing {
 
   /** sorted lists the shown folder's entries in the listing's order. */
   sorted() {
-    return [...this.entries.values()].sort(compareEntries);
+    return [...this.entries.values()].sort(this.compare);
   }
 
   /** get is the entry of name in the shown folder, or undefined. */

@@ -25,6 +25,7 @@ export const streamStall = 30000; // ms without a binary frame before a stream i
 export const growingStall = 120000; // ms without a frame of a growing upload before it is given up (the server itself cuts an upload idle for 30 s, and says so)
 export const keepMax = 1 << 30; // bytes of one followed upload the page holds (a larger one is offered as a download)
 const progressEvery = 80; // ms between progress callbacks of one transfer
+const foldBytes = 4 << 20; // bytes of chunks an Assembly holds before it folds them into a Blob
 
 /** ReqError is a failed request: the server's error code, or `disconnected`, `timeout`, `network`. */
 export class ReqError extends Error {
@@ -81,10 +82,20 @@ export class Assembly {
     if (this.received > this.limit) {
       this.overflow = true;
       this.chunks = [];
+      this.parts = [];
       return;
     }
     this.chunks.push(chunk);
+    this.pending = (this.pending || 0) + chunk.length;
     this.hash.update(chunk);
+    if (this.pending >= foldBytes) {
+      // Into a Blob every few MiB: the browser keeps a Blob's bytes out of
+      // the page's heap (in its blob store, on disk when large), so a
+      // 200 MB file does not sit in page memory while it arrives.
+      (this.parts ||= []).push(new Blob(this.chunks));
+      this.chunks = [];
+      this.pending = 0;
+    }
   }
 
   /**
@@ -93,8 +104,9 @@ export class Assembly {
    */
   finish(wantHex) {
     if (this.overflow) return { blob: null, sha256: '', verify: { state: 'unknown', text: 'too large to keep in this page: download it' } };
-    const blob = new Blob(this.chunks, { type: blobType(this.type) });
+    const blob = new Blob([...(this.parts || []), ...this.chunks], { type: blobType(this.type) });
     this.chunks = [];
+    this.parts = [];
     const got = hex(this.hash.digest());
     return { blob, sha256: got, verify: verdict(got, wantHex) };
   }
@@ -403,6 +415,8 @@ export async function httpGet(path, { onProgress, url } = {}) {
   const size = Number(r.headers.get('Content-Length')) || 0;
   const type = r.headers.get('Content-Type') || '';
   const chunks = [];
+  const parts = [];
+  let held = 0;
   let received = 0;
   if (r.body) {
     const reader = r.body.getReader();
@@ -412,6 +426,11 @@ export async function httpGet(path, { onProgress, url } = {}) {
       if (done) break;
       chunks.push(value);
       received += value.length;
+      held += value.length;
+      if (held >= foldBytes) { // as Assembly does: out of the page's heap
+        parts.push(new Blob(chunks.splice(0)));
+        held = 0;
+      }
       const now = Date.now();
       if (onProgress && now - last > progressEvery) {
         last = now;
@@ -429,7 +448,7 @@ export async function httpGet(path, { onProgress, url } = {}) {
     size: received,
     type,
     modified: r.headers.get('Last-Modified') || '',
-    blob: new Blob(chunks, { type: blobType(type) }),
+    blob: new Blob([...parts, ...chunks], { type: blobType(type) }),
   };
 }
 
@@ -443,4 +462,52 @@ export async function httpListing(url) {
   }
   if (!r.ok) throw await httpError(r);
   return r.json();
+}
+
+/**
+ * httpRange fetches the first limit bytes of a file over HTTP with a Range
+ * request (a preview never fetches the whole file): {bytes, total, type,
+ * modified, partial}. A server that ignores the range is read only as far
+ * as limit, then cancelled. An empty file (416 to any range) is empty.
+ */
+export async function httpRange(url, limit, { signal } = {}) {
+  let r;
+  try {
+    r = await fetch(url, { headers: { Range: `bytes=0-${limit - 1}` }, cache: 'no-store', signal });
+  } catch (err) {
+    if (err?.name === 'AbortError') throw err;
+    throw new ReqError('network', 'the server could not be reached');
+  }
+  if (r.status === 416) return { bytes: new Uint8Array(0), total: 0, type: r.headers.get('Content-Type') || '', modified: '', partial: false };
+  if (!r.ok) throw await httpError(r);
+  const range = /\/(\d+)$/.exec(r.headers.get('Content-Range') || '');
+  const total = range ? Number(range[1]) : Number(r.headers.get('Content-Length')) || 0;
+  const chunks = [];
+  let n = 0;
+  if (r.body) {
+    const reader = r.body.getReader();
+    while (n < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      n += value.length;
+    }
+    if (n >= limit) reader.cancel().catch(() => {});
+  } else {
+    const b = new Uint8Array(await r.arrayBuffer());
+    chunks.push(b);
+    n = b.length;
+  }
+  const bytes = new Uint8Array(Math.min(n, limit));
+  let at = 0;
+  for (const c of chunks) {
+    const part = c.subarray(0, Math.min(c.length, bytes.length - at));
+    bytes.set(part, at);
+    at += part.length;
+    if (at >= bytes.length) break;
+  }
+  return {
+    bytes, total: Math.max(total, bytes.length), type: r.headers.get('Content-Type') || '',
+    modified: r.headers.get('Last-Modified') || '', partial: bytes.length < Math.max(total, bytes.length),
+  };
 }

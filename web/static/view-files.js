@@ -1,13 +1,20 @@
 // The files side of the page (DOM): the listing and its folder path, kept
-// live by the room's fs frames, with who in the room has each file; the
-// form that opens any path, opening files into the viewer, and the upload
-// rows. The models it drives are listing.js, holders.js, requests.js and
-// uploads.js; app.js gives it the page's state and wires it to the room
-// (filesView).
+// live by the room's fs frames, with who in the room has each file; one
+// primary action per row (its name opens it) and a menu for the rest; the
+// type icons and thumbnails, list or grid; sort, filter and the search of
+// all folders; the form that requests any path, and the upload rows. The
+// models it drives are listing.js, holders.js, requests.js, uploads.js,
+// types.js, order.js and route.js; app.js gives it the page's state and
+// wires it to the room and the URL (filesView).
 
-import { h, $, clear, setText, narrow } from './dom.js';
-import { cleanPath, fileURL, baseName, dirName, formatSize, formatDate, nameOf, idOf, httpErrorCode, isolated } from './format.js';
+import { h, $, clear, setText, narrow, storage } from './dom.js';
+import { cleanPath, fileURL, baseName, dirName, formatSize, formatWhen, nameOf, idOf, httpErrorCode, isolated } from './format.js';
 import { httpGet, httpListing } from './requests.js';
+import { fileType, isImageFolder } from './types.js';
+import { icon } from './icons.js';
+import { parseOrder, orderString, matcher } from './order.js';
+import { crumbsOf } from './route.js';
+import { Rate, progressText } from './rate.js';
 import { Upload } from './uploads.js';
 import { viaText } from './viewer.js';
 import { Listing, FsNotes, dirKey } from './listing.js';
@@ -23,6 +30,10 @@ let request;
 let viewer;
 let connected;
 let room = { note: () => {} };
+// Given by filesView: where the page goes when a person opens a folder
+// (app.js puts it in the URL), and replaces it with (a removed folder's parent).
+let onNavigate = () => {};
+let onReplace = () => {};
 
 /** zipURL is the URL of a folder ('' or 'a/b/') downloaded as one zip file. */
 function zipURL(dir) {
@@ -104,7 +115,10 @@ async function loadListing(dir, { force = false, gone = '' } = {}) {
   if (S.dir !== dir) return; // navigated elsewhere meanwhile
   const d = listing.load(dir, Array.isArray(res?.entries) ? res.entries : []);
   if (!d) return;
-  if (gone) setNote(`The folder ${isolated(gone)} was removed; this is the nearest folder that still exists.`);
+  if (gone) {
+    setNote(`The folder ${isolated(gone)} was removed; this is the nearest folder that still exists.`);
+    onReplace(dir);
+  }
   if (d.whole || rowsDir !== dir) drawAll(listing.sorted());
   else drawDiff(d);
 }
@@ -119,13 +133,39 @@ function renderCrumbs() {
   zip.href = zipURL(S.dir);
   zip.setAttribute('aria-label', `Download ${S.dir || S.folder} as one zip file`);
   const ol = clear($('crumbs'));
-  const parts = cleanPath(S.dir).split('/').filter(Boolean);
-  const crumb = (label, dir, current) => h('li', null, h('button', {
-    type: 'button', 'aria-current': current ? 'location' : null, onclick: () => loadListing(dir),
-    'aria-label': current ? `${label} (current folder)` : `Open folder ${label}`,
-  }, label));
-  ol.append(crumb(S.folder, '', parts.length === 0));
-  parts.forEach((p, i) => ol.append(crumb(p, `${parts.slice(0, i + 1).join('/')}/`, i === parts.length - 1)));
+  const all = crumbsOf(S.dir, S.folder);
+  all.forEach((c, i) => {
+    const current = i === all.length - 1;
+    ol.append(h('li', null, h('button', {
+      type: 'button', 'aria-current': current ? 'location' : null, onclick: () => openFolder(c.dir),
+      'aria-label': current ? `${c.name} (current folder)` : `Open folder ${c.name}`,
+    }, c.name)));
+  });
+}
+
+/**
+ * openFolder is a person opening a folder: it goes in the URL (Back comes
+ * back here), and the folder is shown from its top, its path in view.
+ */
+function openFolder(dir) {
+  dir = dirKey(dir);
+  if (dir !== S.dir) onNavigate(dir);
+  showFolder(dir);
+}
+
+/** showFolder shows dir from its top (also for Back and Forward: the URL is there already). */
+function showFolder(dir) {
+  dir = dirKey(dir);
+  closeMenu();
+  if (dir !== S.dir) {
+    filterInput.value = '';
+    searchResults(null);
+  }
+  loadListing(dir);
+  const crumbs = $('crumbs');
+  const hdr = document.querySelector('header.top');
+  const top = hdr && getComputedStyle(hdr).position === 'sticky' ? hdr.getBoundingClientRect().bottom : 0;
+  if (crumbs.getBoundingClientRect().top < top) $('files').scrollIntoView({ block: 'start' });
 }
 
 function clearRows(dir) {
@@ -139,8 +179,9 @@ function drawAll(entries) {
   clearRows(listing.dir);
   if (listing.dir) {
     const up = dirName(listing.dir.replace(/\/$/, ''));
-    listingBody.append(h('tr', { class: 'dir up' },
-      h('td', { class: 'name' }, h('button', { type: 'button', onclick: () => loadListing(up), 'aria-label': 'Up one folder' }, '..')),
+    listingBody.append(h('tr', { class: 'dir up', 'data-testid': 'up' },
+      h('td', { class: 'name' }, h('div', { class: 'cell' }, h('span', { class: 'ico' }, icon('folder')),
+        h('button', { type: 'button', class: 'open', onclick: () => openFolder(up), 'aria-label': 'Up one folder' }, h('span', { class: 'nm' }, '..'), h('span', { class: 'sub' }, 'Up one folder')))),
       h('td', { class: 'num' }), h('td', { class: 'acts' })));
   }
   for (const e of entries) {
@@ -148,12 +189,17 @@ function drawAll(entries) {
     rows.set(e.name, tr);
     listingBody.append(tr);
   }
-  renderCount();
+  renderView();
+  applyFilter();
 }
 
 function renderCount() {
   const n = rows.size;
-  setText(listingState, n === 0 ? 'This folder is empty.' : `${n} ${n === 1 ? 'entry' : 'entries'}`);
+  const shown = [...rows.values()].filter((tr) => !tr.hidden).length;
+  if (n === 0) setText(listingState, 'This folder is empty.');
+  else if (shown < n) setText(listingState, `${shown} of ${n} ${n === 1 ? 'entry' : 'entries'} match`);
+  else setText(listingState, `${n} ${n === 1 ? 'entry' : 'entries'}`);
+  searchOffer.hidden = !(search.available && filterInput.value.trim());
 }
 
 /**
@@ -214,11 +260,11 @@ function drawDiff({ added = [], changed = [], removed = [] }) {
     }
   }
   if (refocus?.isConnected) refocus.querySelector('button')?.focus({ preventScroll: true });
+  applyFilter(); // before measuring: new rows may be hidden
   if (anchor) {
     const shift = anchor.el.getBoundingClientRect().top - anchor.top;
     if (Math.abs(shift) >= 1) window.scrollBy(0, shift);
   }
-  renderCount();
 }
 
 // Where the person's attention was last: the mouse (or a finger), or the
@@ -283,58 +329,76 @@ function entryPath(name) {
   return listing.dir + name;
 }
 
-/** makeRow builds the row of an entry; fillRow fills what changes. */
+/**
+ * makeRow builds the row of an entry; fillRow fills what changes. One
+ * primary action per row: its name opens it (a folder; a file in the
+ * viewer, or a download when there is nothing to show); everything else
+ * is in its menu (openMenu).
+ */
 function makeRow(e) {
   const name = e.name;
   const path = entryPath(name);
-  if (e.dir) {
-    const dir = `${path}/`;
-    const tr = h('tr', { class: 'dir', 'data-path': dir, 'data-name': name, 'data-kind': 'dir', 'data-testid': 'entry' },
-      h('td', { class: 'name' }, h('button', { type: 'button', onclick: () => loadListing(dir), 'aria-label': `Open folder ${name}` }, name),
-        h('span', { class: 'sub' })),
-      h('td', { class: 'num' }, '—'),
-      h('td', { class: 'acts' }, h('div', { class: 'actions' },
-        h('button', { type: 'button', onclick: () => loadListing(dir), 'aria-label': `Open folder ${name}` }, 'Open'),
-        h('a', { class: 'button', 'data-testid': 'zip', href: zipURL(dir), download: `${name}.zip`, 'aria-label': `Download folder ${name} as a zip file` }, 'Zip'))));
-    fillRow(tr, e);
-    return tr;
-  }
-  const size = () => Number(listing.get(name)?.size ?? e.size);
-  const tr = h('tr', { 'data-path': path, 'data-name': name, 'data-kind': 'file', 'data-testid': 'entry' },
-    h('td', { class: 'name' }, h('button', { type: 'button', onclick: () => viewFile(path, 'ws', size()), title: `Open ${name}, only for you` }, name),
-      h('span', { class: 'sub' }),
-      h('span', { class: 'holders', 'data-testid': 'holders', hidden: true })),
+  const kind = e.dir ? 'dir' : 'file';
+  const key = e.dir ? `${path}/` : path;
+  const tr = h('tr', { class: e.dir ? 'dir' : null, 'data-path': key, 'data-name': name, 'data-kind': kind, 'data-testid': 'entry' },
+    h('td', { class: 'name' }, h('div', { class: 'cell' },
+      h('span', { class: 'ico' }),
+      h('button', {
+        type: 'button', class: 'open', 'data-testid': 'open', onclick: () => (e.dir ? openFolder(key) : openEntry(name)),
+      }, h('span', { class: 'nm' }, name), h('span', { class: 'sub' })),
+      e.dir ? null : h('span', { class: 'holders', 'data-testid': 'holders', hidden: true }))),
     h('td', { class: 'num' }),
-    h('td', { class: 'acts' }, h('div', { class: 'actions' },
-      h('button', {
-        type: 'button', 'data-testid': 'view', onclick: () => viewFile(path, 'ws', size()),
-        title: `Only you see it. ${viaText.ws[1]}`, 'aria-label': `Open ${name}, only for you`,
-      }, 'Open'),
-      h('button', {
-        type: 'button', 'data-testid': 'share', onclick: () => shareFile(path),
-        title: 'Everyone in the room gets it', 'aria-label': `Share ${name} with the room`,
-      }, 'Share'),
-      h('button', {
-        type: 'button', 'data-testid': 'open-http', onclick: () => viewFile(path, 'http', size()),
-        title: `Only you see it. ${viaText.http[1]}`, 'aria-label': `Open ${name} over HTTP, only for you`,
-      }, 'Open over HTTP'),
-      h('a', {
-        class: 'button', 'data-testid': 'download', href: `${fileURL(path)}?download`, download: name,
-        title: 'Save it with the browser', 'aria-label': `Download ${name}`,
-      }, 'Download'))));
+    h('td', { class: 'acts' }, h('button', {
+      type: 'button', class: 'more', 'data-testid': 'menu', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
+      'aria-label': `More for ${name}`, title: 'Share, download, copy link…', onclick: (ev) => toggleMenu(ev.currentTarget, tr),
+    }, h('span', { 'aria-hidden': 'true' }, '⋯'))));
   fillRow(tr, e);
   return tr;
 }
 
 function fillRow(tr, e) {
+  const t = fileType(e.name, e.type, e.dir);
+  const ico = tr.querySelector('.ico');
+  if (ico.dataset.icon !== t.icon || ico.dataset.modified !== e.modified) {
+    clear(ico).append(icon(t.icon));
+    ico.dataset.icon = t.icon;
+    ico.dataset.modified = e.modified;
+    delete ico.dataset.thumb;
+    if (t.thumb) addThumb(ico, entryPath(e.name), e.modified);
+  }
+  tr.dataset.preview = t.preview;
   const sub = tr.querySelector('.sub');
+  setText(sub, [t.label, formatWhen(e.modified)].filter(Boolean).join(' · '));
   if (e.dir) {
-    setText(sub, ['folder', formatDate(e.modified)].filter(Boolean).join(' · '));
+    setText(tr.querySelector('td.num'), '');
     return;
   }
-  setText(sub, [formatDate(e.modified), String(e.type || '').replace(/;.*$/, '')].filter(Boolean).join(' · '));
   setText(tr.querySelector('td.num'), formatSize(e.size));
   fillHolders(tr, entryPath(e.name));
+}
+
+/**
+ * addThumb puts the server's thumbnail of an image over its icon
+ * (GET /_/thumb/PATH: a small JPEG, 404 when it cannot make one). Lazy: only
+ * rows near the screen ask; the listing never waits for it; on any error
+ * the icon stays.
+ */
+function addThumb(ico, path, modified) {
+  // ?v= is the file's time: the server lets a browser keep a thumbnail a
+  // few minutes, and a changed picture must not show the old one.
+  const v = Date.parse(modified) || 0;
+  const img = h('img', {
+    class: 'thumb', alt: '', loading: 'lazy', decoding: 'async', 'data-testid': 'thumb',
+    src: `/_/thumb/${fileURL(path).slice(1)}?v=${v}`,
+    onload: () => {
+      ico.dataset.thumb = 'ok';
+    },
+    onerror: () => {
+      ico.dataset.thumb = 'none';
+      img.remove();
+    },
+  });
+  ico.append(img);
 }
 
 /** fillHolders shows who in the room has the file: "ann, bob and 3 others". */
@@ -355,6 +419,311 @@ function fillHolders(tr, path) {
   for (const p of who.people) if (p.action !== 'share') how.push(howText(p));
   el.title = `Has it: ${line.text}. ${how.join('; ')}.`;
   el.dataset.text = line.text;
+}
+
+// ---------------------------------------------------------------- opening, the row's menu
+
+/**
+ * openEntry is the primary action of a file's row: the viewer shows it from
+ * its URL (viewer.preview), with the folder's other viewable files as its
+ * gallery; a file with nothing to show is downloaded, by the browser, at
+ * HTTP speed (never through the page's memory).
+ */
+function openEntry(name) {
+  const e = listing.get(name);
+  if (!e || e.dir) return;
+  const path = entryPath(name);
+  const t = fileType(name, e.type);
+  if (t.preview === 'none') {
+    download(path);
+    return;
+  }
+  const list = galleryOf(name);
+  const go = (x, index) => viewer.preview(x, { list, index, go });
+  const index = list.findIndex((x) => x.path === path);
+  go(list[index] || { path, size: e.size, type: e.type, modified: e.modified }, Math.max(index, 0));
+}
+
+/**
+ * galleryOf lists what Previous and Next go through from name: the files
+ * of the folder shown that the viewer can show, in the listing's order and
+ * filter; from an image, its images only (a photo folder's gallery).
+ */
+function galleryOf(name) {
+  const from = listing.get(name);
+  const image = ['image', 'svg'].includes(fileType(name, from?.type).preview);
+  const out = [];
+  for (const e of listing.sorted()) {
+    if (e.dir || rows.get(e.name)?.hidden) continue;
+    const p = fileType(e.name, e.type).preview;
+    if (p === 'none' || (image && p !== 'image' && p !== 'svg')) continue;
+    out.push({ path: entryPath(e.name), size: e.size, type: e.type, modified: e.modified });
+  }
+  return out;
+}
+
+/**
+ * openPath opens any file of the folder as the listing's rows do (the
+ * feed's links, shares not held in the page): the viewer from its URL, or
+ * the browser's download when there is nothing to show. meta: what is
+ * known of it ({size, type, modified}).
+ */
+function openPath(path, meta = {}) {
+  path = cleanPath(path);
+  const e = dirName(path) === listing.dir ? listing.get(baseName(path)) : null;
+  const m = { size: Number(e?.size ?? meta.size) || 0, type: String(e?.type ?? meta.type ?? ''), modified: String(e?.modified ?? meta.modified ?? '') };
+  if (fileType(baseName(path), m.type).preview === 'none') {
+    download(path);
+    return;
+  }
+  viewer.preview({ path, ...m });
+}
+
+/** download saves a file with the browser's own download (its progress, its speed). */
+function download(path) {
+  const a = h('a', { href: `${fileURL(path)}?download`, download: baseName(path), hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setText(listingState, `Downloading ${isolated(baseName(path))}: your browser shows its progress.`);
+}
+
+// One menu at a time, built when opened, inside its row (so that a row's
+// actions are found from the row). On a phone it is a sheet at the bottom.
+let menu = null; // {el, button, tr}
+
+function toggleMenu(button, tr) {
+  if (menu?.button === button) {
+    closeMenu(true);
+    return;
+  }
+  openMenu(button, tr);
+}
+
+function closeMenu(refocus = false) {
+  if (!menu) return;
+  const { el, button } = menu;
+  menu = null;
+  el.remove();
+  button.setAttribute('aria-expanded', 'false');
+  if (refocus && button.isConnected) button.focus({ preventScroll: true });
+}
+
+function menuItem(testid, label, action, extra = {}) {
+  const tag = extra.href ? 'a' : 'button';
+  return h(tag, {
+    type: tag === 'button' ? 'button' : null, role: 'menuitem', tabindex: '-1', 'data-testid': testid, class: 'item', ...extra,
+    onclick: () => {
+      closeMenu(true);
+      action?.();
+    },
+  }, label);
+}
+
+function openMenu(button, tr) {
+  closeMenu();
+  const name = tr.dataset.name;
+  const e = listing.get(name);
+  if (!e) return;
+  const path = entryPath(name);
+  const items = e.dir ? [
+    menuItem('open-folder', 'Open', () => openFolder(`${path}/`)),
+    menuItem('zip', 'Download as zip', null, { href: zipURL(`${path}/`), download: `${name}.zip` }),
+    menuItem('copy-link', 'Copy link to this folder', () => copyLink(folderLink(`${path}/`), name)),
+  ] : [
+    menuItem('share', 'Share with the room', () => shareFile(path), { title: 'Everyone in the room gets it' }),
+    menuItem('download', 'Download', null, { href: `${fileURL(path)}?download`, download: name }),
+    menuItem('copy-link', 'Copy link', () => copyLink(new URL(fileURL(path), location.origin).href, name)),
+    h('p', { class: 'menu-label', role: 'presentation' }, 'Fetch into the page, only for you:'),
+    menuItem('view', 'over the live connection', () => viewFile(path, 'ws', Number(listing.get(name)?.size ?? e.size)), { title: viaText.ws[1] }),
+    menuItem('open-http', 'over HTTP', () => viewFile(path, 'http', Number(listing.get(name)?.size ?? e.size)), { title: viaText.http[1] }),
+  ];
+  const el = h('div', { class: 'rowmenu', role: 'menu', id: 'row-menu', 'data-testid': 'row-menu', 'aria-label': `Actions for ${name}` },
+    h('p', { class: 'menu-title', role: 'presentation' }, name), ...items);
+  el.addEventListener('keydown', menuKeys);
+  button.after(el);
+  button.setAttribute('aria-expanded', 'true');
+  menu = { el, button, tr };
+  if (!narrow.matches) {
+    // Below the button, or above it when there is no room below.
+    const r = button.getBoundingClientRect();
+    const m = el.getBoundingClientRect();
+    if (r.bottom + m.height > window.innerHeight && r.top - m.height > 0) el.classList.add('up');
+  }
+  el.querySelector('[role=menuitem]')?.focus({ preventScroll: true });
+}
+
+function menuKeys(ev) {
+  const items = [...menu.el.querySelectorAll('[role=menuitem]')];
+  const i = items.indexOf(document.activeElement);
+  let j = null;
+  if (ev.key === 'ArrowDown') j = (i + 1) % items.length;
+  else if (ev.key === 'ArrowUp') j = (i - 1 + items.length) % items.length;
+  else if (ev.key === 'Home') j = 0;
+  else if (ev.key === 'End') j = items.length - 1;
+  else if (ev.key === 'Escape' || ev.key === 'Tab') {
+    if (ev.key === 'Escape') ev.preventDefault();
+    closeMenu(ev.key === 'Escape');
+    return;
+  }
+  if (j === null) return;
+  ev.preventDefault();
+  items[j].focus();
+}
+
+document.addEventListener('pointerdown', (ev) => {
+  if (menu && !menu.el.contains(ev.target) && !menu.button.contains(ev.target)) closeMenu();
+}, true);
+
+/** folderLink is the page's link to a folder in this room (what Back and reload keep). */
+function folderLink(dir) {
+  const u = new URL(location.href);
+  if (dir) u.searchParams.set('dir', dir);
+  else u.searchParams.delete('dir');
+  u.searchParams.delete('name');
+  return u.href.replace(/%2F/gi, '/');
+}
+
+async function copyLink(link, name) {
+  try {
+    await navigator.clipboard.writeText(link);
+    setText(listingState, `Copied the link to ${isolated(name)}.`);
+  } catch {
+    setText(listingState, `The link to ${isolated(name)}: ${link}`);
+  }
+}
+
+// ---------------------------------------------------------------- sort, filter, view, search
+
+const orderKey = 'filehub.order';
+// List or grid, as chosen for a folder while the page is open (a grid for
+// the photos does not make every folder a grid); unchosen: types.js decides.
+const viewChoice = new Map();
+const filterInput = $('filter');
+const sortSelect = $('sort');
+const viewButtons = [...document.querySelectorAll('[data-view-choice]')];
+const searchOffer = $('search-offer');
+const searchList = $('search-results');
+// search: whether GET /_/search answers (probed once; hidden when it does not).
+const search = { available: false, token: 0 };
+
+{
+  const order = parseOrder(storage.get(orderKey));
+  sortSelect.value = orderString(order);
+  listing.sortBy(order);
+  sortSelect.addEventListener('change', () => {
+    const o = parseOrder(sortSelect.value);
+    storage.set(orderKey, orderString(o));
+    listing.sortBy(o);
+    if (listing.loaded) drawAll(listing.sorted());
+  });
+  filterInput.addEventListener('input', () => {
+    applyFilter();
+    if (!filterInput.value.trim()) searchResults(null);
+  });
+  filterInput.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && search.available && filterInput.value.trim()) runSearch(filterInput.value.trim());
+    if (ev.key === 'Escape' && filterInput.value) {
+      filterInput.value = '';
+      applyFilter();
+      searchResults(null);
+    }
+  });
+  for (const b of viewButtons) {
+    b.addEventListener('click', () => {
+      viewChoice.set(listing.dir, b.dataset.viewChoice);
+      renderView();
+    });
+  }
+  $('search-btn').addEventListener('click', () => runSearch(filterInput.value.trim()));
+}
+
+/** applyFilter hides the rows whose names do not match what is typed in the filter. */
+function applyFilter() {
+  const match = matcher(filterInput.value);
+  for (const [name, tr] of rows) tr.hidden = !match(name);
+  renderCount();
+}
+
+/**
+ * renderView draws the listing as a list or as a grid of thumbnails: the
+ * person's choice for this folder, else a grid for a folder of pictures.
+ */
+function renderView() {
+  const chosen = viewChoice.get(listing.dir);
+  const grid = chosen ? chosen === 'grid' : isImageFolder(listing.sorted());
+  const table = listingBody.closest('table');
+  table.dataset.view = grid ? 'grid' : 'list';
+  for (const b of viewButtons) b.setAttribute('aria-pressed', String((b.dataset.viewChoice === 'grid') === grid));
+}
+
+/** probeSearch asks once whether the server searches the tree (GET /_/search). */
+async function probeSearch() {
+  try {
+    const r = await fetch('/_/search?q=a&limit=1', { headers: { Accept: 'application/json' }, cache: 'no-store' });
+    search.available = r.ok;
+  } catch {
+    search.available = false;
+  }
+  renderCount();
+}
+
+/**
+ * searchEntries reads a search answer (GET /_/search: {q, path, total,
+ * results: [{path, name, dir, size, modified, type, match}]}); an array or
+ * {entries} is taken too.
+ */
+function searchEntries(body) {
+  const list = Array.isArray(body) ? body : Array.isArray(body?.results) ? body.results : Array.isArray(body?.entries) ? body.entries : [];
+  return list.filter((x) => x && typeof x.path === 'string' && cleanPath(x.path) !== '');
+}
+
+async function runSearch(q) {
+  if (!q) return;
+  const token = ++search.token;
+  searchResults([], `Searching all folders for “${q}”…`);
+  let found;
+  let total;
+  try {
+    const r = await fetch(`/_/search?q=${encodeURIComponent(q)}`, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    const body = await r.json();
+    found = searchEntries(body);
+    total = Number(body?.total);
+  } catch (err) {
+    if (token === search.token) searchResults([], `Search failed: ${err.message}`);
+    return;
+  }
+  if (token !== search.token) return;
+  const more = Number.isFinite(total) && total > found.length ? `the best ${found.length} of ${total}` : `${found.length}`;
+  searchResults(found, found.length === 0 ? `Nothing found for “${q}”.` : `${more} found for “${q}” in all folders:`);
+}
+
+/** searchResults shows results of a search of the whole tree (null: none shown). */
+function searchResults(list, text = '') {
+  clear(searchList);
+  searchList.hidden = list === null;
+  if (list === null) return;
+  searchList.append(h('li', { class: 'hint', role: 'status' }, text));
+  for (const x of list) {
+    const path = cleanPath(x.path);
+    const dir = !!x.dir || String(x.path).endsWith('/');
+    const t = fileType(baseName(path), x.type, dir);
+    const open = () => {
+      searchResults(null);
+      filterInput.value = '';
+      if (dir) {
+        openFolder(`${path}/`);
+        return;
+      }
+      openFolder(dirName(path));
+      viewer.preview({ path, size: Number(x.size) || 0, type: String(x.type || ''), modified: String(x.modified || '') });
+    };
+    searchList.append(h('li', { 'data-testid': 'search-result', 'data-path': path },
+      h('span', { class: 'ico' }, icon(t.icon)),
+      h('button', { type: 'button', class: 'open', onclick: open }, path),
+      h('span', { class: 'sub' }, [t.label, Number.isFinite(Number(x.size)) && !dir ? formatSize(x.size) : ''].filter(Boolean).join(' · '))));
+  }
 }
 
 // ---------------------------------------------------------------- the room's news
@@ -416,7 +785,10 @@ function markViewed(frames) {
   root.querySelector('[data-testid=viewer-stale]')?.remove();
   const note = h('p', { class: 'hint stale', 'data-testid': 'viewer-stale', 'data-state': what },
     what === 'removed' ? 'This file was removed from the folder since you opened it. ' : 'This file changed in the folder since you opened it. ');
-  if (what === 'changed') note.append(h('button', { type: 'button', class: 'small', onclick: () => viewFile(path, 'ws', 0) }, 'Open it again'));
+  if (what === 'changed') {
+    const again = root.dataset.kind ? () => openEntry(baseName(path)) : () => viewFile(path, 'ws', 0);
+    note.append(h('button', { type: 'button', class: 'small', onclick: again }, 'Open it again'));
+  }
   root.querySelector('[data-testid=viewer-path]')?.after(note);
 }
 
@@ -494,8 +866,13 @@ form.addEventListener('submit', async (ev) => {
   delete result.dataset.code;
   const bar = h('progress', { max: '100', 'aria-label': `Fetching ${path}` });
   formResult('loading', `${toRoom && via === 'ws' ? 'sharing' : 'fetching'} ${isolated(path)}… `, bar);
+  const barText = h('span', { class: 'hint' });
+  result.append(' ', barText);
+  const rate = new Rate();
   const onProgress = (received, size) => {
     if (size > 0) bar.value = Math.min(100, Math.floor((received / size) * 100));
+    rate.add(received);
+    setText(barText, progressText(received, size, rate));
   };
   const how = viaText[via][0];
   try {
@@ -593,6 +970,7 @@ function uploadFile(file, overwrite, li, share) {
   const bar = h('progress', { max: '100', value: '0', 'aria-label': `Upload of ${path}` });
   const note = share ? h('span', { class: 'hint' }, ' Shared with the room as it uploads: it can’t resume if interrupted.') : null;
   const pct = (n) => (file.size > 0 ? Math.min(100, Math.floor((n / file.size) * 100)) : 100);
+  const rate = new Rate(); // speed and time left
   const up = new Upload({
     file,
     url: fileURL(path),
@@ -605,7 +983,8 @@ function uploadFile(file, overwrite, li, share) {
         case 'resuming':
           if (row.dataset.state !== s.state || !row.contains(bar)) show(s.state, label, note, bar, cancel);
           bar.value = pct(s.sent);
-          if (s.state === 'uploading') setText(label, `${doing} ${path}: ${formatSize(s.sent)} of ${formatSize(file.size)} (${pct(s.sent)}%)`);
+          rate.add(s.sent);
+          if (s.state === 'uploading') setText(label, `${doing} ${path}: ${progressText(s.sent, file.size, rate)}`);
           else if (s.wait > 0) setText(label, `${s.why}: resuming ${path} at ${pct(s.sent)}% in ${Math.round(s.wait / 1000)} s…`);
           else setText(label, `Resuming ${path} at ${pct(s.sent)}%…`);
           return;
@@ -648,7 +1027,9 @@ function onRoomUpload(msg) {
     const pct = size > 0 ? Math.min(100, Math.floor((received / size) * 100)) : 0;
     const bar = h('progress', { max: '100', 'aria-label': `Upload of ${path} by ${nameOf(by)}` });
     if (size > 0) bar.value = pct; // else indeterminate: the uploader did not say the size
-    clear(li).append(h('span', null, `${nameOf(by)} is uploading ${path}: ${formatSize(received)}${size > 0 ? ` of ${formatSize(size)} (${pct}%)` : ''}`), bar);
+    if (!li.rate) li.rate = new Rate();
+    li.rate.add(received);
+    clear(li).append(h('span', null, `${nameOf(by)} is uploading ${path}: ${progressText(received, size, li.rate)}`), bar);
   } else if (msg.kind === 'upload-abort') {
     li.dataset.state = 'error';
     clear(li).append(msg.reason === 'interrupted'
@@ -675,9 +1056,12 @@ function onRoomUpload(msg) {
  */
 export function filesView(c) {
   ({ S, request, viewer, connected } = c);
+  if (c.onNavigate) onNavigate = c.onNavigate;
+  if (c.onReplace) onReplace = c.onReplace;
+  probeSearch();
   return {
     loadListing, refreshListingSoon, renderCrumbs, viewFile, viewerProgress, setupUpload, onRoomUpload, zipURL,
-    onFs, noteEvents, joined, useRoom,
+    onFs, noteEvents, joined, useRoom, showFolder, closeMenu, openPath,
   };
 }
 

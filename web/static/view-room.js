@@ -6,8 +6,9 @@ import { h, $, clear, setText } from './dom.js';
 import { cleanPath, fileURL, baseName, safeURL, formatSize, formatTime, formatDate, nameOf, idOf } from './format.js';
 import { isSVG } from './content.js';
 import { whoLimit } from './members.js';
-import { httpGet, fileFromFrame } from './requests.js';
+import { fileFromFrame } from './requests.js';
 import { renderBody, saveLink } from './viewer.js';
+import { typeLabel } from './types.js';
 
 const feedLimit = 200; // entries shown in the live feed
 const chatLimit = 200; // chat messages kept
@@ -21,8 +22,7 @@ let request;
 let viewer;
 let showNotice;
 let arrived;
-let viewFile;
-let viewerProgress;
+let openPath;
 let zipURL;
 
 function renderMembers() {
@@ -135,7 +135,7 @@ function fileLink(path) {
     onclick: (ev) => {
       if (ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey) return;
       ev.preventDefault();
-      viewFile(path, 'ws');
+      openPath(path);
     },
   }, path);
 }
@@ -181,7 +181,7 @@ function addShare(msg) {
   } else if (inline) {
     preview = h('div', { class: 'preview' }); // filled below; the card keeps its place in the order
   }
-  const info = [formatSize(msg.size), msg.type, msg.modified ? `modified ${formatDate(msg.modified)}` : ''].filter(Boolean).join(' · ');
+  const info = [formatSize(msg.size), typeLabel(baseName(path), msg.type), msg.modified ? `modified ${formatDate(msg.modified)}` : ''].filter(Boolean).join(' · ');
   const card = shareCard(path, by, msg.at, info, preview, [
     h('button', { type: 'button', 'data-testid': 'open-share', onclick: () => openShared(file, inline, path, url), 'aria-label': `Open ${path}, shared by ${by}` }, 'Open'),
     inline ? saveLink(file, urls, 'Save', 'button') : h('a', { class: 'button', href: `${url}${url.includes('?') ? '&' : '?'}download`, download: baseName(path), 'aria-label': `Download ${path}` }, 'Download'),
@@ -200,7 +200,7 @@ function addShareFromFeed(e) {
   const path = cleanPath(e.path);
   const by = nameOf(e.who);
   pushCard(shareCard(path, by, e.at, 'earlier in the room', null, [
-    h('button', { type: 'button', 'data-testid': 'open-share', onclick: () => viewFile(path, 'ws'), 'aria-label': `Open ${path}, shared by ${by}` }, 'Open'),
+    h('button', { type: 'button', 'data-testid': 'open-share', onclick: () => openPath(path), 'aria-label': `Open ${path}, shared by ${by}` }, 'Open'),
     h('a', { class: 'button', href: `${fileURL(path)}?download`, download: baseName(path), 'aria-label': `Download ${path}` }, 'Download'),
   ]), []);
 }
@@ -211,12 +211,9 @@ async function openShared(file, inline, path, url) {
     await viewer.show({ ...file, via: 'share', url });
     return;
   }
-  viewer.loading(path, 'http');
-  try {
-    await viewer.show({ ...(await httpGet(path, { onProgress: viewerProgress(path), url })), via: 'http', url });
-  } catch (err) {
-    viewer.error(path, err.code || 'error', err.message);
-  }
+  // Not in the frame (too large to inline): from its URL, as the listing
+  // opens it, never read whole into the page.
+  openPath(path, file);
 }
 
 // ---------------------------------------------------------------- chat
@@ -295,9 +292,9 @@ chatInput.addEventListener('keydown', (e) => {
 /**
  * roomView wires the room side to the page: c holds S, members (the
  * model), request, viewer, showNotice, arrived (counts news for a hidden
- * section) and, from filesView, viewFile, viewerProgress and zipURL.
+ * section) and, from filesView, openPath and zipURL.
  */
 export function roomView(c) {
-  ({ S, members, request, viewer, showNotice, arrived, viewFile, viewerProgress, zipURL } = c);
+  ({ S, members, request, viewer, showNotice, arrived, openPath, zipURL } = c);
   return { renderMembers, addFeed, addGap, addShare, addShareFromFeed, addChat, note, shareCard, pushCard };
 }

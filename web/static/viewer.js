@@ -1,11 +1,113 @@
-// The viewer: shows one file (text as text, raster images from their Blob,
-// SVG from its served URL, other bytes as a download), the progress of a
-// large one, or why it failed. Content becomes Text nodes only, never markup;
-// every Blob URL it makes follows content.js's rule (see there).
+// The viewer: shows one file. A file of the listing is previewed from its
+// served URL (preview: pictures, video, audio, the browser's PDF viewer,
+// markdown rendered and sanitized, text with line numbers, read by range),
+// with previous and next through the folder; a file fetched into the page
+// (over the live connection or HTTP, or shared inline) is shown from its
+// bytes (show: text as text, raster images from their Blob, SVG from its
+// served URL, other bytes as a download), with the progress of a large one,
+// or why it failed. The page's own strings become Text nodes only; the one
+// markup it renders is markdown's, through DOMPurify into nodes; every Blob
+// URL it makes follows content.js's rule (see there).
 
 import { h, clear } from './dom.js';
-import { formatSize, formatDate, baseName, lineCount, fileURL, isolated } from './format.js';
-import { kindOf, inlineMax, previewBytes, maxShownChars } from './content.js';
+import { formatSize, formatDate, baseName, dirName, lineCount, fileURL, isolated } from './format.js';
+import { kindOf, inlineMax, previewBytes, maxShownChars, trimUTF8 } from './content.js';
+import { fileType } from './types.js';
+import { httpRange } from './requests.js';
+import { Rate, progressText } from './rate.js';
+import { Marked } from './vendor/marked/marked.esm.js';
+import DOMPurify from './vendor/dompurify/purify.es.js';
+
+/** rangeBytes is how much of a text or markdown file a preview fetches (a Range request). */
+export const rangeBytes = 256 << 10;
+/** numberedMax is how many lines of text get line numbers; beyond, plain text. */
+const numberedMax = 5000;
+
+/**
+ * numbered shows text with line numbers: one block per line, the number
+ * drawn by CSS (a counter), so that copying the text copies no numbers.
+ * Past numberedMax lines, one plain block.
+ */
+export function numbered(text) {
+  const lines = text.split('\n');
+  const ended = lines.length > 1 && lines[lines.length - 1] === '';
+  if (ended) lines.pop();
+  if (lines.length > numberedMax) return h('pre', { 'data-testid': 'content', tabindex: '0' }, text);
+  // Each line keeps its own newline (the text, copied, is the file's).
+  const last = lines.length - 1;
+  return h('pre', { class: 'numbered', 'data-testid': 'content', tabindex: '0' },
+    lines.map((l, i) => h('span', { class: 'l' }, i < last || ended ? `${l}\n` : l)));
+}
+
+// What markdown may keep once rendered: no script, style, form, frame or
+// embedded object (DOMPurify drops script and event handlers anyway; the
+// rest would break out of the page's look or its CSP).
+const purifyConfig = {
+  RETURN_DOM_FRAGMENT: true,
+  USE_PROFILES: { html: true },
+  FORBID_TAGS: ['style', 'form', 'input', 'button', 'textarea', 'select', 'iframe', 'frame', 'object', 'embed', 'link', 'meta', 'base'],
+  FORBID_ATTR: ['style', 'id', 'name', 'srcset'],
+  ALLOW_DATA_ATTR: false,
+};
+
+const escapes = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+// Markdown with raw HTML off: HTML written in a markdown file is shown as
+// the text it is (as goldmark does without WithUnsafe), so DOMPurify only
+// ever sees markdown's own tags. It would remove script anyway, but the
+// page's CSP reports every inline handler and style it is shown, even in
+// DOMPurify's inert document.
+const markdown = new Marked({
+  gfm: true,
+  async: false,
+  renderer: { html: ({ text }) => String(text).replace(/[&<>"']/g, (c) => escapes[c]) },
+});
+
+/**
+ * renderMarkdown renders markdown into a sanitized DOM fragment: marked
+ * makes HTML (raw HTML escaped), DOMPurify parses and cleans it into nodes (no markup string
+ * ever reaches the document). Links and images are resolved against the
+ * file's folder; a link leaves in a new tab without the page as opener;
+ * an image from another origin (which the page's CSP would block) becomes
+ * a link to it.
+ */
+export function renderMarkdown(text, path) {
+  const html = markdown.parse(text);
+  const frag = DOMPurify.sanitize(html, purifyConfig);
+  const base = new URL(fileURL(dirName(path), true), location.origin);
+  for (const a of frag.querySelectorAll('a[href]')) {
+    const raw = a.getAttribute('href');
+    if (raw.startsWith('#')) continue;
+    let u;
+    try {
+      u = new URL(raw, base);
+    } catch {
+      a.removeAttribute('href');
+      continue;
+    }
+    a.setAttribute('href', u.href);
+    a.setAttribute('target', '_blank');
+    a.setAttribute('rel', 'noopener noreferrer');
+  }
+  for (const img of frag.querySelectorAll('img')) {
+    let u = null;
+    try {
+      u = new URL(img.getAttribute('src') || '', base);
+    } catch {
+      // dropped below
+    }
+    if (u && u.origin === location.origin && (u.protocol === 'http:' || u.protocol === 'https:')) {
+      img.setAttribute('src', u.pathname + u.search);
+      img.setAttribute('loading', 'lazy');
+      continue;
+    }
+    const alt = img.getAttribute('alt') || 'image';
+    img.replaceWith(u && /^https?:$/.test(u.protocol)
+      ? h('a', { href: u.href, target: '_blank', rel: 'noopener noreferrer' }, `[${alt}]`)
+      : document.createTextNode(`[${alt}]`));
+  }
+  return frag;
+}
 
 /** How a file came, in plain words; the technical name goes in a tooltip. */
 export const viaText = {
@@ -72,7 +174,7 @@ export async function renderBody(file, urls, { limit = maxShownChars, lines = In
       : cut ? '… (cut; save the file for all of it)' : null;
     return {
       kind, large, lines: partial ? null : lineCount(full),
-      node: h('div', null, h('pre', { 'data-testid': 'content', tabindex: '0' }, text), note ? h('p', { class: 'hint' }, note) : null),
+      node: h('div', null, numbered(text), note ? h('p', { class: 'hint' }, note) : null),
     };
   }
   if (kind === 'svg') {
@@ -102,20 +204,134 @@ export class Viewer {
     this.urls = [];
     this.token = 0; // the newest show; an older one that resolves late is dropped
     this.onOpen = onOpen;
+    this.abort = null; // the preview's fetch, stopped when something else is shown
+    this.nav = null; // {list, index, go(entry)}: the gallery of the folder shown
   }
 
   reset(path, state) {
     for (const u of this.urls) URL.revokeObjectURL(u);
     this.urls = [];
+    this.abort?.abort();
+    this.abort = null;
+    // A playing video must stop (and free its connection) when it goes.
+    for (const m of this.root.querySelectorAll('video, audio')) {
+      m.pause();
+      m.removeAttribute('src');
+      m.load();
+    }
     clear(this.root);
     this.root.dataset.state = state;
     this.root.dataset.path = path;
+    delete this.root.dataset.kind;
     this.token++;
   }
 
   /** loading shows that a fetch of path started; progress() updates it. */
+  /**
+   * preview shows a file of the listing from its served URL, never reading
+   * it whole into the page: images and SVG as <img>, video and audio in a
+   * media element (which fetches ranges, so it seeks), PDF in the
+   * browser's own viewer in a frame (the server sends the file with
+   * "Content-Security-Policy: sandbox": it runs nothing as the page),
+   * markdown rendered and sanitized, text with line numbers; markdown and
+   * text only their first rangeBytes. entry: {path, size, type, modified}.
+   * nav: {list, index, go} for previous and next (the folder's files).
+   */
+  async preview(entry, nav = null) {
+    const path = entry.path;
+    const t = fileType(baseName(path), entry.type);
+    this.reset(path, 'loading');
+    this.nav = nav;
+    this.root.dataset.kind = t.preview;
+    const token = this.token;
+    const url = fileURL(path);
+    const name = baseName(path);
+    const download = h('a', { class: 'button small', href: `${url}?download`, download: name, 'data-testid': 'save' }, 'Download');
+    const meta = h('p', { class: 'meta', 'data-testid': 'viewer-meta' },
+      h('span', null, formatSize(entry.size)),
+      h('span', { 'data-testid': 'viewer-type' }, t.label),
+      entry.modified ? h('span', null, `modified ${formatDate(entry.modified)}`) : null);
+    // The name (the folder is in the listing's path); the whole path in a tooltip.
+    const head = h('div', { class: 'viewbar' }, this.navButtons(), h('p', { class: 'path', 'data-testid': 'viewer-path', title: path }, name), download);
+    this.root.append(head, meta);
+    let body;
+    switch (t.preview) {
+      case 'image':
+      case 'svg':
+        body = h('figure', { class: 'stage' }, h('img', { src: url, alt: name, 'data-testid': 'content-image', decoding: 'async' }));
+        break;
+      case 'video':
+        body = h('video', { src: url, controls: true, preload: 'metadata', playsinline: true, 'data-testid': 'content-media' });
+        break;
+      case 'audio':
+        body = h('audio', { src: url, controls: true, preload: 'metadata', 'data-testid': 'content-media' });
+        break;
+      case 'pdf':
+        body = h('iframe', { src: url, title: `PDF ${name}`, class: 'pdf', 'data-testid': 'content-pdf' });
+        break;
+      case 'markdown':
+      case 'text': {
+        const ctl = new AbortController();
+        this.abort = ctl;
+        let got;
+        try {
+          got = await httpRange(url, rangeBytes, { signal: ctl.signal });
+        } catch (err) {
+          if (token !== this.token) return;
+          this.error(path, err.code || 'error', err.message);
+          return;
+        }
+        if (token !== this.token) return;
+        if (got.bytes.includes(0)) {
+          body = h('p', { class: 'hint', 'data-testid': 'no-preview' }, 'This file is not text: download it to open it.');
+          break;
+        }
+        const text = new TextDecoder().decode(got.partial ? trimUTF8(got.bytes) : got.bytes);
+        const note = got.partial ? h('p', { class: 'hint', 'data-testid': 'partial' }, `The first ${formatSize(got.bytes.length)} of ${formatSize(got.total)}; download it for all of it.`) : null;
+        if (t.preview === 'markdown') {
+          body = h('div', null, h('article', { class: 'markdown', 'data-testid': 'content' }, renderMarkdown(text, path)), note);
+        } else {
+          if (!got.partial) meta.append(h('span', { 'data-testid': 'line-count' }, `${lineCount(text)} ${lineCount(text) === 1 ? 'line' : 'lines'}`));
+          body = h('div', null, numbered(text), note);
+        }
+        break;
+      }
+      default:
+        body = h('p', { class: 'hint', 'data-testid': 'no-preview' }, `No preview for ${t.label} files: download it to open it.`);
+    }
+    this.root.append(body);
+    this.root.dataset.state = 'shown';
+    this.onOpen?.();
+  }
+
+  /** navButtons are Previous and Next of the gallery (nothing outside one). */
+  navButtons() {
+    const nav = this.nav;
+    if (!nav || nav.list.length < 2) return null;
+    const step = (d) => () => this.step(d);
+    const prev = nav.list[(nav.index - 1 + nav.list.length) % nav.list.length];
+    const next = nav.list[(nav.index + 1) % nav.list.length];
+    return h('span', { class: 'nav' },
+      h('button', { type: 'button', class: 'small', 'data-testid': 'viewer-prev', onclick: step(-1), 'aria-label': `Previous: ${baseName(prev.path)}`, title: 'Previous (←)' }, '‹'),
+      h('span', { class: 'count', 'data-testid': 'viewer-count' }, `${nav.index + 1} / ${nav.list.length}`),
+      h('button', { type: 'button', class: 'small', 'data-testid': 'viewer-next', onclick: step(1), 'aria-label': `Next: ${baseName(next.path)}`, title: 'Next (→)' }, '›'));
+  }
+
+  /** step shows the previous (-1) or next (1) file of the gallery, round the end. */
+  step(d) {
+    const nav = this.nav;
+    if (!nav || nav.list.length < 2 || this.root.dataset.state === 'empty') return false;
+    const index = (nav.index + d + nav.list.length) % nav.list.length;
+    const focused = this.root.contains(document.activeElement) ? document.activeElement.dataset.testid : '';
+    nav.go(nav.list[index], index);
+    if (focused) this.root.querySelector(`[data-testid=${focused}]`)?.focus({ preventScroll: true });
+    return true;
+  }
+
   loading(path, via) {
     this.reset(path, 'loading');
+    this.nav = null;
+    this.rate = new Rate();
     this.bar = h('progress', { max: '100', 'aria-label': `Loading ${path}` });
     this.barText = h('span', { 'data-testid': 'progress-text' }, 'starting…');
     const [how, tip] = viaText[via] || viaText.ws;
@@ -125,14 +341,10 @@ export class Viewer {
 
   progress(path, received, size) {
     if (this.root.dataset.state !== 'loading' || this.root.dataset.path !== path) return;
-    if (size > 0) {
-      const pct = Math.min(100, Math.floor((received / size) * 100));
-      this.bar.value = pct;
-      this.barText.textContent = `${formatSize(received)} of ${formatSize(size)} (${pct}%)`;
-    } else {
-      this.bar.removeAttribute('value');
-      this.barText.textContent = formatSize(received);
-    }
+    this.rate?.add(received);
+    if (size > 0) this.bar.value = Math.min(100, Math.floor((received / size) * 100));
+    else this.bar.removeAttribute('value');
+    this.barText.textContent = progressText(received, size, this.rate);
   }
 
   /**
@@ -141,6 +353,7 @@ export class Viewer {
    */
   async show(file) {
     this.reset(file.path, 'rendering');
+    this.nav = null;
     const token = this.token;
     const urls = [];
     let body;
@@ -186,6 +399,7 @@ export class Viewer {
   /** empty clears the viewer back to its hint. */
   empty() {
     this.reset('', 'empty');
-    this.root.append(h('p', { class: 'hint' }, 'Choose Open on a file to see it here. Only you see what you open.'));
+    this.nav = null;
+    this.root.append(h('p', { class: 'hint' }, 'Tap a file to see it here. Only you see what you open.'));
   }
 }

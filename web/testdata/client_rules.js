@@ -88,6 +88,13 @@
   f = new FeedState(200);
   f.join({ feed: [ev(5, 'a')] }, { since: 0, epoch: '' });
   eq('an epoch-less server restarting (seqs lower)', f.join({ feed: [ev(1, 'b', 'T2')] }, { since: 0, epoch: '' }).missed, true);
+  f = new FeedState(200);
+  f.join({ epoch: 'E1', feed: [ev(1, 'a')] }, { since: 0, epoch: '' });
+  f.note(5);
+  eq('a chat seq moves the position', f.position(), { since: 5, epoch: 'E1' });
+  f.note(3);
+  eq('an older chat seq does not', f.position().since, 5);
+  eq('a feed event after the chat line', f.live(ev(6, 'b'))?.seq, 6);
   eq('share events of a feed', sharesIn([ev(1, 'a'), { ...ev(2, 'b'), action: 'share' }]).map((e) => e.path), ['b']);
 
   // ------------------------------------------------ chat history
