@@ -42,7 +42,7 @@ type File struct {
 	mu      sync.Mutex
 	rev     uint64 // the newest revision given to any key
 	links   map[string]fileEntry
-	log     *os.File // written at size; nil for Memory
+	log     *os.File // written at size; nil for Memory, and until the first change
 	size    int64    // of the log, through its last whole line
 	records int      // lines in the log after its header
 }
@@ -88,7 +88,7 @@ func OpenFile(path string) (*File, error) {
 	b, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return f, f.compactLocked()
+		return f, nil // made by the first change: a folder without links gets no file
 	case err != nil:
 		return nil, fmt.Errorf("drops: %w", err)
 	}
@@ -241,6 +241,11 @@ func (f *File) setLocked(key string, value []byte) error {
 func (f *File) appendLocked(r logRecord) error {
 	if f.path == "" {
 		return nil
+	}
+	if f.log == nil { // nothing written yet: the file is made with its first change
+		if err := f.compactLocked(); err != nil {
+			return err
+		}
 	}
 	b, err := json.Marshal(r) // one line: json.Marshal never writes a newline
 	if err != nil {
