@@ -150,7 +150,7 @@ func TestHandshakeValidation(t *testing.T) {
 
 func TestToken(t *testing.T) {
 	t.Parallel()
-	ts := harness.Start(t, harness.LabDir(t), "-token", "s3cret")
+	ts := harness.Start(t, harness.LabDir(t), "-token", "s3cret-0123456789ab")
 	tests := []struct {
 		name   string
 		query  string
@@ -159,10 +159,10 @@ func TestToken(t *testing.T) {
 	}{
 		{"missing", "", nil, 401},
 		{"wrong", "token=guess", nil, 401},
-		{"query", "token=s3cret", nil, 101},
-		{"bearer", "", http.Header{"Authorization": {"Bearer s3cret"}}, 101},
+		{"query", "token=s3cret-0123456789ab", nil, 101},
+		{"bearer", "", http.Header{"Authorization": {"Bearer s3cret-0123456789ab"}}, 101},
 		{"wrong bearer", "", http.Header{"Authorization": {"Bearer s3cre"}}, 401},
-		{"cookie", "", http.Header{"Cookie": {"filehub_token=s3cret"}}, 101},
+		{"cookie", "", http.Header{"Cookie": {"filehub_token=s3cret-0123456789ab"}}, 101},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

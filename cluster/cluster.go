@@ -624,7 +624,7 @@ func (b *Broker) registerAgain(ctx context.Context, room string, ref hub.MemberR
 func roomKey(room string) string { return hex.EncodeToString([]byte(room)) }
 
 func memberKey(room, name string) string {
-	return roomKey(room) + "." + hex.EncodeToString([]byte(name))
+	return roomKey(room) + "." + hex.EncodeToString([]byte(hub.NameKey(name))) // names that look alike are one name
 }
 
 func feedSubject(room string) string { return "filehub.hist." + roomKey(room) + ".feed" }

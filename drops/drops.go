@@ -28,7 +28,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"filehub/vocab"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -38,6 +37,9 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"filehub/files"
+	"filehub/vocab"
 )
 
 // Errors of Links. Status maps each to an HTTP status.
@@ -325,9 +327,14 @@ func durationWords(d time.Duration) string {
 }
 
 // validLabel: at most maxLabel characters, valid UTF-8, no control or
-// invisible format character (which make a label read as something else).
+// invisible format character (which make a label read as something else),
+// and nothing files.CheckVisible refuses in a name: a label is the name
+// the room sees uploading.
 func validLabel(s string) bool {
 	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxLabel {
+		return false
+	}
+	if s != "" && files.CheckVisible(s) != nil {
 		return false
 	}
 	for _, r := range s {

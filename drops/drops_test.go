@@ -219,6 +219,8 @@ func TestCreate(t *testing.T) {
 		{`{"path":"incoming/","expires":"1h","label":"` + strings.Repeat("x", 65) + `"}`, 400},
 		{`{"path":"incoming/","expires":"1h","label":"a\nb"}`, 400},
 		{`{"path":"incoming/","expires":"1h","label":"a\u202eb"}`, 400},
+		{`{"path":"incoming/","expires":"1h","label":"ann\u200b"}`, 400}, // shows as "ann"
+		{`{"path":"incoming/","expires":"1h","label":"a\u3164"}`, 400},
 		{`{"path":"incoming/","expires":"1h","room":"bad room"}`, 400},
 		{`{"path":"incoming/","expires":"1h","room":"` + strings.Repeat("r", 65) + `"}`, 400},
 		{`{"path":"docs/a.md","expires":"1h"}`, 400},

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -279,6 +280,13 @@ func (h *handlers) upload(w http.ResponseWriter, r *http.Request) {
 		err = fmt.Errorf("drops: upload %q: Content-Length %d: %w", name, r.ContentLength, files.ErrTooLarge)
 	default:
 		err = files.ValidName(name)
+	}
+	if err == nil {
+		// A name taken is refused before the link is changed: a refused
+		// upload costs the state nothing. PutNew checks again, atomically.
+		if _, serr := h.store.Stat(path.Join(link.Path, name)); serr == nil {
+			err = fmt.Errorf("drops: upload %q: %w", name, files.ErrExists)
+		}
 	}
 	if err != nil {
 		h.fail(w, r, id, err)

@@ -58,7 +58,7 @@ func TestBrowserDropLink(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "incoming"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	const token = "owner-token-7f3a"
+	const token = "owner-token-7f3a-0123456789"
 	// Uploads off: a drop link is its own door.
 	ts := harness.Start(t, dir, "-token", token, "-state-dir", t.TempDir())
 

@@ -161,6 +161,15 @@ func TestCommandLine(t *testing.T) {
 			"filehub: FILEHUB_ADDR: \"localhost\" is not an address such as 127.0.0.1:8080 or :8080\n", "", true},
 		{"port in use", nil, []string{"-addr", busy.Addr().String(), dir}, 1,
 			"filehub: listen tcp " + busy.Addr().String() + ": bind: address already in use\n", "", true},
+		// Issue 20, findings 12 and 14: one line, exit 2, the token never shown.
+		{"short token", []string{port0, "FILEHUB_TOKEN= "}, nil, 2,
+			"filehub: -token (FILEHUB_TOKEN) is shorter than 16 characters (1); make one with: openssl rand -hex 16\n", "", true},
+		{"short token flag", []string{port0}, []string{"-token", "hunter2", dir}, 2,
+			"filehub: -token (FILEHUB_TOKEN) is shorter than 16 characters (7); make one with: openssl rand -hex 16\n", "", true},
+		{"token with a space", []string{port0, "FILEHUB_TOKEN=0123456789abcdef 0123"}, nil, 2,
+			"filehub: -token (FILEHUB_TOKEN) has whitespace in it; make one with: openssl rand -hex 16\n", "", true},
+		{"upload and read-only", []string{port0}, []string{"-upload", "-read-only", dir}, 2,
+			"filehub: -upload and -read-only contradict each other; give one\n" + hint, "", true},
 		{"version", nil, []string{"-version"}, 0, "", "filehub ", false},
 	}
 	for _, tc := range tests {
@@ -237,7 +246,7 @@ func TestEnvironmentHonoured(t *testing.T) {
 				t.Fatalf("PUT: %d, want 201", got)
 			}
 		}},
-		{"FILEHUB_READ_ONLY=1", map[string]string{"FILEHUB_UPLOAD": "1", "FILEHUB_READ_ONLY": "1"}, nil, func(t *testing.T, ts *harness.Server) {
+		{"FILEHUB_READ_ONLY=1", map[string]string{"FILEHUB_READ_ONLY": "1"}, nil, func(t *testing.T, ts *harness.Server) {
 			if got := put(ts, "a.txt", 1); got != 403 {
 				t.Fatalf("PUT: %d, want 403", got)
 			}
@@ -268,12 +277,12 @@ func TestEnvironmentHonoured(t *testing.T) {
 					}
 				}
 			}},
-		{"FILEHUB_TOKEN", map[string]string{"FILEHUB_TOKEN": "from-env"}, nil, func(t *testing.T, ts *harness.Server) {
+		{"FILEHUB_TOKEN", map[string]string{"FILEHUB_TOKEN": "from-env-0123456789abc"}, nil, func(t *testing.T, ts *harness.Server) {
 			req := mustRequest(t, "GET", ts.URL+"/myfile1.txt")
 			if got := httpFrom(t, "", req).status; got != 401 {
 				t.Fatalf("without the token: %d", got)
 			}
-			req.Header = bearer("from-env")
+			req.Header = bearer("from-env-0123456789abc")
 			if got := httpFrom(t, "", req).status; got != 200 {
 				t.Fatalf("with the token: %d", got)
 			}
@@ -333,12 +342,12 @@ func TestInfo(t *testing.T) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ts := harness.Start(t, dir, "-token", "right-token")
+	ts := harness.Start(t, dir, "-token", "right-token-0123456789")
 	if resp, _ := harness.Get(t, nil, ts.URL+"/_/info"); resp.StatusCode != 401 {
 		t.Fatalf("/_/info without the token: %d, want 401", resp.StatusCode)
 	}
 	req := mustRequest(t, "GET", ts.URL+"/_/info")
-	req.Header = bearer("right-token")
+	req.Header = bearer("right-token-0123456789")
 	a := httpFrom(t, "", req)
 	if a.status != 200 || a.header.Get("Content-Type") != "application/json" ||
 		strings.TrimSpace(string(a.body)) != `{"folder":"Holiday photos","urls":[]}` {
@@ -452,7 +461,7 @@ func TestNetworkURLs(t *testing.T) {
 // in time. A path alone is asked of the configured address.
 func TestHealthcheck(t *testing.T) {
 	t.Parallel()
-	ts := harness.Start(t, harness.LabDir(t), "-token", "right-token")
+	ts := harness.Start(t, harness.LabDir(t), "-token", "right-token-0123456789")
 	_, port, _ := net.SplitHostPort(ts.Addr)
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "down", http.StatusServiceUnavailable)

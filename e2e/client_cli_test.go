@@ -15,7 +15,7 @@ import (
 
 func TestClientExitCodes(t *testing.T) {
 	t.Parallel()
-	srv := harness.Start(t, harness.LabDir(t), "-token", "cli-token")
+	srv := harness.Start(t, harness.LabDir(t), "-token", "cli-token-0123456789ab")
 	for _, tc := range []struct {
 		args []string
 		env  []string
@@ -27,7 +27,7 @@ func TestClientExitCodes(t *testing.T) {
 		{[]string{"listen", srv.URL}, nil, 2, "filehub: listen needs -save FOLDER"},
 		{[]string{"get", "-nope"}, nil, 2, "flag provided but not defined: -nope"},
 		{[]string{"get", "myfile1.txt", srv.URL}, nil, 1, "filehub: myfile1.txt: the server needs its token: set FILEHUB_TOKEN"},
-		{[]string{"get", "nothing.txt", srv.URL}, []string{"FILEHUB_TOKEN=cli-token"}, 1, "filehub: nothing.txt: 404"},
+		{[]string{"get", "nothing.txt", srv.URL}, []string{"FILEHUB_TOKEN=cli-token-0123456789ab"}, 1, "filehub: nothing.txt: 404"},
 		{[]string{"get", "-h"}, nil, 0, "Usage: filehub get"},
 	} {
 		out, errOut, code := runMain(t, tc.env, tc.args...)
@@ -38,7 +38,7 @@ func TestClientExitCodes(t *testing.T) {
 			t.Errorf("filehub %q: a failure in more than one line: %q", tc.args, errOut)
 		}
 	}
-	out, errOut, code := runMain(t, []string{"FILEHUB_TOKEN=cli-token"}, "get", "docs/a.md", srv.URL)
+	out, errOut, code := runMain(t, []string{"FILEHUB_TOKEN=cli-token-0123456789ab"}, "get", "docs/a.md", srv.URL)
 	if code != 0 || !strings.HasPrefix(out, "got docs/a.md: a.md, 4 bytes, sha256 ") || errOut != "" {
 		t.Errorf("get: exit %d, %q %q", code, out, errOut)
 	}

@@ -39,10 +39,10 @@ func litmusPath(t *testing.T) string {
 func TestDavLitmus(t *testing.T) {
 	t.Parallel()
 	bin := litmusPath(t)
-	srv := harness.Start(t, t.TempDir(), "-upload", "-token", "litmus-token")
+	srv := harness.Start(t, t.TempDir(), "-upload", "-token", "litmus-token-0123456789")
 	for _, group := range []string{"basic", "copymove", "props"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*testutil.Timeout)
-		cmd := exec.CommandContext(ctx, bin, "-k", srv.URL+"/_/dav/", "anyone", "litmus-token")
+		cmd := exec.CommandContext(ctx, bin, "-k", srv.URL+"/_/dav/", "anyone", "litmus-token-0123456789")
 		cmd.Env = append(os.Environ(), "TESTS="+group)
 		cmd.Dir = t.TempDir() // litmus writes debug.log where it runs
 		out, err := cmd.CombinedOutput()
@@ -80,13 +80,13 @@ func davDo(t *testing.T, srv *harness.Server, method, path, token string, hdr ma
 // feed (via "dav") and in its live folder; a folder made there shows too.
 func TestDavRoomSeesWrites(t *testing.T) {
 	t.Parallel()
-	srv := harness.Start(t, harness.LabDir(t), "-upload", "-token", "tok")
-	room := harness.Dial(t, srv, "name=pat&token=tok&batch=1")
+	srv := harness.Start(t, harness.LabDir(t), "-upload", "-token", "tok-0123456789abcdef")
+	room := harness.Dial(t, srv, "name=pat&token=tok-0123456789abcdef&batch=1")
 
-	if resp, body := davDo(t, srv, "MKCOL", "/_/dav/mounted", "tok", nil, ""); resp.StatusCode != http.StatusCreated {
+	if resp, body := davDo(t, srv, "MKCOL", "/_/dav/mounted", "tok-0123456789abcdef", nil, ""); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("MKCOL: %d %s", resp.StatusCode, body)
 	}
-	if resp, body := davDo(t, srv, "PUT", "/_/dav/mounted/notes.txt", "tok", nil, "from the mount\n"); resp.StatusCode != http.StatusCreated {
+	if resp, body := davDo(t, srv, "PUT", "/_/dav/mounted/notes.txt", "tok-0123456789abcdef", nil, "from the mount\n"); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("PUT: %d %s", resp.StatusCode, body)
 	}
 	var sawFeed, sawFile bool
@@ -124,17 +124,17 @@ func TestDavRoomSeesWrites(t *testing.T) {
 // count toward the lockout like wrong tokens anywhere.
 func TestDavToken(t *testing.T) {
 	t.Parallel()
-	srv := harness.Start(t, harness.LabDir(t), "-token", "right")
+	srv := harness.Start(t, harness.LabDir(t), "-token", "right-0123456789abcdef")
 	resp, _ := davDo(t, srv, "PROPFIND", "/_/dav/", "", map[string]string{"Depth": "1"}, "")
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(strings.Join(resp.Header.Values("WWW-Authenticate"), ","), "Basic") {
 		t.Errorf("PROPFIND without the token: %d %v", resp.StatusCode, resp.Header.Values("WWW-Authenticate"))
 	}
-	resp, body := davDo(t, srv, "PROPFIND", "/_/dav/", "right", map[string]string{"Depth": "1"}, "")
+	resp, body := davDo(t, srv, "PROPFIND", "/_/dav/", "right-0123456789abcdef", map[string]string{"Depth": "1"}, "")
 	if resp.StatusCode != http.StatusMultiStatus || !strings.Contains(body, "myfile1.txt") {
 		t.Errorf("PROPFIND with the token: %d %s", resp.StatusCode, body)
 	}
 	// Uploads are off: the mount is read-only.
-	if resp, _ := davDo(t, srv, "PUT", "/_/dav/x.txt", "right", nil, "x"); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := davDo(t, srv, "PUT", "/_/dav/x.txt", "right-0123456789abcdef", nil, "x"); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("PUT without -upload: %d", resp.StatusCode)
 	}
 	// Ten wrong passwords, then the network is locked out, even with the
@@ -147,15 +147,15 @@ func TestDavToken(t *testing.T) {
 	if resp, _ := davDo(t, srv, "PROPFIND", "/_/dav/", "wrong", nil, ""); resp.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("eleventh wrong password: %d, want 429", resp.StatusCode)
 	}
-	if resp, _ := davDo(t, srv, "PROPFIND", "/_/dav/", "right", nil, ""); resp.StatusCode != http.StatusTooManyRequests {
+	if resp, _ := davDo(t, srv, "PROPFIND", "/_/dav/", "right-0123456789abcdef", nil, ""); resp.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("the right one while locked out: %d, want 429", resp.StatusCode)
 	}
 }
 
-// TestDavReadOnlyFlag: -read-only wins over -upload for the mount too.
+// TestDavReadOnlyFlag: -read-only holds for the mount too.
 func TestDavReadOnlyFlag(t *testing.T) {
 	t.Parallel()
-	srv := harness.Start(t, harness.LabDir(t), "-upload", "-read-only")
+	srv := harness.Start(t, harness.LabDir(t), "-read-only")
 	for _, m := range []string{"PUT", "MKCOL", "DELETE"} {
 		if resp, _ := davDo(t, srv, m, "/_/dav/myfile1.txt", "", nil, ""); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("%s with -read-only: %d", m, resp.StatusCode)

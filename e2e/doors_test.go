@@ -163,7 +163,7 @@ var tokenDoors = []tokenDoor{
 func TestTokenLockoutEveryDoor(t *testing.T) {
 	t.Parallel()
 	other := otherLoopback(t)
-	const token = "right-token"
+	const token = "right-token-0123456789"
 	for _, d := range tokenDoors {
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
@@ -205,7 +205,7 @@ func TestTokenLockoutEveryDoor(t *testing.T) {
 // the WebSocket doors must limit too.
 func TestTokenGuessingAsReviewed(t *testing.T) {
 	t.Parallel()
-	const token = "right-token"
+	const token = "right-token-0123456789"
 	door := func(name string) tokenDoor {
 		for _, d := range tokenDoors {
 			if d.name == name {
@@ -255,7 +255,7 @@ func TestTokenGuessingAsReviewed(t *testing.T) {
 // The addresses come through a trusted proxy, as from the Internet.
 func TestTokenLockoutGroupsNetworks(t *testing.T) {
 	t.Parallel()
-	const token = "right-token"
+	const token = "right-token-0123456789"
 	ts := harness.Start(t, harness.LabDir(t), "-token", token, "-trusted-proxy", "127.0.0.1")
 	from := func(client, token string) int {
 		req, _ := http.NewRequest("GET", ts.URL+"/myfile1.txt", nil)
@@ -301,7 +301,7 @@ func TestTokenLockoutOutlastsASpray(t *testing.T) {
 		t.Skip("10,000 requests")
 	}
 	t.Parallel()
-	const token = "right-token"
+	const token = "right-token-0123456789"
 	ts := harness.Start(t, harness.LabDir(t), "-token", token, "-trusted-proxy", "127.0.0.1", "-log-level", "warn")
 	// One keep-alive connection, requests pipelined in batches: the spray
 	// costs the server its handler time, not a TCP connection each.
@@ -381,7 +381,7 @@ func TestTokenLockoutOutlastsASpray(t *testing.T) {
 // token is looked at, and spends no try.
 func TestTokenGateSpeaksTheProtocol(t *testing.T) {
 	t.Parallel()
-	const token = "right-token"
+	const token = "right-token-0123456789"
 	ts := harness.Start(t, harness.LabDir(t), "-token", token, "-allow-origin", "https://friend.example")
 
 	// The page's probe: a plain fetch of the /ws URL.
@@ -434,7 +434,7 @@ func mustRequest(t *testing.T, method, u string) *http.Request {
 // one gate, and a stale cookie is dropped rather than spending tries.
 func TestTokenCookieFlow(t *testing.T) {
 	t.Parallel()
-	const token = "right-token"
+	const token = "right-token-0123456789"
 	ts := harness.Start(t, harness.LabDir(t), "-token", token)
 	jar, _ := cookiejar.New(nil)
 	if resp := login(t, ts, jar, token); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/docs/" {
@@ -474,7 +474,7 @@ func TestTokenCookieFlow(t *testing.T) {
 // would be "//x": another site.
 func TestLoginNext(t *testing.T) {
 	t.Parallel()
-	const token = "right-token"
+	const token = "right-token-0123456789"
 	ts := harness.Start(t, harness.LabDir(t), "-token", token)
 	tests := []struct{ next, want string }{
 		{"/docs/", "/docs/"},
@@ -521,14 +521,14 @@ func TestLoginNext(t *testing.T) {
 // others get 421, over HTTP and WebSocket alike, before the token.
 func TestHostGuard(t *testing.T) {
 	t.Parallel()
-	ts := harness.Start(t, harness.LabDir(t), "-token", "right-token")
+	ts := harness.Start(t, harness.LabDir(t), "-token", "right-token-0123456789")
 	testHosts(t, ts, false)
 }
 
 // TestHostGuardAllowHost: -allow-host adds names and addresses, exactly.
 func TestHostGuardAllowHost(t *testing.T) {
 	t.Parallel()
-	ts := harness.Start(t, harness.LabDir(t), "-token", "right-token", "-allow-host", "files.example.org,192.0.2.7")
+	ts := harness.Start(t, harness.LabDir(t), "-token", "right-token-0123456789", "-allow-host", "files.example.org,192.0.2.7")
 	testHosts(t, ts, true)
 }
 
@@ -574,12 +574,12 @@ func testHosts(t *testing.T, ts *harness.Server, allowing bool) {
 			}
 			req := mustRequest(t, "GET", ts.URL+"/myfile1.txt")
 			req.Host = tc.host
-			req.Header = bearer("right-token")
+			req.Header = bearer("right-token-0123456789")
 			if a := httpFrom(t, "", req); a.status != want {
 				t.Fatalf("GET with Host %q: %d, want %d", tc.host, a.status, want)
 			}
 			h := http.Header{"Host": {tc.host}, "Origin": {"http://" + tc.host}}
-			h.Set("Authorization", "Bearer right-token")
+			h.Set("Authorization", "Bearer right-token-0123456789")
 			if want == 200 {
 				want = 101
 			}
@@ -594,7 +594,7 @@ func testHosts(t *testing.T, ts *harness.Server, allowing bool) {
 // names no loopback host; a refused Host spends no token try.
 func TestHostGuardRaw(t *testing.T) {
 	t.Parallel()
-	ts := harness.Start(t, harness.LabDir(t), "-token", "right-token")
+	ts := harness.Start(t, harness.LabDir(t), "-token", "right-token-0123456789")
 	raw := func(req string) int {
 		conn, err := net.Dial("tcp", ts.Addr)
 		if err != nil {
@@ -610,7 +610,7 @@ func TestHostGuardRaw(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if got := raw("GET /myfile1.txt HTTP/1.0\r\nAuthorization: Bearer right-token\r\n\r\n"); got != 421 {
+	if got := raw("GET /myfile1.txt HTTP/1.0\r\nAuthorization: Bearer right-token-0123456789\r\n\r\n"); got != 421 {
 		t.Fatalf("HTTP/1.0 without Host: %d, want 421", got)
 	}
 	for i := range 20 {

@@ -288,7 +288,7 @@ func TestDropLinkRestart(t *testing.T) {
 	other := dropOwner{t: t, ts: again}.create(map[string]any{"path": "", "expires": "1h"})
 	again.Stop()
 
-	ro := harness.Start(t, dir, "-state-dir", state, "-upload", "-read-only")
+	ro := harness.Start(t, dir, "-state-dir", state, "-read-only")
 	if a := guestPut(t, ro, other.ID, "ro.txt", "x"); a.status != 403 {
 		t.Fatalf("through a link on a -read-only server: %d", a.status)
 	}

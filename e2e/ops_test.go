@@ -240,7 +240,7 @@ func login(t *testing.T, ts *harness.Server, jar http.CookieJar, token string) *
 
 func TestTokenEverywhere(t *testing.T) {
 	t.Parallel()
-	const token = "open-sesame"
+	const token = "open-sesame-0123456789"
 	ts := harness.Start(t, harness.LabDir(t), "-token", token, "-upload")
 
 	// Without the token: 401 everywhere but health and static assets;
@@ -379,7 +379,7 @@ func TestCrossSitePutRefused(t *testing.T) {
 	if got := put("curl.txt", nil); got != 201 {
 		t.Fatalf("PUT without browser headers = %d, want 201", got)
 	}
-	ro := harness.Start(t, harness.LabDir(t), "-upload", "-read-only")
+	ro := harness.Start(t, harness.LabDir(t), "-read-only")
 	req, _ := http.NewRequest("PUT", ro.URL+"/x.txt", strings.NewReader("x"))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

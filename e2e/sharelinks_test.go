@@ -46,13 +46,13 @@ func createShare(t *testing.T, ts *harness.Server, token, req string) shareJSON 
 func TestShareLinks(t *testing.T) {
 	t.Parallel()
 	dir, state := harness.LabDir(t), t.TempDir()
-	ts := harness.Start(t, dir, "-token", "owner-token", "-state-dir", state, "-read-only")
-	room := harness.Dial(t, ts, "room=team&name=ann&token=owner-token")
+	ts := harness.Start(t, dir, "-token", "owner-token-0123456789", "-state-dir", state, "-read-only")
+	room := harness.Dial(t, ts, "room=team&name=ann&token=owner-token-0123456789")
 	if a := call(t, "POST", ts.URL+"/_/links", strings.NewReader(`{"path":"myfile1.txt","expires":"1h"}`), nil); a.status != 401 {
 		t.Fatalf("create without the token: %d", a.status)
 	}
-	one := createShare(t, ts, "owner-token", `{"path":"myfile1.txt","expires":"1h","label":"Tax office","room":"team"}`)
-	keep := createShare(t, ts, "owner-token", `{"path":"docs/","expires":"2h"}`)
+	one := createShare(t, ts, "owner-token-0123456789", `{"path":"myfile1.txt","expires":"1h","label":"Tax office","room":"team"}`)
+	keep := createShare(t, ts, "owner-token-0123456789", `{"path":"docs/","expires":"2h"}`)
 	if !strings.HasPrefix(one.URL, ts.URL+"/_/link/") {
 		t.Fatalf("url %q", one.URL)
 	}
@@ -78,7 +78,7 @@ func TestShareLinks(t *testing.T) {
 	if a := call(t, "DELETE", ts.URL+"/_/links/"+one.ID, nil, nil); a.status != 401 {
 		t.Errorf("revoke without the token: %d", a.status)
 	}
-	if a := call(t, "DELETE", ts.URL+"/_/links/"+one.ID, nil, bearer("owner-token")); a.status != 204 {
+	if a := call(t, "DELETE", ts.URL+"/_/links/"+one.ID, nil, bearer("owner-token-0123456789")); a.status != 204 {
 		t.Fatalf("revoke: %d %s", a.status, a.body)
 	}
 	for _, p := range []string{"", "/myfile1.txt"} {
@@ -91,7 +91,7 @@ func TestShareLinks(t *testing.T) {
 		t.Error("a link's id is in the logs")
 	}
 
-	again := harness.Start(t, dir, "-token", "owner-token", "-state-dir", state)
+	again := harness.Start(t, dir, "-token", "owner-token-0123456789", "-state-dir", state)
 	keep.URL = strings.Replace(keep.URL, ts.URL, again.URL, 1) // a new port
 	one.URL = strings.Replace(one.URL, ts.URL, again.URL, 1)
 	if a := call(t, "GET", keep.URL+"/a.md", nil, nil); a.status != 200 || string(a.body) != "# A\n" {
@@ -106,8 +106,8 @@ func TestShareLinks(t *testing.T) {
 // the network's tries at the token, from the same lockout.
 func TestShareLinkPasswordLockout(t *testing.T) {
 	t.Parallel()
-	ts := harness.Start(t, harness.LabDir(t), "-token", "owner-token")
-	l := createShare(t, ts, "owner-token", `{"path":"README.rst","expires":"1h","password":"open sesame"}`)
+	ts := harness.Start(t, harness.LabDir(t), "-token", "owner-token-0123456789")
+	l := createShare(t, ts, "owner-token-0123456789", `{"path":"README.rst","expires":"1h","password":"open sesame"}`)
 	withPass := func(pass string) int {
 		req, _ := http.NewRequest("GET", l.URL+"/README.rst", nil)
 		req.SetBasicAuth("", pass)
@@ -135,7 +135,7 @@ func TestShareLinkPasswordLockout(t *testing.T) {
 			t.Fatalf("wrong token %d: %d", i, a.status)
 		}
 	}
-	if a := call(t, "GET", ts.URL+"/myfile1.txt", nil, bearer("owner-token")); a.status != http.StatusTooManyRequests {
+	if a := call(t, "GET", ts.URL+"/myfile1.txt", nil, bearer("owner-token-0123456789")); a.status != http.StatusTooManyRequests {
 		t.Errorf("then the right token: %d, want 429", a.status)
 	}
 	if c := withPass("open sesame"); c != http.StatusTooManyRequests {

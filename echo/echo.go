@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"filehub/origin"
 	"filehub/refusal"
@@ -45,6 +46,7 @@ const (
 // Close codes, as the room's.
 const (
 	closeGoingAway     = 1001
+	closeInvalidData   = 1007 // a text message that is not UTF-8 (RFC 6455 section 8.1)
 	closePolicy        = 1008
 	closeTryAgainLater = 1013
 )
@@ -121,7 +123,13 @@ func New(cfg Config) *Echo {
 		}
 	}
 	sent := func(s *melody.Session, _ []byte) { sessionOf(s).pending.Add(-1) }
-	m.HandleMessage(func(s *melody.Session, msg []byte) { echo(s, msg, s.Write) })
+	m.HandleMessage(func(s *melody.Session, msg []byte) {
+		if !utf8.Valid(msg) { // gorilla does not check text frames; echoing one back would send invalid text
+			sessionOf(s).close(s, closeInvalidData, "text message is not UTF-8")
+			return
+		}
+		echo(s, msg, s.Write)
+	})
 	m.HandleMessageBinary(func(s *melody.Session, msg []byte) { echo(s, msg, s.WriteBinary) })
 	m.HandleSentMessage(sent)
 	m.HandleSentMessageBinary(sent)

@@ -153,3 +153,24 @@ func TestRateLimit(t *testing.T) {
 	}
 	t.Fatalf("%d messages at once all echoed, want close 1008 past %d", echoBurst*2, echoBurst)
 }
+
+// TestEchoInvalidUTF8: a text message that is not UTF-8 closes with 1007,
+// as /ws does, rather than coming back as invalid text (issue 20, finding
+// 11). Binary messages are bytes, and come back whatever they hold.
+func TestEchoInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	_, url := serve(t, Config{})
+	c := dial(t, url, nil)
+	if err := c.WriteMessage(websocket.BinaryMessage, []byte{'a', 0xff}); err != nil {
+		t.Fatal(err)
+	}
+	if typ, got, err := read(t, c); err != nil || typ != websocket.BinaryMessage || string(got) != "a\xff" {
+		t.Fatalf("binary echo: %d %q %v", typ, got, err)
+	}
+	if err := c.WriteMessage(websocket.TextMessage, []byte{'a', 0xff, 0xfe}); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := read(t, c); closeCode(err) != websocket.CloseInvalidFramePayloadData {
+		t.Fatalf("got %q, %v; want close 1007", got, err)
+	}
+}

@@ -32,6 +32,7 @@ const minProgress = 1 << 10
 type bodyClock struct {
 	rc   *http.ResponseController
 	idle time.Duration // <= 0: no idle timeout
+	need int           // bytes that count as progress: minProgress, or more for a minimum rate
 
 	// push is when the deadline may next be pushed back: pushing it on
 	// every read would cost a timer update per few KiB, so it is pushed at
@@ -47,7 +48,7 @@ type bodyClock struct {
 }
 
 func newBodyClock(w http.ResponseWriter, idle time.Duration) *bodyClock {
-	c := &bodyClock{rc: http.NewResponseController(w), idle: idle}
+	c := &bodyClock{rc: http.NewResponseController(w), idle: idle, need: minProgress}
 	if idle > 0 {
 		now := time.Now()
 		// A server that cannot set deadlines (ErrNotSupported) has no idle
@@ -58,12 +59,23 @@ func newBodyClock(w http.ResponseWriter, idle time.Duration) *bodyClock {
 	return c
 }
 
+// atLeast makes the body send rate bytes a second, over each idle period,
+// to count as alive (not only minProgress): a minimum rate. The deadline
+// is pushed back at most every eighth of idle once need bytes arrived
+// since the last push, so a body slower than rate is cut within idle and
+// an eighth of it.
+func (c *bodyClock) atLeast(rate int64) {
+	if c.idle > 0 && rate > 0 {
+		c.need = max(minProgress, int(rate*int64(c.idle)/int64(time.Second)))
+	}
+}
+
 // arrived notes that n bytes of the body arrived.
 func (c *bodyClock) arrived(n int) {
 	if c.idle <= 0 {
 		return
 	}
-	if c.got += n; c.got < minProgress {
+	if c.got += n; c.got < c.need {
 		return
 	}
 	now := time.Now()
@@ -124,7 +136,7 @@ func (r *clockReader) Read(b []byte) (int, error) {
 	case err == io.EOF:
 		r.c.ended()
 	case err != nil && r.c.idleCut(err):
-		err = fmt.Errorf("files: less than %d bytes in %v: %w (%w)", minProgress, r.c.idle, ErrIdle, err)
+		err = fmt.Errorf("files: less than %d bytes in %v: %w (%w)", r.c.need, r.c.idle, ErrIdle, err)
 	}
 	return n, err
 }

@@ -269,6 +269,9 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 		started string // the clean path, once the upload began receiving
 	)
 	if q.Has("resume") {
+		// A resumable upload holds a slot of MaxPartials: it must keep
+		// sending, not only stay alive.
+		clock.atLeast(cfg.MinResumableRate)
 		var part partResult
 		part, err = h.putResumable(r, q.Get("resume"), overwrite, body, clock, &started)
 		if err == nil && !part.Done {

@@ -90,17 +90,19 @@ func hostileTable() []hostile {
 		{"5000-char name", long, 400, 400, false},
 		{"256-byte element", "/docs/" + strings.Repeat("b", 256), 400, 400, false},
 		// Symlinks: the root refuses whatever leaves the folder.
-		{"symlink absolute out", "/abs-link", 404, 409, false}, // PUT: the link itself exists
-		{"symlink relative out", "/rel-link", 404, 409, false},
+		// PUT: a link GET hides is refused as a hidden name is (404), never
+		// a 409 that reveals it (issue 20, finding 9).
+		{"symlink absolute out", "/abs-link", 404, 404, false},
+		{"symlink relative out", "/rel-link", 404, 404, false},
 		{"symlink dir out file", "/link-dir/secret.txt", 404, 404, false},
 		{"symlink dir out deep", "/link-dir/inner/deep.txt", 404, 404, false},
 		{"symlink dir out list", "/link-dir/", 404, 400, false},
-		{"symlink dir out bare", "/link-dir", 404, 409, false},
-		{"symlink out from folder", "/docs/up-link", 404, 409, false},
-		{"symlink absolute in", "/abs-in", 404, 409, false},
-		{"symlink loop", "/loop-a", 404, 409, false},
+		{"symlink dir out bare", "/link-dir", 404, 404, false},
+		{"symlink out from folder", "/docs/up-link", 404, 404, false},
+		{"symlink absolute in", "/abs-in", 404, 404, false},
+		{"symlink loop", "/loop-a", 404, 404, false},
 		{"symlink loop inside", "/loop-a/x", 404, 404, false},
-		{"symlink dangling", "/dangling", 404, 409, false},
+		{"symlink dangling", "/dangling", 404, 404, false},
 		// Files used as folders; a missing file; benign controls.
 		{"file as folder", "/myfile1.txt/x", 404, 404, false},
 		{"file as folder listing", "/myfile1.txt/", 404, 400, true},
@@ -202,15 +204,15 @@ func TestHostilePUT(t *testing.T) {
 			e.checkNoLeak(t, resp, body)
 		})
 	}
-	// With overwrite, a symlink is replaced by a plain file inside the
-	// folder; its target outside is never written through.
+	// With overwrite too, a link GET hides is a 404 and stays as it was;
+	// its target outside is never written through.
 	for _, link := range []string{"/abs-link", "/rel-link", "/docs/up-link", "/link-dir"} {
 		resp, body := e.raw(t, http.MethodPut, link+"?overwrite=1", "replaced")
-		if resp.StatusCode != 200 {
-			t.Errorf("PUT %s?overwrite=1 = %d %q, want 200", link, resp.StatusCode, body)
+		if resp.StatusCode != 404 {
+			t.Errorf("PUT %s?overwrite=1 = %d %q, want 404", link, resp.StatusCode, body)
 		}
 		fi, err := os.Lstat(filepath.Join(e.dir, filepath.FromSlash(link)))
-		if err != nil || !fi.Mode().IsRegular() {
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 			t.Errorf("%s after overwrite: %v, %v", link, fi, err)
 		}
 	}

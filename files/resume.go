@@ -43,6 +43,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -73,8 +74,9 @@ type partial struct {
 
 // receiver is the one request of this process writing a partial.
 type receiver struct {
-	stop func()        // cuts the request's body, so a newer request can take over
-	done chan struct{} // closed when the request let go of the partial and its lock
+	stop  func()        // cuts the request's body, so a newer request can take over
+	done  chan struct{} // closed when the request let go of the partial and its lock
+	yield atomic.Bool   // cut for another client's fair share: it answers 503, to try again
 }
 
 // partials is the Store's registry of resumable uploads.
@@ -294,10 +296,14 @@ func (s *Store) putPart(ctx context.Context, name string, r io.Reader, q resumeR
 			return res, serr
 		}
 		keep(offset)
-		if s.stopping() {
+		switch {
+		case s.stopping():
 			// Cut by StopUploads: the client is still there, and goes on
 			// later (503), not a client that went away (400).
 			err = fmt.Errorf("%w, %d bytes held (%w)", errStopping, offset, err)
+		case rc.yield.Load():
+			// Cut for another client's share of the slots: the same.
+			err = fmt.Errorf("files: put %q: %d bytes held (%w): %w", p, offset, err, errYielded)
 		}
 		return partResult{Offset: offset}, err
 	}
@@ -360,10 +366,20 @@ func (s *Store) acquire(ctx context.Context, id string, t target, q resumeReq) (
 			return nil, nil, fmt.Errorf("files: put %q: %w", p, errStopping)
 		}
 		pt := ps.m[id]
-		if pt == nil || pt.active == nil {
+		rc := (*receiver)(nil)
+		switch {
+		case pt != nil && pt.active != nil:
+			rc = pt.active // a takeover
+		case pt == nil && q.start == 0 && q.client != "" && len(ps.m) >= s.cfg.MaxPartials:
+			rc = ps.unfairLocked(q.client) // a fair share
+			if rc != nil {
+				rc.yield.Store(true)
+				s.log.Info("files: a resumable upload cut for a fairer share of the slots", "path", p, "client", q.client)
+			}
+		}
+		if rc == nil {
 			break
 		}
-		rc := pt.active
 		ps.mu.Unlock()
 		rc.stop()
 		tm := time.NewTimer(takeoverWait)
@@ -429,6 +445,37 @@ func (s *Store) setHeld(pt *partial, n, total int64) {
 	s.parts.mu.Lock()
 	pt.held, pt.total = n, total
 	s.parts.mu.Unlock()
+}
+
+// unfairLocked is, when every slot is taken by an upload under way and
+// client sends at least two fewer than the client sending the most, one
+// upload of the latter's to cut: slots go to those with fewer, one at a
+// time, until the clients that want them hold about as many each. nil
+// when a slot can be had otherwise (a waiting upload to drop) or would
+// not be fairer.
+func (ps *partials) unfairLocked(client string) *receiver {
+	count := map[string]int{}
+	for _, pt := range ps.m {
+		if pt.active == nil {
+			return nil // evictLocked frees it
+		}
+		count[pt.client]++
+	}
+	top, most := "", 0
+	for c, n := range count {
+		if n > most {
+			top, most = c, n
+		}
+	}
+	if count[client]+1 >= most {
+		return nil
+	}
+	for _, pt := range ps.m {
+		if pt.client == top {
+			return pt.active
+		}
+	}
+	return nil
 }
 
 // receivingLocked counts the partials that client is sending now.
@@ -641,6 +688,10 @@ func (s *Store) loadedParts() {
 		s.log.Info("files: resumable uploads to go on with", "count", n)
 	}
 }
+
+// errYielded is a resumable upload cut to give its slot to a client with
+// fewer: ErrBusy (503), to go on with later.
+var errYielded = fmt.Errorf("cut for another client's share of the slots: %w", ErrBusy)
 
 // errStopping is a resumable upload refused, or cut, because the server
 // is shutting down: ErrBusy (503), to go on with later.

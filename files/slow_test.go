@@ -152,7 +152,9 @@ func TestBodyIdle(t *testing.T) {
 func TestBodySlowButSteady(t *testing.T) {
 	t.Parallel()
 	const idle = time.Second
-	e := newEnv(t, opts{cfg: files.Config{Uploads: true, BodyIdleTimeout: idle}})
+	// The idle rule alone: the minimum rate of resumable uploads is
+	// TestResumableMinRate's.
+	e := newEnv(t, opts{cfg: files.Config{Uploads: true, BodyIdleTimeout: idle, MinResumableRate: -1}})
 	for _, tc := range []struct {
 		name, target string
 		piece        int // bytes every idle/10, for 1.5 × idle

@@ -133,7 +133,7 @@ func HTTPStatus(err error) int {
 		return http.StatusOK
 	case errors.Is(err, ErrIdle): // before ErrIncomplete, which it comes with
 		return http.StatusRequestTimeout
-	case errors.Is(err, errStopping): // before ErrIncomplete too: a body the shutdown cut
+	case errors.Is(err, errStopping), errors.Is(err, errYielded): // before ErrIncomplete too: a body the shutdown, or fairness, cut
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrBadPath), errors.Is(err, ErrIsDir), errors.Is(err, ErrIncomplete), errors.Is(err, ErrShareResume),
 		errors.Is(err, ErrBadRange), errors.Is(err, ErrBadQuery), errors.Is(err, io.ErrUnexpectedEOF): // an upload cut off mid-body
@@ -173,8 +173,11 @@ type Config struct {
 	PartialTTL time.Duration
 	// MaxPartials bounds the resumable uploads held at once, receiving or
 	// waiting to be resumed; the oldest waiting one is dropped for a new
-	// one, and a new one is refused (503) when all are receiving.
-	// Defaults to 64.
+	// one. When all are receiving, a new one from a client that sends
+	// fewer than the client sending the most, by two or more, is given a
+	// slot of that client's (its upload is cut, 503, and keeps nothing):
+	// slots are shared fairly among the clients that want them. Else it
+	// is refused (503). Defaults to 64.
 	MaxPartials int
 	// MaxPartialsPerClient bounds the resumable uploads one client is
 	// sending at once, so that one address cannot take every slot of
@@ -201,6 +204,14 @@ type Config struct {
 	// http.ResponseController.SetReadDeadline (net/http's does, HTTP/1 and
 	// HTTP/2). Defaults to 30 s; negative turns it off.
 	BodyIdleTimeout time.Duration
+	// MinResumableRate is the least a resumable upload's body must send,
+	// in bytes a second, averaged over each BodyIdleTimeout: a body that
+	// sends less in one is cut (408) and keeps what it received, so that
+	// uploads trickling a little now and then cannot hold the slots of
+	// MaxPartials that others need. Plain PUTs hold no slot and keep the
+	// idle rule alone. Defaults to 2 KiB/s (60 KiB per 30 s); negative
+	// turns it off.
+	MinResumableRate int64
 	// Logger receives request failures (client errors at Debug, server
 	// errors at Warn). Defaults to slog.New(slog.DiscardHandler).
 	Logger *slog.Logger
@@ -287,6 +298,9 @@ func Open(dir string, cfg Config) (*Store, error) {
 	cfg.MaxPartialBytes = max(cfg.MaxPartialBytes, cfg.MaxUpload) // else a whole upload could never be held
 	if cfg.BodyIdleTimeout == 0 {
 		cfg.BodyIdleTimeout = defaultBodyIdleTimeout
+	}
+	if cfg.MinResumableRate == 0 {
+		cfg.MinResumableRate = 2 << 10
 	}
 	top, err := root.OpenFile(".", os.O_RDONLY|oDirectory|oNonblock, 0)
 	if err != nil {
@@ -682,9 +696,10 @@ func (s *Store) PutNew(dir, name string, r io.Reader, limit int64, began func(p 
 		return PutResult{}, err
 	}
 	t, err := s.targetOf(path.Join(d, name))
-	if errors.Is(err, errFolderName) {
-		// The name is taken, by a folder: for a door that never replaces
-		// anything that is the same answer as a file there (409).
+	if errors.Is(err, errFolderName) || errors.Is(err, errHiddenLink) {
+		// The name is taken, by a folder or a link: for a door that never
+		// replaces anything and lists nothing, the same answer as a file
+		// there (409).
 		return PutResult{}, fmt.Errorf("files: put %q in %q: a folder: %w", name, dir, ErrExists)
 	}
 	if err != nil {
@@ -709,7 +724,7 @@ func (s *Store) PutNew(dir, name string, r io.Reader, limit int64, began func(p 
 
 // ValidName tells whether PutNew takes name (nil), or why not (an error
 // wrapping ErrBadPath): one element, not hidden, not a temp name, nothing
-// Clean would refuse. It touches no file, so a caller can refuse a bad
+// Clean would refuse, nothing CheckVisible refuses. It touches no file, so a caller can refuse a bad
 // name before it reserves anything for the upload.
 func ValidName(name string) error {
 	switch {
@@ -723,11 +738,11 @@ func ValidName(name string) error {
 		return fmt.Errorf("files: name %q is hidden: %w", name, ErrBadPath)
 	}
 	for _, r := range name {
-		if r == '/' || r == '\\' || refusedRune(r) {
+		if r == '/' || r == '\\' {
 			return fmt.Errorf("files: name %q has %U: %w", name, r, ErrBadPath)
 		}
 	}
-	return nil
+	return CheckVisible(name)
 }
 
 // refusedRune reports whether no name may hold r: a control character
@@ -846,6 +861,9 @@ func (s *Store) targetOf(name string) (target, error) {
 	if p == "." {
 		return target{}, fmt.Errorf("files: put to the root folder: %w", ErrForbidden)
 	}
+	if err := CheckVisible(path.Base(p)); err != nil {
+		return target{}, err
+	}
 	dir, err := s.openFolder(path.Dir(p))
 	if err != nil {
 		return target{}, err
@@ -863,8 +881,19 @@ func (s *Store) targetOf(name string) (target, error) {
 	case typ.IsDir():
 		err = fmt.Errorf("files: put %q: %w", p, errFolderName)
 	case typ&fs.ModeSymlink != 0:
-		if to, _, rerr := s.resolve(path.Join(dir.rel, t.base)); rerr == nil && s.hiddenRel(to) {
-			err = fmt.Errorf("files: put %q: %w", p, errHiddenTarget)
+		// A link is what GET makes of it. One GET hides (it escapes the
+		// folder, is broken or a loop, or leads to a hidden name or to
+		// something not a file) is refused as a hidden name is, with or
+		// without overwrite, and left alone: no 200 that replaces a link
+		// GET calls missing, no 409 that reveals a name GET hides.
+		to, tfi, rerr := s.resolve(path.Join(dir.rel, t.base))
+		switch {
+		case rerr != nil, s.hiddenRel(to):
+			err = fmt.Errorf("files: put %q: %w", p, errHiddenLink)
+		case tfi.IsDir():
+			err = fmt.Errorf("files: put %q: %w", p, errFolderName)
+		case !tfi.Mode().IsRegular():
+			err = fmt.Errorf("files: put %q: %w", p, errHiddenLink)
 		}
 	case !typ.IsRegular():
 		// A FIFO, socket or device does not exist as far as the Store
@@ -878,6 +907,11 @@ func (s *Store) targetOf(name string) (target, error) {
 	t.existed = true
 	return t, nil
 }
+
+// errHiddenLink is an upload to the name of a link that GET hides: refused
+// by PUT as a hidden name is (404), taken (409) for PutNew, whose guests
+// see no folder to compare with.
+var errHiddenLink = fmt.Errorf("a link to nothing served: %w", errHiddenTarget)
 
 // errFolderName is an upload to a folder's name: refused (403) by PUT,
 // taken (409) for PutNew.

@@ -90,10 +90,17 @@ func browserKey(cookie string) string {
 
 // RecordUpload tells the room of the uploader (or the default room) that an
 // upload finished, and puts it in the feed.
+//
+// Each uploader's announcements have a budget (Config.UploadEvents),
+// spent once per upload: an upload beyond it is taken, and not announced
+// at all (no progress, share, finish or feed event).
 func (h *Hub) RecordUpload(r *http.Request, res files.PutResult) {
 	h.cfg.Metrics.Uploads.WithLabelValues("finished").Inc()
 	h.cfg.Metrics.UploadBytes.Add(float64(res.Size))
-	room, who := h.attribute(r)
+	room, who, mb := h.attributeMember(r)
+	if !h.announceUpload(r, mb, true) {
+		return
+	}
 	h.publishFrame(room, uploadFinishFrame{Kind: kindUploadFinish, By: who, Path: res.Path, Size: res.Size, SHA256: res.SHA256})
 	h.publish(room, &Message{Event: &Event{Who: who.Name, Action: actionUpload, Path: res.Path, Via: viaHTTP, Bytes: res.Size, At: h.cfg.Now().UTC()}})
 }
@@ -103,7 +110,10 @@ func (h *Hub) RecordUpload(r *http.Request, res files.PutResult) {
 // files throttles the calls, a few a second per upload; nothing goes to
 // the feed, which keeps only finished actions.
 func (h *Hub) RecordUploadProgress(r *http.Request, path string, received, size int64) {
-	room, who := h.attribute(r)
+	room, who, mb := h.attributeMember(r)
+	if !h.announceUpload(r, mb, false) {
+		return
+	}
 	h.publishFrame(room, uploadProgressFrame{Kind: kindUploadProgress, By: who, Path: path, Received: received, Size: size})
 }
 
@@ -111,7 +121,10 @@ func (h *Hub) RecordUploadProgress(r *http.Request, path string, received, size 
 // that an upload it saw start will not finish, with a one-word reason.
 func (h *Hub) RecordUploadAbort(r *http.Request, path string, received int64, err error) {
 	h.cfg.Metrics.Uploads.WithLabelValues("aborted").Inc()
-	room, who := h.attribute(r)
+	room, who, mb := h.attributeMember(r)
+	if !h.announceUpload(r, mb, true) {
+		return
+	}
 	h.publishFrame(room, uploadAbortFrame{Kind: kindUploadAbort, By: who, Path: path, Received: received, Reason: abortReason(err)})
 }
 

@@ -2,7 +2,6 @@ package hub
 
 import (
 	"bytes"
-	"encoding/json"
 	"time"
 )
 
@@ -91,7 +90,7 @@ func (h *Hub) node() string {
 // frame encodes v once as a message for a room; nil (logged) when it cannot
 // be encoded, which publish ignores.
 func (h *Hub) frame(v any) *Message {
-	b, err := json.Marshal(v)
+	b, err := marshal(v)
 	if err != nil {
 		h.log.Error("encoding a broadcast", "err", err)
 		return nil
@@ -303,7 +302,7 @@ func (r *room) deliverPass(msgs []*Message, members []*member, start time.Time) 
 		case m.reached != nil, m.reset != "":
 			continue
 		case m.Event != nil:
-			b, err := json.Marshal(feedFrame{Kind: kindFeed, Event: *m.Event})
+			b, err := marshal(feedFrame{Kind: kindFeed, Event: *m.Event})
 			if err != nil {
 				h.log.Error("encoding a feed event", "room", r.name, "err", err)
 				continue

@@ -11,8 +11,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
+	"net/netip"
 	"os"
 	"path"
 	"sync"
@@ -28,10 +28,16 @@ type growing struct {
 	share Share
 	file  *os.File     // the temp file, read with ReadAt by every follower
 	refs  atomic.Int32 // the upload and each follower: the last one closes file
+	group netip.Prefix // the uploader's network, whose content budget followers spend
+	// followers counts the streams following it now; paid is how far the
+	// content budget paid for them (the upload's goroutine alone uses it).
+	followers atomic.Int32
+	paid      int64
 
 	mu      sync.Mutex
 	written int64
 	done    bool
+	cut     bool // the content budget ran out: followers stop at written
 	res     files.PutResult
 	err     error
 	moved   chan struct{} // closed, and made anew, whenever written or done changes
@@ -43,7 +49,11 @@ type growing struct {
 // nodes get a plain share, without the bytes (they never travel between
 // nodes), and the usual upload-finish.
 func (h *Hub) ShareUpload(r *http.Request, p string, size int64, file *os.File) files.Growth {
-	roomName, who := h.attribute(r)
+	roomName, who, mb := h.attributeMember(r)
+	if !h.announceUpload(r, mb, false) {
+		file.Close()
+		return nil // over the uploader's budget: uploaded, not announced
+	}
 	meta := fileMeta{Path: p, Size: size, Type: files.ContentType(path.Base(p)), Modified: h.cfg.Now().UTC()}
 	if size < 0 {
 		meta.Size = -1
@@ -57,7 +67,7 @@ func (h *Hub) ShareUpload(r *http.Request, p string, size int64, file *os.File) 
 		file.Close()
 		return nil // nobody here to follow it
 	}
-	g := &growing{h: h, room: rm, share: s, file: file, moved: make(chan struct{})}
+	g := &growing{h: h, room: rm, share: s, file: file, group: clientGroup(r.RemoteAddr), moved: make(chan struct{})}
 	g.refs.Store(1) // the upload's, given back by Done
 	rm.mu.Lock()
 	if rm.removed {
@@ -78,10 +88,24 @@ func (h *Hub) ShareUpload(r *http.Request, p string, size int64, file *os.File) 
 	return g
 }
 
-// Wrote implements files.Growth.
+// Wrote implements files.Growth. The bytes that followers will be sent are
+// paid for first, from the uploader's and the room's content budget: when
+// it runs out, the followers stop where they are (rate_limited on their
+// streams) and the upload goes on; they fetch the file once it is done.
 func (g *growing) Wrote(total int64) {
+	if g.cut { // only this goroutine writes it: no lock to read it here
+		return
+	}
+	cut := false
+	if n := g.followers.Load(); n == 0 {
+		g.paid = total
+	} else if g.h.spendContent(g.group, g.room, (total-g.paid)*int64(n)) == nil {
+		g.paid = total
+	} else {
+		cut = true
+	}
 	g.mu.Lock()
-	g.written = total
+	g.written, g.cut = g.paid, cut
 	close(g.moved)
 	g.moved = make(chan struct{})
 	g.mu.Unlock()
@@ -119,18 +143,19 @@ func (g *growing) release() {
 func (g *growing) follow(mb *member) {
 	h := g.h
 	mb.streamMu.Lock()
-	if mb.offers || len(mb.streams) >= h.cfg.MaxStreams {
+	if mb.offers || !g.fairLocked(mb) {
 		mb.streamMu.Unlock()
-		if b, err := json.Marshal(sharedFrame{Kind: kindShared, By: g.share.By, fileMeta: g.share.fileMeta, URL: g.share.URL, Growing: true}); err == nil {
+		if b, err := marshal(sharedFrame{Kind: kindShared, By: g.share.By, fileMeta: g.share.fileMeta, URL: g.share.URL, Growing: true}); err == nil {
 			mb.send(b)
 		}
 		return
 	}
 	mb.nextStream++
-	st := &stream{n: mb.nextStream, free: make(chan []byte, h.cfg.Window)}
+	st := &stream{n: mb.nextStream, free: make(chan []byte, h.cfg.Window), grow: g}
 	for range h.cfg.Window {
 		st.free <- nil
 	}
+	g.followers.Add(1)
 	if mb.streams == nil {
 		mb.streams = make(map[uint32]*stream)
 	}
@@ -139,12 +164,37 @@ func (g *growing) follow(mb *member) {
 	g.refs.Add(1)
 	if !h.goWorker(func() {
 		defer g.release()
+		defer g.followers.Add(-1)
 		defer mb.endStream(st.n)
 		g.stream(mb, st)
 	}) {
 		g.release()
+		g.followers.Add(-1)
 		mb.endStream(st.n)
 	}
+}
+
+// fairLocked reports whether mb may follow g on a stream of its own, with
+// mb.streamMu held: uploads followed live take at most MaxStreams-1 of a
+// member's stream slots (one is always left for its own gets), and at most
+// one of them from one uploader's network, so that uploads that never end
+// cannot take every slot of every member. Past that, mb gets the plain
+// share and fetches the file when it is done.
+func (g *growing) fairLocked(mb *member) bool {
+	h := g.h
+	if len(mb.streams) >= h.cfg.MaxStreams {
+		return false
+	}
+	live := 0
+	for _, st := range mb.streams {
+		if st.grow == nil {
+			continue
+		}
+		if live++; st.grow.group == g.group || live >= max(1, h.cfg.MaxStreams-1) {
+			return false
+		}
+	}
+	return true
 }
 
 // stream sends mb the upload on st: shared and file-start, the bytes as
@@ -162,7 +212,7 @@ func (g *growing) stream(mb *member, st *stream) {
 	}
 	for {
 		g.mu.Lock()
-		written, done, res, uerr, moved := g.written, g.done, g.res, g.err, g.moved
+		written, done, cut, res, uerr, moved := g.written, g.done, g.cut, g.res, g.err, g.moved
 		g.mu.Unlock()
 		for off < written {
 			var buf []byte
@@ -185,6 +235,12 @@ func (g *growing) stream(mb *member, st *stream) {
 			hash.Write(frame[4:])
 			off += n
 			mb.sendBinary(frame)
+		}
+		if cut {
+			if h.drain(mb, st) == nil {
+				fail(codeRateLimited, "too much content at once from the uploader's network or to this room; fetch the file when its upload ends")
+			}
+			return
 		}
 		if done {
 			// Text overtakes waiting chunks (member.send): the end goes

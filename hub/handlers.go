@@ -8,13 +8,11 @@ import (
 	"io"
 	"net/url"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"filehub/files"
 
 	"github.com/olahol/melody"
-	"golang.org/x/time/rate"
 )
 
 // The longest chat text, snippet and snippet title, in characters.
@@ -145,6 +143,9 @@ func (h *Hub) chat(mb *member, req chatRequest) error {
 		return badRequest("text must be 1-%d characters", maxChat)
 	}
 	if m := h.frame(chatFrame{Kind: kindChat, From: mb.ref(), Text: req.Text, At: h.cfg.Now().UTC()}); m != nil {
+		if err := h.spendRoom(mb, len(m.Frame)); err != nil {
+			return err
+		}
 		m.Chat = true
 		h.publish(mb.room.name, m)
 	}
@@ -164,6 +165,9 @@ func (h *Hub) snippet(mb *member, req snippetRequest) error {
 		return &protoError{code: codeTooLarge, msg: fmt.Sprintf("title is over %d characters", maxTitle)}
 	}
 	if m := h.frame(snippetFrame{Kind: kindSnippet, From: mb.ref(), Text: req.Text, Title: req.Title, At: h.cfg.Now().UTC()}); m != nil {
+		if err := h.spendRoom(mb, len(m.Frame)); err != nil {
+			return err
+		}
 		m.Chat = true // kept with the chat, for later joiners
 		h.publish(mb.room.name, m)
 	}
@@ -240,7 +244,7 @@ func (h *Hub) get(mb *member, id, path string) error {
 		return h.startStream(mb, id, f, info) // takes f
 	}
 	defer f.Close()
-	if err := mb.spend(info.Size); err != nil {
+	if err := h.spendContent(mb.group, nil, info.Size); err != nil {
 		return err
 	}
 	enc, content, err := readInline(f, info.Size)
@@ -263,17 +267,18 @@ func (h *Hub) share(mb *member, path string) error {
 	s := &Share{By: mb.ref(), fileMeta: metaOf(info), URL: fileURL(info.Path)}
 	frame := sharedFrame{Kind: kindShared, By: s.By, fileMeta: s.fileMeta, URL: s.URL}
 	if info.Size <= h.cfg.Inline {
-		// Every member receives the content: that is what it costs.
-		if err := mb.spend(info.Size * int64(mb.room.size())); err != nil {
-			return err
-		}
 		if frame.Encoding, frame.Content, err = readInline(f, info.Size); err != nil {
 			return err
 		}
 	}
-	b, err := json.Marshal(frame)
+	b, err := marshal(frame)
 	if err != nil {
 		return fmt.Errorf("encoding a share: %w", err)
+	}
+	// Every member receives the frame, content and all: that is what it
+	// costs.
+	if err := h.spendRoom(mb, len(b)); err != nil {
+		return err
 	}
 	// The frame, built here once, is for this node; other nodes get Share
 	// alone and build theirs from the folder (shareFrame).
@@ -302,7 +307,7 @@ func (h *Hub) shareFrame(s *Share) []byte {
 			frame.Encoding, frame.Content = "", ""
 		}
 	}
-	b, err := json.Marshal(frame)
+	b, err := marshal(frame)
 	if err != nil {
 		h.log.Error("encoding a share", "err", err)
 		return nil
@@ -375,21 +380,6 @@ func (h *Hub) listed(p string) ([]*files.Entry, bool) {
 func (h *Hub) recordWS(mb *member, action string, info files.Info) {
 	e := &Event{Who: mb.ref().Name, Action: action, Path: info.Path, Via: viaWS, Bytes: info.Size, At: h.cfg.Now().UTC()}
 	h.publish(mb.room.name, &Message{Event: e})
-}
-
-// spend takes n bytes from the session's budget of file content sent
-// whole (Config.ContentRate and ContentBurst), or says to slow down. A cost
-// over the burst is charged as the whole burst, so a share to a large room
-// waits for a full bucket instead of never passing.
-func (mb *member) spend(n int64) error {
-	n = min(n, mb.h.cfg.ContentBurst)
-	if mb.content == nil {
-		mb.content = rate.NewLimiter(rate.Limit(mb.h.cfg.ContentRate), int(mb.h.cfg.ContentBurst))
-	}
-	if !mb.content.AllowN(time.Now(), int(n)) {
-		return &protoError{code: codeRateLimited, msg: "too much file content at once; wait a moment"}
-	}
-	return nil
 }
 
 // readInline reads a whole small file: UTF-8 text as is, anything else base64.

@@ -10,12 +10,14 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"filehub/files"
 	"filehub/internal/randid"
 	"filehub/origin"
 	"filehub/refusal"
 	"filehub/vocab"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/text/secure/precis"
 )
 
 // joinRequest is what the handshake validated.
@@ -176,11 +178,24 @@ func validEpoch(s string) bool {
 // ValidRoom is the protocol's rule for a room name (vocab.ValidRoom).
 func ValidRoom(s string) bool { return vocab.ValidRoom(s) }
 
-// cleanName trims s and checks it is at most 32 printable characters; an
-// empty result is valid and means "pick a default".
+// cleanName checks a member's name and returns it as the room shows it;
+// an empty result is valid and means "pick a default". The name goes
+// through PRECIS's nickname profile (RFC 8266): widths and compatibility
+// forms folded (NFKC), spaces other than U+0020 made U+0020 and runs of
+// them one, the ends trimmed, and every character that shows as nothing
+// (U+034F, U+200B, the Hangul fillers…) refused. What remains must pass
+// files.CheckVisible, the rule of every chosen name, be printable and at
+// most 32 characters. Names are compared by nameKey.
 func cleanName(s string) (string, bool) {
 	s = strings.TrimSpace(s)
 	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > 32 {
+		return "", false
+	}
+	if s == "" {
+		return "", true
+	}
+	s, err := precis.Nickname.String(s)
+	if err != nil || s == "" || utf8.RuneCountInString(s) > 32 || files.CheckVisible(s) != nil {
 		return "", false
 	}
 	for _, r := range s {
@@ -189,6 +204,17 @@ func cleanName(s string) (string, bool) {
 		}
 	}
 	return s, true
+}
+
+// NameKey is what two member names that look alike have in common: their
+// PRECIS nickname comparison key (case folded, NFKC). A room holds one
+// member per key; "Alice" and "ａｌｉｃｅ" after "alice" become "Alice-2" and
+// "ａｌｉｃｅ-2". A broker claims names by it.
+func NameKey(name string) string {
+	if k, err := precis.Nickname.CompareKey(name); err == nil {
+		return k
+	}
+	return name // not a name cleanName made; compared as it is
 }
 
 // remoteHost is the client's address without its port: RemoteAddr, which

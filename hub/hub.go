@@ -89,15 +89,32 @@ type Config struct {
 	// Strikes is how many rate-limited messages, beyond one a second, a
 	// session may send before it is closed with 1008. Defaults to 40.
 	Strikes int
-	// ContentRate and ContentBurst bound, in bytes, the file content sent
-	// whole that a session's requests make the server send (a token
-	// bucket): an inline get counts its size, an inline share its size
-	// times the room's members. Beyond it the request is refused with
-	// rate_limited, so a few small requests cannot make the server send
-	// gigabytes. Streams are not counted: they are paced by the client's
-	// own reading. Default to 16 MiB/s and 64 MiB.
+	// ContentRate and ContentBurst bound, in bytes delivered, the content
+	// that the sessions and uploads of one client address (an IPv6 one by
+	// its /64) make the server send (a token bucket per address): an
+	// inline get counts its size; a share, a snippet or a chat line its
+	// frame's size times the room's members; an upload shared as it
+	// arrives its bytes times the members following it. Beyond it a
+	// request is refused with rate_limited, and an upload's followers get
+	// rate_limited on its stream (the upload goes on), so that a few
+	// small requests, from one session or ten, cannot make the server send
+	// gigabytes. Streams of a get are not counted: they are paced by the
+	// client's own reading. Default to 8 MiB/s and 32 MiB.
 	ContentRate  float64
 	ContentBurst int64
+	// RoomContentRate and RoomContentBurst are the same budget for
+	// everything delivered to one room, whoever sends it: many addresses
+	// cannot flood a room either. Default to 16 MiB/s and 64 MiB.
+	RoomContentRate  float64
+	RoomContentBurst int64
+	// UploadEvents and UploadEventBurst bound the HTTP uploads announced
+	// to a room (progress, finish or abort, and the feed event, or the
+	// share of ?share=1), per uploader: its page's session, or its address
+	// for anyone else. An upload beyond it is taken but not announced
+	// (the folder's fs frames still tell of the file). Default to 5 a
+	// second, burst 30.
+	UploadEvents     rate.Limit
+	UploadEventBurst int
 	// FetchEvents and FetchEventBurst bound the feed events that a
 	// member's HTTP fetches make (a token bucket per member): beyond it a
 	// fetch is served but not announced, so that a loop of GETs (or a
@@ -193,9 +210,17 @@ func (c Config) withDefaults() Config {
 	def(&c.Burst, 40)
 	def(&c.Strikes, 40)
 	if c.ContentRate <= 0 {
-		c.ContentRate = 16 << 20
+		c.ContentRate = 8 << 20
 	}
-	def64(&c.ContentBurst, 64<<20)
+	def64(&c.ContentBurst, 32<<20)
+	if c.RoomContentRate <= 0 {
+		c.RoomContentRate = 16 << 20
+	}
+	def64(&c.RoomContentBurst, 64<<20)
+	if c.UploadEvents <= 0 {
+		c.UploadEvents = 5
+	}
+	def(&c.UploadEventBurst, 30)
 	if c.FetchEvents <= 0 {
 		c.FetchEvents = 20
 	}
@@ -255,6 +280,13 @@ type Hub struct {
 	// otherFetches is the feed budget of fetches by no member of this node
 	// (Config.FetchEvents).
 	otherFetches *rate.Limiter
+	// content is the content budget of each client address
+	// (Config.ContentRate), uploadEvents the upload announcements of those
+	// without a session (Config.UploadEvents); uploads the announcement
+	// decided for each upload under way.
+	content      *groupLimiters
+	uploadEvents *groupLimiters
+	uploads      announcements
 	nodeName     string // the broker's name for this node
 
 	sessions sync.WaitGroup // session goroutines
@@ -275,6 +307,8 @@ func New(store *files.Store, cfg Config) *Hub {
 		done:     make(chan struct{}),
 		// Five times a member's: shared by everyone without a session here.
 		otherFetches: rate.NewLimiter(5*cfg.FetchEvents, 5*cfg.FetchEventBurst),
+		content:      newGroupLimiters(rate.Limit(cfg.ContentRate), int(cfg.ContentBurst)),
+		uploadEvents: newGroupLimiters(cfg.UploadEvents, cfg.UploadEventBurst),
 	}
 	if b := h.cfg.Broker; b != nil {
 		h.nodeName = b.Node()
@@ -398,6 +432,7 @@ func (h *Hub) maintain() {
 				lastRetire = now
 				h.retireRooms()
 				h.trimQueues()
+				h.sweepAnnouncements()
 			}
 		}
 	}

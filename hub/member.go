@@ -2,8 +2,8 @@ package hub
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,14 +42,15 @@ type member struct {
 	h                   *Hub
 	s                   *melody.Session // set in onConnect, before any frame is sent
 
-	room     *room  // set in onConnect before the member is visible to anyone; never changes
-	roomName string // the room it asked to join
-	id       string // public, shown to the room
-	browser  string // secret, the cookie that attributes HTTP fetches
-	remote   string // the client's address, for logs and anonymous feed entries
-	since    uint64 // the join's since, with hasSince
-	epoch    string // the join's epoch
-	was      string // the member id the page had before (the join's was), if it said
+	room     *room        // set in onConnect before the member is visible to anyone; never changes
+	roomName string       // the room it asked to join
+	id       string       // public, shown to the room
+	browser  string       // secret, the cookie that attributes HTTP fetches
+	remote   string       // the client's address, for logs and anonymous feed entries
+	group    netip.Prefix // its network, whose content budget it spends (clientGroup)
+	since    uint64       // the join's since, with hasSince
+	epoch    string       // the join's epoch
+	was      string       // the member id the page had before (the join's was), if it said
 	joined   time.Time
 	hasSince bool
 
@@ -57,14 +58,16 @@ type member struct {
 	name string
 
 	// Only the session's read goroutine (melody's message handler) uses
-	// these. strikes and content are made on first use: most sessions
-	// never need them, and a limiter is a hundred bytes.
+	// these. strikes is made on first use: most sessions never need it,
+	// and a limiter is a hundred bytes.
 	limiter *rate.Limiter
 	strikes *rate.Limiter // refusals beyond one a second, once rate limited
-	content *rate.Limiter // bytes of file content its requests may make the server send
 	// fetches is the feed budget of its page's HTTP fetches (Config.FetchEvents),
 	// made on first use by whichever request comes first.
 	fetches atomic.Pointer[rate.Limiter]
+	// uploads is the budget of its page's upload announcements
+	// (Config.UploadEvents), made on first use.
+	uploads atomic.Pointer[rate.Limiter]
 
 	closeCode atomic.Int32
 	framesIn  atomic.Int64
@@ -90,6 +93,7 @@ func newMember(h *Hub, req joinRequest) *member {
 		roomName: req.room,
 		browser:  req.browser,
 		remote:   req.remote,
+		group:    clientGroup(req.remote),
 		batch:    req.batch,
 		offers:   req.offers,
 		since:    req.since,
@@ -411,7 +415,7 @@ func batchElems(f outFrame) []byte {
 
 // sendJSON encodes v and sends it to this session alone.
 func (mb *member) sendJSON(v any) {
-	b, err := json.Marshal(v)
+	b, err := marshal(v)
 	if err != nil {
 		mb.log().Error("encoding a frame", "err", err)
 		return

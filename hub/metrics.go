@@ -22,6 +22,9 @@ type Metrics struct {
 	BytesOut           prometheus.Counter
 	Fetches            *prometheus.CounterVec // by via
 	FetchesUnannounced prometheus.Counter
+	UploadsUnannounced prometheus.Counter
+	ContentBytes       prometheus.Counter
+	ContentRefused     *prometheus.CounterVec // by scope: address or room
 	UploadBytes        prometheus.Counter
 	Uploads            *prometheus.CounterVec // by outcome
 	Errors             *prometheus.CounterVec // by code
@@ -53,6 +56,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		BytesOut:           counter("bytes_out_total", "Bytes of frames queued to sessions."),
 		Fetches:            vec("fetches_total", "Files fetched, by transport (http, ws, or link: through a share link).", "via"),
 		FetchesUnannounced: counter("fetches_unannounced_total", "HTTP fetches served but not put in the feed: their client's feed budget was spent (Config.FetchEvents)."),
+		UploadsUnannounced: counter("uploads_unannounced_total", "HTTP uploads taken but not announced to the room: their uploader's budget was spent (Config.UploadEvents)."),
+		ContentBytes:       counter("content_bytes_total", "Bytes of content delivered as counted by the content budgets: a frame's size times the members it reaches (Config.ContentRate)."),
+		ContentRefused:     vec("content_refused_total", "Shares, snippets, chat and uploads followed live refused or cut for the content budget, by scope (address: the client's, room: the room's).", "scope"),
 		UploadBytes:        counter("upload_bytes_total", "Bytes of finished uploads."),
 		Uploads:            vec("uploads_total", "Uploads, by outcome (finished, aborted).", "outcome"),
 		Errors:             vec("errors_total", "Error frames sent, by protocol code.", "code"),
@@ -73,7 +79,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.Sessions, m.Rooms, m.Joins, m.Leaves, m.FramesIn, m.FramesOut, m.BytesIn, m.BytesOut,
-			m.Fetches, m.FetchesUnannounced, m.UploadBytes, m.Uploads, m.Errors, m.Closes, m.HandshakeRefusals, m.SlowDrops, m.FanoutSeconds,
+			m.Fetches, m.FetchesUnannounced, m.UploadsUnannounced, m.ContentBytes, m.ContentRefused, m.UploadBytes, m.Uploads, m.Errors, m.Closes, m.HandshakeRefusals, m.SlowDrops, m.FanoutSeconds,
 			m.HistorySaveSeconds, m.HistoryErrors)
 	}
 	return m

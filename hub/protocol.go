@@ -6,11 +6,13 @@ package hub
 // a field name by hand.
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"filehub/files"
@@ -477,3 +479,26 @@ var (
 	batchPrefix = []byte(`{"kind":"batch","frames":[`)
 	batchSuffix = []byte(`]}`)
 )
+
+// marshal encodes a frame. Frames are JSON read by scripts, never HTML, so
+// "<", ">" and "&" are written as themselves, not as six-byte \u003c
+// escapes: a snippet of 65,536 "<" is 64 KiB on the wire, not 384 KiB.
+// The page puts every string in with textContent (web/static/dom.js).
+func marshal(v any) ([]byte, error) {
+	buf := encodeBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(v)
+	var out []byte
+	if err == nil {
+		out = bytes.Clone(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	}
+	if buf.Cap() <= 64<<10 { // a snippet's buffer is not kept for chat lines
+		encodeBufs.Put(buf)
+	}
+	return out, err
+}
+
+// encodeBufs are marshal's buffers.
+var encodeBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}

@@ -1,13 +1,14 @@
 package hub
 
 import (
-	"encoding/json"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"filehub/internal/randid"
+
+	"golang.org/x/time/rate"
 )
 
 // room is one room on this node: its members here, its history, and the
@@ -30,7 +31,7 @@ type room struct {
 	// remote is the members on other nodes (id → their ref and node), as
 	// the broker reports them; nil on a single node.
 	remote  map[string]remoteMember
-	names   map[string]string // every member's name → its id, on every node
+	names   map[string]string // every member's NameKey → its id, on every node
 	hist    history
 	inbox   []*Message // published, waiting for run
 	spare   []*Message
@@ -49,6 +50,7 @@ type room struct {
 	pending int // joins under way
 
 	growing map[*growing]struct{} // uploads shared as they arrive, which joiners follow too
+	content *rate.Limiter         // bytes delivered to the room (Config.RoomContentRate)
 
 	batchers  int       // members that joined with batch=1
 	lastFlush time.Time // when the last pass started
@@ -65,7 +67,8 @@ type remoteMember struct {
 
 func newRoom(h *Hub, name string) *room {
 	r := &room{h: h, name: name, names: make(map[string]string), wake: make(chan struct{}, 1),
-		hist: history{epoch: randid.Hex(8)}, idle: h.cfg.Now(), opened: make(chan struct{})}
+		hist: history{epoch: randid.Hex(8)}, idle: h.cfg.Now(), opened: make(chan struct{}),
+		content: rate.NewLimiter(rate.Limit(h.cfg.RoomContentRate), int(h.cfg.RoomContentBurst))}
 	if h.cfg.Broker == nil {
 		r.opening = true
 		close(r.opened)
@@ -107,7 +110,7 @@ func (r *room) joinLocked(mb *member) *Message {
 	if h.cfg.Broker == nil {
 		mb.name = r.uniqueName(mb.name, "")
 	}
-	r.names[mb.name] = mb.id
+	r.names[NameKey(mb.name)] = mb.id
 	mb.pos = len(r.members)
 	r.members = append(r.members, mb)
 	r.idle = time.Time{}
@@ -164,8 +167,8 @@ func (r *room) leave(mb *member) *Message {
 	r.members[last] = nil
 	r.members = r.members[:last]
 	mb.pos = -1
-	if r.names[mb.name] == mb.id {
-		delete(r.names, mb.name)
+	if r.names[NameKey(mb.name)] == mb.id {
+		delete(r.names, NameKey(mb.name))
 	}
 	if mb.batch {
 		r.batchers--
@@ -188,14 +191,14 @@ func (r *room) rename(mb *member, name string) *Message {
 	if name == mb.name {
 		return nil
 	}
-	if r.names[mb.name] == mb.id {
-		delete(r.names, mb.name)
+	if r.names[NameKey(mb.name)] == mb.id {
+		delete(r.names, NameKey(mb.name))
 	}
 	if r.h.cfg.Broker == nil {
 		name = r.uniqueName(name, mb.id)
 	}
 	mb.name = name
-	r.names[mb.name] = mb.id
+	r.names[NameKey(mb.name)] = mb.id
 	if r.h.cfg.Broker != nil {
 		return nil
 	}
@@ -206,7 +209,7 @@ func (r *room) rename(mb *member, name string) *Message {
 // (an id) has it.
 func (r *room) uniqueName(name, self string) string {
 	taken := func(n string) bool {
-		id, ok := r.names[n]
+		id, ok := r.names[NameKey(n)]
 		return ok && id != self
 	}
 	if !taken(name) {
@@ -232,13 +235,13 @@ func (r *room) presenceLocked(p *Presence) []byte {
 			r.remote = make(map[string]remoteMember)
 		}
 		old, had := r.remote[p.Who.ID]
-		if had && r.names[old.name] == p.Who.ID {
-			delete(r.names, old.name)
+		if had && r.names[NameKey(old.name)] == p.Who.ID {
+			delete(r.names, NameKey(old.name))
 		}
 		switch p.Event {
 		case eventJoin, eventRename:
 			r.remote[p.Who.ID] = remoteMember{name: p.Who.Name, node: p.Node}
-			r.names[p.Who.Name] = p.Who.ID
+			r.names[NameKey(p.Who.Name)] = p.Who.ID
 		case eventLeave:
 			delete(r.remote, p.Who.ID)
 		}
@@ -257,7 +260,7 @@ func (r *room) presenceLocked(p *Presence) []byte {
 		r.armTimerLocked()
 		return nil
 	}
-	b, err := json.Marshal(presenceFrame{Kind: kindPresence, Event: p.Event, Who: p.Who, Count: count})
+	b, err := marshal(presenceFrame{Kind: kindPresence, Event: p.Event, Who: p.Who, Count: count})
 	if err != nil {
 		h.log.Error("encoding presence", "err", err)
 		return nil

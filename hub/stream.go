@@ -19,6 +19,7 @@ import (
 type stream struct {
 	n    uint32
 	free chan []byte // buffers whose frames have been written
+	grow *growing    // the upload it follows; nil for a get
 }
 
 // startStream answers a get of a large file. It takes ownership of f.

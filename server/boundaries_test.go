@@ -37,6 +37,7 @@ var boundaries = []struct {
 	{"filehub/vocab", []string{"filehub/..."}, "the protocol's vocabulary is a leaf"},
 	{"filehub/refusal", []string{"filehub/..."}, "the refusal body is a leaf"},
 	{"filehub/origin", []string{"filehub/..."}, "the origin rule is a leaf"},
+	{"filehub/guard", []string{"filehub/..."}, "the connection and body limits sit below every route and know none of them"},
 	{"filehub/web", []string{"filehub/..."}, "the page knows no server package"},
 }
 

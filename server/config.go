@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Config is the server's configuration: what the flags and FILEHUB_
@@ -54,7 +56,12 @@ type Config struct {
 
 	Drain           time.Duration // readyz 503 this long before closing
 	BodyIdleTimeout time.Duration // cut an upload this idle (0: 30s)
-	Rate            float64       // messages per second per session (0: the hub's default)
+	BodyTimeout     time.Duration // the longest a body of any route but uploads may take (0: 30s)
+
+	// Connections open at once (package guard): per client network, and
+	// in all. 0: guard's defaults (256; ¾ of the descriptors, ≤ 16,384).
+	MaxConns, MaxConnsPerClient int
+	Rate                        float64 // messages per second per session (0: the hub's default)
 
 	// The rooms' history on disk, on a node alone (with NATS, NATS keeps it).
 	History    bool          // keep it in StateDir (default on); off: memory only
@@ -119,7 +126,7 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 		"`host:port` to listen on; port 0 picks a free one. The default serves this machine only; :8080 serves your network too")
 	def(stringValue{&o.Root, nil}, "root", "ROOT", "the `folder` to serve, also given as the plain argument FOLDER")
 	def(boolValue{&o.Upload}, "upload", "UPLOAD", "accept uploads with PUT")
-	def(boolValue{&o.ReadOnly}, "read-only", "READ_ONLY", "refuse uploads whatever else is set")
+	def(boolValue{&o.ReadOnly}, "read-only", "READ_ONLY", "refuse uploads and drop links (not with -upload)")
 	def((*byteSize)(&o.MaxUpload), "max-upload", "MAX_UPLOAD", "largest upload: a `size` in bytes or with a unit, such as 512MiB or 1GiB")
 	def(boolValue{&o.ShowHidden}, "show-hidden", "SHOW_HIDDEN", "serve dotfiles such as .env and .git")
 	def(stringValue{&o.StateDir, nil}, "state-dir", "STATE_DIR",
@@ -137,6 +144,12 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 		"the most `size` of thumbnails kept, the least recently used going first, such as 64MiB (0: 256MiB)")
 	def(durationValue{&o.BodyIdleTimeout}, "body-idle-timeout", "BODY_IDLE_TIMEOUT",
 		"cut an upload whose body sends less than 1 KiB in this `duration` (0: 30s)")
+	def(durationValue{&o.BodyTimeout}, "body-timeout", "BODY_TIMEOUT",
+		"the longest `duration` a request body may take on any route but uploads (default 30s)")
+	def(intValue{&o.MaxConns}, "max-conns", "MAX_CONNS",
+		"connections open at once, in all; more are closed as soon as accepted (default: three quarters of the descriptors, at most 16384)")
+	def(intValue{&o.MaxConnsPerClient}, "max-conns-per-client", "MAX_CONNS_PER_CLIENT",
+		"connections open at once from one client network (an IPv6 /64); trusted proxies are not bound by it (default 256)")
 	def(stringValue{&o.Token, nil}, "token", "TOKEN",
 		"require this access `token` on every request; browsers are asked once and keep it in a cookie. Prefer the environment variable: a flag shows in ps")
 	def(&listValue{p: &o.AllowOrigins, norm: normOrigin}, "allow-origin", "ALLOW_ORIGIN",
@@ -228,6 +241,14 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 	default:
 		return o, badUsage(true, "one folder at most, not %d: %s", len(folders), strings.Join(folders, " "))
 	}
+	if o.Token != "" {
+		if err := checkToken(o.Token); err != nil {
+			return o, err
+		}
+	}
+	if o.Upload && o.ReadOnly {
+		return o, badUsage(true, "-upload and -read-only contradict each other; give one")
+	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return o, badUsage(true, "-tls-cert and -tls-key go together")
 	}
@@ -241,6 +262,25 @@ func parseFlags(args []string, getenv func(string) string, stdout io.Writer) (Co
 		return o, badUsage(true, "-node and the other -nats-… settings need -nats")
 	}
 	return o, nil
+}
+
+// minToken is the shortest token accepted: 16 characters. The lockout
+// allows a network about 14,000 guesses a day (docs/security.md); a token
+// of 16 random characters is out of reach of that, a word is not.
+const minToken = 16
+
+// checkToken refuses a token that is too short to hold against guessing, or
+// that has whitespace in it (a stray space or newline from a file or a
+// copy, which no one types back the same way). The message never shows
+// the token.
+func checkToken(t string) error {
+	if n := utf8.RuneCountInString(t); n < minToken {
+		return badUsage(false, "-token (FILEHUB_TOKEN) is shorter than %d characters (%d); make one with: openssl rand -hex 16", minToken, n)
+	}
+	if strings.IndexFunc(t, unicode.IsSpace) >= 0 {
+		return badUsage(false, "-token (FILEHUB_TOKEN) has whitespace in it; make one with: openssl rand -hex 16")
+	}
+	return nil
 }
 
 // parseArgs parses flags that may come before or after the folder

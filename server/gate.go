@@ -24,6 +24,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"filehub/guard"
 	"filehub/origin"
 	"filehub/refusal"
 	"filehub/vocab"
@@ -344,28 +345,9 @@ func localPath(next string) string {
 }
 
 // clientGroup is the network a client address stands for: an IPv4
-// address alone, or the /64 of an IPv6 one (one host, or one home or
-// office, usually holds a whole /64 and can pick any address in it). An
-// IPv4-mapped IPv6 address counts as its IPv4 address. An address that
-// does not parse (a Unix socket) falls in one shared group.
-func clientGroup(remoteAddr string) netip.Prefix {
-	var a netip.Addr
-	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
-		a = ap.Addr()
-	} else if a, err = netip.ParseAddr(remoteAddr); err != nil {
-		return netip.Prefix{}
-	}
-	a = a.Unmap().WithZone("")
-	bits := 32
-	if a.Is6() {
-		bits = 64
-	}
-	p, err := a.Prefix(bits)
-	if err != nil {
-		return netip.Prefix{}
-	}
-	return p
-}
+// address alone, or the /64 of an IPv6 one (guard.ClientGroup: the
+// connection limits and the hub's budgets group clients the same way).
+func clientGroup(remoteAddr string) netip.Prefix { return guard.ClientGroup(remoteAddr) }
 
 // lockout counts wrong tokens per client network in a token bucket each:
 // burst at once, then one per 1/every. It remembers at most max networks,

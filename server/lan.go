@@ -59,12 +59,15 @@ func lanURLs(scheme, host string, port int) []string {
 // to name its root after, and the URLs by which others on the network
 // reach this server (none unless it listens on every interface), for its
 // invitations. They are listed at each request: a laptop changes networks.
-func infoHandler(folder string, urls func() []string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+// open says the server has no token and r comes from another machine: the
+// page then tells its visitor that everyone on the network reads here.
+func infoHandler(folder string, urls func() []string, open func(*http.Request) bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body := struct {
 			Folder string   `json:"folder"`
 			URLs   []string `json:"urls"`
-		}{folder, urls()}
+			Open   bool     `json:"open,omitempty"` // no token, and r is from another machine: the page warns
+		}{folder, urls(), open(r)}
 		if body.URLs == nil {
 			body.URLs = []string{}
 		}

@@ -33,6 +33,7 @@ import (
 	"filehub/drops"
 	"filehub/echo"
 	"filehub/files"
+	"filehub/guard"
 	"filehub/history"
 	"filehub/hub"
 	"filehub/index"
@@ -153,6 +154,7 @@ type Server struct {
 	tls     *tls.Config
 	proxies []netip.Prefix
 	reg     *prometheus.Registry
+	guard   *guard.Metrics
 
 	store   *files.Store
 	nodes   *cluster.Broker // nil: this process alone
@@ -216,6 +218,7 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 	}
 	s.reg = prometheus.NewRegistry()
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.guard = guard.NewMetrics(s.reg)
 
 	s.store, err = files.Open(cfg.Root, files.Config{
 		ShowHidden:      cfg.ShowHidden,
@@ -327,7 +330,7 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 				return (*lan)()
 			}
 			return nil
-		}),
+		}, func(r *http.Request) bool { return cfg.Token == "" && !fromLoopback(r) }),
 	})
 	if cfg.Token != "" {
 		refusals := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -353,7 +356,10 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, log *slog.
 
 // handler is the routes inside the middleware, outermost last: the token
 // gate, cross-origin protection, the Host guard (on a loopback address),
-// the trusted proxies and the access log, the count of running requests.
+// the trusted proxies and the access log, the count of running requests,
+// and the bodies' guard (package guard: a deadline on every body but an
+// upload's, and an answer written before the body closes the connection
+// rather than wait for it).
 func (s *Server) handler(bound *net.TCPAddr) (http.Handler, bool) {
 	handler := s.mux
 	if s.gate != nil {
@@ -368,12 +374,36 @@ func (s *Server) handler(bound *net.TCPAddr) (http.Handler, bool) {
 		}
 	}
 	handler = trustProxies(s.proxies, accessLog(s.log.With("component", "http"), handler))
-	return s.running.wrap(handler), guarded
+	return guard.Bodies(s.running.wrap(handler), guard.BodyConfig{
+		Timeout: s.cfg.BodyTimeout,
+		// Every PUT is an upload, held by files' or drops' own clock: an
+		// idle timeout and a minimum rate, on deadlines they move.
+		Own:     func(r *http.Request) bool { return r.Method == http.MethodPut },
+		Metrics: s.guard,
+	}), guarded
+}
+
+// fromLoopback reports whether r comes from this machine, as the trusted
+// proxies have it (RemoteAddr is the client's then).
+func fromLoopback(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && ap.Addr().Unmap().IsLoopback()
 }
 
 // Serve serves on ln until ctx ends, then drains and stops everything New
 // built (stop); it closes ln. It prints the address to stdout once ready.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, stdout io.Writer) error {
+	// Bounded per client network and in total, so that one address
+	// cannot take every descriptor; a trusted proxy, which stands for all
+	// its clients, counts in the total only.
+	ln = guard.Listen(ln, guard.ListenerConfig{
+		MaxConns:     s.cfg.MaxConns,
+		MaxPerClient: s.cfg.MaxConnsPerClient,
+		Exempt: func(a netip.Addr) bool {
+			return slices.ContainsFunc(s.proxies, func(p netip.Prefix) bool { return p.Contains(a) })
+		},
+		Metrics: s.guard,
+	})
 	// After listening (a port in use stops the start before a long walk of
 	// the tree), before serving: what lands in the folder once a page can
 	// connect reaches it. Each node watches the folder it serves; changes
@@ -429,6 +459,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, stdout io.Writer) e
 	// script, a test) and asks /_/readyz at once is told the truth. The
 	// listener is open, so connections made before Serve runs wait in its
 	// backlog.
+	if s.cfg.Token == "" && !bound.IP.IsLoopback() {
+		// Before the address: whoever reads that has been told.
+		s.log.Warn("listening beyond this machine without -token: whoever reaches the port reads every file", "addr", bound.String())
+	}
 	s.ready.Store(true)
 	if bound.IP.IsUnspecified() {
 		// "[::]:8080" is no address to visit: name this machine for its

@@ -78,7 +78,8 @@ const (
 type Config struct {
 	// Limit is how many folders are watched with inotify at most (the
 	// folder itself counts); a tree with more is rescanned every Interval
-	// instead, entirely. Defaults to 4096.
+	// instead, entirely, until a rescan finds it a tenth under Limit
+	// again, when inotify takes over again. Defaults to 4096.
 	Limit int
 	// Interval is the time between two rescans of the whole tree, when the
 	// watcher rescans (past Limit, without inotify, on a network file
@@ -149,13 +150,15 @@ type Watcher struct {
 	done      chan struct{} // closed when run returns
 	closeOnce sync.Once
 
-	fsw      *fsnotify.Watcher // nil: rescanning only
-	watched  int               // folders with an inotify watch
-	rescan   bool              // rescan every Interval
-	scanning bool              // in a rescan: every folder is listed again
-	quiet    bool              // the first walk: nothing is announced
-	dirs     map[string]*folder
-	pend     *pending
+	fsw       *fsnotify.Watcher // nil: rescanning only
+	watched   int               // folders with an inotify watch
+	rescan    bool              // rescan every Interval
+	netFS     bool              // on a network file system: rescan even with inotify
+	overLimit bool              // fell back because the tree outgrew Limit: inotify again once it is back under
+	scanning  bool              // in a rescan: every folder is listed again
+	quiet     bool              // the first walk: nothing is announced
+	dirs      map[string]*folder
+	pend      *pending
 	// denied holds the paths whose events could not be settled because a
 	// folder above them could not be searched (chmod 000): nothing will
 	// tell of them again, so they are settled again when a folder above
@@ -248,7 +251,7 @@ func newWatcher(dir string, store *files.Store, notify func(...vocab.Change), cf
 		w.fallBack(fmt.Sprintf("inotify is unavailable (%v)", err))
 	}
 	if name := netFS(abs); name != "" {
-		w.rescan = true
+		w.rescan, w.netFS = true, true
 		w.log.Info("network file system: changes made by other machines show at the next rescan",
 			"fs", name, "interval", cfg.Interval)
 	}
@@ -359,11 +362,17 @@ func (w *Watcher) run() {
 			w.rescanAll()
 			// From the end of this one, so that rescans of a tree that
 			// takes longer than Interval to list never run back to back.
-			rescan.Reset(w.cfg.Interval)
+			if w.rescan {
+				rescan.Reset(w.cfg.Interval)
+			}
 		}
-		if w.rescan && !rescanning { // fell back while handling the above
+		switch {
+		case w.rescan && !rescanning: // fell back while handling the above
 			rescanning = true
 			rescan.Reset(w.cfg.Interval)
+		case !w.rescan && rescanning: // back to inotify in the rescan above
+			rescanning = false
+			rescan.Stop()
 		}
 	}
 }
@@ -494,13 +503,40 @@ func (w *Watcher) brokenLinks(p string, list []files.Info) {
 	}
 }
 
-// rescanAll compares the whole tree with what was last seen.
+// rescanAll compares the whole tree with what was last seen. When the
+// watcher rescans because the tree had outgrown Limit and it is now back
+// under resumeAt, it watches with inotify again (see resume).
 func (w *Watcher) rescanAll() {
 	w.m.Rescans.Inc()
 	w.scanning = true
 	w.adopt(".")
+	if w.overLimit && len(w.dirs) <= w.resumeAt() {
+		w.resume()
+	}
 	w.scanning = false
 	w.flush()
+}
+
+// resumeAt is how many folders the tree may have for a watcher that fell
+// back past Limit to watch with inotify again: a tenth under Limit, so
+// that a tree hovering at the limit does not switch at every rescan (each
+// switch costs a walk of the tree and one inotify_add_watch per folder).
+func (w *Watcher) resumeAt() int { return w.cfg.Limit - max(1, w.cfg.Limit/10) }
+
+// resume watches with inotify again, in one more walk of the tree with
+// every folder watched before it is listed: what changed before its watch
+// is in the listing, what changes after is an event, as at Start. Should
+// the tree outgrow Limit during the walk, watch falls back again.
+func (w *Watcher) resume() {
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		w.log.Debug("inotify still unavailable", "err", err)
+		return
+	}
+	w.fsw, w.overLimit, w.rescan = fsw, false, w.netFS
+	w.log.Info("watching with inotify again", "why", "the folder is back under the limit",
+		"folders", len(w.dirs), "limit", w.cfg.Limit)
+	w.adopt(".") // w.scanning is still set: every folder is walked, and watched
 }
 
 // reconcile compares the path p, which had events, with what was last
@@ -695,6 +731,7 @@ func (w *Watcher) adopt(p string) {
 func (w *Watcher) watch(p string, f *folder) {
 	if w.watched >= w.cfg.Limit {
 		w.fallBack(fmt.Sprintf("the folder has more than %d folders (-watch-limit)", w.cfg.Limit))
+		w.overLimit = true
 		return
 	}
 	err := w.fsw.Add(w.abs(p))
@@ -758,9 +795,10 @@ func (w *Watcher) drop(p string) {
 	walk(p, f)
 }
 
-// fallBack gives inotify up for good and rescans instead, saying why. It
-// is called at most once: when inotify cannot start, or from watch, which
-// only runs while inotify is in use.
+// fallBack gives inotify up and rescans instead, saying why: for good when
+// inotify cannot start or the system's watches ran out, until the tree is
+// back under the limit when it outgrew Limit (watch sets overLimit). It is
+// called only while inotify is in use, or when it cannot start.
 func (w *Watcher) fallBack(why string) {
 	if w.fsw != nil {
 		w.fsw.Close()

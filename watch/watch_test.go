@@ -23,6 +23,8 @@ import (
 	"filehub/files"
 	"filehub/internal/testutil"
 	"filehub/vocab"
+
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // waitFor bounds every wait for a change: far above the ~150 ms a change
@@ -445,5 +447,53 @@ func TestUnsearchableFolder(t *testing.T) {
 	r.expect("add q/new.txt", "add q/inner/deep.txt", "remove q/inner/old.txt")
 	if rest := r.settled(dir); len(rest) > 0 {
 		t.Fatalf("unexpected %q", rest)
+	}
+}
+
+// TestBackUnderLimit: a tree that outgrew Limit is rescanned; once a
+// rescan finds it back under the limit (a tenth under), the watcher
+// watches with inotify again, and rescans no more (issue 20, finding 13).
+func TestBackUnderLimit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for i := range 11 {
+		write(t, filepath.Join(dir, fmt.Sprintf("d%02d", i), "f.txt"), "f")
+	}
+	// 12 folders with the top one: over 10. Back under at 9.
+	r := start(t, dir, false, Config{Limit: 10, Interval: 50 * time.Millisecond})
+	if got := promtest.ToFloat64(r.w.m.Folders); got != 0 {
+		t.Fatalf("%v folders watched past the limit", got)
+	}
+	gone := t.TempDir()
+	var want []string
+	for i := range 3 { // 9 left: back under
+		d := fmt.Sprintf("d%02d", i)
+		mustDo(t, os.Rename(filepath.Join(dir, d), filepath.Join(gone, d)))
+		want = append(want, "remove "+d)
+	}
+	// The rescan that announces the removes watched the tree before it
+	// told of them.
+	r.expect(want...)
+	if got := promtest.ToFloat64(r.w.m.Folders); got != 9 {
+		t.Fatalf("%v folders watched, want 9 (inotify again)", got)
+	}
+	rescans := promtest.ToFloat64(r.w.m.Rescans)
+	// Changes are inotify's now: one deep write, then the sentinel, each
+	// taking longer than Interval, and no rescan meanwhile.
+	write(t, filepath.Join(dir, "d05", "new.txt"), "n")
+	r.expect("add d05/new.txt")
+	if before := r.settled(dir); len(before) != 0 {
+		t.Fatalf("unexpected %q", before)
+	}
+	if got := promtest.ToFloat64(r.w.m.Rescans); got != rescans {
+		t.Fatalf("%v rescans after inotify took over", got-rescans)
+	}
+	// Outgrowing it again falls back again.
+	for i := range 3 {
+		mustDo(t, os.Mkdir(filepath.Join(dir, fmt.Sprintf("n%d", i)), 0o755))
+	}
+	r.expect("add n0", "add n1", "add n2")
+	if got := promtest.ToFloat64(r.w.m.Folders); got != 0 {
+		t.Fatalf("%v folders watched past the limit again", got)
 	}
 }

@@ -639,6 +639,9 @@ renderYou(room);
 renderCrumbs();
 setupInvite(null);
 loadInfo().then((info) => {
+  // The server says so to a visitor from another machine when it has no
+  // token: whoever is on this network can read everything it serves.
+  $('open-warning').hidden = info?.open !== true;
   if (typeof info?.folder === 'string' && info.folder.trim()) {
     S.folder = info.folder.trim();
     renderCrumbs();
