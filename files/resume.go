@@ -213,64 +213,102 @@ func (s *Store) putPart(ctx context.Context, name string, r io.Reader, q resumeR
 		}
 		return res, err
 	}
-	// This request now holds the partial's lock. Every way out closes its
-	// file, which lets the lock go, before settling, which lets a request
-	// waiting to take over go on.
-	keep := func(held int64) {
-		lp.f.Close()
-		s.settle(pt, rc, held, true)
+	u := &partUpload{s: s, t: t, id: id, p: p, pt: pt, rc: rc, lp: lp}
+	if err := u.position(q); err != nil {
+		return res, err
 	}
-	drop := func() {
-		s.removePart(t.dir, id)
-		lp.f.Close()
-		s.settle(pt, rc, 0, false)
+	if began != nil {
+		began(p, u.st.Offset, u.st.Total)
 	}
+	if res, done, err := u.receive(r, q); err != nil || !done {
+		return res, err
+	}
+	return u.finish(q)
+}
 
+// partUpload is one request's hold on a partial file: from openPart on,
+// it holds the partial's lock. Every way out closes its file, which lets
+// the lock go, before settling, which lets a request waiting to take over
+// go on: keep (the bytes stay, to go on from), drop (they go), or finish.
+type partUpload struct {
+	s     *Store
+	t     target
+	id, p string
+	pt    *partial
+	rc    *receiver
+	lp    *lockedPart
+	st    partState
+	h     hash.Hash
+}
+
+func (u *partUpload) keep(held int64) {
+	u.lp.f.Close()
+	u.s.settle(u.pt, u.rc, held, true)
+}
+
+func (u *partUpload) drop() {
+	u.s.removePart(u.t.dir, u.id)
+	u.lp.f.Close()
+	u.s.settle(u.pt, u.rc, 0, false)
+}
+
+// position checks the request's piece against what is held (its start,
+// the total, the limit), and puts the file at the offset it goes on from,
+// with the hash of what is before it. On an error the hold has been let go.
+func (u *partUpload) position(q resumeReq) error {
+	s, p, lp := u.s, u.p, u.lp
 	st, h := lp.st, hash.Hash(nil)
 	switch {
 	case q.start == 0: // starting, or starting over
-		st, h = partState{Version: stateVersion, ID: id, Path: p, Total: q.total}, sha256.New()
+		st, h = partState{Version: stateVersion, ID: u.id, Path: p, Total: q.total}, sha256.New()
 	case !lp.found:
-		drop() // bytes without a usable state: nobody can go on from them
-		return res, fmt.Errorf("files: put %q: nothing held to go on from: %w", p, &offsetError{offset: 0})
+		u.drop() // bytes without a usable state: nobody can go on from them
+		return fmt.Errorf("files: put %q: nothing held to go on from: %w", p, &offsetError{offset: 0})
 	case q.start != st.Offset:
-		keep(st.Offset)
-		return res, fmt.Errorf("files: put %q: starts at %d: %w", p, q.start, &offsetError{offset: st.Offset})
+		u.keep(st.Offset)
+		return fmt.Errorf("files: put %q: starts at %d: %w", p, q.start, &offsetError{offset: st.Offset})
 	case q.total >= 0 && st.Total >= 0 && q.total != st.Total:
-		keep(st.Offset)
-		return res, fmt.Errorf("files: put %q: total %d, was %d: %w", p, q.total, st.Total, ErrBadRange)
+		u.keep(st.Offset)
+		return fmt.Errorf("files: put %q: total %d, was %d: %w", p, q.total, st.Total, ErrBadRange)
 	case q.total >= 0:
 		st.Total = q.total
 	}
 	if h == nil {
+		var err error
 		if h, err = st.hash(); err != nil { // readState checked it
-			drop()
-			return res, fmt.Errorf("files: put %q: %w", p, err)
+			u.drop()
+			return fmt.Errorf("files: put %q: %w", p, err)
 		}
 	}
 	switch {
 	case st.Total > s.cfg.MaxUpload: // stated to a process with a larger limit
-		keep(st.Offset)
-		return res, fmt.Errorf("files: put %q: total %d over %d bytes: %w", p, st.Total, s.cfg.MaxUpload, ErrTooLarge)
+		u.keep(st.Offset)
+		return fmt.Errorf("files: put %q: total %d over %d bytes: %w", p, st.Total, s.cfg.MaxUpload, ErrTooLarge)
 	case st.Total >= 0 && q.end >= st.Total:
-		keep(st.Offset)
-		return res, fmt.Errorf("files: put %q: a piece ending at %d of %d bytes: %w", p, q.end, st.Total, ErrBadRange)
+		u.keep(st.Offset)
+		return fmt.Errorf("files: put %q: a piece ending at %d of %d bytes: %w", p, q.end, st.Total, ErrBadRange)
 	}
-	offset := st.Offset
-	s.setHeld(pt, offset, st.Total)
+	u.st, u.h = st, h
+	s.setHeld(u.pt, st.Offset, st.Total)
 	// Drop whatever a cut piece or a crash left past the offset.
-	if err := lp.f.Truncate(offset); err != nil {
-		drop()
-		return res, fmt.Errorf("files: put %q: truncate: %w", p, err)
+	if err := lp.f.Truncate(st.Offset); err != nil {
+		u.drop()
+		return fmt.Errorf("files: put %q: truncate: %w", p, err)
 	}
-	if _, err := lp.f.Seek(offset, io.SeekStart); err != nil {
-		drop()
-		return res, fmt.Errorf("files: put %q: seek: %w", p, err)
+	if _, err := lp.f.Seek(st.Offset, io.SeekStart); err != nil {
+		u.drop()
+		return fmt.Errorf("files: put %q: seek: %w", p, err)
 	}
-	if began != nil {
-		began(p, offset, st.Total)
-	}
+	return nil
+}
 
+// receive copies the body after the offset. It reports done when the
+// whole file has arrived (the hold is kept for finish); otherwise, or on
+// an error, the hold has been let go, and res says the offset held when
+// what arrived was kept for a client to go on from.
+func (u *partUpload) receive(r io.Reader, q resumeReq) (res partResult, done bool, err error) {
+	s, p, st := u.s, u.p, &u.st
+	offset := st.Offset
 	// want is what this body may hold; one byte more is an error.
 	want, limit := s.cfg.MaxUpload-offset, ErrTooLarge
 	switch {
@@ -280,65 +318,72 @@ func (s *Store) putPart(ctx context.Context, name string, r io.Reader, q resumeR
 		want, limit = st.Total-offset, ErrBadRange
 	}
 	src := &readErr{r: io.LimitReader(r, want+1)}
-	n, err := s.copyChunks(&partWriter{s: s, pt: pt, f: lp.f, h: h}, src)
+	n, err := s.copyChunks(&partWriter{s: s, pt: u.pt, f: u.lp.f, h: u.h}, src)
 	offset += n
 	st.Offset = offset
 	if err != nil {
 		err = s.receiveErr(p, src, err)
 		if !errors.Is(err, ErrIncomplete) && !errors.Is(err, ErrBusy) { // the disk failed, or over the limit
-			drop()
-			return res, err
+			u.drop()
+			return res, false, err
 		}
 		// Cut off, or no room left for more: keep what arrived, for the
 		// client to go on from, here or on another node.
-		if serr := s.savePart(t.dir, lp, &st, h); serr != nil {
-			drop()
-			return res, serr
+		if serr := s.savePart(u.t.dir, u.lp, st, u.h); serr != nil {
+			u.drop()
+			return res, false, serr
 		}
-		keep(offset)
+		u.keep(offset)
 		switch {
 		case s.stopping():
 			// Cut by StopUploads: the client is still there, and goes on
 			// later (503), not a client that went away (400).
 			err = fmt.Errorf("%w, %d bytes held (%w)", errStopping, offset, err)
-		case rc.yield.Load():
+		case u.rc.yield.Load():
 			// Cut for another client's share of the slots: the same.
 			err = fmt.Errorf("files: put %q: %d bytes held (%w): %w", p, offset, err, errYielded)
 		}
-		return partResult{Offset: offset}, err
+		return partResult{Offset: offset}, false, err
 	}
 	if n > want {
-		drop()
-		return res, fmt.Errorf("files: put %q: body longer than %d bytes: %w", p, want, limit)
+		u.drop()
+		return res, false, fmt.Errorf("files: put %q: body longer than %d bytes: %w", p, want, limit)
 	}
 	if (st.Total >= 0 && offset < st.Total) || (st.Total < 0 && q.end >= 0) {
 		// A piece ended where the client meant it to: wait for the next.
-		if err := s.savePart(t.dir, lp, &st, h); err != nil {
-			drop()
-			return res, err
+		if err := s.savePart(u.t.dir, u.lp, st, u.h); err != nil {
+			u.drop()
+			return res, false, err
 		}
-		keep(offset)
-		return partResult{Offset: offset}, nil
+		u.keep(offset)
+		return partResult{Offset: offset}, false, nil
 	}
-	if err := lp.f.Sync(); err != nil {
-		drop()
-		return res, fmt.Errorf("files: put %q: sync: %w", p, err)
+	return res, true, nil
+}
+
+// finish puts the whole file in place, and lets the hold go.
+func (u *partUpload) finish(q resumeReq) (partResult, error) {
+	s, p, t := u.s, u.p, u.t
+	if err := u.lp.f.Sync(); err != nil {
+		u.drop()
+		return partResult{}, fmt.Errorf("files: put %q: sync: %w", p, err)
 	}
 	// The state goes first: no state may ever count bytes that moved away.
-	if err := t.dir.Remove(stateName(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		drop()
-		return res, fmt.Errorf("files: put %q: %w", p, err)
+	if err := t.dir.Remove(stateName(u.id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		u.drop()
+		return partResult{}, fmt.Errorf("files: put %q: %w", p, err)
 	}
 	// Still locked: a process that opened the .part file meanwhile finds it
 	// locked, then gone (openPart checks the name after the lock).
-	if err := s.commit(t, partName(id), q.overwrite); err != nil {
-		drop()
-		return res, err
+	if err := s.commit(t, partName(u.id), q.overwrite); err != nil {
+		u.drop()
+		return partResult{}, err
 	}
-	lp.f.Close()
-	s.settle(pt, rc, 0, false)
+	u.lp.f.Close()
+	s.settle(u.pt, u.rc, 0, false)
+	offset := u.st.Offset
 	return partResult{
-		PutResult: PutResult{Path: p, Size: offset, SHA256: hex.EncodeToString(h.Sum(nil)), Created: !q.overwrite || !t.existed},
+		PutResult: PutResult{Path: p, Size: offset, SHA256: hex.EncodeToString(u.h.Sum(nil)), Created: !q.overwrite || !t.existed},
 		Done:      true,
 		Offset:    offset,
 	}, nil
