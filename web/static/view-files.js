@@ -628,7 +628,6 @@ export function filesView(c) {
       const q = filterInput.value.trim();
       clearTimeout(search.timer);
       if (!q) {
-        search.token++; // an answer still on its way is not shown
         searchResults(null);
         return;
       }
@@ -643,8 +642,6 @@ export function filesView(c) {
         runSearch(filterInput.value.trim());
       }
       if (ev.key === 'Escape' && filterInput.value) {
-        clearTimeout(search.timer);
-        search.token++;
         filterInput.value = '';
         applyFilter();
         searchResults(null);
@@ -789,7 +786,13 @@ export function filesView(c) {
   function searchResults(list, text = '') {
     clear(searchList);
     searchList.hidden = list === null;
-    if (list === null) return;
+    if (list === null) {
+      // Hidden for good: a search still waiting to start, or an answer
+      // still on its way, must not show the list again.
+      clearTimeout(search.timer);
+      search.token++;
+      return;
+    }
     searchList.append(h('li', { class: 'hint', role: 'status' }, text));
     for (const x of list) {
       const path = cleanPath(x.path);
