@@ -141,22 +141,30 @@ func flagValue(on bool) string {
 	return ""
 }
 
+// openLocal hashes the file local and opens it to send, with its size:
+// the two uploads' common start.
+func openLocal(local string) (sum string, f *os.File, fi os.FileInfo, err error) {
+	if sum, err = hashFile(local); err != nil {
+		return "", nil, nil, err
+	}
+	if f, err = os.Open(local); err != nil {
+		return "", nil, nil, err
+	}
+	if fi, err = f.Stat(); err != nil {
+		f.Close()
+		return "", nil, nil, err
+	}
+	return sum, f, fi, nil
+}
+
 // putLive uploads local as dest in one plain PUT with ?share=1: the room
 // gets it while it arrives.
 func (e *env) putLive(ctx context.Context, base *url.URL, local, dest string, overwrite bool) (result, error) {
-	sum, err := hashFile(local)
-	if err != nil {
-		return result{}, err
-	}
-	f, err := os.Open(local)
+	sum, f, fi, err := openLocal(local)
 	if err != nil {
 		return result{}, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return result{}, err
-	}
 	bar := e.bar(fi.Size(), filepath.Base(local))
 	req, err := e.request(ctx, http.MethodPut, fileURL(base, dest, query("share", "1", "overwrite", flagValue(overwrite))), io.TeeReader(f, bar))
 	if err != nil {
@@ -188,19 +196,11 @@ func uploadKey(local, dest string, fi os.FileInfo) string {
 // where to start (HEAD), sends the rest with a Content-Range, and after a
 // cut goes on from where the server says, a few times.
 func (e *env) putResumable(ctx context.Context, base *url.URL, local, dest string, overwrite bool) (result, error) {
-	sum, err := hashFile(local)
-	if err != nil {
-		return result{}, err
-	}
-	f, err := os.Open(local)
+	sum, f, fi, err := openLocal(local)
 	if err != nil {
 		return result{}, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return result{}, err
-	}
 	size := fi.Size()
 	u := fileURL(base, dest, query("resume", uploadKey(local, dest, fi), "overwrite", flagValue(overwrite)))
 	bar := e.bar(size, filepath.Base(local))
